@@ -1,0 +1,1 @@
+"""Deployment tooling: the local stack, the seed registry, the demo scenario."""

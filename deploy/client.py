@@ -1,0 +1,94 @@
+"""A small client of the three services' public HTTP APIs, used by the demo, the e2e tests and the simulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+class ApiFailure(RuntimeError):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"{response.request.method} {response.request.url} → {response.status_code}: {response.text}")
+        self.response = response
+
+
+class HeatingClient:
+    def __init__(
+        self, *, intake: str, dispatch: str, followup: str, tokens: dict[str, str], timeout: float = 10
+    ) -> None:
+        self.urls = {"intake": intake, "dispatch": dispatch, "followup": followup}
+        self.tokens = tokens
+        self._http = httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(self, service: str, method: str, path: str, *, who: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        r = self._http.request(method, self.urls[service] + path, headers=headers, **kwargs)
+        if r.status_code >= 400:
+            raise ApiFailure(r)
+        return r.json()
+
+    # grid worker -------------------------------------------------------------------------------------
+    def grid_report(self, who: str, **body: Any) -> dict[str, Any]:
+        return self.call("intake", "POST", "/v1/grid-reports", who=who, json=body)  # type: ignore[no-any-return]
+
+    def report(self, who: str, report_id: str) -> dict[str, Any]:
+        return self.call("intake", "GET", f"/v1/reports/{report_id}", who=who)  # type: ignore[no-any-return]
+
+    def visits(self, who: str) -> list[dict[str, Any]]:
+        return self.call("followup", "GET", "/v1/visits", who=who)  # type: ignore[no-any-return]
+
+    def record_visit(self, who: str, visit_id: str, **body: Any) -> dict[str, Any]:
+        return self.call("followup", "POST", f"/v1/visits/{visit_id}/record", who=who, json=body)  # type: ignore[no-any-return]
+
+    # unit ----------------------------------------------------------------------------------------------
+    def assignments(self, unit: str) -> list[dict[str, Any]]:
+        return self.call("dispatch", "GET", "/v1/assignments", who=unit)  # type: ignore[no-any-return]
+
+    def act(self, unit: str, assignment_id: str, action: str, **body: Any) -> dict[str, Any]:
+        return self.call(
+            "dispatch",
+            "POST",
+            f"/v1/assignments/{assignment_id}/{action}",
+            who=unit,  # type: ignore[no-any-return]
+            json=body or None,
+        )
+
+    def case(self, who: str, case_id: str) -> dict[str, Any]:
+        return self.call("dispatch", "GET", f"/v1/cases/{case_id}", who=who)  # type: ignore[no-any-return]
+
+    # waiting on the event flow ---------------------------------------------------------------------------
+    @staticmethod
+    def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30, every: float = 0.1) -> T:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = probe()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+            time.sleep(every)
+
+    def wait_case_of(self, who: str, report_id: str, timeout: float = 30) -> str:
+        return self.wait_for(f"a case for {report_id}", lambda: self.report(who, report_id).get("case_id"), timeout)
+
+    def wait_assignment(self, unit: str, case_id: str, round_: int = 1, timeout: float = 30) -> dict[str, Any]:
+        return self.wait_for(
+            f"{unit}'s assignment for {case_id} round {round_}",
+            lambda: next((a for a in self.assignments(unit) if a["case_id"] == case_id and a["round"] == round_), None),
+            timeout,
+        )
+
+    def wait_visit(self, who: str, case_id: str, round_: int = 1, timeout: float = 30) -> dict[str, Any]:
+        return self.wait_for(
+            f"a return visit for {case_id} round {round_}",
+            lambda: next((v for v in self.visits(who) if v["case_id"] == case_id and v["round"] == round_), None),
+            timeout,
+        )

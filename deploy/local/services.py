@@ -1,0 +1,175 @@
+"""Run the three services as local background processes: start, stop, status, wait until ready.
+
+``python -m deploy.local.services up|down|status`` — pid files and logs under ``.local/services/``.
+Tests use the same code with their own state folder, ports, databases and topic prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = ("intake", "dispatch", "followup")
+DEFAULT_PORTS = {"intake": 8001, "dispatch": 8002, "followup": 8003}
+
+
+@dataclass
+class ServiceSet:
+    """The three services as one group of processes sharing a state folder, a database server and a broker."""
+
+    state_dir: Path = REPO / ".local" / "services"
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    databases: dict[str, str] = field(default_factory=lambda: {s: s for s in SERVICES})
+    pg_port: int = int(os.environ.get("PG_PORT", "55432"))
+    kafka_bootstrap: str = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '19092')}"
+    topic_prefix: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def env(self, name: str) -> dict[str, str]:
+        prefix = name.upper() + "_"
+        env = dict(os.environ)
+        env.update(
+            {
+                prefix
+                + "DATABASE_URL": f"postgresql+asyncpg://heat:heat@127.0.0.1:{self.pg_port}/{self.databases[name]}",
+                prefix + "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+                prefix + "KAFKA_TOPIC_PREFIX": self.topic_prefix,
+                prefix + "HTTP_PORT": str(self.ports[name]),
+                "PYTHONPATH": str(REPO),
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def _pid_file(self, name: str) -> Path:
+        return self.state_dir / f"{name}.pid"
+
+    def log_file(self, name: str) -> Path:
+        return self.state_dir / f"{name}.log"
+
+    def pid(self, name: str) -> int | None:
+        try:
+            pid = int(self._pid_file(name).read_text())
+            os.kill(pid, 0)
+            return pid
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+
+    def start(self, name: str) -> int:
+        if (pid := self.pid(name)) is not None:
+            return pid
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file(name).open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}", "serve"],
+                cwd=REPO,
+                env=self.env(name),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._pid_file(name).write_text(str(proc.pid))
+        return proc.pid
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill without ceremony (used by fault tests): no graceful shutdown."""
+        if (pid := self.pid(name)) is not None:
+            os.kill(pid, sig)
+            _wait_gone(pid, 10)
+        self._pid_file(name).unlink(missing_ok=True)
+
+    def stop(self, name: str, timeout: float = 20) -> None:
+        pid = self.pid(name)
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            if not _wait_gone(pid, timeout):
+                os.kill(pid, signal.SIGKILL)
+                _wait_gone(pid, 5)
+        self._pid_file(name).unlink(missing_ok=True)
+
+    def wait_ready(self, name: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.pid(name) is None:
+                raise RuntimeError(f"{name} exited; last log lines:\n{self.tail(name)}")
+            try:
+                r = httpx.get(self.url(name) + "/readyz", timeout=2)
+                if r.status_code == 200:
+                    return
+                last = r.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.3)
+        raise RuntimeError(f"{name} not ready after {timeout}s ({last}); log:\n{self.tail(name)}")
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_file(name).read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    def up(self, names: tuple[str, ...] = SERVICES) -> None:
+        for name in names:
+            self.start(name)
+        for name in names:
+            self.wait_ready(name)
+
+    def down(self, names: tuple[str, ...] = SERVICES) -> None:
+        for name in names:
+            self.stop(name)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:  # reap our own child so it does not linger as a zombie
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else "status"
+    services = ServiceSet()
+    if command == "up":
+        started = time.monotonic()
+        services.up()
+        print(
+            f"服务已就绪 ({time.monotonic() - started:.1f}s): " + ", ".join(f"{n} {services.url(n)}" for n in SERVICES)
+        )
+    elif command == "down":
+        services.down()
+        print("服务已停止")
+    elif command == "status":
+        missing = 0
+        for n in SERVICES:
+            pid = services.pid(n)
+            missing += pid is None
+            state = f"running pid {pid}" if pid else "stopped"
+            print(f"{n:9} {state}  {services.url(n)}  log {services.log_file(n)}")
+        raise SystemExit(3 if missing else 0)
+    else:
+        raise SystemExit(f"usage: python -m deploy.local.services up|down|status (not {command!r})")
+
+
+if __name__ == "__main__":
+    main()

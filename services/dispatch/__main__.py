@@ -1,0 +1,7 @@
+"""``python -m services.dispatch [serve|migrate]``."""
+
+from services.dispatch.config import DispatchSettings
+from services.dispatch.main import MIGRATIONS, create_app
+from shared.runtime import cli
+
+cli(DispatchSettings, MIGRATIONS, create_app)

@@ -1,0 +1,41 @@
+"""Dispatch's Kafka consumers: complaints open cases; return-visit verdicts close or reopen them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch import service
+from shared.clock import Clock
+from shared.consumer import PermanentError
+from shared.contracts.followup import CaseClosed, CaseReopened
+from shared.contracts.intake import ComplaintReported
+from shared.errors import NotFound
+from shared.events import Envelope
+from shared.outbox import OutboxWriter
+from shared.runtime import ServiceRuntime, Subscription
+
+
+def subscriptions(runtime: ServiceRuntime, writer: OutboxWriter, clock: Clock) -> Sequence[Subscription]:
+    topics = runtime.settings.topics
+
+    async def on_complaint(session: AsyncSession, _: Envelope, event: ComplaintReported) -> None:
+        await service.open_case(session, writer, complaint=event, at=clock.now())
+
+    async def on_reopened(session: AsyncSession, _: Envelope, event: CaseReopened) -> None:
+        try:
+            await service.start_round(session, writer, reopened=event, at=clock.now())
+        except NotFound as exc:
+            raise PermanentError("unknown_case", f"{event.case_id}: {exc.message}") from exc
+
+    async def on_closed(session: AsyncSession, _: Envelope, event: CaseClosed) -> None:
+        try:
+            await service.close(session, closed=event)
+        except NotFound as exc:
+            raise PermanentError("unknown_case", f"{event.case_id}: {exc.message}") from exc
+
+    return [
+        Subscription(topics.complaints, runtime.consumer({ComplaintReported: on_complaint})),
+        Subscription(topics.followup, runtime.consumer({CaseReopened: on_reopened, CaseClosed: on_closed})),
+    ]

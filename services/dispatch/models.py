@@ -1,0 +1,110 @@
+"""Dispatch tables: units and their coverage, cases, assignments, and the case timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import new_metadata
+from shared.outbox import messaging_tables
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+outbox, inbox = messaging_tables(Base.metadata)
+
+
+class Unit(Base):
+    """A responsible unit: heating company, property manager, housing bureau, water company, task force."""
+
+    __tablename__ = "units"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    district_id: Mapped[str] = mapped_column(String(64))
+
+
+class UnitCoverage(Base):
+    """Which registry node a unit serves: a substation, a compound, a street or a district."""
+
+    __tablename__ = "unit_coverage"
+    __table_args__ = (UniqueConstraint("unit_type", "scope_kind", "scope_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    unit_type: Mapped[str] = mapped_column(String(32))
+    scope_kind: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[str] = mapped_column(String(64))
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_street_status", "street_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(24))  # assigned, resolved, closed
+    tier: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(16))
+    priority_resident: Mapped[bool]
+    location: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    district_id: Mapped[str] = mapped_column(String(64))
+    street_id: Mapped[str] = mapped_column(String(64))
+    household_id: Mapped[str | None] = mapped_column(String(64))
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    redo_count: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CaseReport(Base):
+    __tablename__ = "case_reports"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(40), primary_key=True, unique=True)
+
+
+class Assignment(Base):
+    """One unit's part of one round of a case, with its own clocks."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_unit_status", "unit_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    unit_type: Mapped[str] = mapped_column(String(32))
+    round: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(24))  # dispatched, signed_in, on_site, resolved
+    dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sign_in_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    on_site_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolve_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signed_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    action_taken: Mapped[str | None] = mapped_column(Text)
+    measured_temp_c: Mapped[float | None] = mapped_column(Float)
+    photo_refs: Mapped[list[str]] = mapped_column(JSONB, default=list)
+
+
+class CaseEvent(Base):
+    """The case timeline (发现→上报→调度→处置→反馈): every step, who did it and when."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

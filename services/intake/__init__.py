@@ -1,0 +1,1 @@
+"""Intake: every channel in; one clean, enriched, classified complaint out."""

@@ -1,0 +1,1 @@
+"""Plumbing and contracts shared by the services: events, topics, settings, database, outbox/inbox, observability."""

@@ -1,0 +1,29 @@
+"""Events produced by the intake service on the complaints topic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from shared.contracts.common import Category, Channel, Location, Priority
+from shared.events import EventPayload
+
+
+class ComplaintReported(EventPayload):
+    """A complaint has been accepted, stored, enriched from the registry and classified."""
+
+    event_type = "ComplaintReported"
+
+    report_id: str
+    channel: Channel
+    category: Category
+    priority: Priority
+    priority_resident: bool = Field(description="独居老人、残疾人、低保户 等重点人群.")
+    location: Location
+    description: str = Field(max_length=2000)
+    measured_temp_c: float | None = None
+    photo_refs: list[str] = Field(default_factory=list)
+    reporter_kind: str = Field(description="grid_worker, resident, hotline, sensor")
+    reporter_id: str | None = Field(default=None, description="Grid worker id or integration id; never a phone.")
+    reported_at: datetime

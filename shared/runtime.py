@@ -1,0 +1,323 @@
+"""Composition of a service process: database, migrations, Kafka producer and consumers, outbox relay,
+consumer-lag gauge, and the operational endpoints (/healthz, /readyz, /metrics, HTTP metrics).
+
+A service's ``main.py`` builds a ``ServiceRuntime`` and hands ``runtime.lifespan`` to FastAPI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.middlewares import AckPolicy
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared import errors, metrics, migrate
+from shared import logging as json_logging
+from shared.consumer import DeadLetters, EventConsumer, Handler, Record
+from shared.db import create_engine, session_factory
+from shared.events import EventPayload
+from shared.outbox import OutboxRelay, OutboxWriter
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+TOPIC_PARTITIONS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    topic: str
+    consumer: EventConsumer
+
+
+ConsumerFactory = Callable[["ServiceRuntime"], Sequence[Subscription]]
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        outbox: Table,
+        inbox: Table,
+        migrations_dir: Path,
+        consumers: ConsumerFactory | None = None,
+        background: Sequence[Callable[[ServiceRuntime], Any]] = (),
+    ) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.inbox = inbox
+        self._migrations_dir = migrations_dir
+        self._consumer_factory = consumers
+        self._background = background
+        self.engine: AsyncEngine | None = None
+        self.sessions: async_sessionmaker[AsyncSession] | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.dead_letters: DeadLetters | None = None
+        self.broker: KafkaBroker | None = None
+        self.relay: OutboxRelay | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._subscribed: list[str] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        s = self.settings
+        json_logging.configure(s.service_name, s.log_level)
+        app.state.auth_secret = s.auth_secret.get_secret_value()
+        app.state.runtime = self
+        if s.migrate_on_start:
+            await asyncio.to_thread(migrate.upgrade, self._migrations_dir, s.database_url)
+        self.engine = create_engine(s.database_url, pool_size=s.db_pool_size)
+        self.sessions = session_factory(self.engine)
+        await self._ensure_topics()
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            client_id=f"{s.service_name}-producer",
+        )
+        await self.producer.start()
+        self.dead_letters = DeadLetters(service=s.service_name, producer=self.producer)
+        self.relay = OutboxRelay(
+            service=s.service_name,
+            sessions=self.sessions,
+            outbox=self.outbox,
+            producer=self.producer,
+            batch_size=s.outbox_batch_size,
+            poll_seconds=s.outbox_poll_seconds,
+        )
+        self._spawn(self.relay.run(), "outbox-relay")
+        for job in self._background:
+            self._spawn(job(self), getattr(job, "__name__", "job"))
+        subscriptions = list(self._consumer_factory(self)) if self._consumer_factory else []
+        if subscriptions:
+            self.broker = KafkaBroker(
+                s.kafka_bootstrap,
+                client_id=f"{s.service_name}-consumer",
+                middlewares=[_prometheus_middleware(s.service_name)],
+                logger=logging.getLogger(f"faststream.{s.service_name}"),
+            )
+            self.broker.include_router(self._router(subscriptions))
+            await self.broker.start()
+            self._subscribed = [sub.topic for sub in subscriptions]
+            self._spawn(self._watch_lag(), "lag-monitor")
+        log.info("service started", extra={"topics": self._subscribed})
+        try:
+            yield
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self.broker is not None:
+                await self.broker.stop()
+            await self.producer.stop()
+            await self.engine.dispose()
+            log.info("service stopped")
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_crash)
+        self._tasks.append(task)
+
+    def _router(self, subscriptions: Sequence[Subscription]) -> KafkaRouter:
+        router = KafkaRouter()
+        for sub in subscriptions:
+            router.subscriber(
+                sub.topic,
+                group_id=self.settings.consumer_group,
+                ack_policy=AckPolicy.MANUAL,
+                auto_offset_reset="earliest",
+                title=f"{self.settings.service_name}:{sub.topic}",
+            )(_handler_for(sub.consumer))
+        return router
+
+    async def _ensure_topics(self) -> None:
+        """Create the service topics and their dead-letter topics, so consumers never race auto-creation."""
+        names = [t for topic in self.settings.topics.all() for t in (topic, self.settings.topics.dlq(topic))]
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [n for n in names if n not in existing]
+            if missing:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(
+                        [NewTopic(n, num_partitions=TOPIC_PARTITIONS, replication_factor=1) for n in missing]
+                    )
+        finally:
+            await admin.close()
+
+    async def _watch_lag(self, every: float = 10.0) -> None:
+        """Consumer lag per topic/partition: end offset minus the group's committed offset."""
+        s = self.settings
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+        probe = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
+        await admin.start()
+        await probe.start()
+        try:
+            while True:
+                try:
+                    committed = await admin.list_consumer_group_offsets(s.consumer_group)
+                    partitions = [
+                        TopicPartition(topic, p)
+                        for topic in self._subscribed
+                        for p in (probe.partitions_for_topic(topic) or ())
+                    ]
+                    if not partitions:
+                        await probe.topics()  # refresh metadata
+                    ends = await probe.end_offsets(partitions) if partitions else {}
+                    for tp, end in ends.items():
+                        done = committed.get(tp)
+                        lag = end - (done.offset if done is not None and done.offset >= 0 else 0)
+                        metrics.CONSUMER_LAG.labels(s.service_name, tp.topic, str(tp.partition)).set(lag)
+                except Exception:
+                    log.warning("lag probe failed", exc_info=True)
+                await asyncio.sleep(every)
+        finally:
+            await probe.stop()
+            await admin.close()
+
+    def consumer(self, handlers: Mapping[type[EventPayload], Handler]) -> EventConsumer:
+        """An inbox-backed consumer of this service for the given event handlers."""
+        assert self.sessions is not None and self.dead_letters is not None, "call inside the lifespan"
+        return EventConsumer(
+            service=self.settings.service_name,
+            sessions=self.sessions,
+            inbox=self.inbox,
+            dead_letters=self.dead_letters,
+            handlers=handlers,
+            max_retries=self.settings.consumer_max_retries,
+        )
+
+    def writer(self, topic: str) -> OutboxWriter:
+        return OutboxWriter(outbox=self.outbox, topic=topic, producer=self.settings.service_name)
+
+    def build_app(self, *, title: str, description: str, routers: Sequence[APIRouter], **state: Any) -> FastAPI:
+        """The service's FastAPI app: lifespan, ops endpoints, error format, routers, app.state."""
+        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        for key, value in state.items():
+            setattr(app.state, key, value)
+        self.install(app)
+        errors.install(app)
+        for router in routers:
+            app.include_router(router)
+        return app
+
+    # -- operational endpoints -------------------------------------------------------------------------
+
+    def install(self, app: FastAPI) -> None:
+        service = self.settings.service_name
+
+        @app.middleware("http")
+        async def http_metrics(request: Request, call_next: Callable[[Request], Any]) -> Response:
+            start = time.perf_counter()
+            status = 500
+            try:
+                response: Response = await call_next(request)
+                status = response.status_code
+                return response
+            finally:
+                route = request.scope.get("route")
+                template = getattr(route, "path", "unmatched")
+                metrics.HTTP_REQUESTS.labels(service, request.method, template, f"{status // 100}xx").inc()
+                metrics.HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - start)
+
+        @app.get("/healthz", tags=["ops"], summary="Process is alive")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok", "service": service}
+
+        @app.get("/readyz", tags=["ops"], summary="Database and Kafka reachable, consumers running")
+        async def readyz() -> JSONResponse:
+            checks = await self.readiness()
+            ok = all(checks.values())
+            return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+        @app.get("/metrics", tags=["ops"], include_in_schema=False)
+        async def prometheus_metrics() -> Response:
+            return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"database": False, "kafka": False, "consumers": True}
+        if self.sessions is not None:
+            try:
+                async with self.sessions() as session:
+                    await session.execute(text("SELECT 1"))
+                checks["database"] = True
+            except Exception:
+                log.warning("readiness: database unreachable", exc_info=True)
+        if self.producer is not None:
+            try:
+                await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout=2.0)
+                checks["kafka"] = True
+            except Exception:
+                log.warning("readiness: kafka unreachable", exc_info=True)
+        if self.broker is not None:
+            checks["consumers"] = all(getattr(sub, "running", True) for sub in self.broker.subscribers)
+        return checks
+
+
+def _handler_for(consumer: EventConsumer) -> Callable[..., Any]:
+    async def handle(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        await consumer.process(
+            Record(topic=raw.topic, partition=raw.partition, offset=raw.offset, key=raw.key, value=raw.value)
+        )
+        await message.ack()
+
+    return handle
+
+
+_PROM_MIDDLEWARES: dict[str, Any] = {}
+
+
+def _prometheus_middleware(service: str) -> Any:
+    # One per process and service: faststream registers its collectors on the registry once.
+    if service not in _PROM_MIDDLEWARES:
+        _PROM_MIDDLEWARES[service] = KafkaPrometheusMiddleware(registry=REGISTRY, app_name=service)
+    return _PROM_MIDDLEWARES[service]
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task crashed", extra={"task": task.get_name()}, exc_info=task.exception())
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+
+
+def cli(settings_cls: type[ServiceSettings], migrations_dir: Path, create_app: Callable[..., FastAPI]) -> None:
+    """Entry point of ``python -m services.<name>``: ``serve`` (default) or ``migrate``."""
+    import sys
+
+    settings = settings_cls()
+    command = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    if command == "migrate":
+        json_logging.configure(settings.service_name, settings.log_level)
+        migrate.upgrade(migrations_dir, settings.database_url)
+    elif command == "serve":
+        serve(create_app(settings), settings)
+    else:
+        raise SystemExit(f"unknown command {command!r}: use serve or migrate")

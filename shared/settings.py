@@ -1,0 +1,52 @@
+"""Settings base: one pydantic-settings class per service, each with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.topics import Topics
+
+DEV_AUTH_SECRET = "dev-only-auth-secret-change-me"
+DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs. Subclasses set ``env_prefix`` (INTAKE_, DISPATCH_, FOLLOWUP_)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str = "service"
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "postgresql+asyncpg://heat:heat@127.0.0.1:55432/postgres"
+    db_pool_size: int = 10
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_topic_prefix: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    migrate_on_start: bool = True
+    outbox_batch_size: int = 500
+    outbox_poll_seconds: float = 0.5
+    consumer_max_retries: int = 5
+    auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
+    admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> ServiceSettings:
+        if self.environment == "production":
+            for name in ("auth_secret", "admin_token"):
+                value: SecretStr = getattr(self, name)
+                if "change-me" in value.get_secret_value() or len(value.get_secret_value()) < 16:
+                    raise ValueError(f"{name} is a placeholder or too short; set a real secret in production")
+        return self
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.kafka_topic_prefix)
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.kafka_topic_prefix}{self.service_name}"

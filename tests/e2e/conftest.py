@@ -1,0 +1,55 @@
+"""The three services as real processes (as the README runs them) on the real stack, fresh databases and topics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from deploy.client import HeatingClient
+from deploy.local.services import REPO, SERVICES, ServiceSet
+from deploy.seed import registry
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
+from shared.topics import Topics
+from tests.harness import check_stack, fresh_database, new_prefix
+
+
+@dataclass
+class Running:
+    services: ServiceSet
+    client: HeatingClient
+    topics: Topics
+
+
+@pytest.fixture(scope="session")
+def running() -> Iterator[Running]:
+    asyncio.run(check_stack())
+    databases = {name: f"{name}_e2e" for name in SERVICES}
+    for db in databases.values():
+        asyncio.run(fresh_database(db))
+    prefix = new_prefix("e2e")
+    services = ServiceSet(
+        state_dir=REPO / ".local" / "e2e-services",
+        ports={"intake": 18001, "dispatch": 18002, "followup": 18003},
+        databases=databases,
+        topic_prefix=prefix,
+    )
+    services.down()
+    try:
+        services.up()
+        doc = registry.read()
+        registry.load(
+            doc, intake_url=services.url("intake"), dispatch_url=services.url("dispatch"), admin_token=DEV_ADMIN_TOKEN
+        )
+        client = HeatingClient(
+            intake=services.url("intake"),
+            dispatch=services.url("dispatch"),
+            followup=services.url("followup"),
+            tokens=registry.tokens(doc, DEV_AUTH_SECRET),
+        )
+        yield Running(services, client, Topics(prefix))
+        client.close()
+    finally:
+        services.down()

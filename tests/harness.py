@@ -1,0 +1,124 @@
+"""What integration and e2e tests share: the real stack's addresses, fresh databases, Kafka readers,
+and services run in-process (with an injected clock) or as real processes.
+
+A stack that is not running is a failure, never a skip: ``deploy/local/stack up`` starts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
+
+from shared.events import Envelope, decode
+
+PG_PORT = int(os.environ.get("PG_PORT", "55432"))
+KAFKA = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '19092')}"
+
+
+def db_url(name: str) -> str:
+    return f"postgresql+asyncpg://heat:heat@127.0.0.1:{PG_PORT}/{name}"
+
+
+async def check_stack() -> None:
+    try:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=PG_PORT, user="heat", password="heat", database="postgres", timeout=5
+        )
+        await conn.close()
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(
+            f"PostgreSQL of the local stack is not reachable on {PG_PORT} ({exc!r}): run deploy/local/stack up",
+            pytrace=False,
+        )
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, request_timeout_ms=5000)
+    try:
+        await asyncio.wait_for(producer.start(), 15)
+    except Exception as exc:
+        pytest.fail(
+            f"Kafka of the local stack is not reachable on {KAFKA} ({exc!r}): run deploy/local/stack up", pytrace=False
+        )
+    finally:
+        await producer.stop()
+
+
+async def fresh_database(name: str) -> str:
+    """Drop and create a database for this test run; returns its SQLAlchemy URL."""
+    conn = await asyncpg.connect(host="127.0.0.1", port=PG_PORT, user="heat", password="heat", database="postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return db_url(name)
+
+
+def new_prefix(tier: str) -> str:
+    return f"{tier}-{uuid.uuid4().hex[:8]}."
+
+
+@dataclass
+class InProcess:
+    """A service app running in this event loop, with an HTTP client bound to it."""
+
+    app: FastAPI
+    http: httpx.AsyncClient
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+
+@contextlib.asynccontextmanager
+async def run_in_process(app: FastAPI) -> AsyncIterator[InProcess]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield InProcess(app, http)
+
+
+async def read_topic(topic: str, *, until: Callable[[list[Any]], bool], timeout: float = 30) -> list[Any]:
+    """Every record of ``topic`` from the start, read until ``until(records)`` holds (or fail on timeout)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not until(records):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{topic}: condition not met after {timeout}s; have {len(records)} records")
+            batch = await consumer.getmany(timeout_ms=300)
+            for recs in batch.values():
+                records.extend(recs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def envelopes(records: list[Any]) -> list[Envelope]:
+    return [decode(r.value) for r in records]
+
+
+async def wait_until(what: str, probe: Callable[[], Any], timeout: float = 30, every: float = 0.05) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = probe()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(every)

@@ -1,0 +1,48 @@
+"""The three services in this process, on the real Kafka and PostgreSQL, with fresh databases and topics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from deploy.seed import registry
+from services.dispatch.config import DispatchSettings
+from services.dispatch.main import create_app as dispatch_app
+from services.followup.config import FollowupSettings
+from services.followup.main import create_app as followup_app
+from services.intake.config import IntakeSettings
+from services.intake.main import create_app as intake_app
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
+from shared.topics import Topics
+from tests.harness import KAFKA, InProcess, check_stack, fresh_database, new_prefix, run_in_process
+
+
+@dataclass
+class Loop:
+    intake: InProcess
+    dispatch: InProcess
+    followup: InProcess
+    topics: Topics
+    tokens: dict[str, str]
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+@pytest.fixture(scope="session")
+async def loop() -> AsyncIterator[Loop]:
+    await check_stack()
+    prefix = new_prefix("it")
+    common = {"kafka_bootstrap": KAFKA, "kafka_topic_prefix": prefix, "environment": "test"}
+    doc = registry.read()
+    async with (
+        run_in_process(intake_app(IntakeSettings(database_url=await fresh_database("intake_it"), **common))) as i,
+        run_in_process(dispatch_app(DispatchSettings(database_url=await fresh_database("dispatch_it"), **common))) as d,
+        run_in_process(followup_app(FollowupSettings(database_url=await fresh_database("followup_it"), **common))) as f,
+    ):
+        admin = {"X-Admin-Token": DEV_ADMIN_TOKEN}
+        (await i.http.put("/admin/registry", json=registry.intake_registry(doc), headers=admin)).raise_for_status()
+        (await d.http.put("/admin/units", json=registry.dispatch_units(doc), headers=admin)).raise_for_status()
+        yield Loop(i, d, f, Topics(prefix), registry.tokens(doc, DEV_AUTH_SECRET))

@@ -1,0 +1,20 @@
+from services.intake.domain import priority_for
+from shared.contracts.common import Category, Priority
+
+
+def test_burst_pipe_is_an_emergency() -> None:
+    assert priority_for(Category.BURST_PIPE, priority_resident=False, measured_temp_c=None) is Priority.EMERGENCY
+
+
+def test_cold_room_is_normal_but_priority_resident_is_urgent() -> None:
+    assert priority_for(Category.COLD_ROOM, priority_resident=False, measured_temp_c=16.0) is Priority.NORMAL
+    assert priority_for(Category.COLD_ROOM, priority_resident=True, measured_temp_c=16.0) is Priority.URGENT
+
+
+def test_dangerously_cold_room_is_urgent_and_more_so_for_a_priority_resident() -> None:
+    assert priority_for(Category.COLD_ROOM, priority_resident=False, measured_temp_c=10.0) is Priority.URGENT
+    assert priority_for(Category.COLD_ROOM, priority_resident=True, measured_temp_c=10.0) is Priority.EMERGENCY
+
+
+def test_outage_is_urgent() -> None:
+    assert priority_for(Category.OUTAGE, priority_resident=False, measured_temp_c=None) is Priority.URGENT
