@@ -36,33 +36,33 @@ class HeatingClient:
         return r.json()
 
     # grid worker -------------------------------------------------------------------------------------
-    def grid_report(self, who: str, **body: Any) -> dict[str, Any]:
-        return self.call("intake", "POST", "/v1/grid-reports", who=who, json=body)  # type: ignore[no-any-return]
+    def grid_report(self, who: str, **body: Any) -> Any:
+        return self.call("intake", "POST", "/v1/grid-reports", who=who, json=body)
 
-    def report(self, who: str, report_id: str) -> dict[str, Any]:
-        return self.call("intake", "GET", f"/v1/reports/{report_id}", who=who)  # type: ignore[no-any-return]
+    def report(self, who: str, report_id: str) -> Any:
+        return self.call("intake", "GET", f"/v1/reports/{report_id}", who=who)
 
-    def visits(self, who: str) -> list[dict[str, Any]]:
-        return self.call("followup", "GET", "/v1/visits", who=who)  # type: ignore[no-any-return]
+    def visits(self, who: str) -> Any:
+        return self.call("followup", "GET", "/v1/visits", who=who)
 
-    def record_visit(self, who: str, visit_id: str, **body: Any) -> dict[str, Any]:
-        return self.call("followup", "POST", f"/v1/visits/{visit_id}/record", who=who, json=body)  # type: ignore[no-any-return]
+    def record_visit(self, who: str, visit_id: str, **body: Any) -> Any:
+        return self.call("followup", "POST", f"/v1/visits/{visit_id}/record", who=who, json=body)
 
     # unit ----------------------------------------------------------------------------------------------
-    def assignments(self, unit: str) -> list[dict[str, Any]]:
-        return self.call("dispatch", "GET", "/v1/assignments", who=unit)  # type: ignore[no-any-return]
+    def assignments(self, unit: str) -> Any:
+        return self.call("dispatch", "GET", "/v1/assignments", who=unit)
 
-    def act(self, unit: str, assignment_id: str, action: str, **body: Any) -> dict[str, Any]:
+    def act(self, unit: str, assignment_id: str, action: str, **body: Any) -> Any:
         return self.call(
             "dispatch",
             "POST",
             f"/v1/assignments/{assignment_id}/{action}",
-            who=unit,  # type: ignore[no-any-return]
+            who=unit,
             json=body or None,
         )
 
-    def case(self, who: str, case_id: str) -> dict[str, Any]:
-        return self.call("dispatch", "GET", f"/v1/cases/{case_id}", who=who)  # type: ignore[no-any-return]
+    def case(self, who: str, case_id: str) -> Any:
+        return self.call("dispatch", "GET", f"/v1/cases/{case_id}", who=who)
 
     # waiting on the event flow ---------------------------------------------------------------------------
     @staticmethod
@@ -77,7 +77,10 @@ class HeatingClient:
             time.sleep(every)
 
     def wait_case_of(self, who: str, report_id: str, timeout: float = 30) -> str:
-        return self.wait_for(f"a case for {report_id}", lambda: self.report(who, report_id).get("case_id"), timeout)
+        case_id: str = self.wait_for(
+            f"a case for {report_id}", lambda: self.report(who, report_id).get("case_id"), timeout
+        )
+        return case_id
 
     def wait_assignment(self, unit: str, case_id: str, round_: int = 1, timeout: float = 30) -> dict[str, Any]:
         return self.wait_for(

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +40,10 @@ log = logging.getLogger(__name__)
 TOPIC_PARTITIONS = 6
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    topic: str
-    consumer: EventConsumer
-
-
-ConsumerFactory = Callable[["ServiceRuntime"], Sequence[Subscription]]
+# What a service consumes: topic → {event type: handler}. Built once the runtime is started; also read
+# (with no database) to document the service's subscriptions in AsyncAPI.
+Handlers = Mapping[str, Mapping[type[EventPayload], Handler]]
+ConsumerFactory = Callable[["ServiceRuntime"], Handlers]
 
 
 class ServiceRuntime:
@@ -109,17 +105,17 @@ class ServiceRuntime:
         self._spawn(self.relay.run(), "outbox-relay")
         for job in self._background:
             self._spawn(job(self), getattr(job, "__name__", "job"))
-        subscriptions = list(self._consumer_factory(self)) if self._consumer_factory else []
-        if subscriptions:
+        handlers = self._consumer_factory(self) if self._consumer_factory else {}
+        if handlers:
             self.broker = KafkaBroker(
                 s.kafka_bootstrap,
                 client_id=f"{s.service_name}-consumer",
                 middlewares=[_prometheus_middleware(s.service_name)],
                 logger=logging.getLogger(f"faststream.{s.service_name}"),
             )
-            self.broker.include_router(self._router(subscriptions))
+            self.broker.include_router(self._router(handlers))
             await self.broker.start()
-            self._subscribed = [sub.topic for sub in subscriptions]
+            self._subscribed = list(handlers)
             self._spawn(self._watch_lag(), "lag-monitor")
         log.info("service started", extra={"topics": self._subscribed})
         try:
@@ -139,16 +135,16 @@ class ServiceRuntime:
         task.add_done_callback(_log_crash)
         self._tasks.append(task)
 
-    def _router(self, subscriptions: Sequence[Subscription]) -> KafkaRouter:
+    def _router(self, handlers: Handlers) -> KafkaRouter:
         router = KafkaRouter()
-        for sub in subscriptions:
+        for topic, by_type in handlers.items():
             router.subscriber(
-                sub.topic,
+                topic,
                 group_id=self.settings.consumer_group,
                 ack_policy=AckPolicy.MANUAL,
                 auto_offset_reset="earliest",
-                title=f"{self.settings.service_name}:{sub.topic}",
-            )(_handler_for(sub.consumer))
+                title=f"{self.settings.service_name}:{topic}",
+            )(_handler_for(self.consumer(by_type)))
         return router
 
     async def _ensure_topics(self) -> None:
@@ -278,7 +274,7 @@ class ServiceRuntime:
 
 def _handler_for(consumer: EventConsumer) -> Callable[..., Any]:
     async def handle(message: KafkaMessage) -> None:
-        raw = message.raw_message
+        raw: Any = message.raw_message  # one ConsumerRecord: these subscribers are not batch subscribers
         await consumer.process(
             Record(topic=raw.topic, partition=raw.partition, offset=raw.offset, key=raw.key, value=raw.value)
         )

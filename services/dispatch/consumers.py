@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import service
@@ -14,12 +12,11 @@ from shared.contracts.intake import ComplaintReported
 from shared.errors import NotFound
 from shared.events import Envelope
 from shared.outbox import OutboxWriter
-from shared.runtime import ServiceRuntime, Subscription
+from shared.runtime import Handlers
+from shared.topics import Topics
 
 
-def subscriptions(runtime: ServiceRuntime, writer: OutboxWriter, clock: Clock) -> Sequence[Subscription]:
-    topics = runtime.settings.topics
-
+def handlers(topics: Topics, writer: OutboxWriter, clock: Clock) -> Handlers:
     async def on_complaint(session: AsyncSession, _: Envelope, event: ComplaintReported) -> None:
         await service.open_case(session, writer, complaint=event, at=clock.now())
 
@@ -35,7 +32,7 @@ def subscriptions(runtime: ServiceRuntime, writer: OutboxWriter, clock: Clock) -
         except NotFound as exc:
             raise PermanentError("unknown_case", f"{event.case_id}: {exc.message}") from exc
 
-    return [
-        Subscription(topics.complaints, runtime.consumer({ComplaintReported: on_complaint})),
-        Subscription(topics.followup, runtime.consumer({CaseReopened: on_reopened, CaseClosed: on_closed})),
-    ]
+    return {
+        topics.complaints: {ComplaintReported: on_complaint},
+        topics.followup: {CaseReopened: on_reopened, CaseClosed: on_closed},
+    }

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.dispatch.api import router
 from services.dispatch.config import DispatchSettings
-from services.dispatch.consumers import subscriptions
+from services.dispatch.consumers import handlers
 from services.dispatch.models import inbox, outbox
 from shared.clock import Clock, SystemClock
 from shared.runtime import ServiceRuntime
@@ -25,7 +25,7 @@ def create_app(settings: DispatchSettings | None = None, clock: Clock | None = N
         outbox=outbox,
         inbox=inbox,
         migrations_dir=MIGRATIONS,
-        consumers=lambda rt: subscriptions(rt, rt.writer(writer_topic), clock),
+        consumers=lambda rt: handlers(settings.topics, rt.writer(writer_topic), clock),
     )
     return runtime.build_app(
         title="供暖诉求调度 · dispatch",

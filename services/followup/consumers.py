@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,15 +11,13 @@ from services.followup.config import FollowupSettings
 from shared.contracts.dispatch import CaseResolved
 from shared.events import Envelope
 from shared.outbox import OutboxWriter
-from shared.runtime import ServiceRuntime, Subscription
+from shared.runtime import Handlers
 
 
-def subscriptions(runtime: ServiceRuntime, writer: OutboxWriter) -> Sequence[Subscription]:
-    settings = runtime.settings
-    assert isinstance(settings, FollowupSettings)
+def handlers(settings: FollowupSettings, writer: OutboxWriter) -> Handlers:
     within = timedelta(hours=settings.visit_within_hours)
 
     async def on_resolved(session: AsyncSession, _: Envelope, e: CaseResolved) -> None:
         await service.schedule(session, writer, resolved=e, within=within)
 
-    return [Subscription(settings.topics.cases, runtime.consumer({CaseResolved: on_resolved}))]
+    return {settings.topics.cases: {CaseResolved: on_resolved}}

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.followup.api import router
 from services.followup.config import FollowupSettings
-from services.followup.consumers import subscriptions
+from services.followup.consumers import handlers
 from services.followup.models import inbox, outbox
 from shared.clock import Clock, SystemClock
 from shared.runtime import ServiceRuntime
@@ -24,7 +24,7 @@ def create_app(settings: FollowupSettings | None = None, clock: Clock | None = N
         outbox=outbox,
         inbox=inbox,
         migrations_dir=MIGRATIONS,
-        consumers=lambda rt: subscriptions(rt, rt.writer(topic)),
+        consumers=lambda rt: handlers(settings, rt.writer(topic)),
     )
     return runtime.build_app(
         title="供暖诉求回访 · followup",

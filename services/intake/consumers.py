@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,35 +10,28 @@ from services.intake import service
 from shared.contracts.dispatch import AssignmentSignedIn, CaseOpened, CaseResolved, CaseRoundStarted
 from shared.contracts.followup import CaseClosed, CaseReopened
 from shared.events import Envelope
-from shared.runtime import ServiceRuntime, Subscription
+from shared.runtime import Handlers
+from shared.topics import Topics
 
 
-def subscriptions(runtime: ServiceRuntime) -> Sequence[Subscription]:
-    topics = runtime.settings.topics
+def _status(name: str) -> Callable[[AsyncSession, Envelope, object], Awaitable[None]]:
+    async def handle(session: AsyncSession, env: Envelope, _: object) -> None:
+        await service.set_case_status(session, case_id=env.correlation_id, status=name, at=env.occurred_at)
 
-    async def on_opened(session: AsyncSession, env: Envelope, e: CaseOpened) -> None:
-        await service.link_case(session, case_id=e.case_id, report_ids=e.report_ids, at=env.occurred_at)
+    return handle
 
-    def status(name: str):  # type: ignore[no-untyped-def]
-        async def handle(session: AsyncSession, env: Envelope, e: object) -> None:
-            await service.set_case_status(session, case_id=env.correlation_id, status=name, at=env.occurred_at)
 
-        return handle
+async def _on_opened(session: AsyncSession, env: Envelope, e: CaseOpened) -> None:
+    await service.link_case(session, case_id=e.case_id, report_ids=e.report_ids, at=env.occurred_at)
 
-    return [
-        Subscription(
-            topics.cases,
-            runtime.consumer(
-                {
-                    CaseOpened: on_opened,
-                    AssignmentSignedIn: status("signed_in"),
-                    CaseResolved: status("resolved"),
-                    CaseRoundStarted: status("dispatched"),
-                }
-            ),
-        ),
-        Subscription(
-            topics.followup,
-            runtime.consumer({CaseClosed: status("closed"), CaseReopened: status("reopened")}),
-        ),
-    ]
+
+def handlers(topics: Topics) -> Handlers:
+    return {
+        topics.cases: {
+            CaseOpened: _on_opened,
+            AssignmentSignedIn: _status("signed_in"),
+            CaseResolved: _status("resolved"),
+            CaseRoundStarted: _status("dispatched"),
+        },
+        topics.followup: {CaseClosed: _status("closed"), CaseReopened: _status("reopened")},
+    }

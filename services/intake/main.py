@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.intake.api import router
 from services.intake.config import IntakeSettings
-from services.intake.consumers import subscriptions
+from services.intake.consumers import handlers
 from services.intake.models import inbox, outbox
 from shared.clock import Clock, SystemClock
 from shared.runtime import ServiceRuntime
@@ -18,7 +18,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    runtime = ServiceRuntime(settings, outbox=outbox, inbox=inbox, migrations_dir=MIGRATIONS, consumers=subscriptions)
+    runtime = ServiceRuntime(
+        settings,
+        outbox=outbox,
+        inbox=inbox,
+        migrations_dir=MIGRATIONS,
+        consumers=lambda rt: handlers(settings.topics),
+    )
     return runtime.build_app(
         title="供暖诉求受理 · intake",
         description="Every channel in: grid one-tap reports, 12345 orders, Open311, sensors, the visit ledger.",

@@ -1,0 +1,58 @@
+# One entry point per job. The README's two commands are `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STACK := deploy/local/stack
+export PYTHON := $(abspath $(PYTHON))
+TEST_FLAGS ?= -q
+
+.PHONY: install stack services seed demo down status test test-unit test-integration test-e2e lint typecheck check
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+stack: install          ## Kafka (KRaft) and PostgreSQL of the project's own, under .local/
+	$(STACK) up
+
+services: stack         ## the three services as background processes, ready when /readyz answers
+	$(PYTHON) -m deploy.local.services up
+
+seed: services          ## the seed registry: geography, heat network, households, units
+	$(PYTHON) -m deploy.seed.registry
+
+demo: seed              ## README command 1: the whole system, and a scripted pass through the loop
+	$(PYTHON) -m deploy.demo
+	@echo ""
+	@echo "服务保持运行: intake http://127.0.0.1:8001/docs  dispatch http://127.0.0.1:8002/docs  followup http://127.0.0.1:8003/docs"
+	@echo "指标: http://127.0.0.1:8001/metrics (8002, 8003 同)   停止: make down"
+
+status:
+	-$(PYTHON) -m deploy.local.services status
+	-$(STACK) status
+
+down:                   ## stop the services, then the stack
+	-$(PYTHON) -m deploy.local.services down
+	$(STACK) down
+
+test: stack lint        ## README command 2: every tier on the real stack
+	$(PYTHON) -m pytest $(TEST_FLAGS) tests/unit tests/integration tests/e2e
+
+test-unit: install
+	$(PYTHON) -m pytest $(TEST_FLAGS) tests/unit
+
+test-integration: stack
+	$(PYTHON) -m pytest $(TEST_FLAGS) tests/integration
+
+test-e2e: stack
+	$(PYTHON) -m pytest $(TEST_FLAGS) tests/e2e
+
+lint: install           ## ruff, the import contracts (services never import each other), mypy strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
