@@ -62,12 +62,12 @@ def document(consumes: Mapping[str, Mapping[str, list[type[EventPayload]]]]) -> 
                 },
             }
     for service, by_topic in sorted(consumes.items()):
-        for topic, models in by_topic.items():
+        for topic, handled in by_topic.items():
             channel = topic.replace(".", "_")
             operations[f"{service}_receives_{channel}"] = {
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{channel}"},
-                "messages": [{"$ref": f"#/channels/{channel}/messages/{m.event_type}"} for m in models],
+                "messages": [{"$ref": f"#/channels/{channel}/messages/{m.event_type}"} for m in handled],
             }
     return {
         "asyncapi": "3.0.0",

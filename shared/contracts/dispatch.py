@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import Field
 
@@ -103,3 +104,82 @@ class CaseRoundStarted(EventPayload):
     redo_count: int
     priority: Priority
     reason: str
+
+
+class EscalationLevel(StrEnum):
+    REMINDER = "reminder"  # 催办: to the unit
+    NOTICE = "notice"  # 通报: to the community and the street task force
+    SUPERVISION = "supervision"  # 督办: the district housing bureau
+
+
+class CaseEscalated(EventPayload):
+    """A clock was breached (or the case bounced too often) and the case climbed a step of the chain."""
+
+    event_type = "CaseEscalated"
+
+    case_id: str
+    assignment_id: str | None = Field(description="None when the whole case is escalated (e.g. bounced 3 times).")
+    unit_id: str | None
+    unit_type: UnitType | None
+    level: EscalationLevel
+    clock: str = Field(description="sign_in, on_site, resolve, or bounces")
+    due_at: datetime | None
+    escalated_at: datetime
+    district_id: str
+    street_id: str
+
+
+class AssignmentReturned(EventPayload):
+    """退单: the unit returned its assignment with a reason; the case is routed again."""
+
+    event_type = "AssignmentReturned"
+
+    case_id: str
+    assignment_id: str
+    unit_id: str
+    unit_type: UnitType
+    reason_code: str
+    note: str | None
+    bounce_count: int = Field(description="How many times the case has been returned so far.")
+    returned_at: datetime
+
+
+class ExtensionRequested(EventPayload):
+    """延期: a unit asked for more time to resolve."""
+
+    event_type = "ExtensionRequested"
+
+    case_id: str
+    assignment_id: str
+    unit_id: str
+    extension_id: str
+    reason: str
+    requested_resolve_due: datetime
+    requested_at: datetime
+
+
+class ExtensionDecided(EventPayload):
+    """The street task force approved or refused an extension; approval moves the resolve deadline."""
+
+    event_type = "ExtensionDecided"
+
+    case_id: str
+    assignment_id: str
+    unit_id: str
+    extension_id: str
+    approved: bool
+    decided_by: str
+    resolve_due: datetime = Field(description="The resolve deadline in force after the decision.")
+    decided_at: datetime
+
+
+class CaseRetiered(EventPayload):
+    """The street task force moved the case to another tier."""
+
+    event_type = "CaseRetiered"
+
+    case_id: str
+    tier: Tier
+    previous_tier: Tier
+    by: str
+    at: datetime

@@ -15,6 +15,7 @@ class ReopenReason(StrEnum):
     TOO_COLD = "too_cold"
     DISSATISFIED = "dissatisfied"
     BOTH = "both"
+    SPOT_CHECK_FAILED = "spot_check_failed"  # 每周随机抽核 found the closed case wanting
 
 
 class VisitScheduled(EventPayload):

@@ -27,3 +27,18 @@ class ComplaintReported(EventPayload):
     reporter_kind: str = Field(description="grid_worker, resident, hotline, sensor")
     reporter_id: str | None = Field(default=None, description="Grid worker id or integration id; never a phone.")
     reported_at: datetime
+
+
+class HouseholdVisited(EventPayload):
+    """访民问暖: a grid worker visited a household (feeds the daily report: visits, residents reached, problems)."""
+
+    event_type = "HouseholdVisited"
+
+    visit_id: str
+    grid_worker_id: str
+    location: Location
+    visited_at: datetime
+    residents_reached: int = Field(ge=0, description="People spoken to in the household.")
+    measured_temp_c: float | None = None
+    problem_found: bool
+    report_id: str | None = Field(default=None, description="The report raised from the finding, if any.")

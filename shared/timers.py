@@ -1,0 +1,196 @@
+"""Durable timers: deadlines are rows; any number of replicas fire them exactly once.
+
+A timer is (kind, ref, due_at). ``TimerEngine`` claims due rows with ``FOR UPDATE SKIP LOCKED``, runs the
+handler for the kind and marks the row fired in the same transaction, so a crash before commit fires it
+again later and a commit fires it never again. Time comes from an injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.clock import Clock
+
+log = logging.getLogger(__name__)
+
+TIMERS_FIRED = Counter("timers_fired_total", "Durable timers fired", ["service", "kind"])
+TIMER_FAILURES = Counter("timer_failures_total", "Timer handlers that failed and were postponed", ["service", "kind"])
+TIMER_LATENESS = Histogram(
+    "timer_lateness_seconds",
+    "How late a timer fired after its due time",
+    ["service", "kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+TIMERS_PENDING = Gauge("timers_pending", "Timers scheduled and not yet fired", ["service", "kind"])
+TIMERS_OVERDUE = Gauge("timers_overdue", "Timers past due and not yet fired", ["service"])
+
+TimerHandler = Callable[[AsyncSession, Row[Any], datetime], Awaitable[None]]
+
+
+def timers_table(metadata: MetaData) -> Table:
+    return Table(
+        "timers",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("kind", String(40), nullable=False),
+        Column("ref", String(80), nullable=False),
+        Column("due_at", DateTime(timezone=True), nullable=False),
+        Column("payload", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text, nullable=True),
+        Column("fired_at", DateTime(timezone=True), nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        UniqueConstraint("kind", "ref", name="uq_timers_kind_ref"),
+        Index("ix_timers_due", "due_at", postgresql_where=text("fired_at IS NULL")),
+    )
+
+
+async def schedule(
+    session: AsyncSession,
+    timers: Table,
+    *,
+    kind: str,
+    ref: str,
+    due_at: datetime,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Set (or move) the one timer of ``kind`` for ``ref``; a moved timer is armed again."""
+    values = {"kind": kind, "ref": ref, "due_at": due_at, "payload": payload or {}}
+    await session.execute(
+        insert(timers)
+        .values(**values)
+        .on_conflict_do_update(
+            constraint="uq_timers_kind_ref",
+            set_={"due_at": due_at, "payload": payload or {}, "fired_at": None, "attempts": 0, "last_error": None},
+        )
+    )
+
+
+async def cancel(session: AsyncSession, timers: Table, *, kind: str, ref: str) -> None:
+    """Disarm a timer that has not fired (e.g. the unit signed in before the deadline)."""
+    await session.execute(delete(timers).where(timers.c.kind == kind, timers.c.ref == ref, timers.c.fired_at.is_(None)))
+
+
+class TimerEngine:
+    def __init__(
+        self,
+        *,
+        service: str,
+        sessions: async_sessionmaker[AsyncSession],
+        timers: Table,
+        handlers: Mapping[str, TimerHandler],
+        clock: Clock,
+        batch_size: int = 200,
+        poll_seconds: float = 0.5,
+        retry_after: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self.service = service
+        self._sessions = sessions
+        self._timers = timers
+        self._handlers = handlers
+        self._clock = clock
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._retry_after = retry_after
+
+    async def run(self) -> None:
+        ticks = 0
+        while True:
+            try:
+                fired = await self.run_once()
+                if ticks % 20 == 0:
+                    await self.refresh_gauges()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("timer engine iteration failed; retrying")
+                fired = 0
+                await asyncio.sleep(1.0)
+            ticks += 1
+            if fired < self._batch_size:
+                await asyncio.sleep(self._poll_seconds)
+
+    async def run_once(self) -> int:
+        """Claim and fire one batch of due timers. Returns how many fired."""
+        now = self._clock.now()
+        t = self._timers
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(t)
+                    .where(t.c.fired_at.is_(None), t.c.due_at <= now)
+                    .order_by(t.c.due_at)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            fired: list[int] = []
+            for row in rows:
+                handler = self._handlers.get(row.kind)
+                try:
+                    if handler is None:
+                        raise LookupError(f"no handler for timer kind {row.kind!r}")
+                    async with session.begin_nested():
+                        await handler(session, row, now)
+                except Exception as exc:
+                    TIMER_FAILURES.labels(self.service, row.kind).inc()
+                    log.warning("timer handler failed", extra={"kind": row.kind, "ref": row.ref, "error": repr(exc)})
+                    await session.execute(
+                        update(t)
+                        .where(t.c.id == row.id)
+                        .values(
+                            attempts=t.c.attempts + 1,
+                            last_error="".join(traceback.format_exception_only(exc))[:2000],
+                            due_at=now + self._retry_after,
+                        )
+                    )
+                    continue
+                fired.append(row.id)
+                TIMERS_FIRED.labels(self.service, row.kind).inc()
+                TIMER_LATENESS.labels(self.service, row.kind).observe(max(0.0, (now - row.due_at).total_seconds()))
+            if fired:
+                await session.execute(update(t).where(t.c.id.in_(fired)).values(fired_at=now))
+        return len(fired)
+
+    async def refresh_gauges(self) -> None:
+        t = self._timers
+        now = self._clock.now()
+        async with self._sessions() as session:
+            pending = (
+                await session.execute(select(t.c.kind, func.count()).where(t.c.fired_at.is_(None)).group_by(t.c.kind))
+            ).all()
+            overdue = await session.scalar(
+                select(func.count()).select_from(t).where(t.c.fired_at.is_(None), t.c.due_at <= now)
+            )
+        for kind in self._handlers:
+            TIMERS_PENDING.labels(self.service, kind).set(0)
+        for kind, count in pending:
+            TIMERS_PENDING.labels(self.service, kind).set(count)
+        TIMERS_OVERDUE.labels(self.service).set(overdue or 0)
