@@ -63,8 +63,38 @@ async def fresh_database(name: str) -> str:
     return db_url(name)
 
 
+RUN_ID = uuid.uuid4().hex[:8]  # keeps concurrent test runs on one stack out of each other's way
+
+
 def new_prefix(tier: str) -> str:
-    return f"{tier}-{uuid.uuid4().hex[:8]}."
+    return f"{tier}-{RUN_ID}."
+
+
+def run_db(name: str) -> str:
+    """A database name unique to this test run."""
+    return f"{name}_{RUN_ID}"
+
+
+async def drop_database(name: str) -> None:
+    conn = await asyncpg.connect(host="127.0.0.1", port=PG_PORT, user="heat", password="heat", database="postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the OS says are free right now (bound together, so they differ)."""
+    import socket
+
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 @dataclass

@@ -13,7 +13,7 @@ from deploy.local.services import REPO, SERVICES, ServiceSet
 from deploy.seed import registry
 from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
 from shared.topics import Topics
-from tests.harness import check_stack, fresh_database, new_prefix
+from tests.harness import RUN_ID, check_stack, drop_database, free_ports, fresh_database, new_prefix, run_db
 
 
 @dataclass
@@ -26,13 +26,13 @@ class Running:
 @pytest.fixture(scope="session")
 def running() -> Iterator[Running]:
     asyncio.run(check_stack())
-    databases = {name: f"{name}_e2e" for name in SERVICES}
+    databases = {name: run_db(f"{name}_e2e") for name in SERVICES}
     for db in databases.values():
         asyncio.run(fresh_database(db))
     prefix = new_prefix("e2e")
     services = ServiceSet(
-        state_dir=REPO / ".local" / "e2e-services",
-        ports={"intake": 18001, "dispatch": 18002, "followup": 18003},
+        state_dir=REPO / ".local" / "e2e-services" / RUN_ID,
+        ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
         databases=databases,
         topic_prefix=prefix,
     )
@@ -53,3 +53,5 @@ def running() -> Iterator[Running]:
         client.close()
     finally:
         services.down()
+        for db in databases.values():
+            asyncio.run(drop_database(db))

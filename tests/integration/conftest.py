@@ -16,7 +16,16 @@ from services.intake.config import IntakeSettings
 from services.intake.main import create_app as intake_app
 from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
 from shared.topics import Topics
-from tests.harness import KAFKA, InProcess, check_stack, fresh_database, new_prefix, run_in_process
+from tests.harness import (
+    KAFKA,
+    InProcess,
+    check_stack,
+    drop_database,
+    fresh_database,
+    new_prefix,
+    run_db,
+    run_in_process,
+)
 
 
 @dataclass
@@ -37,12 +46,19 @@ async def loop() -> AsyncIterator[Loop]:
     prefix = new_prefix("it")
     common = {"kafka_bootstrap": KAFKA, "kafka_topic_prefix": prefix, "environment": "test"}
     doc = registry.read()
+    dbs = {name: run_db(f"{name}_it") for name in ("intake", "dispatch", "followup")}
     async with (
-        run_in_process(intake_app(IntakeSettings(database_url=await fresh_database("intake_it"), **common))) as i,
-        run_in_process(dispatch_app(DispatchSettings(database_url=await fresh_database("dispatch_it"), **common))) as d,
-        run_in_process(followup_app(FollowupSettings(database_url=await fresh_database("followup_it"), **common))) as f,
+        run_in_process(intake_app(IntakeSettings(database_url=await fresh_database(dbs["intake"]), **common))) as i,
+        run_in_process(
+            dispatch_app(DispatchSettings(database_url=await fresh_database(dbs["dispatch"]), **common))
+        ) as d,
+        run_in_process(
+            followup_app(FollowupSettings(database_url=await fresh_database(dbs["followup"]), **common))
+        ) as f,
     ):
         admin = {"X-Admin-Token": DEV_ADMIN_TOKEN}
         (await i.http.put("/admin/registry", json=registry.intake_registry(doc), headers=admin)).raise_for_status()
         (await d.http.put("/admin/units", json=registry.dispatch_units(doc), headers=admin)).raise_for_status()
         yield Loop(i, d, f, Topics(prefix), registry.tokens(doc, DEV_AUTH_SECRET))
+    for db in dbs.values():
+        await drop_database(db)

@@ -25,7 +25,7 @@ from shared.contracts.intake import ComplaintReported
 from shared.db import create_engine, session_factory
 from shared.events import Envelope
 from shared.outbox import OutboxRelay, add_event
-from tests.harness import KAFKA, envelopes, fresh_database, read_topic, wait_until
+from tests.harness import KAFKA, drop_database, envelopes, fresh_database, read_topic, run_db, wait_until
 from tests.integration.conftest import Loop
 
 LOCATION = Location(
@@ -126,7 +126,7 @@ class CrashAfterPublish(OutboxRelay):
 async def test_relay_killed_after_publish_loses_nothing_and_the_duplicate_is_absorbed(loop: Loop) -> None:
     topic = loop.topics.complaints
     # A separate intake-shaped database whose outbox only the relays of this test drain.
-    engine = create_engine(await fresh_database("relay_it"))
+    engine = create_engine(await fresh_database(run_db("relay_it")))
     async with engine.begin() as conn:
         await conn.run_sync(IntakeBase.metadata.create_all)
     sessions = session_factory(engine)
@@ -156,6 +156,7 @@ async def test_relay_killed_after_publish_loses_nothing_and_the_duplicate_is_abs
     finally:
         await producer.stop()
         await engine.dispose()
+        await drop_database(run_db("relay_it"))
 
     ids = {str(e.event_id) for e in envs}
     records = await read_topic(topic, until=lambda rs: sum(str(e.event_id) in ids for e in envelopes(rs)) >= 6)
