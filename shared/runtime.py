@@ -10,13 +10,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -56,6 +55,7 @@ class ServiceRuntime:
         migrations_dir: Path,
         consumers: ConsumerFactory | None = None,
         background: Sequence[Callable[[ServiceRuntime], Any]] = (),
+        on_start: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.outbox = outbox
@@ -63,6 +63,7 @@ class ServiceRuntime:
         self._migrations_dir = migrations_dir
         self._consumer_factory = consumers
         self._background = background
+        self._on_start = on_start
         self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession] | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -84,6 +85,8 @@ class ServiceRuntime:
             await asyncio.to_thread(migrate.upgrade, self._migrations_dir, s.database_url)
         self.engine = create_engine(s.database_url, pool_size=s.db_pool_size)
         self.sessions = session_factory(self.engine)
+        if self._on_start is not None:
+            await self._on_start(self)
         await self._ensure_topics()
         self.producer = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap,
@@ -156,10 +159,13 @@ class ServiceRuntime:
             existing = set(await admin.list_topics())
             missing = [n for n in names if n not in existing]
             if missing:
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics(
-                        [NewTopic(n, num_partitions=TOPIC_PARTITIONS, replication_factor=1) for n in missing]
-                    )
+                response = await admin.create_topics(
+                    [NewTopic(n, num_partitions=TOPIC_PARTITIONS, replication_factor=1) for n in missing]
+                )
+                # The broker answers per topic; 36 = already exists (another replica won the race).
+                failed = [(name, code, msg) for name, code, msg in response.topic_errors if code not in (0, 36)]
+                if failed:
+                    raise RuntimeError(f"could not create topics: {failed}")
         finally:
             await admin.close()
 
@@ -170,17 +176,17 @@ class ServiceRuntime:
         probe = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
         await admin.start()
         await probe.start()
+        partitions: list[TopicPartition] = []
         try:
             while True:
                 try:
-                    committed = await admin.list_consumer_group_offsets(s.consumer_group)
-                    partitions = [
-                        TopicPartition(topic, p)
-                        for topic in self._subscribed
-                        for p in (probe.partitions_for_topic(topic) or ())
-                    ]
                     if not partitions:
-                        await probe.topics()  # refresh metadata
+                        partitions = [
+                            TopicPartition(t["topic"], p["partition"])
+                            for t in await admin.describe_topics(self._subscribed)
+                            for p in t["partitions"]
+                        ]
+                    committed = await admin.list_consumer_group_offsets(s.consumer_group)
                     ends = await probe.end_offsets(partitions) if partitions else {}
                     for tp, end in ends.items():
                         done = committed.get(tp)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,9 +93,11 @@ async def schedule(
     )
 
 
-async def cancel(session: AsyncSession, timers: Table, *, kind: str, ref: str) -> None:
-    """Disarm a timer that has not fired (e.g. the unit signed in before the deadline)."""
-    await session.execute(delete(timers).where(timers.c.kind == kind, timers.c.ref == ref, timers.c.fired_at.is_(None)))
+async def cancel(session: AsyncSession, timers: Table, *, ref: str, kinds: Iterable[str]) -> None:
+    """Disarm timers of ``ref`` that have not fired (e.g. the unit signed in before the deadline)."""
+    await session.execute(
+        delete(timers).where(timers.c.kind.in_(list(kinds)), timers.c.ref == ref, timers.c.fired_at.is_(None))
+    )
 
 
 class TimerEngine:

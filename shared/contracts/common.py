@@ -44,6 +44,7 @@ class UnitType(StrEnum):
     HOUSING_BUREAU = "housing_bureau"  # 住建
     WATER_COMPANY = "water_company"
     STREET_TASK_FORCE = "street_task_force"  # 街道工作专班
+    GRID = "grid"  # 网格员: a minor case settled on site by the grid
 
 
 class Tier(StrEnum):
