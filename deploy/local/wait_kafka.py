@@ -61,7 +61,7 @@ async def _probe_once(bootstrap: str, attempt_timeout: float) -> list[str]:
     finally:
         try:
             await asyncio.wait_for(admin.close(), attempt_timeout)
-        except Exception:  # noqa: BLE001 - best effort cleanup
+        except Exception:
             pass
 
 
@@ -76,7 +76,7 @@ async def wait_ready(bootstrap: str, timeout: float, quiet: bool) -> bool:
             break
         try:
             topics = await _probe_once(bootstrap, min(10.0, max(1.0, remaining)))
-        except Exception as exc:  # noqa: BLE001 - anything means "not yet"
+        except Exception as exc:
             last_error = _short(exc)
         else:
             if not quiet:
@@ -159,7 +159,7 @@ def main() -> int:
         if args.roundtrip:
             try:
                 await roundtrip(args.bootstrap, args.timeout)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 print(f"wait_kafka: round trip failed: {_short(exc)}", file=sys.stderr)
                 return 1
         return 0

@@ -1,17 +1,34 @@
-"""Dispatch HTTP API: the unit console (签收, 到场, 办结), case views, and the admin registry of units."""
+"""Dispatch HTTP API: the assignee console (签收, 到场, 进展, 办结, 退单, 延期), the task force's case views and
+decisions, and the admin registry of units and rules."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import messages, service
+from services.dispatch.domain import Rules
 from services.dispatch.models import Assignment, Case
-from services.dispatch.schemas import AssignmentOut, CaseEventOut, CaseOut, ResolveIn, UnitsIn
-from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
+from services.dispatch.schemas import (
+    AssignmentOut,
+    CaseEventOut,
+    CaseOut,
+    ColdSnapIn,
+    DecisionIn,
+    ExtensionIn,
+    ExtensionOut,
+    ProgressIn,
+    ResolveIn,
+    ReturnIn,
+    RuleSetOut,
+    TierIn,
+    UnitsIn,
+)
+from shared.auth import AdminOnly, CurrentPrincipal, Role, require
 from shared.clock import Clock
 from shared.errors import ApiError
 from shared.outbox import OutboxWriter
@@ -24,9 +41,6 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-Session = Annotated[AsyncSession, Depends(_session)]
-
-
 def _writer(request: Request) -> OutboxWriter:
     return request.app.state.writer  # type: ignore[no-any-return]
 
@@ -35,16 +49,12 @@ def _clock(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
+Session = Annotated[AsyncSession, Depends(_session)]
 Writer = Annotated[OutboxWriter, Depends(_writer)]
 Now = Annotated[Clock, Depends(_clock)]
 
 
-def _unit(principal: Principal) -> str:
-    require(principal, Role.UNIT)
-    return principal.sub
-
-
-def _out(a: Assignment, clock: Clock) -> AssignmentOut:
+def assignment_out(a: Assignment, clock: Clock, case: Case | None = None) -> AssignmentOut:
     out = AssignmentOut.model_validate(a)
     due = {
         "dispatched": ("sign_in", a.sign_in_due),
@@ -53,89 +63,241 @@ def _out(a: Assignment, clock: Clock) -> AssignmentOut:
     }.get(a.status)
     if due is not None:
         out.clock, out.seconds_left = due[0], (due[1] - clock.now()).total_seconds()
+    if case is not None:
+        out.category, out.priority = case.category, case.priority
+        out.priority_resident, out.location = case.priority_resident, case.location
     return out
 
 
-@router.get("/v1/assignments", response_model=list[AssignmentOut], tags=["unit console"])
+_PRIORITY_RANK = {"emergency": 0, "urgent": 1, "normal": 2}
+
+
+@router.get("/v1/assignments", response_model=list[AssignmentOut], tags=["assignee console"])
 async def my_assignments(
     principal: CurrentPrincipal, session: Session, clock: Now, include_done: bool = False
 ) -> list[AssignmentOut]:
-    """The calling unit's assignments, the nearest deadline first."""
-    unit_id = _unit(principal)
-    rows = await service.list_for_unit(session, unit_id=unit_id, include_done=include_done)
-    return [_out(a, clock) for a in rows]
+    """The caller's assignments: emergencies and priority residents first, then the nearest deadline."""
+    rows = await service.list_for_actor(session, principal=principal, include_done=include_done)
+    out = [assignment_out(a, clock, c) for a, c in rows]
+    out.sort(
+        key=lambda x: (
+            _PRIORITY_RANK.get(x.priority or "normal", 2),
+            not x.priority_resident,
+            x.seconds_left if x.seconds_left is not None else float("inf"),
+        )
+    )
+    return out
 
 
-@router.get("/v1/assignments/{assignment_id}", response_model=AssignmentOut, tags=["unit console"])
+@router.get("/v1/assignments/{assignment_id}", response_model=AssignmentOut, tags=["assignee console"])
 async def my_assignment(assignment_id: str, principal: CurrentPrincipal, session: Session, clock: Now) -> AssignmentOut:
-    a = await service.get_for_unit(session, assignment_id=assignment_id, unit_id=_unit(principal))
-    return _out(a, clock)
+    a = await service.get_for_actor(session, assignment_id=assignment_id, principal=principal)
+    return assignment_out(a, clock)
 
 
-@router.post("/v1/assignments/{assignment_id}/sign-in", response_model=AssignmentOut, tags=["unit console"])
+@router.post("/v1/assignments/{assignment_id}/sign-in", response_model=AssignmentOut, tags=["assignee console"])
 async def sign_in(
     assignment_id: str, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> AssignmentOut:
     """签收 / 报到: the unit takes the assignment."""
-    a = await service.sign_in(session, writer, assignment_id=assignment_id, unit_id=_unit(principal), at=clock.now())
-    return _out(a, clock)
+    a = await service.sign_in(session, writer, assignment_id=assignment_id, principal=principal, at=clock.now())
+    return assignment_out(a, clock)
 
 
-@router.post("/v1/assignments/{assignment_id}/arrive", response_model=AssignmentOut, tags=["unit console"])
+@router.post("/v1/assignments/{assignment_id}/arrive", response_model=AssignmentOut, tags=["assignee console"])
 async def arrive(
     assignment_id: str, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> AssignmentOut:
     """到场: the unit is on site."""
-    a = await service.arrive(session, writer, assignment_id=assignment_id, unit_id=_unit(principal), at=clock.now())
-    return _out(a, clock)
+    a = await service.arrive(session, writer, assignment_id=assignment_id, principal=principal, at=clock.now())
+    return assignment_out(a, clock)
 
 
-@router.post("/v1/assignments/{assignment_id}/resolve", response_model=AssignmentOut, tags=["unit console"])
+@router.post("/v1/assignments/{assignment_id}/progress", response_model=AssignmentOut, tags=["assignee console"])
+async def progress(
+    assignment_id: str, body: ProgressIn, principal: CurrentPrincipal, session: Session, clock: Now
+) -> AssignmentOut:
+    """办理进展: a note on the case timeline."""
+    a = await service.add_progress(
+        session, assignment_id=assignment_id, principal=principal, note=body.note, at=clock.now()
+    )
+    return assignment_out(a, clock)
+
+
+@router.post("/v1/assignments/{assignment_id}/resolve", response_model=AssignmentOut, tags=["assignee console"])
 async def resolve(
     assignment_id: str, body: ResolveIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> AssignmentOut:
-    """办结 (unit side): what was done; the case then waits for the return visit."""
+    """办结 (the unit's part): what was done; the case then waits for the return visit."""
     a = await service.resolve(
         session,
         writer,
         assignment_id=assignment_id,
-        unit_id=_unit(principal),
+        principal=principal,
         at=clock.now(),
         action_taken=body.action_taken,
         measured_temp_c=body.measured_temp_c,
         photo_refs=body.photo_refs,
     )
-    return _out(a, clock)
+    return assignment_out(a, clock)
 
 
-def _may_see(principal: Principal, case: Case, assignments: list[Assignment]) -> bool:
-    if principal.role in (Role.ADMIN,):
-        return True
-    if principal.role is Role.DISTRICT:
-        return principal.scope == case.district_id
-    if principal.role is Role.TASK_FORCE:
-        return principal.scope == case.street_id
-    if principal.role is Role.UNIT:
-        return any(a.unit_id == principal.sub for a in assignments)
-    return False
+@router.post("/v1/assignments/{assignment_id}/return", response_model=AssignmentOut, tags=["assignee console"])
+async def return_assignment(
+    assignment_id: str, body: ReturnIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
+) -> AssignmentOut:
+    """退单: hand the assignment back with a reason code; the case is routed again."""
+    a = await service.return_assignment(
+        session,
+        writer,
+        assignment_id=assignment_id,
+        principal=principal,
+        reason=body.reason,
+        note=body.note,
+        at=clock.now(),
+    )
+    return assignment_out(a, clock)
+
+
+@router.post(
+    "/v1/assignments/{assignment_id}/extensions",
+    response_model=ExtensionOut,
+    status_code=201,
+    tags=["assignee console"],
+)
+async def request_extension(
+    assignment_id: str, body: ExtensionIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
+) -> ExtensionOut:
+    """延期: ask the street task force for a later resolve deadline."""
+    ext = await service.request_extension(
+        session,
+        writer,
+        assignment_id=assignment_id,
+        principal=principal,
+        reason=body.reason,
+        resolve_due=body.resolve_due,
+        at=clock.now(),
+    )
+    return ExtensionOut.model_validate(ext)
+
+
+@router.get("/v1/extensions", response_model=list[ExtensionOut], tags=["task force"])
+async def list_extensions(
+    principal: CurrentPrincipal, session: Session, status: str | None = "pending"
+) -> list[ExtensionOut]:
+    """Extension requests in the caller's street (task force) or district."""
+    return [
+        ExtensionOut.model_validate(e)
+        for e in await service.list_extensions(session, principal=principal, status=status)
+    ]
+
+
+@router.post("/v1/extensions/{extension_id}/decision", response_model=ExtensionOut, tags=["task force"])
+async def decide_extension(
+    extension_id: str, body: DecisionIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
+) -> ExtensionOut:
+    """Approve (the resolve deadline moves) or refuse (nothing moves) an extension."""
+    ext = await service.decide_extension(
+        session,
+        writer,
+        extension_id=extension_id,
+        principal=principal,
+        approved=body.approved,
+        note=body.note,
+        at=clock.now(),
+    )
+    return ExtensionOut.model_validate(ext)
+
+
+@router.get("/v1/cases", response_model=list[CaseOut], tags=["task force"])
+async def list_cases(
+    principal: CurrentPrincipal,
+    session: Session,
+    clock: Now,
+    status: Annotated[str | None, Query(max_length=20)] = "open",
+    tier: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[CaseOut]:
+    """Cases of the caller's street (task force) or district: overdue and escalated first."""
+    rows = await service.list_cases(
+        session, principal=principal, status=status, tier=tier, limit=limit, now=clock.now()
+    )
+    out = []
+    for case, overdue in rows:
+        item = CaseOut.model_validate(case)
+        item.overdue = overdue
+        out.append(item)
+    return out
 
 
 @router.get("/v1/cases/{case_id}", response_model=CaseOut, tags=["cases"])
 async def get_case(case_id: str, principal: CurrentPrincipal, session: Session, clock: Now) -> CaseOut:
-    """A case with its assignments and timeline (发现→上报→调度→处置→反馈)."""
-    case, assignments, events = await service.get_case(session, case_id=case_id)
-    if not _may_see(principal, case, assignments):
-        raise ApiError(404, "case_not_found", messages.CASE_NOT_FOUND)
+    """A case with its assignments, extensions and timeline (发现→上报→调度→处置→反馈)."""
+    case, assignments, events, extensions = await service.get_case(session, case_id=case_id, principal=principal)
     out = CaseOut.model_validate(case)
-    if principal.role is Role.UNIT:
-        assignments = [a for a in assignments if a.unit_id == principal.sub]
-    out.assignments = [_out(a, clock) for a in assignments]
+    out.assignments = [assignment_out(a, clock) for a in assignments]
     out.timeline = [CaseEventOut.model_validate(e) for e in events]
+    out.extensions = [
+        ExtensionOut.model_validate(e)
+        for e in extensions
+        if principal.role not in (Role.UNIT, Role.GRID_WORKER) or any(e.assignment_id == a.id for a in assignments)
+    ]
     return out
+
+
+@router.post("/v1/cases/{case_id}/tier", response_model=CaseOut, tags=["task force"])
+async def retier(
+    case_id: str, body: TierIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
+) -> CaseOut:
+    """Re-tier a case (minor / technical / complex); it is routed afresh."""
+    case = await service.retier(session, writer, case_id=case_id, principal=principal, tier=body.tier, at=clock.now())
+    return CaseOut.model_validate(case)
+
+
+@router.put("/v1/districts/{district_id}/cold-snap", tags=["task force"])
+async def cold_snap(
+    district_id: str, body: ColdSnapIn, principal: CurrentPrincipal, session: Session, clock: Now
+) -> dict[str, Any]:
+    """Declare or lift a cold snap (寒潮) for a district: new clocks there are tightened."""
+    require(principal, Role.DISTRICT, Role.ADMIN)
+    if principal.role is Role.DISTRICT and principal.scope != district_id:
+        raise ApiError(403, "forbidden", messages.TASK_FORCE_ONLY, "district_id")
+    flag = await service.set_cold_snap(
+        session,
+        district_id=district_id,
+        active=body.active,
+        until=body.until,
+        by=principal.sub or principal.scope,
+        at=clock.now(),
+    )
+    return {"district_id": flag.district_id, "cold_snap": flag.cold_snap, "until": flag.until}
 
 
 @router.put("/admin/units", tags=["admin"], dependencies=[AdminOnly])
 async def put_units(body: UnitsIn, session: Session) -> dict[str, int]:
     """Load or update the registry of units and what each serves. Idempotent."""
-    count = await service.load_units(session, units=[u.model_dump() for u in body.units])
-    return {"units": count}
+    return {"units": await service.load_units(session, units=[u.model_dump() for u in body.units])}
+
+
+@router.get("/admin/rules", response_model=list[RuleSetOut], tags=["admin"], dependencies=[AdminOnly])
+async def get_rules(session: Session) -> list[RuleSetOut]:
+    """Every version of the dispatch rules, the one in force first."""
+    return [RuleSetOut.model_validate(r) for r in await service.rule_history(session)]
+
+
+@router.put("/admin/rules", tags=["admin"], dependencies=[AdminOnly])
+async def put_rules(
+    body: dict[str, Any], session: Session, note: Annotated[str, Query(max_length=300)] = ""
+) -> dict[str, int]:
+    """A new version of the rules (tiers, routes, clocks, escalation, limits), in force at once on every
+    replica; no restart."""
+    try:
+        rules = Rules.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(
+            422,
+            "invalid_rules",
+            f"{messages.RULES_INVALID}: {exc.errors()[0]['msg']}",
+            ".".join(str(p) for p in exc.errors()[0]["loc"]),
+        ) from exc
+    return {"version": await service.put_rules(session, rules=rules, note=note, by="admin")}

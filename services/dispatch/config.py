@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.dispatch.domain import DEFAULT_RULES_FILE
 from shared.settings import ServiceSettings
 
 
@@ -13,3 +17,7 @@ class DispatchSettings(ServiceSettings):
     service_name: str = "dispatch"
     database_url: str = "postgresql+asyncpg://heat:heat@127.0.0.1:55432/dispatch"
     http_port: int = 8002
+    rules_file: Path = Field(default=DEFAULT_RULES_FILE, description="Rules loaded when the database has none.")
+    timer_batch_size: int = Field(default=500, ge=1, le=10_000)
+    timer_poll_seconds: float = Field(default=0.5, gt=0)
+    run_timers: bool = Field(default=True, description="Fire deadlines in this replica (any number may).")

@@ -1,52 +1,115 @@
-"""Pure dispatch rules: tiering, routing to unit types and instances, SLA clocks. No I/O, no framework."""
+"""Pure dispatch rules: tiering, routing, SLA clocks, the escalation chain. No I/O, no framework.
+
+The rules are data (``Rules``, loaded from rules.yaml or a stored rule set); the functions here apply them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
+from shared.contracts.dispatch import EscalationLevel
 
-# Which unit types a category convenes (联处 when more than one), and which tier it starts in.
-ROUTES: dict[Category, tuple[UnitType, ...]] = {
-    Category.COLD_ROOM: (UnitType.HEATING_COMPANY,),
-    Category.LEAK: (UnitType.PROPERTY_MANAGER,),
-    Category.BURST_PIPE: (UnitType.HEATING_COMPANY, UnitType.PROPERTY_MANAGER),
-    Category.OUTAGE: (UnitType.HEATING_COMPANY,),
-    Category.CLOGGED_FILTER: (UnitType.HEATING_COMPANY,),
-    Category.AIR_LOCK: (UnitType.HEATING_COMPANY,),
-    Category.UNDERFLOOR_IMBALANCE: (UnitType.HEATING_COMPANY,),
-    Category.ICE_HAZARD: (UnitType.PROPERTY_MANAGER, UnitType.HOUSING_BUREAU),
-    Category.METERING_RETROFIT: (UnitType.STREET_TASK_FORCE,),
-    Category.FEE_DISPUTE: (UnitType.STREET_TASK_FORCE,),
-    Category.SUBSIDY_QUESTION: (UnitType.STREET_TASK_FORCE,),
-    Category.OTHER: (UnitType.STREET_TASK_FORCE,),
-}
-
-TIERS: dict[Category, Tier] = {
-    Category.SUBSIDY_QUESTION: Tier.MINOR,
-    Category.METERING_RETROFIT: Tier.COMPLEX,
-    Category.FEE_DISPUTE: Tier.COMPLEX,
-    Category.OTHER: Tier.COMPLEX,
-}
+DEFAULT_RULES_FILE = Path(__file__).with_name("rules.yaml")
 
 
-def tier_for(category: Category) -> Tier:
-    return TIERS.get(category, Tier.TECHNICAL)
+class Clock(StrEnum):
+    SIGN_IN = "sign_in"
+    ON_SITE = "on_site"
+    RESOLVE = "resolve"
 
 
-def unit_types_for(category: Category) -> tuple[UnitType, ...]:
-    return ROUTES.get(category, (UnitType.STREET_TASK_FORCE,))
+class SlaMinutes(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sign_in: float = Field(gt=0)
+    on_site: float = Field(gt=0)
+    resolve: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SlaMinutes:
+        if not self.sign_in <= self.on_site <= self.resolve:
+            raise ValueError("clocks must satisfy sign_in <= on_site <= resolve")
+        return self
+
+
+class EscalationRules(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    notice_after: float = Field(ge=0, description="Fraction of the clock's length after its deadline.")
+    supervision_after: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EscalationRules:
+        if self.supervision_after < self.notice_after:
+            raise ValueError("supervision must not come before notice")
+        return self
+
+
+class Rules(BaseModel):
+    """One version of the dispatch rules."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version_note: str = ""
+    tiers: dict[Category, Tier] = Field(default_factory=dict)
+    routes: dict[Category, list[UnitType]] = Field(default_factory=dict)
+    sla: dict[str, SlaMinutes]
+    priority_factor: dict[Priority, float]
+    priority_resident_factor: float = Field(gt=0, le=1)
+    cold_snap_factor: float = Field(gt=0, le=1)
+    escalation: EscalationRules
+    bounce_limit: int = Field(ge=1)
+    redo_limit: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Rules:
+        if "default" not in self.sla:
+            raise ValueError("sla needs a 'default' entry")
+        unknown = set(self.sla) - {"default"} - {c.value for c in Category}
+        if unknown:
+            raise ValueError(f"sla names unknown categories: {sorted(unknown)}")
+        if set(self.priority_factor) != set(Priority):
+            raise ValueError("priority_factor needs emergency, urgent and normal")
+        if any(not 0 < f <= 1 for f in self.priority_factor.values()):
+            raise ValueError("priority factors must be in (0, 1]")
+        return self
+
+
+def load_rules(path: Path = DEFAULT_RULES_FILE) -> Rules:
+    return Rules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def tier_for(rules: Rules, category: Category) -> Tier:
+    return rules.tiers.get(category, Tier.TECHNICAL)
+
+
+def unit_types_for(rules: Rules, category: Category, tier: Tier) -> tuple[UnitType, ...]:
+    """Who is convened: the grid for a minor case, the task force for a complex one, the category's units
+    for a technical one (the task force when the rules name none)."""
+    if tier is Tier.MINOR:
+        return (UnitType.GRID,)
+    if tier is Tier.COMPLEX:
+        return (UnitType.STREET_TASK_FORCE,)
+    return tuple(rules.routes.get(category, ())) or (UnitType.STREET_TASK_FORCE,)
 
 
 def coverage_key(unit_type: UnitType, location: Location) -> tuple[str, str] | None:
-    """Which registry node decides the unit instance of a type: substation, compound, district or street."""
+    """Which registry node decides the unit instance of a type: substation, compound, district, street or grid."""
     if unit_type is UnitType.HEATING_COMPANY:
         return ("substation", location.substation_id) if location.substation_id else None
     if unit_type is UnitType.PROPERTY_MANAGER:
         return ("compound", location.compound_id)
     if unit_type in (UnitType.HOUSING_BUREAU, UnitType.WATER_COMPANY):
         return ("district", location.district_id)
+    if unit_type is UnitType.GRID:
+        return ("grid", location.grid_id)
     return ("street", location.street_id)
 
 
@@ -56,34 +119,53 @@ class Sla:
     on_site: timedelta
     resolve: timedelta
 
-    def deadlines(self, start: datetime) -> tuple[datetime, datetime, datetime]:
-        return start + self.sign_in, start + self.on_site, start + self.resolve
+    def length(self, clock: Clock) -> timedelta:
+        return {Clock.SIGN_IN: self.sign_in, Clock.ON_SITE: self.on_site, Clock.RESOLVE: self.resolve}[clock]
+
+    def deadlines(self, start: datetime) -> dict[Clock, datetime]:
+        return {clock: start + self.length(clock) for clock in Clock}
 
 
-def _sla(sign_in_min: float, on_site_min: float, resolve_h: float) -> Sla:
-    return Sla(timedelta(minutes=sign_in_min), timedelta(minutes=on_site_min), timedelta(hours=resolve_h))
+def sla_for(
+    rules: Rules, category: Category, priority: Priority, *, priority_resident: bool = False, cold_snap: bool = False
+) -> Sla:
+    base = rules.sla.get(category.value, rules.sla["default"])
+    factor = rules.priority_factor[priority]
+    if priority_resident:
+        factor *= rules.priority_resident_factor
+    if cold_snap:
+        factor *= rules.cold_snap_factor
+    return Sla(
+        timedelta(minutes=base.sign_in * factor),
+        timedelta(minutes=base.on_site * factor),
+        timedelta(minutes=base.resolve * factor),
+    )
 
 
-# Defaults from public practice (DOMAIN.md): burst pipe 15 min / 1 h / 24 h; cold room 30 min, measured
-# within 24 h (Lanzhou), fixed within 48 h; leaks on site within 1 h (Qingdao); outages repaired in 48 h.
-DEFAULT_SLA: dict[Category, Sla] = {
-    Category.BURST_PIPE: _sla(15, 60, 24),
-    Category.ICE_HAZARD: _sla(15, 60, 24),
-    Category.LEAK: _sla(30, 60, 24),
-    Category.OUTAGE: _sla(15, 60, 48),
-    Category.COLD_ROOM: _sla(30, 24 * 60, 48),
-}
-FALLBACK_SLA = _sla(60, 24 * 60, 72)
-# Priority tightens every clock by this factor (an emergency cold room is not a normal one).
-PRIORITY_FACTOR: dict[Priority, float] = {Priority.EMERGENCY: 0.5, Priority.URGENT: 0.75, Priority.NORMAL: 1.0}
+CHAIN = (EscalationLevel.REMINDER, EscalationLevel.NOTICE, EscalationLevel.SUPERVISION)
 
 
-def sla_for(category: Category, priority: Priority) -> Sla:
-    base = DEFAULT_SLA.get(category, FALLBACK_SLA)
-    f = PRIORITY_FACTOR[priority]
-    return Sla(base.sign_in * f, base.on_site * f, base.resolve * f)
+def next_escalation(
+    rules: Rules, level: EscalationLevel, deadline: datetime, length: timedelta
+) -> tuple[EscalationLevel, datetime] | None:
+    """After ``level`` fired for a clock of ``length`` due at ``deadline``: the next step and when, or None."""
+    if level is EscalationLevel.REMINDER:
+        return EscalationLevel.NOTICE, deadline + length * rules.escalation.notice_after
+    if level is EscalationLevel.NOTICE:
+        return EscalationLevel.SUPERVISION, deadline + length * rules.escalation.supervision_after
+    return None
 
 
 def raise_priority(priority: Priority) -> Priority:
     """A redo (发回重办) is more urgent than the round that failed."""
     return Priority.URGENT if priority is Priority.NORMAL else Priority.EMERGENCY
+
+
+class ReturnReason(StrEnum):
+    """退单 reason codes."""
+
+    NOT_OUR_AREA = "not_our_area"  # 非本单位辖区
+    NOT_OUR_EQUIPMENT = "not_our_equipment"  # 非本单位设施
+    RESIDENT_ABSENT = "resident_absent"  # 居民不在家
+    DUPLICATE = "duplicate"  # 重复派单
+    OTHER = "other"

@@ -3,34 +3,75 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch import service
 from services.dispatch.api import router
 from services.dispatch.config import DispatchSettings
 from services.dispatch.consumers import handlers
-from services.dispatch.models import inbox, outbox
-from shared.clock import Clock, SystemClock
+from services.dispatch.domain import CHAIN, Clock, load_rules
+from services.dispatch.gauges import refresh_gauges
+from services.dispatch.models import inbox, outbox, timers
+from shared.clock import Clock as TimeSource
+from shared.clock import SystemClock
+from shared.outbox import OutboxWriter
 from shared.runtime import ServiceRuntime
+from shared.timers import TimerEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: DispatchSettings | None = None, clock: Clock | None = None) -> FastAPI:
+def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSource) -> TimerEngine:
+    """The deadline engine: every clock × escalation step of every assignment."""
+
+    async def fire(session: AsyncSession, row: Row[Any], now: Any) -> None:
+        await service.on_clock_breach(session, writer, row.kind, row.ref, row.payload, now)
+
+    settings = runtime.settings
+    assert isinstance(settings, DispatchSettings) and runtime.sessions is not None
+    return TimerEngine(
+        service=settings.service_name,
+        sessions=runtime.sessions,
+        timers=timers,
+        handlers={service.timer_kind(c, level): fire for c in Clock for level in CHAIN},
+        clock=clock,
+        batch_size=settings.timer_batch_size,
+        poll_seconds=settings.timer_poll_seconds,
+    )
+
+
+def create_app(settings: DispatchSettings | None = None, clock: TimeSource | None = None) -> FastAPI:
     settings = settings or DispatchSettings()
-    clock = clock or SystemClock()
-    writer_topic = settings.topics.cases
+    time_source = clock or SystemClock()
+
+    async def on_start(rt: ServiceRuntime) -> None:
+        assert rt.sessions is not None
+        async with rt.sessions() as session, session.begin():
+            await service.ensure_rules(session, default=load_rules(settings.rules_file))
+
+    async def run_timers(rt: ServiceRuntime) -> None:
+        await timer_engine(rt, rt.writer(settings.topics.cases), time_source).run()
+
+    async def gauges(rt: ServiceRuntime) -> None:
+        await refresh_gauges(rt, time_source)
+
     runtime = ServiceRuntime(
         settings,
         outbox=outbox,
         inbox=inbox,
         migrations_dir=MIGRATIONS,
-        consumers=lambda rt: handlers(settings.topics, rt.writer(writer_topic), clock),
+        consumers=lambda rt: handlers(settings.topics, rt.writer(settings.topics.cases), time_source),
+        background=[run_timers, gauges] if settings.run_timers else [gauges],
+        on_start=on_start,
     )
     return runtime.build_app(
         title="供暖诉求调度 · dispatch",
-        description="网格吹哨、部门报到: cases, unit assignments on the clock, the unit console API.",
+        description="网格吹哨、部门报到: cases, assignments on the clock, the escalation chain, 退单 and 延期.",
         routers=[router],
-        clock=clock,
-        writer=runtime.writer(writer_topic),
+        clock=time_source,
+        writer=runtime.writer(settings.topics.cases),
     )

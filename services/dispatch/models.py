@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
 from shared.outbox import messaging_tables
+from shared.timers import timers_table
 
 
 class Base(DeclarativeBase):
@@ -18,6 +19,7 @@ class Base(DeclarativeBase):
 
 
 outbox, inbox = messaging_tables(Base.metadata)
+timers = timers_table(Base.metadata)
 
 
 class Unit(Base):
@@ -49,7 +51,7 @@ class Case(Base):
     __table_args__ = (Index("ix_cases_street_status", "street_id", "status"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    status: Mapped[str] = mapped_column(String(24))  # assigned, resolved, closed
+    status: Mapped[str] = mapped_column(String(24))  # assigned, unrouted, resolved, closed
     tier: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(32))
     priority: Mapped[str] = mapped_column(String(16))
@@ -60,6 +62,9 @@ class Case(Base):
     household_id: Mapped[str | None] = mapped_column(String(64))
     round: Mapped[int] = mapped_column(Integer, default=1)
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
+    bounce_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    supervised: Mapped[bool] = mapped_column(default=False, server_default="false")  # 督办
+    escalation_level: Mapped[str | None] = mapped_column(String(16))  # highest step reached
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -73,17 +78,21 @@ class CaseReport(Base):
 
 
 class Assignment(Base):
-    """One unit's part of one round of a case, with its own clocks."""
+    """One assignee's part of one round of a case, with its own clocks.
+
+    The assignee is a unit (``unit_id`` = unit id), or for a minor case the grid (``unit_type`` grid,
+    ``unit_id`` = grid id).
+    """
 
     __tablename__ = "assignments"
     __table_args__ = (Index("ix_assignments_unit_status", "unit_id", "status"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    unit_id: Mapped[str] = mapped_column(String(64))
     unit_type: Mapped[str] = mapped_column(String(32))
     round: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(24))  # dispatched, signed_in, on_site, resolved
+    status: Mapped[str] = mapped_column(String(24))  # dispatched, signed_in, on_site, resolved, returned, withdrawn
     dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sign_in_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     on_site_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -94,6 +103,53 @@ class Assignment(Base):
     action_taken: Mapped[str | None] = mapped_column(Text)
     measured_temp_c: Mapped[float | None] = mapped_column(Float)
     photo_refs: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    return_reason: Mapped[str | None] = mapped_column(String(32))
+    return_note: Mapped[str | None] = mapped_column(Text)
+    escalation_level: Mapped[str | None] = mapped_column(String(16))
+
+
+class Extension(Base):
+    """延期: a request for more time, decided by the street task force."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    assignment_id: Mapped[str] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[str] = mapped_column(String(40), index=True)
+    unit_id: Mapped[str] = mapped_column(String(64))
+    street_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_resolve_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))  # pending, approved, refused
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class RuleSet(Base):
+    """A version of the dispatch rules; the highest version is in force."""
+
+    __tablename__ = "rule_sets"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    note: Mapped[str] = mapped_column(String(300))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WeatherFlag(Base):
+    """A cold snap declared for a district tightens every new clock there."""
+
+    __tablename__ = "weather_flags"
+
+    district_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cold_snap: Mapped[bool]
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CaseEvent(Base):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.contracts.common import UnitType
+from services.dispatch.domain import ReturnReason
+from shared.contracts.common import Tier, UnitType
 
 
 class UnitIn(BaseModel):
@@ -30,6 +31,38 @@ class ResolveIn(BaseModel):
     photo_refs: list[str] = Field(default_factory=list, max_length=20)
 
 
+class ProgressIn(BaseModel):
+    note: str = Field(min_length=1, max_length=2000, description="Progress note (办理进展).")
+
+
+class ReturnIn(BaseModel):
+    """退单: why this assignment is not ours."""
+
+    reason: ReturnReason
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ExtensionIn(BaseModel):
+    """延期: the new resolve deadline asked for, and why (e.g. main pipe replacement)."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+    resolve_due: AwareDatetime
+
+
+class DecisionIn(BaseModel):
+    approved: bool
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class TierIn(BaseModel):
+    tier: Tier
+
+
+class ColdSnapIn(BaseModel):
+    active: bool
+    until: AwareDatetime | None = None
+
+
 class AssignmentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -46,10 +79,33 @@ class AssignmentOut(BaseModel):
     signed_in_at: datetime | None
     arrived_at: datetime | None
     resolved_at: datetime | None
+    returned_at: datetime | None = None
+    return_reason: str | None = None
     action_taken: str | None
     measured_temp_c: float | None
+    escalation_level: str | None = None
     clock: str | None = Field(default=None, description="The clock that matters now: sign_in, on_site or resolve.")
     seconds_left: float | None = Field(default=None, description="Negative once the deadline has passed.")
+    category: str | None = None
+    priority: str | None = None
+    priority_resident: bool | None = None
+    location: dict[str, Any] | None = None
+
+
+class ExtensionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    assignment_id: str
+    case_id: str
+    unit_id: str
+    reason: str
+    requested_resolve_due: datetime
+    status: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str | None
 
 
 class CaseEventOut(BaseModel):
@@ -73,8 +129,23 @@ class CaseOut(BaseModel):
     location: dict[str, Any]
     round: int
     redo_count: int
+    bounce_count: int
+    supervised: bool
+    escalation_level: str | None
     opened_at: datetime
     resolved_at: datetime | None
     closed_at: datetime | None
+    overdue: bool = False
     assignments: list[AssignmentOut] = []
     timeline: list[CaseEventOut] = []
+    extensions: list[ExtensionOut] = []
+
+
+class RuleSetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    note: str
+    created_by: str
+    created_at: datetime
+    document: dict[str, Any]

@@ -1,10 +1,14 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from services.dispatch import domain
+from services.dispatch.domain import Clock, Rules, load_rules
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
+from shared.contracts.dispatch import EscalationLevel
 
+RULES = load_rules()
 LOC = Location(
     district_id="D",
     street_id="S",
@@ -15,15 +19,20 @@ LOC = Location(
     household_id="H",
     substation_id="SS",
 )
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def route(category: Category) -> tuple[UnitType, ...]:
+    return domain.unit_types_for(RULES, category, domain.tier_for(RULES, category))
 
 
 def test_cold_room_goes_to_the_heating_company_of_the_substation() -> None:
-    assert domain.unit_types_for(Category.COLD_ROOM) == (UnitType.HEATING_COMPANY,)
+    assert route(Category.COLD_ROOM) == (UnitType.HEATING_COMPANY,)
     assert domain.coverage_key(UnitType.HEATING_COMPANY, LOC) == ("substation", "SS")
 
 
 def test_burst_pipe_is_a_joint_dispatch() -> None:
-    assert set(domain.unit_types_for(Category.BURST_PIPE)) == {UnitType.HEATING_COMPANY, UnitType.PROPERTY_MANAGER}
+    assert set(route(Category.BURST_PIPE)) == {UnitType.HEATING_COMPANY, UnitType.PROPERTY_MANAGER}
 
 
 @pytest.mark.parametrize(
@@ -32,6 +41,7 @@ def test_burst_pipe_is_a_joint_dispatch() -> None:
         (UnitType.PROPERTY_MANAGER, ("compound", "CP")),
         (UnitType.HOUSING_BUREAU, ("district", "D")),
         (UnitType.STREET_TASK_FORCE, ("street", "S")),
+        (UnitType.GRID, ("grid", "G")),
     ],
 )
 def test_each_unit_type_is_found_through_its_own_tree(unit_type: UnitType, expected: tuple[str, str]) -> None:
@@ -42,31 +52,62 @@ def test_heating_company_without_substation_has_no_route() -> None:
     assert domain.coverage_key(UnitType.HEATING_COMPANY, LOC.model_copy(update={"substation_id": None})) is None
 
 
-def test_tiers() -> None:
-    assert domain.tier_for(Category.SUBSIDY_QUESTION) is Tier.MINOR
-    assert domain.tier_for(Category.METERING_RETROFIT) is Tier.COMPLEX
-    assert domain.tier_for(Category.COLD_ROOM) is Tier.TECHNICAL
+def test_three_tiers_decide_who_is_convened() -> None:
+    assert domain.tier_for(RULES, Category.SUBSIDY_QUESTION) is Tier.MINOR
+    assert route(Category.SUBSIDY_QUESTION) == (UnitType.GRID,)
+    assert domain.tier_for(RULES, Category.METERING_RETROFIT) is Tier.COMPLEX
+    assert route(Category.METERING_RETROFIT) == (UnitType.STREET_TASK_FORCE,)
+    assert domain.tier_for(RULES, Category.COLD_ROOM) is Tier.TECHNICAL
+
+
+def test_a_technical_category_without_a_route_goes_to_the_task_force() -> None:
+    bare = RULES.model_copy(update={"routes": {}})
+    assert domain.unit_types_for(bare, Category.COLD_ROOM, Tier.TECHNICAL) == (UnitType.STREET_TASK_FORCE,)
+
+
+def test_every_category_has_somebody() -> None:
+    for category in Category:
+        assert route(category), category
 
 
 def test_burst_pipe_sla_is_15_min_1_h_24_h() -> None:
-    start = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-    sign_in, on_site, resolve = domain.sla_for(Category.BURST_PIPE, Priority.NORMAL).deadlines(start)
-    assert (sign_in - start, on_site - start, resolve - start) == (
+    due = domain.sla_for(RULES, Category.BURST_PIPE, Priority.NORMAL).deadlines(T0)
+    assert (due[Clock.SIGN_IN] - T0, due[Clock.ON_SITE] - T0, due[Clock.RESOLVE] - T0) == (
         timedelta(minutes=15),
         timedelta(hours=1),
         timedelta(hours=24),
     )
 
 
-def test_cold_room_sla_and_priority_tightening() -> None:
-    normal = domain.sla_for(Category.COLD_ROOM, Priority.NORMAL)
-    assert (normal.sign_in, normal.on_site, normal.resolve) == (
-        timedelta(minutes=30),
-        timedelta(hours=24),
-        timedelta(hours=48),
-    )
-    urgent = domain.sla_for(Category.COLD_ROOM, Priority.URGENT)
-    assert urgent.sign_in < normal.sign_in and urgent.resolve < normal.resolve
+def test_cold_room_sla_measure_within_24_h_fix_within_48_h() -> None:
+    sla = domain.sla_for(RULES, Category.COLD_ROOM, Priority.NORMAL)
+    assert (sla.sign_in, sla.on_site, sla.resolve) == (timedelta(minutes=30), timedelta(hours=24), timedelta(hours=48))
+
+
+def test_priority_priority_residents_and_cold_snaps_tighten_every_clock() -> None:
+    normal = domain.sla_for(RULES, Category.COLD_ROOM, Priority.NORMAL)
+    urgent = domain.sla_for(RULES, Category.COLD_ROOM, Priority.URGENT)
+    resident = domain.sla_for(RULES, Category.COLD_ROOM, Priority.NORMAL, priority_resident=True)
+    snap = domain.sla_for(RULES, Category.COLD_ROOM, Priority.NORMAL, cold_snap=True)
+    both = domain.sla_for(RULES, Category.COLD_ROOM, Priority.URGENT, priority_resident=True, cold_snap=True)
+    assert urgent.sign_in == timedelta(minutes=22.5)
+    assert resident.sign_in == timedelta(minutes=24)
+    assert snap.sign_in == timedelta(minutes=15)
+    assert both.resolve == timedelta(hours=48 * 0.75 * 0.8 * 0.5)
+
+
+def test_unlisted_category_uses_the_default_clocks() -> None:
+    assert domain.sla_for(RULES, Category.OTHER, Priority.NORMAL).resolve == timedelta(minutes=4320)
+
+
+def test_escalation_chain_reminder_notice_supervision() -> None:
+    length = timedelta(minutes=30)
+    deadline = T0 + length
+    notice = domain.next_escalation(RULES, EscalationLevel.REMINDER, deadline, length)
+    assert notice == (EscalationLevel.NOTICE, deadline + timedelta(minutes=15))
+    supervision = domain.next_escalation(RULES, EscalationLevel.NOTICE, deadline, length)
+    assert supervision == (EscalationLevel.SUPERVISION, deadline + timedelta(minutes=30))
+    assert domain.next_escalation(RULES, EscalationLevel.SUPERVISION, deadline, length) is None
 
 
 def test_redo_raises_priority_up_to_emergency() -> None:
@@ -75,6 +116,26 @@ def test_redo_raises_priority_up_to_emergency() -> None:
     assert domain.raise_priority(Priority.EMERGENCY) is Priority.EMERGENCY
 
 
-def test_every_category_has_a_route() -> None:
-    for category in Category:
-        assert domain.unit_types_for(category), category
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sla": {"cold_room": {"sign_in": 30, "on_site": 60, "resolve": 90}}}, "default"),
+        ({"sla": {"default": {"sign_in": 90, "on_site": 60, "resolve": 120}}}, "sign_in <= on_site"),
+        (
+            {
+                "sla": {
+                    "default": {"sign_in": 1, "on_site": 2, "resolve": 3},
+                    "no_such": {"sign_in": 1, "on_site": 2, "resolve": 3},
+                }
+            },
+            "unknown",
+        ),
+        ({"priority_factor": {"emergency": 0.5, "urgent": 0.75}}, "priority_factor"),
+        ({"escalation": {"notice_after": 1.0, "supervision_after": 0.5}}, "supervision"),
+        ({"bounce_limit": 0}, "bounce_limit"),
+    ],
+)
+def test_bad_rules_are_refused(change: dict[str, object], message: str) -> None:
+    doc = RULES.model_dump(mode="json") | change
+    with pytest.raises(ValidationError, match=message):
+        Rules.model_validate(doc)
