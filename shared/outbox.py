@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -78,15 +78,20 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
 
 async def add_event(session: AsyncSession, outbox: Table, *, topic: str, key: str, envelope: Envelope) -> None:
     """Stage an event in the caller's transaction. It is published only if that transaction commits."""
+    await add_events(session, outbox, topic=topic, keyed=[(key, envelope)])
+
+
+async def add_events(session: AsyncSession, outbox: Table, *, topic: str, keyed: list[tuple[str, Envelope]]) -> None:
+    """Stage several events with one statement."""
+    if not keyed:
+        return
     session.sync_session.info["outbox_dirty"] = True
     await session.execute(
-        outbox.insert().values(
-            event_id=envelope.event_id,
-            event_type=envelope.event_type,
-            topic=topic,
-            key=key,
-            value=envelope.to_json(),
-        )
+        outbox.insert(),
+        [
+            {"event_id": e.event_id, "event_type": e.event_type, "topic": topic, "key": key, "value": e.to_json()}
+            for key, e in keyed
+        ],
     )
 
 
@@ -226,3 +231,15 @@ class OutboxWriter:
         envelope = Envelope.wrap(payload, correlation_id=correlation_id or key, producer=self._producer, occurred_at=at)
         await add_event(session, self._outbox, topic=self.topic, key=key, envelope=envelope)
         return envelope
+
+    async def emit_many(self, session: AsyncSession, items: Sequence[tuple[EventPayload, str, datetime]]) -> None:
+        """Stage (payload, key, at) events with one statement; the key is also the correlation id."""
+        await add_events(
+            session,
+            self._outbox,
+            topic=self.topic,
+            keyed=[
+                (key, Envelope.wrap(p, correlation_id=key, producer=self._producer, occurred_at=at))
+                for p, key, at in items
+            ],
+        )

@@ -52,6 +52,8 @@ TIMERS_PENDING = Gauge("timers_pending", "Timers scheduled and not yet fired", [
 TIMERS_OVERDUE = Gauge("timers_overdue", "Timers past due and not yet fired", ["service"])
 
 TimerHandler = Callable[[AsyncSession, Row[Any], datetime], Awaitable[None]]
+# Fires many timers of one kind in one go (a few statements for the whole batch instead of a few per row).
+BatchTimerHandler = Callable[[AsyncSession, list[Row[Any]], datetime], Awaitable[None]]
 
 
 def timers_table(metadata: MetaData) -> Table:
@@ -93,6 +95,26 @@ async def schedule(
     )
 
 
+async def schedule_many(session: AsyncSession, timers: Table, rows: list[dict[str, Any]]) -> None:
+    """``schedule`` for many timers (dicts with kind, ref, due_at, payload) in one statement."""
+    if not rows:
+        return
+    stmt = insert(timers)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            constraint="uq_timers_kind_ref",
+            set_={
+                "due_at": stmt.excluded.due_at,
+                "payload": stmt.excluded.payload,
+                "fired_at": None,
+                "attempts": 0,
+                "last_error": None,
+            },
+        ),
+        rows,
+    )
+
+
 async def cancel(session: AsyncSession, timers: Table, *, ref: str, kinds: Iterable[str]) -> None:
     """Disarm timers of ``ref`` that have not fired (e.g. the unit signed in before the deadline)."""
     await session.execute(
@@ -107,7 +129,8 @@ class TimerEngine:
         service: str,
         sessions: async_sessionmaker[AsyncSession],
         timers: Table,
-        handlers: Mapping[str, TimerHandler],
+        handlers: Mapping[str, TimerHandler] | None = None,
+        batch_handlers: Mapping[str, BatchTimerHandler] | None = None,
         clock: Clock,
         batch_size: int = 200,
         poll_seconds: float = 0.5,
@@ -116,7 +139,11 @@ class TimerEngine:
         self.service = service
         self._sessions = sessions
         self._timers = timers
-        self._handlers = handlers
+        # A per-row handler is what a failing batch falls back to, row by row, to isolate the bad one.
+        self._batch_handlers = dict(batch_handlers or {})
+        self._handlers: dict[str, TimerHandler] = dict(handlers or {})
+        for kind, batch in self._batch_handlers.items():
+            self._handlers.setdefault(kind, _one_at_a_time(batch))
         self._clock = clock
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
@@ -153,8 +180,24 @@ class TimerEngine:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            fired: list[int] = []
+            fired: list[Row[Any]] = []
+            by_kind: dict[str, list[Row[Any]]] = {}
             for row in rows:
+                by_kind.setdefault(row.kind, []).append(row)
+            singles: list[Row[Any]] = []
+            for kind, group in by_kind.items():
+                batch = self._batch_handlers.get(kind)
+                if batch is None or len(group) == 1:
+                    singles += group
+                    continue
+                try:
+                    async with session.begin_nested():
+                        await batch(session, group, now)
+                    fired += group
+                except Exception:
+                    log.warning("timer batch failed; firing its rows one by one", extra={"kind": kind}, exc_info=True)
+                    singles += group
+            for row in singles:
                 handler = self._handlers.get(row.kind)
                 try:
                     if handler is None:
@@ -174,11 +217,12 @@ class TimerEngine:
                         )
                     )
                     continue
-                fired.append(row.id)
-                TIMERS_FIRED.labels(self.service, row.kind).inc()
-                TIMER_LATENESS.labels(self.service, row.kind).observe(max(0.0, (now - row.due_at).total_seconds()))
+                fired.append(row)
             if fired:
-                await session.execute(update(t).where(t.c.id.in_(fired)).values(fired_at=now))
+                await session.execute(update(t).where(t.c.id.in_([r.id for r in fired])).values(fired_at=now))
+        for row in fired:
+            TIMERS_FIRED.labels(self.service, row.kind).inc()
+            TIMER_LATENESS.labels(self.service, row.kind).observe(max(0.0, (now - row.due_at).total_seconds()))
         return len(fired)
 
     async def refresh_gauges(self) -> None:
@@ -196,3 +240,10 @@ class TimerEngine:
         for kind, count in pending:
             TIMERS_PENDING.labels(self.service, kind).set(count)
         TIMERS_OVERDUE.labels(self.service).set(overdue or 0)
+
+
+def _one_at_a_time(batch: BatchTimerHandler) -> TimerHandler:
+    async def handle(session: AsyncSession, row: Row[Any], now: datetime) -> None:
+        await batch(session, [row], now)
+
+    return handle

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSource) -> TimerEngine:
     """The deadline engine: every clock × escalation step of every assignment."""
 
-    async def fire(session: AsyncSession, row: Row[Any], now: Any) -> None:
-        await service.on_clock_breach(session, writer, row.kind, row.ref, row.payload, now)
+    async def fire(session: AsyncSession, rows: list[Row[Any]], now: datetime) -> None:
+        await service.on_clock_breaches(session, writer, rows, now)
 
     settings = runtime.settings
     assert isinstance(settings, DispatchSettings) and runtime.sessions is not None
@@ -37,7 +38,7 @@ def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSourc
         service=settings.service_name,
         sessions=runtime.sessions,
         timers=timers,
-        handlers={service.timer_kind(c, level): fire for c in Clock for level in CHAIN},
+        batch_handlers={service.timer_kind(c, level): fire for c in Clock for level in CHAIN},
         clock=clock,
         batch_size=settings.timer_batch_size,
         poll_seconds=settings.timer_poll_seconds,

@@ -623,60 +623,79 @@ async def _supervise(
     await _assign(session, writer, rules, case, [b for b in bureau if b.type is UnitType.HOUSING_BUREAU], at)
 
 
-async def on_clock_breach(
-    session: AsyncSession, writer: OutboxWriter, kind: str, ref: str, payload: dict[str, Any], now: datetime
-) -> None:
-    """A timer fired: one step of the escalation chain for one clock of one assignment (催办→通报→督办)."""
-    clock_name, level_name = kind.split(":")
-    clock, level = Clock(clock_name), EscalationLevel(level_name)
-    a = await session.get(Assignment, ref, with_for_update=True)
-    if a is None or a.status not in CLOCK_OPEN[clock]:
-        return  # the clock stopped before the timer could be disarmed: nothing breached
-    case = await session.get(Case, a.case_id, with_for_update=True)
-    assert case is not None
+async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: list[Any], now: datetime) -> None:
+    """Timers fired: one step of the escalation chain (催办→通报→督办) for one clock of each assignment.
+
+    Works on a whole batch with a handful of statements, so tens of thousands of deadlines falling due in
+    a minute are drained in time.
+    """
+    refs = [r.ref for r in rows]
+    found = {
+        a.id: a
+        for a in (await session.scalars(select(Assignment).where(Assignment.id.in_(refs)).with_for_update())).all()
+    }
+    cases = {
+        c.id: c
+        for c in (
+            await session.scalars(
+                select(Case).where(Case.id.in_({a.case_id for a in found.values()})).with_for_update()
+            )
+        ).all()
+    }
     _, rules = await current_rules(session)
-    deadline = datetime.fromisoformat(payload["deadline"])
-    if LEVEL_ORDER[level] > LEVEL_ORDER[EscalationLevel(a.escalation_level) if a.escalation_level else None]:
-        a.escalation_level = level.value
-    if LEVEL_ORDER[level] > LEVEL_ORDER[EscalationLevel(case.escalation_level) if case.escalation_level else None]:
-        case.escalation_level = level.value
-    if level is EscalationLevel.SUPERVISION:
-        case.supervised = True
-    _timeline(
-        session,
-        case.id,
-        "escalated",
-        "dispatch",
-        now,
-        assignment_id=a.id,
-        unit_id=a.unit_id,
-        level=level.value,
-        clock=clock.value,
-        due_at=deadline.isoformat(),
-    )
-    metrics.ESCALATIONS.labels(case.district_id, a.unit_type, level.value).inc()
-    await writer.emit(
-        session,
-        CaseEscalated(
-            case_id=case.id,
+    events, next_steps = [], []
+    for row in rows:
+        clock_name, level_name = row.kind.split(":")
+        clock, level = Clock(clock_name), EscalationLevel(level_name)
+        a = found.get(row.ref)
+        if a is None or a.status not in CLOCK_OPEN[clock]:
+            continue  # the clock stopped before the timer could be disarmed: nothing breached
+        case = cases[a.case_id]
+        deadline = datetime.fromisoformat(row.payload["deadline"])
+        if LEVEL_ORDER[level] > LEVEL_ORDER[EscalationLevel(a.escalation_level) if a.escalation_level else None]:
+            a.escalation_level = level.value
+        if LEVEL_ORDER[level] > LEVEL_ORDER[EscalationLevel(case.escalation_level) if case.escalation_level else None]:
+            case.escalation_level = level.value
+        if level is EscalationLevel.SUPERVISION:
+            case.supervised = True
+        _timeline(
+            session,
+            case.id,
+            "escalated",
+            "dispatch",
+            now,
             assignment_id=a.id,
             unit_id=a.unit_id,
-            unit_type=UnitType(a.unit_type),
-            level=level,
+            level=level.value,
             clock=clock.value,
-            due_at=deadline,
-            escalated_at=now,
-            district_id=case.district_id,
-            street_id=case.street_id,
-        ),
-        key=case.id,
-        at=now,
-    )
-    step = domain.next_escalation(rules, level, deadline, timedelta(seconds=payload["length_s"]))
-    if step is not None:
-        await durable.schedule(
-            session, timers, kind=timer_kind(clock, step[0]), ref=a.id, due_at=step[1], payload=payload
+            due_at=deadline.isoformat(),
         )
+        metrics.ESCALATIONS.labels(case.district_id, a.unit_type, level.value).inc()
+        events.append(
+            (
+                CaseEscalated(
+                    case_id=case.id,
+                    assignment_id=a.id,
+                    unit_id=a.unit_id,
+                    unit_type=UnitType(a.unit_type),
+                    level=level,
+                    clock=clock.value,
+                    due_at=deadline,
+                    escalated_at=now,
+                    district_id=case.district_id,
+                    street_id=case.street_id,
+                ),
+                case.id,
+                now,
+            )
+        )
+        step = domain.next_escalation(rules, level, deadline, timedelta(seconds=row.payload["length_s"]))
+        if step is not None:
+            next_steps.append(
+                {"kind": timer_kind(clock, step[0]), "ref": a.id, "due_at": step[1], "payload": row.payload}
+            )
+    await writer.emit_many(session, events)
+    await durable.schedule_many(session, timers, next_steps)
 
 
 # -- 延期 ------------------------------------------------------------------------------------------------
