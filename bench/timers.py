@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.dispatch import service
+from services.dispatch import routing
 from services.dispatch.config import DispatchSettings
 from services.dispatch.domain import load_rules
 from services.dispatch.main import MIGRATIONS, timer_engine
@@ -168,7 +168,7 @@ async def run(pending: int, due: int, window: float, replicas: int) -> dict[str,
             rt.sessions = session_factory(rt.engine)
             runtimes.append(rt)
         async with runtimes[0].sessions() as s, s.begin():  # type: ignore[misc]
-            await service.ensure_rules(s, default=load_rules())
+            await routing.ensure_rules(s, default=load_rules())
         t0 = time.perf_counter()
         start = await prepare(runtimes[0], pending=pending, due=due, window=window, lead=5)
         setup_s = time.perf_counter() - t0

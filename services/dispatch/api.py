@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import messages, service
+from services.dispatch import access, extensions, messages, queries, routing, service
 from services.dispatch.domain import Rules
 from services.dispatch.models import Assignment, Case
 from services.dispatch.schemas import (
@@ -77,7 +77,7 @@ async def my_assignments(
     principal: CurrentPrincipal, session: Session, clock: Now, include_done: bool = False
 ) -> list[AssignmentOut]:
     """The caller's assignments: emergencies and priority residents first, then the nearest deadline."""
-    rows = await service.list_for_actor(session, principal=principal, include_done=include_done)
+    rows = await access.list_for_actor(session, principal=principal, include_done=include_done)
     out = [assignment_out(a, clock, c) for a, c in rows]
     out.sort(
         key=lambda x: (
@@ -91,7 +91,7 @@ async def my_assignments(
 
 @router.get("/v1/assignments/{assignment_id}", response_model=AssignmentOut, tags=["assignee console"])
 async def my_assignment(assignment_id: str, principal: CurrentPrincipal, session: Session, clock: Now) -> AssignmentOut:
-    a = await service.get_for_actor(session, assignment_id=assignment_id, principal=principal)
+    a = await access.get_for_actor(session, assignment_id=assignment_id, principal=principal)
     return assignment_out(a, clock)
 
 
@@ -169,7 +169,7 @@ async def request_extension(
     assignment_id: str, body: ExtensionIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> ExtensionOut:
     """延期: ask the street task force for a later resolve deadline."""
-    ext = await service.request_extension(
+    ext = await extensions.request_extension(
         session,
         writer,
         assignment_id=assignment_id,
@@ -188,7 +188,7 @@ async def list_extensions(
     """Extension requests in the caller's street (task force) or district."""
     return [
         ExtensionOut.model_validate(e)
-        for e in await service.list_extensions(session, principal=principal, status=status)
+        for e in await extensions.list_extensions(session, principal=principal, status=status)
     ]
 
 
@@ -197,7 +197,7 @@ async def decide_extension(
     extension_id: str, body: DecisionIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> ExtensionOut:
     """Approve (the resolve deadline moves) or refuse (nothing moves) an extension."""
-    ext = await service.decide_extension(
+    ext = await extensions.decide_extension(
         session,
         writer,
         extension_id=extension_id,
@@ -219,7 +219,7 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[CaseOut]:
     """Cases of the caller's street (task force) or district: overdue and escalated first."""
-    rows = await service.list_cases(
+    rows = await queries.list_cases(
         session, principal=principal, status=status, tier=tier, limit=limit, now=clock.now()
     )
     out = []
@@ -233,7 +233,7 @@ async def list_cases(
 @router.get("/v1/cases/{case_id}", response_model=CaseOut, tags=["cases"])
 async def get_case(case_id: str, principal: CurrentPrincipal, session: Session, clock: Now) -> CaseOut:
     """A case with its assignments, extensions and timeline (发现→上报→调度→处置→反馈)."""
-    case, assignments, events, extensions = await service.get_case(session, case_id=case_id, principal=principal)
+    case, assignments, events, extensions = await queries.get_case(session, case_id=case_id, principal=principal)
     out = CaseOut.model_validate(case)
     out.assignments = [assignment_out(a, clock) for a in assignments]
     out.timeline = [CaseEventOut.model_validate(e) for e in events]
@@ -262,7 +262,7 @@ async def cold_snap(
     require(principal, Role.DISTRICT, Role.ADMIN)
     if principal.role is Role.DISTRICT and principal.scope != district_id:
         raise ApiError(403, "forbidden", messages.TASK_FORCE_ONLY, "district_id")
-    flag = await service.set_cold_snap(
+    flag = await routing.set_cold_snap(
         session,
         district_id=district_id,
         active=body.active,
@@ -276,13 +276,13 @@ async def cold_snap(
 @router.put("/admin/units", tags=["admin"], dependencies=[AdminOnly])
 async def put_units(body: UnitsIn, session: Session) -> dict[str, int]:
     """Load or update the registry of units and what each serves. Idempotent."""
-    return {"units": await service.load_units(session, units=[u.model_dump() for u in body.units])}
+    return {"units": await routing.load_units(session, units=[u.model_dump() for u in body.units])}
 
 
 @router.get("/admin/rules", response_model=list[RuleSetOut], tags=["admin"], dependencies=[AdminOnly])
 async def get_rules(session: Session) -> list[RuleSetOut]:
     """Every version of the dispatch rules, the one in force first."""
-    return [RuleSetOut.model_validate(r) for r in await service.rule_history(session)]
+    return [RuleSetOut.model_validate(r) for r in await routing.rule_history(session)]
 
 
 @router.put("/admin/rules", tags=["admin"], dependencies=[AdminOnly])
@@ -300,4 +300,4 @@ async def put_rules(
             f"{messages.RULES_INVALID}: {exc.errors()[0]['msg']}",
             ".".join(str(p) for p in exc.errors()[0]["loc"]),
         ) from exc
-    return {"version": await service.put_rules(session, rules=rules, note=note, by="admin")}
+    return {"version": await routing.put_rules(session, rules=rules, note=note, by="admin")}

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import service
+from services.dispatch import escalation, routing
 from services.dispatch.api import router
 from services.dispatch.config import DispatchSettings
 from services.dispatch.consumers import handlers
@@ -30,7 +30,7 @@ def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSourc
     """The deadline engine: every clock × escalation step of every assignment."""
 
     async def fire(session: AsyncSession, rows: list[Row[Any]], now: datetime) -> None:
-        await service.on_clock_breaches(session, writer, rows, now)
+        await escalation.on_clock_breaches(session, writer, rows, now)
 
     settings = runtime.settings
     assert isinstance(settings, DispatchSettings) and runtime.sessions is not None
@@ -38,7 +38,7 @@ def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSourc
         service=settings.service_name,
         sessions=runtime.sessions,
         timers=timers,
-        batch_handlers={service.timer_kind(c, level): fire for c in Clock for level in CHAIN},
+        batch_handlers={routing.timer_kind(c, level): fire for c in Clock for level in CHAIN},
         clock=clock,
         batch_size=settings.timer_batch_size,
         poll_seconds=settings.timer_poll_seconds,
@@ -52,7 +52,7 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
     async def on_start(rt: ServiceRuntime) -> None:
         assert rt.sessions is not None
         async with rt.sessions() as session, session.begin():
-            await service.ensure_rules(session, default=load_rules(settings.rules_file))
+            await routing.ensure_rules(session, default=load_rules(settings.rules_file))
 
     async def run_timers(rt: ServiceRuntime) -> None:
         await timer_engine(rt, rt.writer(settings.topics.cases), time_source).run()

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from deploy.seed import registry
-from services.dispatch import service
+from services.dispatch import routing
 from services.dispatch.config import DispatchSettings
 from services.dispatch.main import create_app, timer_engine
 from services.dispatch.models import Case
@@ -390,7 +390,7 @@ async def test_rules_change_without_restart(desk: Desk) -> None:
     r = await desk.svc.http.put("/admin/rules", json=bad, headers={"X-Admin-Token": DEV_ADMIN_TOKEN})
     assert r.status_code == 422 and r.json()["detail"]["code"] == "invalid_rules"
     async with desk.svc.runtime.sessions() as s:
-        version, _ = await service.current_rules(s)
+        version, _ = await routing.current_rules(s)
     assert version == rules[0]["version"] + 1
 
 

@@ -90,6 +90,7 @@ def test_priority_priority_residents_and_cold_snaps_tighten_every_clock() -> Non
     resident = domain.sla_for(RULES, Category.COLD_ROOM, Priority.NORMAL, priority_resident=True)
     snap = domain.sla_for(RULES, Category.COLD_ROOM, Priority.NORMAL, cold_snap=True)
     both = domain.sla_for(RULES, Category.COLD_ROOM, Priority.URGENT, priority_resident=True, cold_snap=True)
+    assert normal.sign_in == timedelta(minutes=30)
     assert urgent.sign_in == timedelta(minutes=22.5)
     assert resident.sign_in == timedelta(minutes=24)
     assert snap.sign_in == timedelta(minutes=15)

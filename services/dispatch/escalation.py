@@ -1,0 +1,149 @@
+"""The escalation chain: clock breaches fired by the timer engine (催办→通报→督办), and district supervision."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch import domain, metrics
+from services.dispatch.domain import Clock, Rules
+from services.dispatch.models import (
+    Assignment,
+    Case,
+    timers,
+)
+from services.dispatch.routing import (
+    CLOCK_OPEN,
+    LEVEL_ORDER,
+    OPEN_STATUSES,
+    assign,
+    current_rules,
+    round_assignments,
+    route,
+    timeline,
+    timer_kind,
+)
+from shared import timers as durable
+from shared.contracts.common import UnitType
+from shared.contracts.dispatch import (
+    CaseEscalated,
+    EscalationLevel,
+)
+from shared.outbox import OutboxWriter
+
+
+async def supervise(
+    session: AsyncSession,
+    writer: OutboxWriter,
+    rules: Rules,
+    case: Case,
+    *,
+    cause: str,
+    at: datetime,
+    exclude: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """督办: the district takes the case in hand; its housing bureau is convened if not already."""
+    case.supervised = True
+    case.escalation_level = EscalationLevel.SUPERVISION.value
+    timeline(session, case.id, "escalated", "dispatch", at, level=EscalationLevel.SUPERVISION.value, clock=cause)
+    metrics.ESCALATIONS.labels(case.district_id, "case", EscalationLevel.SUPERVISION.value).inc()
+    await writer.emit(
+        session,
+        CaseEscalated(
+            case_id=case.id,
+            assignment_id=None,
+            unit_id=None,
+            unit_type=None,
+            level=EscalationLevel.SUPERVISION,
+            clock=cause,
+            due_at=None,
+            escalated_at=at,
+            district_id=case.district_id,
+            street_id=case.street_id,
+        ),
+        key=case.id,
+        at=at,
+    )
+    # Under 督办 the district's bureau takes the case even if it returned it before: only an assignee
+    # already working on the round is not convened twice.
+    current = {x.unit_id for x in await round_assignments(session, case) if x.status in OPEN_STATUSES}
+    bureau = await route(session, rules, case, types=(UnitType.HOUSING_BUREAU,), exclude=current)
+    await assign(session, writer, rules, case, [b for b in bureau if b.type is UnitType.HOUSING_BUREAU], at)
+
+
+async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: list[Any], now: datetime) -> None:
+    """Timers fired: one step of the escalation chain (催办→通报→督办) for one clock of each assignment.
+
+    Works on a whole batch with a handful of statements, so tens of thousands of deadlines falling due in
+    a minute are drained in time.
+    """
+    refs = [r.ref for r in rows]
+    found = {
+        a.id: a
+        for a in (await session.scalars(select(Assignment).where(Assignment.id.in_(refs)).with_for_update())).all()
+    }
+    cases = {
+        c.id: c
+        for c in (
+            await session.scalars(
+                select(Case).where(Case.id.in_({a.case_id for a in found.values()})).with_for_update()
+            )
+        ).all()
+    }
+    _, rules = await current_rules(session)
+    events, next_steps = [], []
+    for row in rows:
+        clock_name, level_name = row.kind.split(":")
+        clock, level = Clock(clock_name), EscalationLevel(level_name)
+        a = found.get(row.ref)
+        if a is None or a.status not in CLOCK_OPEN[clock]:
+            continue  # the clock stopped before the timer could be disarmed: nothing breached
+        case = cases[a.case_id]
+        deadline = datetime.fromisoformat(row.payload["deadline"])
+        if LEVEL_ORDER[level] > LEVEL_ORDER[EscalationLevel(a.escalation_level) if a.escalation_level else None]:
+            a.escalation_level = level.value
+        if LEVEL_ORDER[level] > LEVEL_ORDER[EscalationLevel(case.escalation_level) if case.escalation_level else None]:
+            case.escalation_level = level.value
+        if level is EscalationLevel.SUPERVISION:
+            case.supervised = True
+        timeline(
+            session,
+            case.id,
+            "escalated",
+            "dispatch",
+            now,
+            assignment_id=a.id,
+            unit_id=a.unit_id,
+            level=level.value,
+            clock=clock.value,
+            due_at=deadline.isoformat(),
+        )
+        metrics.ESCALATIONS.labels(case.district_id, a.unit_type, level.value).inc()
+        events.append(
+            (
+                CaseEscalated(
+                    case_id=case.id,
+                    assignment_id=a.id,
+                    unit_id=a.unit_id,
+                    unit_type=UnitType(a.unit_type),
+                    level=level,
+                    clock=clock.value,
+                    due_at=deadline,
+                    escalated_at=now,
+                    district_id=case.district_id,
+                    street_id=case.street_id,
+                ),
+                case.id,
+                now,
+            )
+        )
+        step = domain.next_escalation(rules, level, deadline, timedelta(seconds=row.payload["length_s"]))
+        if step is not None:
+            next_steps.append(
+                {"kind": timer_kind(clock, step[0]), "ref": a.id, "due_at": step[1], "payload": row.payload}
+            )
+    await writer.emit_many(session, events)
+    await durable.schedule_many(session, timers, next_steps)

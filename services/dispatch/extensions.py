@@ -1,0 +1,167 @@
+"""延期: units ask for more time; the street task force approves (the clock moves) or refuses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch import messages, metrics
+from services.dispatch.access import actor_name, get_for_actor, may_supervise
+from services.dispatch.domain import Clock
+from services.dispatch.models import (
+    Assignment,
+    Case,
+    Extension,
+    timers,
+)
+from services.dispatch.routing import OPEN_STATUSES, arm, kinds, new_id, timeline
+from shared import timers as durable
+from shared.auth import Principal, Role
+from shared.contracts.dispatch import (
+    EscalationLevel,
+    ExtensionDecided,
+    ExtensionRequested,
+)
+from shared.errors import ApiError, Conflict, NotFound
+from shared.outbox import OutboxWriter
+
+# -- 延期 ------------------------------------------------------------------------------------------------
+
+
+async def request_extension(
+    session: AsyncSession,
+    writer: OutboxWriter,
+    *,
+    assignment_id: str,
+    principal: Principal,
+    reason: str,
+    resolve_due: datetime,
+    at: datetime,
+) -> Extension:
+    a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
+    if a.status not in OPEN_STATUSES:
+        raise Conflict("assignment_closed", messages.ASSIGNMENT_CLOSED)
+    if resolve_due <= a.resolve_due:
+        raise ApiError(422, "extension_not_later", messages.EXTENSION_NOT_LATER, "resolve_due")
+    pending = await session.scalar(
+        select(Extension).where(Extension.assignment_id == a.id, Extension.status == "pending")
+    )
+    if pending is not None:
+        raise Conflict("extension_pending", messages.EXTENSION_PENDING)
+    case = await session.get(Case, a.case_id)
+    assert case is not None
+    ext = Extension(
+        id=new_id("E"),
+        assignment_id=a.id,
+        case_id=a.case_id,
+        unit_id=a.unit_id,
+        street_id=case.street_id,
+        reason=reason,
+        requested_resolve_due=resolve_due,
+        status="pending",
+        requested_at=at,
+    )
+    session.add(ext)
+    timeline(
+        session,
+        a.case_id,
+        "extension_requested",
+        actor_name(principal),
+        at,
+        assignment_id=a.id,
+        extension_id=ext.id,
+        reason=reason,
+        resolve_due=resolve_due.isoformat(),
+    )
+    await writer.emit(
+        session,
+        ExtensionRequested(
+            case_id=a.case_id,
+            assignment_id=a.id,
+            unit_id=a.unit_id,
+            extension_id=ext.id,
+            reason=reason,
+            requested_resolve_due=resolve_due,
+            requested_at=at,
+        ),
+        key=a.case_id,
+        at=at,
+    )
+    return ext
+
+
+async def list_extensions(session: AsyncSession, *, principal: Principal, status: str | None) -> list[Extension]:
+    q = select(Extension).join(Case, Case.id == Extension.case_id)
+    if principal.role is Role.TASK_FORCE:
+        q = q.where(Case.street_id == principal.scope)
+    elif principal.role is Role.DISTRICT:
+        q = q.where(Case.district_id == principal.scope)
+    elif principal.role is not Role.ADMIN:
+        raise ApiError(403, "forbidden", messages.TASK_FORCE_ONLY, "Authorization")
+    if status:
+        q = q.where(Extension.status == status)
+    return list((await session.scalars(q.order_by(Extension.requested_at))).all())
+
+
+async def decide_extension(
+    session: AsyncSession,
+    writer: OutboxWriter,
+    *,
+    extension_id: str,
+    principal: Principal,
+    approved: bool,
+    note: str | None,
+    at: datetime,
+) -> Extension:
+    """The street task force approves (deadline and timers move) or refuses (nothing moves)."""
+    ext = await session.get(Extension, extension_id, with_for_update=True)
+    if ext is None:
+        raise NotFound("extension", messages.EXTENSION_NOT_FOUND)
+    case = await session.get(Case, ext.case_id)
+    assert case is not None
+    if not may_supervise(principal, case.street_id, case.district_id):
+        raise NotFound("extension", messages.EXTENSION_NOT_FOUND)
+    if ext.status != "pending":
+        raise Conflict("extension_decided", messages.EXTENSION_DECIDED)
+    a = await session.get(Assignment, ext.assignment_id, with_for_update=True)
+    assert a is not None
+    ext.status, ext.decided_by, ext.decided_at, ext.decision_note = (
+        "approved" if approved else "refused",
+        actor_name(principal),
+        at,
+        note,
+    )
+    if approved and a.status in OPEN_STATUSES:
+        length = ext.requested_resolve_due - a.dispatched_at
+        a.resolve_due = ext.requested_resolve_due
+        await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.RESOLVE))
+        await arm(session, a.id, Clock.RESOLVE, EscalationLevel.REMINDER, a.resolve_due, length)
+    timeline(
+        session,
+        ext.case_id,
+        "extension_decided",
+        actor_name(principal),
+        at,
+        extension_id=ext.id,
+        approved=approved,
+        resolve_due=a.resolve_due.isoformat(),
+    )
+    metrics.EXTENSIONS.labels(case.district_id, a.unit_type, ext.status).inc()
+    await writer.emit(
+        session,
+        ExtensionDecided(
+            case_id=ext.case_id,
+            assignment_id=a.id,
+            unit_id=a.unit_id,
+            extension_id=ext.id,
+            approved=approved,
+            decided_by=actor_name(principal),
+            resolve_due=a.resolve_due,
+            decided_at=at,
+        ),
+        key=ext.case_id,
+        at=at,
+    )
+    return ext

@@ -1,0 +1,96 @@
+"""Reading cases: one case with its timeline, and the street's or district's list, overdue first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch import messages
+from services.dispatch.access import may_see_case
+from services.dispatch.models import (
+    Assignment,
+    Case,
+    CaseEvent,
+    Extension,
+)
+from services.dispatch.routing import OPEN_STATUSES
+from shared.auth import Principal, Role
+from shared.errors import ApiError, NotFound
+
+# -- reading cases ---------------------------------------------------------------------------------------
+
+
+async def get_case(
+    session: AsyncSession, *, case_id: str, principal: Principal
+) -> tuple[Case, list[Assignment], list[CaseEvent], list[Extension]]:
+    case = await session.get(Case, case_id)
+    if case is None:
+        raise NotFound("case", messages.CASE_NOT_FOUND)
+    assignments = list(
+        (
+            await session.scalars(
+                select(Assignment)
+                .where(Assignment.case_id == case_id)
+                .order_by(Assignment.round, Assignment.dispatched_at)
+            )
+        ).all()
+    )
+    if not may_see_case(principal, case, assignments):
+        raise NotFound("case", messages.CASE_NOT_FOUND)
+    if principal.role in (Role.UNIT, Role.GRID_WORKER):
+        mine = principal.sub if principal.role is Role.UNIT else principal.scope
+        assignments = [a for a in assignments if a.unit_id == mine]
+    events = list(
+        (
+            await session.scalars(
+                select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.at, CaseEvent.id)
+            )
+        ).all()
+    )
+    extensions = list(
+        (
+            await session.scalars(
+                select(Extension).where(Extension.case_id == case_id).order_by(Extension.requested_at)
+            )
+        ).all()
+    )
+    return case, assignments, events, extensions
+
+
+async def list_cases(
+    session: AsyncSession, *, principal: Principal, status: str | None, tier: str | None, limit: int, now: datetime
+) -> list[tuple[Case, bool]]:
+    """Cases in the caller's street (task force) or district; overdue and escalated first. Returns
+    (case, overdue) pairs."""
+    q = select(Case)
+    if principal.role is Role.TASK_FORCE:
+        q = q.where(Case.street_id == principal.scope)
+    elif principal.role is Role.DISTRICT:
+        q = q.where(Case.district_id == principal.scope)
+    elif principal.role is not Role.ADMIN:
+        raise ApiError(403, "forbidden", messages.TASK_FORCE_ONLY, "Authorization")
+    if status == "open":
+        q = q.where(Case.status.in_(("opened", "assigned", "unrouted")))
+    elif status:
+        q = q.where(Case.status == status)
+    if tier:
+        q = q.where(Case.tier == tier)
+    overdue = (
+        select(Assignment.case_id)
+        .where(
+            Assignment.status.in_(OPEN_STATUSES),
+            or_(
+                and_(Assignment.status == "dispatched", Assignment.sign_in_due < now),
+                and_(Assignment.status == "signed_in", Assignment.on_site_due < now),
+                Assignment.resolve_due < now,
+            ),
+        )
+        .distinct()
+    )
+    overdue_ids = set((await session.scalars(overdue)).all())
+    cases = list((await session.scalars(q.order_by(Case.opened_at.desc()).limit(limit))).all())
+    rank = {None: 0, "reminder": 1, "notice": 2, "supervision": 3}
+    cases.sort(key=lambda c: (c.id not in overdue_ids, -rank.get(c.escalation_level, 0), c.opened_at))
+    return [(c, c.id in overdue_ids) for c in cases]
