@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -149,12 +150,13 @@ class TimerEngine:
         self._poll_seconds = poll_seconds
         self._retry_after = retry_after
 
-    async def run(self) -> None:
-        ticks = 0
+    async def run(self, gauges_every: float = 15.0) -> None:
+        last_gauges = 0.0
         while True:
             try:
                 fired = await self.run_once()
-                if ticks % 20 == 0:
+                if time.monotonic() - last_gauges > gauges_every:
+                    last_gauges = time.monotonic()
                     await self.refresh_gauges()
             except asyncio.CancelledError:
                 raise
@@ -162,7 +164,6 @@ class TimerEngine:
                 log.exception("timer engine iteration failed; retrying")
                 fired = 0
                 await asyncio.sleep(1.0)
-            ticks += 1
             if fired < self._batch_size:
                 await asyncio.sleep(self._poll_seconds)
 
