@@ -1,21 +1,42 @@
-"""Follow-up HTTP API: the grid worker's return visits."""
+"""Follow-up HTTP API: return visits (grid workers), weekly spot-checks (street task force), unit scorecards
+and the daily and season reports. Everything outside the caller's grid, street or district is a 404."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import service
+from services.followup import domain, messages, queries, render, reports, scorecard, service, spotchecks
 from services.followup.config import FollowupSettings
-from services.followup.schemas import VisitIn, VisitOut
+from services.followup.models import Round, SpotCheckDraw, Visit
+from services.followup.schemas import (
+    DailyReportOut,
+    DayOut,
+    DrawOut,
+    FiguresOut,
+    NotableOut,
+    ScorecardOut,
+    ScoreLineOut,
+    SeasonReportOut,
+    SpotCheckIn,
+    SpotCheckOut,
+    VisitIn,
+    VisitOut,
+)
 from shared.auth import CurrentPrincipal, Role, require
 from shared.clock import Clock
+from shared.errors import ApiError, NotFound
 from shared.outbox import OutboxWriter
 
 router = APIRouter()
+
+MAX_DAYS = 400
+OVERSEERS = (Role.TASK_FORCE, Role.DISTRICT, Role.ADMIN)
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -26,31 +47,330 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(_session)]
 
 
-@router.get("/v1/visits", response_model=list[VisitOut], tags=["grid worker"])
-async def my_visits(principal: CurrentPrincipal, session: Session, status: str | None = "pending") -> list[VisitOut]:
-    """The return visits owed in the caller's grid, the earliest deadline first."""
-    require(principal, Role.GRID_WORKER)
-    visits = await service.list_for_grid(session, grid_id=principal.scope, status=status)
-    return [VisitOut.model_validate(v) for v in visits]
+def _settings(request: Request) -> FollowupSettings:
+    settings: FollowupSettings = request.app.state.runtime.settings
+    return settings
 
 
-@router.post("/v1/visits/{visit_id}/record", response_model=VisitOut, tags=["grid worker"])
+def _writer(request: Request) -> OutboxWriter:
+    writer: OutboxWriter = request.app.state.writer
+    return writer
+
+
+def _now(request: Request) -> datetime:
+    clock: Clock = request.app.state.clock
+    return clock.now()
+
+
+class Format(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    TEXT = "text"
+
+
+ALTERNATIVES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, "text/plain": {}}, "description": "JSON; CSV or Chinese text with ?format="}
+}
+
+
+def _csv(body: str, name: str) -> Response:
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _text(body: str) -> Response:
+    return Response(body, media_type="text/plain; charset=utf-8")
+
+
+# -- return visits ---------------------------------------------------------------------------------------------
+
+
+def _visit_out(visit: Visit, round_: Round | None) -> VisitOut:
+    out = VisitOut.model_validate(visit)
+    return out.model_copy(update={"round_outcome": round_.outcome if round_ else None})
+
+
+@router.get("/v1/visits", response_model=list[VisitOut], tags=["return visits"])
+async def list_visits(
+    principal: CurrentPrincipal,
+    session: Session,
+    status: Annotated[
+        str, Query(pattern="^(pending|closed|reopened|cancelled|all)$", description="all: any status")
+    ] = "pending",
+    overdue: Annotated[bool | None, Query(description="Only overdue (true) or only on time (false).")] = None,
+    community_id: str | None = None,
+    case_id: str | None = None,
+) -> list[VisitOut]:
+    """The return visits the caller oversees, earliest deadline first: a grid worker those of its grid, the task
+    force its street's, a district its district's. Overdue visits (escalated to the community) carry
+    ``overdue_at``."""
+    require(principal, Role.GRID_WORKER, *OVERSEERS)
+    visits = await service.list_visits(
+        session,
+        principal=principal,
+        status=None if status == "all" else status,
+        overdue=overdue,
+        community_id=community_id,
+        case_id=case_id,
+    )
+    rounds = await service.rounds_of(session, visits)
+    return [_visit_out(v, rounds.get((v.case_id, v.round))) for v in visits]
+
+
+@router.get("/v1/visits/{visit_id}", response_model=VisitOut, tags=["return visits"])
+async def get_visit(visit_id: str, principal: CurrentPrincipal, session: Session) -> VisitOut:
+    require(principal, Role.GRID_WORKER, *OVERSEERS)
+    visit = await service.get(session, visit_id=visit_id, principal=principal)
+    return _visit_out(visit, await service.round_of(session, visit))
+
+
+@router.post("/v1/visits/{visit_id}/record", response_model=VisitOut, tags=["return visits"])
 async def record_visit(
     visit_id: str, body: VisitIn, principal: CurrentPrincipal, session: Session, request: Request
 ) -> VisitOut:
-    """回访: measured rooms and the resident's verdict. Closes the case or sends it back to dispatch."""
+    """回访: measured rooms, photos and the resident's verdict — or ``reached: false`` when nobody could be
+    reached. Closes the case or sends it back to dispatch once the round's visits are in."""
     require(principal, Role.GRID_WORKER)
-    settings: FollowupSettings = request.app.state.runtime.settings
-    writer: OutboxWriter = request.app.state.writer
-    clock: Clock = request.app.state.clock
-    visit = await service.record(
+    visit, round_ = await service.record(
         session,
-        writer,
+        _writer(request),
         visit_id=visit_id,
-        grid_id=principal.scope,
-        grid_worker_id=principal.sub,
+        principal=principal,
         body=body,
-        standard_c=settings.standard_temp_c,
-        at=clock.now(),
+        settings=_settings(request),
+        at=_now(request),
     )
-    return VisitOut.model_validate(visit)
+    return _visit_out(visit, round_)
+
+
+# -- 每周随机抽核 -----------------------------------------------------------------------------------------------
+
+
+async def _draw_out(session: AsyncSession, drawn: SpotCheckDraw) -> DrawOut:
+    checks = await spotchecks.checks_of(session, drawn)
+    out = DrawOut.model_validate(drawn)
+    return out.model_copy(update={"checks": [SpotCheckOut.model_validate(c) for c in checks]})
+
+
+@router.post("/v1/spot-checks/draw", response_model=list[DrawOut], tags=["spot-checks"])
+async def draw_spot_checks(
+    principal: CurrentPrincipal,
+    session: Session,
+    request: Request,
+    week: Annotated[str | None, Query(description="ISO week, e.g. 2026-W47; default: the last full week.")] = None,
+    street_id: Annotated[
+        str | None, Query(description="Default: the task force's street; admin: every street.")
+    ] = None,
+) -> list[DrawOut]:
+    """Draw the weekly sample of closed cases to check. The sample is
+    ``random.Random(f"{seed}:{street}:{week}").sample(population, k)``; drawing again returns the same draw."""
+    require(principal, Role.TASK_FORCE, Role.ADMIN)
+    settings, now = _settings(request), _now(request)
+    week = week or domain.previous_week(now, settings.zone)
+    if principal.role is Role.TASK_FORCE:
+        if street_id and street_id != principal.scope:
+            raise NotFound("street", messages.AREA_NOT_FOUND)
+        street_id = principal.scope
+    writer = _writer(request)
+    if street_id:
+        draws = [
+            await spotchecks.draw(
+                session, writer, street_id=street_id, week=week, settings=settings, by=principal.sub, at=now
+            )
+        ]
+    else:
+        draws = await spotchecks.draw_all(session, writer, week=week, settings=settings, by=principal.sub, at=now)
+    return [await _draw_out(session, d) for d in draws]
+
+
+@router.get("/v1/spot-checks", response_model=list[SpotCheckOut], tags=["spot-checks"])
+async def list_spot_checks(
+    principal: CurrentPrincipal,
+    session: Session,
+    week: str | None = None,
+    status: Annotated[str | None, Query(pattern="^(pending|passed|failed)$")] = None,
+    street_id: str | None = None,
+) -> list[SpotCheckOut]:
+    """The check tasks of the caller's street (task force) or district."""
+    require(principal, *OVERSEERS)
+    checks = await spotchecks.list_checks(session, principal=principal, week=week, status=status, street_id=street_id)
+    return [SpotCheckOut.model_validate(c) for c in checks]
+
+
+@router.get("/v1/spot-checks/{check_id}", response_model=SpotCheckOut, tags=["spot-checks"])
+async def get_spot_check(check_id: str, principal: CurrentPrincipal, session: Session) -> SpotCheckOut:
+    require(principal, *OVERSEERS)
+    return SpotCheckOut.model_validate(await spotchecks.get(session, check_id=check_id, principal=principal))
+
+
+@router.post("/v1/spot-checks/{check_id}/record", response_model=SpotCheckOut, tags=["spot-checks"])
+async def record_spot_check(
+    check_id: str, body: SpotCheckIn, principal: CurrentPrincipal, session: Session, request: Request
+) -> SpotCheckOut:
+    """The task force's finding; a failure reopens the case (CaseReopened, spot_check_failed)."""
+    require(principal, Role.TASK_FORCE, Role.ADMIN)
+    check = await spotchecks.record(
+        session, _writer(request), check_id=check_id, principal=principal, body=body, at=_now(request)
+    )
+    return SpotCheckOut.model_validate(check)
+
+
+# -- 考核 ---------------------------------------------------------------------------------------------------------
+
+
+def _period(start: date | None, end: date | None, today: date, *, default_days: int) -> tuple[date, date]:
+    end = end or today
+    start = start or end - timedelta(days=default_days - 1)
+    if start > end:
+        raise ApiError(422, "range_invalid", messages.RANGE_INVALID, "start")
+    if (end - start).days >= MAX_DAYS:
+        raise ApiError(422, "range_too_long", messages.RANGE_TOO_LONG, "start")
+    return start, end
+
+
+@router.get("/v1/scorecards", response_model=ScorecardOut, responses=ALTERNATIVES, tags=["assessment"])
+async def scorecards(
+    principal: CurrentPrincipal,
+    session: Session,
+    request: Request,
+    start: Annotated[date | None, Query(description="First day (local), default: 6 days before end.")] = None,
+    end: Annotated[date | None, Query(description="Last day (local, inclusive), default: today.")] = None,
+    group: scorecard.Group = scorecard.Group.UNIT,
+    rank_by: Annotated[str, Query(pattern="^(" + "|".join(scorecard.RANKABLE) + ")$")] = "score",
+    format: Format = Format.JSON,
+) -> ScorecardOut | Response:
+    """Unit scorecard (考核) for any period, per unit, unit type or district, ranked best first. The task force
+    sees the units working in its street, a district in its district; a unit sees only its own line (and its
+    rank among all units). Formulas: ``formulas`` of the answer."""
+    require(principal, Role.UNIT, *OVERSEERS)
+    settings, now = _settings(request), _now(request)
+    first, last = _period(start, end, domain.local_day(now, settings.zone), default_days=7)
+    since = domain.day_window(first, settings.zone)[0]
+    until = domain.day_window(last, settings.zone)[1]
+    scope_name, scope = queries.case_scope(principal)
+    facts = await queries.scorecard_facts(session, start=since, end=until, scope=scope)
+    lines = scorecard.compute(*facts, group=group, as_of=now, weights=settings.score_weights, rank_by=rank_by)
+    total = len(lines)
+    if principal.role is Role.UNIT:
+        lines = [line for line in lines if group is scorecard.Group.UNIT and line.key == principal.sub]
+    if format is Format.CSV:
+        return _csv(render.scorecard_csv(lines), f"scorecard-{group.value}-{first}-{last}")
+    return ScorecardOut(
+        start=first,
+        end=last,
+        as_of=now,
+        group=group.value,
+        rank_by=rank_by,
+        scope=scope_name,
+        of=total,
+        lines=[ScoreLineOut.model_validate(line.as_dict()) for line in lines],
+        formulas=scorecard.FORMULAS,
+    )
+
+
+# -- 日报告 and the season report ----------------------------------------------------------------------------------
+
+
+def _figures(f: reports.Figures) -> FiguresOut:
+    return FiguresOut.model_validate(f.as_dict())
+
+
+def _area_name(settings: FollowupSettings, area: queries.Area) -> str:
+    return settings.area_names.get(area.id, area.id)
+
+
+AreaQuery = Annotated[str | None, Query(description="A community id (or give street_id).")]
+StreetQuery = Annotated[str | None, Query(description="A street id (or give community_id).")]
+
+
+@router.get("/v1/reports/daily", response_model=DailyReportOut, responses=ALTERNATIVES, tags=["reports"])
+async def daily_report(
+    principal: CurrentPrincipal,
+    session: Session,
+    request: Request,
+    date_: Annotated[date | None, Query(alias="date", description="Local day, default: today.")] = None,
+    community_id: AreaQuery = None,
+    street_id: StreetQuery = None,
+    format: Format = Format.JSON,
+) -> DailyReportOut | Response:
+    """日报告 of a community or a street: households visited, residents reached, problems found, solved, open,
+    overdue, escalated, and the day's notable cases. Definitions: the module docstring of ``reports``."""
+    require(principal, Role.GRID_WORKER, *OVERSEERS)
+    settings, now = _settings(request), _now(request)
+    today = domain.local_day(now, settings.zone)
+    day = date_ or today
+    if day > today:
+        raise ApiError(422, "date_in_future", messages.DATE_IN_FUTURE, "date")
+    area = await queries.resolve_area(session, principal=principal, community_id=community_id, street_id=street_id)
+    since, until = domain.day_window(day, settings.zone)
+    facts = await queries.load_area(session, area, since=since, until=until)
+    report = reports.daily(facts, day, zone=settings.zone, as_of=now, notable_limit=settings.notable_limit)
+    name = _area_name(settings, area)
+    if format is Format.CSV:
+        return _csv(render.days_csv(area.id, [report]), f"daily-{area.id}-{day}")
+    text = render.daily_text(name, report)
+    if format is Format.TEXT:
+        return _text(text)
+    return DailyReportOut(
+        level=area.level,
+        area_id=area.id,
+        area_name=name,
+        date=day,
+        as_of=min(now, until),
+        figures=_figures(report.figures),
+        notable=[
+            NotableOut(
+                case_id=n.case_id,
+                category=n.category,
+                building_id=n.building_id,
+                household_id=n.household_id,
+                reasons=list(n.reasons),
+            )
+            for n in report.notable
+        ],
+        text=text,
+    )
+
+
+@router.get("/v1/reports/season", response_model=SeasonReportOut, responses=ALTERNATIVES, tags=["reports"])
+async def season_report(
+    principal: CurrentPrincipal,
+    session: Session,
+    request: Request,
+    start: Annotated[date, Query(description="First day of the range (local), e.g. the season's first day.")],
+    end: Annotated[date | None, Query(description="Last day (inclusive), default: today.")] = None,
+    community_id: AreaQuery = None,
+    street_id: StreetQuery = None,
+    format: Format = Format.JSON,
+) -> SeasonReportOut | Response:
+    """The season (or any range) with its day-by-day trend: flows add up, stocks are those of the last day."""
+    require(principal, Role.GRID_WORKER, *OVERSEERS)
+    settings, now = _settings(request), _now(request)
+    today = domain.local_day(now, settings.zone)
+    first, last = _period(start, end, today, default_days=1)
+    if last > today:
+        raise ApiError(422, "date_in_future", messages.DATE_IN_FUTURE, "end")
+    area = await queries.resolve_area(session, principal=principal, community_id=community_id, street_id=street_id)
+    since, until = domain.day_window(first, settings.zone)[0], domain.day_window(last, settings.zone)[1]
+    facts = await queries.load_area(session, area, since=since, until=until)
+    report = reports.season(facts, first, last, zone=settings.zone, as_of=now)
+    name = _area_name(settings, area)
+    if format is Format.CSV:
+        return _csv(render.days_csv(area.id, report.days, report.totals), f"season-{area.id}-{first}-{last}")
+    text = render.season_text(name, report)
+    if format is Format.TEXT:
+        return _text(text)
+    return SeasonReportOut(
+        level=area.level,
+        area_id=area.id,
+        area_name=name,
+        start=first,
+        end=last,
+        as_of=min(now, until),
+        totals=_figures(report.totals),
+        days=[DayOut(date=r.day, figures=_figures(r.figures)) for r in report.days],
+        text=text,
+    )

@@ -1,6 +1,122 @@
-"""Texts people read (grid workers on a return visit), in one place."""
+"""Texts people read (grid workers on a return visit, the street task force, report readers), in one place."""
 
+from __future__ import annotations
+
+# -- errors ---------------------------------------------------------------------------------------------------
 VISIT_NOT_FOUND = "未找到该回访任务"
-VISIT_NOT_PENDING = "该回访已完成，无需重复登记"
-NOT_YOUR_GRID = "该回访不在您负责的网格"
+VISIT_NOT_PENDING = "该回访已完成或已取消，无需重复登记"
 TEMP_IMPLAUSIBLE = "室温读数不合理（应在 0–35 °C 之间），请重新测量"
+TEMPS_REQUIRED = "见到居民时请至少录入一个房间的实测室温"
+SATISFACTION_REQUIRED = "见到居民时请登记居民满意度（满意/基本满意/不满意）"
+NO_SATISFACTION_WHEN_UNREACHED = "未联系上居民时不能登记满意度"
+READING_REQUIRED_UNREACHED = "再次未联系上居民：本次须录入实测室温（室温采集器或邻户协助测量），按温度判定"
+PHOTO_REF_INVALID = "照片引用不能为空，且不超过 300 个字符"
+SPOT_CHECK_NOT_FOUND = "未找到该抽核任务"
+SPOT_CHECK_NOT_PENDING = "该抽核已登记结果"
+SPOT_CHECK_CASE_NOT_CLOSED = "该案件已不处于办结状态，无需抽核"
+WEEK_INVALID = "周次格式应为 2026-W47"
+WEEK_NOT_OVER = "只能抽取已结束的周次"
+AREA_NOT_FOUND = "未找到该区域的数据"
+ONE_AREA = "请指定一个社区（community_id）或一个街道（street_id）"
+DATE_IN_FUTURE = "日期不能晚于今天"
+RANGE_INVALID = "起始日期不能晚于结束日期"
+RANGE_TOO_LONG = "时间范围过长（最多 400 天）"
+
+# -- words ------------------------------------------------------------------------------------------------------
+CATEGORY_ZH = {
+    "cold_room": "暖气不热",
+    "leak": "跑冒滴漏",
+    "burst_pipe": "爆管",
+    "outage": "停暖",
+    "clogged_filter": "滤网堵塞",
+    "air_lock": "需排气",
+    "underfloor_imbalance": "地暖失衡",
+    "metering_retrofit": "分户改造",
+    "fee_dispute": "费用纠纷",
+    "subsidy_question": "补贴政策咨询",
+    "ice_hazard": "漏水挂冰",
+    "other": "其他",
+}
+UNIT_TYPE_ZH = {
+    "heating_company": "供热企业",
+    "property_manager": "物业",
+    "housing_bureau": "住建部门",
+    "water_company": "供水企业",
+    "street_task_force": "街道工作专班",
+    "grid": "网格",
+}
+NOTABLE_ZH = {
+    "supervision": "提级督办",
+    "notice": "通报",
+    "reminder": "催办",
+    "reopened": "回访未通过、发回重办",
+    "spot_check_failed": "抽核未通过、重新办理",
+    "visit_overdue": "回访超时",
+    "closed_unreached": "两次未联系上居民、按实测温度办结",
+    "priority_resident_open": "重点人群诉求在办",
+}
+
+# -- reports ------------------------------------------------------------------------------------------------------
+DAILY_TITLE = "{area}{day}日报告"
+DAILY_TEXT = (
+    "{day}，{area}走访{households}户{residents}名居民，排查问题{found}条，已解决{solved}条"
+    "（其中现场化解{settled}条），在办{open}条，超时未办{overdue}件，催办督办{escalated}件；"
+    "完成回访{return_visits}户，回访超时{visits_overdue}户。"
+)
+SEASON_TEXT = (
+    "{first}至{last}，{area}累计走访辖区{households}户{residents}名居民，排查问题{found}条，"
+    "已解决{solved}条，在办{open}条；完成回访{return_visits}户，回访满意率{satisfaction}，平均实测室温{mean_temp}。"
+)
+SEASON_TREND_HEAD = "逐日走势："
+SEASON_TREND_LINE = "{day}  走访{households}户  排查{found}条  解决{solved}条  在办{open}条  超时{overdue}件"
+NOTABLE_HEAD = "重点关注："
+NOTABLE_LINE = "{n}. {case_id}（{category}，{place}）：{what}"
+NONE_NOTABLE = "今日无需重点关注的案件。"
+NOT_AVAILABLE = "—"
+
+DAILY_LABELS = {
+    "date": "日期",
+    "area_id": "区域",
+    "ledger_visits": "走访人次",
+    "households_visited": "走访户数",
+    "residents_reached": "走访居民数",
+    "problems_found": "排查问题",
+    "found_on_visits": "走访发现问题",
+    "settled_on_site": "现场化解",
+    "solved": "已解决",
+    "reopened": "重新办理",
+    "open": "在办",
+    "overdue": "超时未办",
+    "escalated": "催办督办",
+    "cases_closed": "办结案件",
+    "return_visits": "完成回访",
+    "visits_overdue": "回访超时",
+}
+
+SCORE_LABELS = {
+    "rank": "排名",
+    "key": "单位/类别/区",
+    "unit_type": "单位类型",
+    "assignments": "派单数",
+    "returns": "退单数",
+    "escalations": "升级次数",
+    "sign_in_counted": "应签收",
+    "signed_in_on_time": "按时签收",
+    "on_time_sign_in_rate": "按时签收率",
+    "resolve_counted": "应办结",
+    "resolved_on_time": "按时办结",
+    "on_time_resolve_rate": "按时办结率",
+    "rounds": "已判定轮次",
+    "rounds_reopened": "返工轮次",
+    "redo_rate": "返工率",
+    "spot_checks": "抽核数",
+    "spot_check_failures": "抽核未通过",
+    "visits_answered": "回访答复数",
+    "visits_satisfied": "满意及基本满意",
+    "satisfaction_rate": "满意率",
+    "visits_measured": "回访测温数",
+    "visits_compliant": "室温达标数",
+    "temperature_compliance": "室温达标率",
+    "mean_temp_c": "平均实测室温",
+    "score": "综合得分",
+}

@@ -2,30 +2,70 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from services.followup import messages
 from services.followup.domain import PLAUSIBLE_INDOOR_C
 from shared.contracts.common import Satisfaction
 
 
-class VisitIn(BaseModel):
-    """What the grid worker brings back from the return visit."""
+def _plausible(temps: list[float]) -> list[float]:
+    low, high = PLAUSIBLE_INDOOR_C
+    if any(not (low <= t <= high) for t in temps):
+        raise PydanticCustomError("temperature_implausible", messages.TEMP_IMPLAUSIBLE)
+    return temps
 
-    room_temps_c: list[float] = Field(min_length=1, max_length=10, description="One reading per room, °C.")
-    satisfaction: Satisfaction = Field(description="满意 satisfied / 基本满意 mostly / 不满意 dissatisfied")
+
+def _photo_refs(refs: list[str]) -> list[str]:
+    if any(not r or len(r) > 300 for r in refs):
+        raise PydanticCustomError("photo_ref_invalid", messages.PHOTO_REF_INVALID)
+    return refs
+
+
+class VisitIn(BaseModel):
+    """What the grid worker brings back from the return visit (回访: 测温、拍照、问满意度)."""
+
+    reached: bool = Field(default=True, description="Whether the resident was reached (见到居民).")
+    room_temps_c: list[float] = Field(
+        default_factory=list,
+        max_length=10,
+        validate_default=True,
+        description="One reading per room, °C. Required when the resident was reached.",
+    )
+    satisfaction: Satisfaction | None = Field(
+        default=None,
+        validate_default=True,
+        description="满意 satisfied / 基本满意 mostly / 不满意 dissatisfied. Required when reached, absent otherwise.",
+    )
     notes: str | None = Field(default=None, max_length=2000)
-    photo_refs: list[str] = Field(default_factory=list, max_length=20)
+    photo_refs: list[str] = Field(default_factory=list, max_length=20, description="References of uploaded photos.")
 
     @field_validator("room_temps_c")
     @classmethod
-    def _plausible(cls, temps: list[float]) -> list[float]:
-        low, high = PLAUSIBLE_INDOOR_C
-        if any(not (low <= t <= high) for t in temps):
-            raise ValueError(messages.TEMP_IMPLAUSIBLE)
+    def _temps(cls, temps: list[float], info: ValidationInfo) -> list[float]:
+        _plausible(temps)
+        if info.data.get("reached", True) and not temps:
+            raise PydanticCustomError("temperature_required", messages.TEMPS_REQUIRED)
         return temps
+
+    @field_validator("satisfaction")
+    @classmethod
+    def _answer(cls, answer: Satisfaction | None, info: ValidationInfo) -> Satisfaction | None:
+        reached = info.data.get("reached", True)
+        if reached and answer is None:
+            raise PydanticCustomError("satisfaction_required", messages.SATISFACTION_REQUIRED)
+        if not reached and answer is not None:
+            raise PydanticCustomError("satisfaction_unexpected", messages.NO_SATISFACTION_WHEN_UNREACHED)
+        return answer
+
+    @field_validator("photo_refs")
+    @classmethod
+    def _photos(cls, refs: list[str]) -> list[str]:
+        return _photo_refs(refs)
 
 
 class VisitOut(BaseModel):
@@ -35,14 +75,185 @@ class VisitOut(BaseModel):
     case_id: str
     round: int
     category: str
-    household_id: str | None
+    household_id: str | None = Field(description="None for a building-level visit.")
     building_id: str
     grid_id: str
+    community_id: str
+    street_id: str
+    resolved_at: datetime
     due_at: datetime
-    status: str
+    standard_c: float = Field(description="The indoor standard of the district, °C.")
+    status: str = Field(description="pending, closed, reopened, or cancelled (another visit of the round failed).")
+    overdue_at: datetime | None = Field(description="When the visit went overdue and was escalated to the community.")
+    attempts: int = Field(description="Attempts at which the resident was not reached.")
+    unreached: bool = Field(description="Decided on the temperature alone: the resident was not reached.")
     room_temps_c: list[float] | None
     min_temp_c: float | None
     satisfaction: str | None
     reopen_reason: str | None
+    notes: str | None
+    photo_refs: list[str]
     visited_by: str | None
     visited_at: datetime | None
+    round_outcome: str | None = Field(
+        default=None, description="The round's verdict so far: pending, closed or reopened (a building sample)."
+    )
+
+
+class SpotCheckIn(BaseModel):
+    """What the street task force finds when it checks a closed case (抽核)."""
+
+    room_temps_c: list[float] = Field(min_length=1, max_length=10, description="One reading per room, °C.")
+    satisfaction: Satisfaction | None = Field(default=None, description="The resident's answer, if reached.")
+    record_mismatch: bool = Field(
+        default=False, description="The return-visit record does not match what was found (回访记录不实): fails."
+    )
+    notes: str | None = Field(default=None, max_length=2000)
+    photo_refs: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("room_temps_c")
+    @classmethod
+    def _temps(cls, temps: list[float]) -> list[float]:
+        return _plausible(temps)
+
+    @field_validator("photo_refs")
+    @classmethod
+    def _photos(cls, refs: list[str]) -> list[str]:
+        return _photo_refs(refs)
+
+
+class SpotCheckOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    street_id: str
+    community_id: str
+    week: str
+    case_id: str
+    round: int
+    household_id: str | None
+    building_id: str
+    unit_ids: list[str]
+    closed_at: datetime
+    standard_c: float
+    drawn_at: datetime
+    status: str = Field(description="pending, passed or failed")
+    room_temps_c: list[float] | None
+    min_temp_c: float | None
+    satisfaction: str | None
+    record_mismatch: bool
+    notes: str | None
+    photo_refs: list[str]
+    checked_by: str | None
+    checked_at: datetime | None
+
+
+class DrawOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    street_id: str
+    week: str
+    seed: str
+    share: float
+    population: list[list[Any]] = Field(description="The closed rounds of the week, [case_id, round], sorted.")
+    sample: list[list[Any]] = Field(description="random.Random(f'{seed}:{street_id}:{week}').sample(population, k)")
+    drawn_by: str
+    drawn_at: datetime
+    checks: list[SpotCheckOut] = Field(default_factory=list)
+
+
+class ScoreLineOut(BaseModel):
+    rank: int | None
+    key: str = Field(description="The unit id, the unit type, or the district id.")
+    unit_type: str | None
+    assignments: int
+    returns: int
+    escalations: int
+    sign_in_counted: int
+    signed_in_on_time: int
+    on_time_sign_in_rate: float | None
+    resolve_counted: int
+    resolved_on_time: int
+    on_time_resolve_rate: float | None
+    rounds: int
+    rounds_reopened: int
+    redo_rate: float | None
+    spot_checks: int
+    spot_check_failures: int
+    visits_answered: int
+    visits_satisfied: int
+    satisfaction_rate: float | None
+    visits_measured: int
+    visits_compliant: int
+    temperature_compliance: float | None
+    mean_temp_c: float | None
+    score: float | None
+
+
+class ScorecardOut(BaseModel):
+    start: date
+    end: date = Field(description="Last day of the period (inclusive).")
+    as_of: datetime
+    group: str
+    rank_by: str
+    scope: str = Field(description="all, or the street / district the caller oversees, or the caller's unit.")
+    of: int = Field(description="How many lines the ranking has (a unit sees only its own line).")
+    lines: list[ScoreLineOut]
+    formulas: dict[str, str]
+
+
+class FiguresOut(BaseModel):
+    ledger_visits: int
+    households_visited: int
+    residents_reached: int
+    problems_found: int
+    found_on_visits: int
+    settled_on_site: int
+    solved: int
+    reopened: int
+    open: int
+    overdue: int
+    escalated: int
+    cases_closed: int
+    return_visits: int
+    visits_overdue: int
+    visits_answered: int
+    visits_satisfied: int
+    satisfaction_rate: float | None
+    mean_temp_c: float | None
+
+
+class NotableOut(BaseModel):
+    case_id: str
+    category: str
+    building_id: str
+    household_id: str | None
+    reasons: list[str]
+
+
+class DailyReportOut(BaseModel):
+    level: str = Field(description="community or street")
+    area_id: str
+    area_name: str
+    date: date
+    as_of: datetime
+    figures: FiguresOut
+    notable: list[NotableOut]
+    text: str = Field(description="The report in Chinese, as it is read out or pasted into a chat.")
+
+
+class DayOut(BaseModel):
+    date: date
+    figures: FiguresOut
+
+
+class SeasonReportOut(BaseModel):
+    level: str
+    area_id: str
+    area_name: str
+    start: date
+    end: date
+    as_of: datetime
+    totals: FiguresOut
+    days: list[DayOut]
+    text: str

@@ -1,38 +1,108 @@
-"""Follow-up use cases. Each takes the session of one transaction; the caller commits."""
+"""Follow-up use cases for return visits: owe them when a round is resolved, record the attempts, decide the
+round (办结 or 发回重办), escalate the overdue ones. Each takes the session of one transaction; the caller commits."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import domain, messages
-from services.followup.models import Visit
+from services.followup import domain, facts, messages, metrics
+from services.followup.config import FollowupSettings
+from services.followup.domain import Outcome
+from services.followup.metrics import after_commit
+from services.followup.models import BUILDING, CaseFact, Round, Visit, timers
 from services.followup.schemas import VisitIn
+from shared import timers as durable
+from shared.auth import Principal, Role
+from shared.contracts.common import Satisfaction
 from shared.contracts.dispatch import CaseResolved
-from shared.contracts.followup import CaseClosed, CaseReopened, VisitRecorded, VisitScheduled
+from shared.contracts.followup import (
+    CaseClosed,
+    CaseReopened,
+    ReopenReason,
+    VisitOverdue,
+    VisitRecorded,
+    VisitScheduled,
+    VisitUnreached,
+)
 from shared.errors import ApiError, Conflict, NotFound
 from shared.outbox import OutboxWriter
 
+VISIT_DUE = "visit_due"
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def in_scope(principal: Principal, model: Any) -> ColumnElement[bool]:
+    """What of a table with district/street(/grid) columns the caller may see: a grid worker its grid, the task
+    force its street, a district its district, an admin everything; anyone else nothing."""
+    if principal.role is Role.ADMIN:
+        return true()
+    if principal.role is Role.DISTRICT:
+        return model.district_id == principal.scope  # type: ignore[no-any-return]
+    if principal.role is Role.TASK_FORCE:
+        return model.street_id == principal.scope  # type: ignore[no-any-return]
+    if principal.role is Role.GRID_WORKER and hasattr(model, "grid_id"):
+        return model.grid_id == principal.scope  # type: ignore[no-any-return]
+    return false()
+
+
+# -- owing visits ------------------------------------------------------------------------------------------
+
 
 async def schedule(
-    session: AsyncSession, writer: OutboxWriter, *, resolved: CaseResolved, within: timedelta
-) -> Visit | None:
-    """A resolved round owes a return visit within ``within``; one visit per case and round."""
+    session: AsyncSession, writer: OutboxWriter, *, resolved: CaseResolved, settings: FollowupSettings
+) -> list[Visit]:
+    """A resolved round owes return visits within ``visit_within_hours``: the household of the case, or for a
+    building-wide case a sample of the building's households (one building-level visit when none is known)."""
+    case = await facts.case_resolved(session, resolved)
     loc = resolved.location
-    visit_id = f"V-{uuid.uuid4().hex[:16]}"
-    due_at = resolved.resolved_at + within
-    row = await session.scalar(
-        insert(Visit)
+    standard = settings.standard_for(loc.district_id)
+    created = await session.scalar(
+        insert(Round)
         .values(
-            id=visit_id,
             case_id=resolved.case_id,
             round=resolved.round,
+            street_id=loc.street_id,
+            district_id=loc.district_id,
+            unit_ids=resolved.unit_ids,
+            resolved_at=resolved.resolved_at,
+            standard_c=standard,
+            outcome="pending",
+            unreached=False,
+        )
+        .on_conflict_do_nothing()
+        .returning(Round.case_id)
+    )
+    if created is None:
+        return []  # this round already owes its visits
+    if loc.household_id:
+        targets = [loc.household_id]
+    else:
+        targets = domain.building_sample(
+            case_id=case.id,
+            round_=resolved.round,
+            complainants=await facts.complainants(session, report_ids=resolved.report_ids, building_id=loc.building_id),
+            known=await facts.households_of_building(session, loc.building_id),
+            size=settings.building_sample_size,
+        ) or [BUILDING]
+    due_at = resolved.resolved_at + timedelta(hours=settings.visit_within_hours)
+    visits = []
+    for target in targets:
+        visit = Visit(
+            id=_new_id("V"),
+            case_id=resolved.case_id,
+            round=resolved.round,
+            target=target,
             category=resolved.category.value,
-            household_id=loc.household_id,
+            household_id=None if target == BUILDING else target,
             building_id=loc.building_id,
             grid_id=loc.grid_id,
             community_id=loc.community_id,
@@ -41,35 +111,87 @@ async def schedule(
             unit_ids=resolved.unit_ids,
             resolved_at=resolved.resolved_at,
             due_at=due_at,
+            standard_c=standard,
             status="pending",
+            attempts=0,
+            attempt_log=[],
+            unreached=False,
             photo_refs=[],
         )
-        .on_conflict_do_nothing(index_elements=[Visit.case_id, Visit.round])
-        .returning(Visit.id)
-    )
-    if row is None:
-        return None
-    await writer.emit(
-        session,
-        VisitScheduled(
-            visit_id=visit_id,
-            case_id=resolved.case_id,
-            round=resolved.round,
-            household_id=loc.household_id,
-            grid_id=loc.grid_id,
-            due_at=due_at,
-        ),
-        key=resolved.case_id,
-        at=resolved.resolved_at,
-    )
-    return await session.get(Visit, visit_id)
+        session.add(visit)
+        visits.append(visit)
+        await durable.schedule(session, timers, kind=VISIT_DUE, ref=visit.id, due_at=due_at)
+        await writer.emit(
+            session,
+            VisitScheduled(
+                visit_id=visit.id,
+                case_id=visit.case_id,
+                round=visit.round,
+                household_id=visit.household_id,
+                grid_id=visit.grid_id,
+                due_at=due_at,
+            ),
+            key=visit.case_id,
+            at=resolved.resolved_at,
+        )
+    after_commit(session, metrics.VISITS_SCHEDULED.labels(loc.district_id).inc, len(visits))
+    return visits
 
 
-async def list_for_grid(session: AsyncSession, *, grid_id: str, status: str | None = "pending") -> list[Visit]:
-    q = select(Visit).where(Visit.grid_id == grid_id)
+# -- reading visits -----------------------------------------------------------------------------------------
+
+
+async def list_visits(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    status: str | None = "pending",
+    overdue: bool | None = None,
+    community_id: str | None = None,
+    case_id: str | None = None,
+    limit: int = 200,
+) -> list[Visit]:
+    """The return visits the caller oversees, the earliest deadline first."""
+    q = select(Visit).where(in_scope(principal, Visit))
     if status:
         q = q.where(Visit.status == status)
-    return list((await session.scalars(q.order_by(Visit.due_at))).all())
+    if overdue is not None:
+        q = q.where(Visit.overdue_at.is_not(None) if overdue else Visit.overdue_at.is_(None))
+    if community_id:
+        q = q.where(Visit.community_id == community_id)
+    if case_id:
+        q = q.where(Visit.case_id == case_id)
+    return list((await session.scalars(q.order_by(Visit.due_at, Visit.id).limit(limit))).all())
+
+
+async def get(session: AsyncSession, *, visit_id: str, principal: Principal) -> Visit:
+    """The visit, or 404 — also for a visit outside the caller's grid, street or district (no existence leak)."""
+    visit = await session.scalar(select(Visit).where(Visit.id == visit_id, in_scope(principal, Visit)))
+    if visit is None:
+        raise NotFound("visit", messages.VISIT_NOT_FOUND)
+    return visit
+
+
+async def round_of(session: AsyncSession, visit: Visit) -> Round | None:
+    return await session.get(Round, (visit.case_id, visit.round))
+
+
+async def rounds_of(session: AsyncSession, visits: list[Visit]) -> dict[tuple[str, int], Round]:
+    keys = {(v.case_id, v.round) for v in visits}
+    if not keys:
+        return {}
+    found = await session.scalars(select(Round).where(tuple_(Round.case_id, Round.round).in_(keys)))
+    return {(r.case_id, r.round): r for r in found.all()}
+
+
+# -- recording a visit -------------------------------------------------------------------------------------------
+
+
+def _earlier_temps(visit: Visit) -> list[float]:
+    for attempt in reversed(visit.attempt_log or []):
+        if attempt.get("room_temps_c"):
+            return [float(t) for t in attempt["room_temps_c"]]
+    return []
 
 
 async def record(
@@ -77,70 +199,212 @@ async def record(
     writer: OutboxWriter,
     *,
     visit_id: str,
-    grid_id: str,
-    grid_worker_id: str,
+    principal: Principal,
     body: VisitIn,
-    standard_c: float,
+    settings: FollowupSettings,
     at: datetime,
-) -> Visit:
-    """Record the return visit and decide: 办结 (CaseClosed) or 发回重办 (CaseReopened)."""
-    visit = await session.get(Visit, visit_id, with_for_update=True)
-    if visit is None or visit.grid_id != grid_id:
-        raise NotFound("visit", messages.VISIT_NOT_FOUND)
+) -> tuple[Visit, Round]:
+    """Record an attempt at a return visit and decide: another attempt (resident not reached), or the visit's
+    verdict — and, once the round's visits allow it, 办结 (CaseClosed) or 发回重办 (CaseReopened)."""
+    visit = await get(session, visit_id=visit_id, principal=principal)
+    # Lock order: the round first, then its visits — two visits of one building sample recorded at once wait
+    # for each other instead of deadlocking.
+    round_ = await session.get(Round, (visit.case_id, visit.round), with_for_update=True)
+    assert round_ is not None, "a visit belongs to a round"
+    await session.refresh(visit, with_for_update=True)
     if visit.status != "pending":
         raise Conflict("visit_not_pending", messages.VISIT_NOT_PENDING)
     try:
-        v = domain.verdict(body.room_temps_c, body.satisfaction, standard_c=standard_c)
-    except ValueError as exc:
-        raise ApiError(422, "invalid_visit", str(exc), "room_temps_c") from exc
-    visit.room_temps_c = body.room_temps_c
-    visit.min_temp_c = v.min_temp_c
-    visit.satisfaction = body.satisfaction.value
-    visit.notes, visit.photo_refs = body.notes, body.photo_refs
-    visit.visited_by, visit.visited_at = grid_worker_id, at
+        attempt = domain.decide_attempt(
+            reached=body.reached,
+            room_temps_c=body.room_temps_c,
+            satisfaction=body.satisfaction,
+            standard_c=visit.standard_c,
+            unreached_before=visit.attempts,
+            earlier_temps_c=_earlier_temps(visit),
+            max_unreached=settings.unreached_max_attempts,
+        )
+    except domain.ReadingRequired as exc:
+        raise ApiError(422, "reading_required", messages.READING_REQUIRED_UNREACHED, "room_temps_c") from exc
+    visit.attempt_log = [
+        *(visit.attempt_log or []),
+        {
+            "at": at.isoformat(),
+            "by": principal.sub,
+            "reached": body.reached,
+            "room_temps_c": body.room_temps_c,
+            "satisfaction": body.satisfaction.value if body.satisfaction else None,
+            "photo_refs": body.photo_refs,
+        },
+    ]
+    district = visit.district_id
+    if attempt.outcome is Outcome.RETRY:
+        visit.attempts += 1
+        visit.due_at = max(visit.due_at, at + timedelta(hours=settings.unreached_retry_hours))
+        visit.notes = body.notes or visit.notes
+        visit.photo_refs = [*visit.photo_refs, *body.photo_refs]
+        if visit.overdue_at is None:
+            await durable.schedule(session, timers, kind=VISIT_DUE, ref=visit.id, due_at=visit.due_at)
+        await writer.emit(
+            session,
+            VisitUnreached(
+                visit_id=visit.id,
+                case_id=visit.case_id,
+                round=visit.round,
+                attempt=visit.attempts,
+                visited_by=principal.sub,
+                visited_at=at,
+                due_at=visit.due_at,
+            ),
+            key=visit.case_id,
+            at=at,
+        )
+        after_commit(session, metrics.VISITS_RECORDED.labels(district, "unreached").inc)
+        return visit, round_
+
+    v = attempt.verdict
+    assert v is not None
+    temps = list(attempt.room_temps_c)
+    visit.room_temps_c, visit.min_temp_c = temps, v.min_temp_c
+    visit.satisfaction = body.satisfaction.value if body.satisfaction else None
+    visit.notes = body.notes or visit.notes
+    visit.photo_refs = [*visit.photo_refs, *body.photo_refs]
+    visit.visited_by, visit.visited_at, visit.concluded_at = principal.sub, at, at
+    visit.unreached = attempt.unreached
     visit.status = "closed" if v.close else "reopened"
     visit.reopen_reason = v.reason.value if v.reason else None
-    key = visit.case_id
+    await durable.cancel(session, timers, ref=visit.id, kinds=[VISIT_DUE])
     await writer.emit(
         session,
         VisitRecorded(
             visit_id=visit.id,
             case_id=visit.case_id,
             round=visit.round,
-            room_temps_c=body.room_temps_c,
+            room_temps_c=temps,
             satisfaction=body.satisfaction,
-            visited_by=grid_worker_id,
+            visited_by=principal.sub,
             visited_at=at,
+            household_id=visit.household_id,
+            reached=body.reached,
+            attempt=visit.attempts + 1,
         ),
-        key=key,
+        key=visit.case_id,
         at=at,
     )
-    if v.close:
-        await writer.emit(
-            session,
-            CaseClosed(
-                case_id=visit.case_id,
-                round=visit.round,
-                min_temp_c=v.min_temp_c,
-                satisfaction=body.satisfaction,
-                closed_at=at,
-            ),
-            key=key,
-            at=at,
-        )
+    after_commit(session, metrics.VISITS_RECORDED.labels(district, visit.status).inc)
+    _count_visit(session, visit)
+    await _decide_round(session, writer, round_, visit, at)
+    return visit, round_
+
+
+def _count_visit(session: AsyncSession, visit: Visit) -> None:
+    temps = visit.room_temps_c or []
+    compliant = str(bool(temps) and min(temps) >= visit.standard_c).lower()
+    answer = visit.satisfaction or "none"
+    for unit_id in visit.unit_ids:
+        after_commit(session, metrics.UNIT_VISITS.labels(unit_id, answer, compliant).inc)
+        if temps:
+            after_commit(session, metrics.UNIT_VISIT_TEMP.labels(unit_id).observe, sum(temps) / len(temps))
+
+
+async def _decide_round(session: AsyncSession, writer: OutboxWriter, round_: Round, visit: Visit, at: datetime) -> None:
+    if round_.outcome != "pending":
+        return
+    siblings = list(
+        (
+            await session.scalars(
+                select(Visit)
+                .where(Visit.case_id == round_.case_id, Visit.round == round_.round)
+                .order_by(Visit.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+    decision = domain.round_outcome([s.status for s in siblings])
+    if decision is None:
+        return
+    case = await session.get(CaseFact, round_.case_id, with_for_update=True)
+    live = [s for s in siblings if s.status != "cancelled"]
+    round_.outcome = decision
+    round_.unreached = any(s.unreached for s in live)
+    if decision == "reopened":
+        round_.min_temp_c, round_.satisfaction = visit.min_temp_c, visit.satisfaction
     else:
-        assert v.reason is not None
+        round_.min_temp_c = min(s.min_temp_c for s in live if s.min_temp_c is not None)
+        worst = domain.worst_satisfaction(Satisfaction(s.satisfaction) if s.satisfaction else None for s in live)
+        round_.satisfaction = worst.value if worst else None
+    assert round_.min_temp_c is not None
+    satisfaction = Satisfaction(round_.satisfaction) if round_.satisfaction else None
+    if decision == "reopened":
+        reason = ReopenReason(visit.reopen_reason or ReopenReason.TOO_COLD.value)
+        round_.reason, round_.reopened_at = reason.value, at
+        for other in siblings:
+            if other.status == "pending":
+                other.status, other.concluded_at = "cancelled", at
+                await durable.cancel(session, timers, ref=other.id, kinds=[VISIT_DUE])
+                after_commit(session, metrics.VISITS_RECORDED.labels(other.district_id, "cancelled").inc)
+        if case is not None and case.round == round_.round:
+            case.status = "reopened"
         await writer.emit(
             session,
             CaseReopened(
-                case_id=visit.case_id,
-                round=visit.round,
-                reason=v.reason,
-                min_temp_c=v.min_temp_c,
-                satisfaction=body.satisfaction,
+                case_id=round_.case_id,
+                round=round_.round,
+                reason=reason,
+                min_temp_c=round_.min_temp_c,
+                satisfaction=satisfaction,
                 reopened_at=at,
             ),
-            key=key,
+            key=round_.case_id,
             at=at,
         )
+    else:
+        round_.closed_at = at
+        if case is not None and case.round == round_.round:
+            case.status, case.closed_at = "closed", at
+        await writer.emit(
+            session,
+            CaseClosed(
+                case_id=round_.case_id,
+                round=round_.round,
+                min_temp_c=round_.min_temp_c,
+                satisfaction=satisfaction,
+                closed_at=at,
+                unreached=round_.unreached,
+            ),
+            key=round_.case_id,
+            at=at,
+        )
+    after_commit(session, metrics.VERDICTS.labels(round_.district_id, decision, round_.reason or "").inc)
+    for unit_id in round_.unit_ids:
+        after_commit(session, metrics.UNIT_ROUNDS.labels(unit_id, decision).inc)
+
+
+# -- overdue ---------------------------------------------------------------------------------------------------------
+
+
+async def visit_overdue(session: AsyncSession, writer: OutboxWriter, *, visit_id: str, now: datetime) -> Visit | None:
+    """The deadline passed with the visit still open: mark it and escalate it to the community (once)."""
+    visit = await session.get(Visit, visit_id, with_for_update=True)
+    if visit is None or visit.status != "pending" or visit.overdue_at is not None or visit.due_at > now:
+        return None
+    visit.overdue_at = now
+    await writer.emit(
+        session,
+        VisitOverdue(
+            visit_id=visit.id,
+            case_id=visit.case_id,
+            round=visit.round,
+            grid_id=visit.grid_id,
+            community_id=visit.community_id,
+            street_id=visit.street_id,
+            district_id=visit.district_id,
+            due_at=visit.due_at,
+            overdue_at=now,
+            attempts=visit.attempts,
+        ),
+        key=visit.case_id,
+        at=now,
+    )
+    after_commit(session, metrics.VISITS_OVERDUE.labels(visit.district_id).inc)
     return visit

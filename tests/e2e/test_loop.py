@@ -116,8 +116,7 @@ def test_still_cold_after_the_fix_is_reopened_and_a_second_round_closes(running:
         "resolved",
         "closed",
     ]
-    case = c.case("TF-JYG", case_id)
-    assert case["status"] == "closed"
+    case = c.wait_for("case closed", lambda: (x := c.case("TF-JYG", case_id))["status"] == "closed" and x)
     assert [a["round"] for a in case["assignments"]] == [1, 2]
 
     dispatch_events = events_of(

@@ -1,0 +1,148 @@
+"""Follow-up metrics. Labels are bounded sets: district, outcome, reason, level, unit type, and unit ids (a
+registry of at most a few hundred units) — never a case, a household, a person or free text.
+
+Counters move only when the transaction that recorded the fact commits (``after_commit``), so a handler retried
+after a rollback never counts twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Summary
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+
+from services.followup.models import SpotCheck, Visit
+from shared.runtime import ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+VISITS_SCHEDULED = Counter("followup_visits_scheduled_total", "Return visits owed (回访)", ["district"])
+VISITS_RECORDED = Counter(
+    "followup_visits_recorded_total",
+    "Return-visit attempts recorded, by outcome (closed, reopened, unreached, cancelled)",
+    ["district", "outcome"],
+)
+VISITS_OVERDUE = Counter(
+    "followup_visits_overdue_total", "Return visits past their deadline, escalated to the community", ["district"]
+)
+VERDICTS = Counter(
+    "followup_verdicts_total",
+    "Rounds decided: closed (办结) or reopened (发回重办)",
+    ["district", "verdict", "reason"],
+)
+SPOT_CHECKS_DRAWN = Counter("followup_spot_checks_drawn_total", "Closed cases drawn for the weekly check", ["district"])
+SPOT_CHECKS_RECORDED = Counter(
+    "followup_spot_checks_recorded_total", "Weekly spot-checks recorded, by result", ["district", "result"]
+)
+PENDING_VISITS = Gauge("followup_visits_pending", "Return visits not yet concluded", ["district", "overdue"])
+PENDING_SPOT_CHECKS = Gauge("followup_spot_checks_pending", "Spot-checks drawn and not yet recorded", ["district"])
+
+# The counters under the unit scorecard (考核): rates are ratios of these.
+UNIT_ASSIGNMENTS = Counter("followup_unit_assignments_total", "Assignments made to a unit", ["unit_id", "unit_type"])
+UNIT_SIGN_INS = Counter(
+    "followup_unit_sign_ins_total", "Sign-ins (签收) of a unit, on time or late", ["unit_id", "unit_type", "on_time"]
+)
+UNIT_RESOLUTIONS = Counter(
+    "followup_unit_resolutions_total", "Resolutions of a unit, on time or late", ["unit_id", "unit_type", "on_time"]
+)
+UNIT_ESCALATIONS = Counter(
+    "followup_unit_escalations_total", "Escalation steps on a unit's clocks", ["unit_id", "unit_type", "level"]
+)
+UNIT_RETURNS = Counter("followup_unit_returns_total", "Assignments a unit handed back (退单)", ["unit_id", "unit_type"])
+UNIT_ROUNDS = Counter(
+    "followup_unit_rounds_total", "Rounds a unit fixed, by verdict (closed, reopened)", ["unit_id", "verdict"]
+)
+UNIT_VISITS = Counter(
+    "followup_unit_visits_total",
+    "Return visits of rounds a unit fixed, by answer and by whether every room met the standard",
+    ["unit_id", "satisfaction", "compliant"],
+)
+UNIT_VISIT_TEMP = Summary(
+    "followup_unit_visit_temp_celsius", "Mean room temperature of return visits of a unit's rounds", ["unit_id"]
+)
+
+_PENDING = "followup_metrics"
+_ROLLED_BACK = "followup_metrics_rolled_back"
+
+
+def after_commit(session: AsyncSession, action: Callable[..., Any], *args: Any) -> None:
+    """Run ``action(*args)`` once the session's transaction commits; drop it if the transaction — or the
+    savepoint it was registered in — rolls back."""
+    sync = session.sync_session
+    tx = sync.get_nested_transaction() or sync.get_transaction()
+    sync.info.setdefault(_PENDING, []).append((tx, functools.partial(action, *args)))
+
+
+def _rolled_back(tx: SessionTransaction | None, dropped: list[SessionTransaction]) -> bool:
+    while tx is not None:
+        if any(tx is d for d in dropped):
+            return True
+        tx = tx.parent
+    return False
+
+
+@event.listens_for(Session, "after_commit")
+def _flush_metrics(session: Session) -> None:
+    dropped: list[SessionTransaction] = session.info.pop(_ROLLED_BACK, [])
+    for tx, action in session.info.pop(_PENDING, []):
+        if _rolled_back(tx, dropped):
+            continue
+        try:
+            action()
+        except Exception:  # a metric must never break a committed transaction
+            log.warning("metric update failed", exc_info=True)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_metrics(session: Session, previous: SessionTransaction) -> None:
+    if _PENDING not in session.info:
+        return
+    if previous.parent is None:  # the whole transaction rolled back
+        session.info.pop(_PENDING, None)
+        session.info.pop(_ROLLED_BACK, None)
+    else:
+        session.info.setdefault(_ROLLED_BACK, []).append(previous)
+
+
+async def refresh_gauges(runtime: ServiceRuntime, every: float = 10.0) -> None:
+    """Pending and overdue visits and pending spot-checks, from the database (every replica reports the same)."""
+    while True:
+        try:
+            await refresh_once(runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("followup gauges refresh failed", exc_info=True)
+        await asyncio.sleep(every)
+
+
+async def refresh_once(runtime: ServiceRuntime) -> None:
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        visits = (
+            await session.execute(
+                select(Visit.district_id, Visit.overdue_at.is_not(None), func.count())
+                .where(Visit.status == "pending")
+                .group_by(Visit.district_id, Visit.overdue_at.is_not(None))
+            )
+        ).all()
+        checks = (
+            await session.execute(
+                select(SpotCheck.district_id, func.count())
+                .where(SpotCheck.status == "pending")
+                .group_by(SpotCheck.district_id)
+            )
+        ).all()
+    PENDING_VISITS.clear()
+    for district, overdue, count in visits:
+        PENDING_VISITS.labels(district, str(bool(overdue)).lower()).set(count)
+    PENDING_SPOT_CHECKS.clear()
+    for district, count in checks:
+        PENDING_SPOT_CHECKS.labels(district).set(count)
