@@ -66,7 +66,7 @@ class HeatingClient:
 
     # waiting on the event flow ---------------------------------------------------------------------------
     @staticmethod
-    def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30, every: float = 0.1) -> T:
+    def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60, every: float = 0.1) -> T:
         deadline = time.monotonic() + timeout
         while True:
             value = probe()
@@ -76,20 +76,20 @@ class HeatingClient:
                 raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
             time.sleep(every)
 
-    def wait_case_of(self, who: str, report_id: str, timeout: float = 30) -> str:
+    def wait_case_of(self, who: str, report_id: str, timeout: float = 60) -> str:
         case_id: str = self.wait_for(
             f"a case for {report_id}", lambda: self.report(who, report_id).get("case_id"), timeout
         )
         return case_id
 
-    def wait_assignment(self, unit: str, case_id: str, round_: int = 1, timeout: float = 30) -> dict[str, Any]:
+    def wait_assignment(self, unit: str, case_id: str, round_: int = 1, timeout: float = 60) -> dict[str, Any]:
         return self.wait_for(
             f"{unit}'s assignment for {case_id} round {round_}",
             lambda: next((a for a in self.assignments(unit) if a["case_id"] == case_id and a["round"] == round_), None),
             timeout,
         )
 
-    def wait_visit(self, who: str, case_id: str, round_: int = 1, timeout: float = 30) -> dict[str, Any]:
+    def wait_visit(self, who: str, case_id: str, round_: int = 1, timeout: float = 60) -> dict[str, Any]:
         return self.wait_for(
             f"a return visit for {case_id} round {round_}",
             lambda: next((v for v in self.visits(who) if v["case_id"] == case_id and v["round"] == round_), None),

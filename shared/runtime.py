@@ -109,10 +109,12 @@ class ServiceRuntime:
         for job in self._background:
             self._spawn(job(self), getattr(job, "__name__", "job"))
         handlers = self._consumer_factory(self) if self._consumer_factory else {}
+        metrics.prime(s.service_name, topics=list(handlers))
         if handlers:
             self.broker = KafkaBroker(
                 s.kafka_bootstrap,
                 client_id=f"{s.service_name}-consumer",
+                log_level=logging.DEBUG,  # one line per message is for debugging, not for the service log
                 middlewares=[_prometheus_middleware(s.service_name)],
                 logger=logging.getLogger(f"faststream.{s.service_name}"),
             )
@@ -143,7 +145,7 @@ class ServiceRuntime:
         for topic, by_type in handlers.items():
             router.subscriber(
                 topic,
-                group_id=self.settings.consumer_group,
+                group_id=self.settings.consumer_group(topic),
                 ack_policy=AckPolicy.MANUAL,
                 auto_offset_reset="earliest",
                 title=f"{self.settings.service_name}:{topic}",
@@ -186,7 +188,9 @@ class ServiceRuntime:
                             for t in await admin.describe_topics(self._subscribed)
                             for p in t["partitions"]
                         ]
-                    committed = await admin.list_consumer_group_offsets(s.consumer_group)
+                    committed = {}
+                    for topic in self._subscribed:
+                        committed.update(await admin.list_consumer_group_offsets(s.consumer_group(topic)))
                     ends = await probe.end_offsets(partitions) if partitions else {}
                     for tp, end in ends.items():
                         done = committed.get(tp)

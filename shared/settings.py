@@ -47,6 +47,8 @@ class ServiceSettings(BaseSettings):
     def topics(self) -> Topics:
         return Topics(self.kafka_topic_prefix)
 
-    @property
-    def consumer_group(self) -> str:
-        return f"{self.kafka_topic_prefix}{self.service_name}"
+    def consumer_group(self, topic: str) -> str:
+        """One consumer group per service and topic: a member joining for one topic never stalls the other
+        topic's consumers in a group-wide rebalance."""
+        prefix = self.kafka_topic_prefix
+        return f"{prefix}{self.service_name}.{topic.removeprefix(prefix)}"
