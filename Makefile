@@ -6,7 +6,7 @@ STACK := deploy/local/stack
 export PYTHON := $(abspath $(PYTHON))
 TEST_FLAGS ?= -q
 
-.PHONY: install stack services seed demo down status test test-unit test-integration test-e2e lint typecheck check
+.PHONY: install stack services seed demo prometheus down status test test-unit test-integration test-e2e lint typecheck check
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,8 +16,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-stack: install          ## Kafka (KRaft) and PostgreSQL of the project's own, under .local/
+stack: install          ## Kafka (KRaft) and PostgreSQL of the project's own, under .local/; Prometheus installed
 	$(STACK) up
+	$(PYTHON) -m deploy.local.prometheus install
 
 services: stack         ## the three services as background processes, ready when /readyz answers
 	$(PYTHON) -m deploy.local.services up
@@ -31,11 +32,16 @@ demo: seed              ## README command 1: the whole system, and a scripted pa
 	@echo "服务保持运行: intake http://127.0.0.1:8001/docs  dispatch http://127.0.0.1:8002/docs  followup http://127.0.0.1:8003/docs"
 	@echo "指标: http://127.0.0.1:8001/metrics (8002, 8003 同)   停止: make down"
 
+prometheus: services    ## Debian's Prometheus on http://127.0.0.1:19090 scraping the local services
+	$(PYTHON) -m deploy.local.prometheus up
+
 status:
 	-$(PYTHON) -m deploy.local.services status
+	-$(PYTHON) -m deploy.local.prometheus status
 	-$(STACK) status
 
 down:                   ## stop the services, then the stack
+	-$(PYTHON) -m deploy.local.prometheus down
 	-$(PYTHON) -m deploy.local.services down
 	$(STACK) down
 

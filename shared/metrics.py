@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["service"])
@@ -35,3 +37,33 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+# Why a message is dead-lettered by the shared consumer (``BadEvent`` reasons and ``handler_error``). Handlers
+# may add their own reasons (``PermanentError``); those series appear with their first dead letter.
+DEAD_LETTER_REASONS = (
+    "malformed",
+    "oversized",
+    "invalid_envelope",
+    "unknown_event_type",
+    "unsupported_schema_version",
+    "invalid_payload",
+    "handler_error",
+)
+HANDLER_RETRY_KINDS = ("transient", "error")
+
+
+def prime(service: str, topics: Iterable[str]) -> None:
+    """Create at zero the series of counters that stay at zero while all is well.
+
+    A labelled counter is exported only once it has a child. Without this, the first dead letter or relay
+    error would create its series at 1, ``increase()`` and ``rate()`` would see no change, the alerts built on
+    them would miss it, and the dashboards would show "no data" where the truth is "none".
+    """
+    OUTBOX_PUBLISHED.labels(service)
+    OUTBOX_ERRORS.labels(service)
+    OUTBOX_PUBLISH_DELAY.labels(service)
+    for topic in topics:
+        for reason in DEAD_LETTER_REASONS:
+            DEAD_LETTERS.labels(service, topic, reason)
+        for kind in HANDLER_RETRY_KINDS:
+            EVENT_HANDLER_RETRIES.labels(service, topic, kind)

@@ -1,22 +1,38 @@
-"""State gauges of dispatch, refreshed from the database: open cases by status and tier, overdue
-assignments by unit."""
+"""State gauges of dispatch, refreshed from the database: open cases by status and tier, overdue assignments
+by unit, assignments still open after their last escalation step (督办) by unit. The same pass creates the
+zero series of every registered district and unit, so dashboards list them all from the start."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
 from services.dispatch import metrics
-from services.dispatch.models import Assignment, Case
-from shared.clock import Clock
+from services.dispatch.domain import CHAIN, Clock
+from services.dispatch.models import Assignment, Case, Unit, timers
+from services.dispatch.routing import CLOCK_OPEN, timer_kind
+from shared.clock import Clock as TimeSource
+from shared.contracts.common import Tier
+from shared.contracts.dispatch import EscalationLevel
 from shared.runtime import ServiceRuntime
+from shared.timers import TIMER_FAILURES, TIMER_LATENESS, TIMERS_FIRED
 
 log = logging.getLogger(__name__)
 
+OPEN_CASE_STATUSES = ("assigned", "unrouted", "resolved")  # models.Case.status before "closed"
 
-async def refresh_gauges(runtime: ServiceRuntime, clock: Clock, every: float = 10.0) -> None:
+_DUE = {
+    Clock.SIGN_IN: Assignment.sign_in_due,
+    Clock.ON_SITE: Assignment.on_site_due,
+    Clock.RESOLVE: Assignment.resolve_due,
+}
+
+
+async def refresh_gauges(runtime: ServiceRuntime, clock: TimeSource, every: float = 10.0) -> None:
+    prime_timer_series(runtime.settings.service_name)
     while True:
         try:
             await refresh_once(runtime, clock)
@@ -27,7 +43,38 @@ async def refresh_gauges(runtime: ServiceRuntime, clock: Clock, every: float = 1
         await asyncio.sleep(every)
 
 
-async def refresh_once(runtime: ServiceRuntime, clock: Clock) -> None:
+def prime_timer_series(service: str) -> None:
+    """Every deadline kind's timer counters exist at zero, so a first failure is seen as an increase."""
+    for c in Clock:
+        for level in CHAIN:
+            kind = timer_kind(c, level)
+            TIMERS_FIRED.labels(service, kind)
+            TIMER_FAILURES.labels(service, kind)
+            TIMER_LATENESS.labels(service, kind)
+
+
+def _past_supervision() -> Any:
+    """An assignment whose 督办 step fired after the clock's current deadline, and whose clock still runs.
+
+    An approved extension moves the deadline past that firing, so an extended assignment is not counted.
+    """
+    fired = [
+        and_(
+            timers.c.kind == timer_kind(c, EscalationLevel.SUPERVISION),
+            Assignment.status.in_(CLOCK_OPEN[c]),
+            timers.c.fired_at >= _DUE[c],
+        )
+        for c in Clock
+    ]
+    return (
+        select(Assignment.unit_id, Assignment.unit_type, func.count(func.distinct(Assignment.id)))
+        .join(timers, timers.c.ref == Assignment.id)
+        .where(timers.c.fired_at.is_not(None), or_(*fired))
+        .group_by(Assignment.unit_id, Assignment.unit_type)
+    )
+
+
+async def refresh_once(runtime: ServiceRuntime, clock: TimeSource) -> None:
     assert runtime.sessions is not None
     now = clock.now()
     async with runtime.sessions() as session:
@@ -53,9 +100,20 @@ async def refresh_once(runtime: ServiceRuntime, clock: Clock) -> None:
                 .group_by(Assignment.unit_id, Assignment.unit_type)
             )
         ).all()
+        past_supervision = (await session.execute(_past_supervision())).all()
+        units = (await session.execute(select(Unit.id, Unit.type, Unit.district_id))).all()
+    metrics.prime_districts({district for _, _, district in units})
     metrics.OPEN_CASES.clear()
+    for status in OPEN_CASE_STATUSES:
+        for t in Tier:
+            metrics.OPEN_CASES.labels(status, t.value).set(0)
     for status, tier, count in open_cases:
         metrics.OPEN_CASES.labels(status, tier).set(count)
-    metrics.OVERDUE_ASSIGNMENTS.clear()
-    for unit_id, unit_type, count in overdue:
-        metrics.OVERDUE_ASSIGNMENTS.labels(unit_id, unit_type).set(count)
+    # Every registered unit has its per-unit series, at zero when it has nothing overdue: the units board
+    # lists them all, and a unit's first overdue assignment is a change, not a new series.
+    for gauge, rows in ((metrics.OVERDUE_ASSIGNMENTS, overdue), (metrics.PAST_SUPERVISION, past_supervision)):
+        gauge.clear()
+        for unit_id, unit_type, _ in units:
+            gauge.labels(unit_id, unit_type).set(0)
+        for unit_id, unit_type, count in rows:
+            gauge.labels(unit_id, unit_type).set(count)

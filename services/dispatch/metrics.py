@@ -1,10 +1,17 @@
 """Dispatch metrics. Labels are bounded sets: district, category, tier, unit type, level, reason — never a
-case id, a household or free text. The per-unit overdue gauge uses unit ids: a registry of at most a few
-hundred units, not user input."""
+case id, a household or free text. The per-unit gauges use unit ids: a registry of at most a few hundred
+units, not user input."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from services.dispatch.domain import ReturnReason
+from shared.contracts.common import Category, Tier, UnitType
+from shared.contracts.dispatch import EscalationLevel
+from shared.contracts.followup import ReopenReason
 
 _TIME_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600)
 
@@ -31,7 +38,55 @@ TIME_TO_RESOLVE = Histogram(
     ["unit_type"],
     buckets=_TIME_BUCKETS,
 )
+TIME_TO_CLOSE = Histogram(
+    "dispatch_time_to_close_seconds",
+    "From the case opening to its closing after the return visit",
+    ["category"],
+    buckets=(3600, 14400, 43200, 86400, 172800, 259200, 345600, 604800, 1209600),
+)
 OPEN_CASES = Gauge("dispatch_open_cases", "Cases not yet closed, by status and tier", ["status", "tier"])
 OVERDUE_ASSIGNMENTS = Gauge(
     "dispatch_overdue_assignments", "Open assignments past a deadline", ["unit_id", "unit_type"]
 )
+PAST_SUPERVISION = Gauge(
+    "dispatch_assignments_past_supervision",
+    "Open assignments whose clock is still running after its last escalation step (督办) fired",
+    ["unit_id", "unit_type"],
+)
+
+# The on-time counters and the time histograms exist at zero for every unit type from the start, so the SLA
+# ratios and their alert see the first late sign-in as an increase instead of a series appearing at 1.
+for _unit_type in UnitType:
+    for _on_time in ("true", "false"):
+        SIGNED_IN.labels(_unit_type.value, _on_time)
+        RESOLVED.labels(_unit_type.value, _on_time)
+    for _histogram in (TIME_TO_SIGN_IN, TIME_TO_ON_SITE, TIME_TO_RESOLVE):
+        _histogram.labels(_unit_type.value)
+
+
+EXTENSION_DECISIONS = ("approved", "refused")
+
+
+def prime_districts(districts: Iterable[str]) -> None:
+    """The district-labelled counters exist at zero for every district of the registry.
+
+    ``increase()`` cannot see the first event of a series that appears at 1: without this, the first case of
+    each district and category after a restart would be missing from every dashboard total. Cheap to repeat.
+    """
+    unit_types = [t.value for t in UnitType]
+    for district in districts:
+        for category in Category:
+            CLOSED.labels(district, category.value)
+            for tier in Tier:
+                CASES_OPENED.labels(district, category.value, tier.value)
+        for reason in ReopenReason:
+            REOPENED.labels(district, reason.value)
+        ESCALATIONS.labels(district, "case", EscalationLevel.SUPERVISION.value)  # 退单/重办 limits reached
+        for unit_type in unit_types:
+            ASSIGNMENTS.labels(district, unit_type)
+            for level in EscalationLevel:
+                ESCALATIONS.labels(district, unit_type, level.value)
+            for return_reason in ReturnReason:
+                RETURNS.labels(district, unit_type, return_reason.value)
+            for decision in EXTENSION_DECISIONS:
+                EXTENSIONS.labels(district, unit_type, decision)
