@@ -8,6 +8,7 @@ marks them sent. A crash between publish and mark re-sends the batch; consumers'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -137,7 +138,6 @@ class OutboxRelay:
             while True:
                 try:
                     sent = await self.publish_batch()
-                    await self._refresh_stats()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -145,6 +145,9 @@ class OutboxRelay:
                     metrics.OUTBOX_ERRORS.labels(self.service).inc()
                     sent = 0
                     await asyncio.sleep(1.0)
+                # Refreshed even while publishing fails, so the backlog and its age keep telling the truth.
+                with contextlib.suppress(Exception):
+                    await self._refresh_stats()
                 if sent >= self._batch_size:
                     continue  # more may be waiting
                 try:
@@ -175,21 +178,36 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self._publish(rows)
-            await self._mark_sent(session, [r.id for r in rows])
+            sent = await self._publish(rows)
+            if sent:
+                await self._mark_sent(session, [r.id for r in sent])
         now = time.time()
-        for r in rows:
+        for r in sent:
             metrics.OUTBOX_PUBLISH_DELAY.labels(self.service).observe(max(0.0, now - r.created_at.timestamp()))
-        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
-        return len(rows)
+        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(sent))
+        if len(sent) < len(rows):
+            # A row that cannot be published stays unsent and is retried; it must not hold back the others.
+            metrics.OUTBOX_ERRORS.labels(self.service).inc()
+        return len(sent)
 
-    async def _publish(self, rows: Any) -> None:
-        futures = [
-            await self._producer.send(r.topic, value=Envelope.model_validate(r.value).encode(), key=r.key.encode())
-            for r in rows
-        ]
+    async def _publish(self, rows: Any) -> list[Any]:
+        """Send every row; return those the broker acknowledged."""
+        pending: list[tuple[Any, Any]] = []
+        for r in rows:
+            try:
+                value = Envelope.model_validate(r.value).encode()
+                pending.append((r, await self._producer.send(r.topic, value=value, key=r.key.encode())))
+            except Exception:
+                log.exception("outbox row cannot be published", extra={"outbox_id": r.id, "topic": r.topic})
         # acks=all + idempotence: each future resolves once the broker has the record durably.
-        await asyncio.gather(*futures)
+        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        sent = []
+        for (row, _), result in zip(pending, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("outbox row not acknowledged", extra={"outbox_id": row.id, "error": repr(result)})
+            else:
+                sent.append(row)
+        return sent
 
     async def _mark_sent(self, session: AsyncSession, ids: list[int]) -> None:
         await session.execute(update(self._outbox).where(self._outbox.c.id.in_(ids)).values(sent_at=func.now()))

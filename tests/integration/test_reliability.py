@@ -189,3 +189,38 @@ async def test_a_malformed_message_goes_to_the_dead_letter_topic_and_the_consume
         "the next, valid event to be processed", lambda: cases_for(loop, good.payload["report_id"])
     )
     assert len(case_ids) == 1
+
+
+async def test_a_row_that_cannot_be_published_does_not_hold_back_the_others(loop: Loop) -> None:
+    topic = loop.topics.complaints
+    db = run_db("relay_poison_it")
+    engine = create_engine(await fresh_database(db))
+    async with engine.begin() as conn:
+        await conn.run_sync(IntakeBase.metadata.create_all)
+    sessions = session_factory(engine)
+    good = [complaint() for _ in range(2)]
+    async with sessions() as s, s.begin():
+        await add_event(s, intake_outbox, topic=topic, key="k", envelope=good[0])
+        await s.execute(
+            intake_outbox.insert().values(event_id=uuid.uuid4(), event_type="Broken", topic=topic, key="k", value={})
+        )
+        await add_event(s, intake_outbox, topic=topic, key="k", envelope=good[1])
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all")
+    await producer.start()
+    errors_before = REGISTRY.get_sample_value("outbox_relay_errors_total", {"service": "relay-poison"}) or 0
+    try:
+        relay = OutboxRelay(service="relay-poison", sessions=sessions, outbox=intake_outbox, producer=producer)
+        assert await relay.publish_batch() == 2
+        assert await relay.publish_batch() == 0, "the broken row is retried, and still fails"
+        async with sessions() as s:
+            unsent = (
+                await s.execute(select(intake_outbox.c.event_type).where(intake_outbox.c.sent_at.is_(None)))
+            ).all()
+        assert [r.event_type for r in unsent] == ["Broken"]
+        assert REGISTRY.get_sample_value("outbox_relay_errors_total", {"service": "relay-poison"}) == errors_before + 2
+    finally:
+        await producer.stop()
+        await engine.dispose()
+        await drop_database(db)
+    ids = {str(e.event_id) for e in good}
+    await read_topic(topic, until=lambda rs: sum(str(e.event_id) in ids for e in envelopes(rs)) >= 2)
