@@ -399,4 +399,5 @@ async def close(session: AsyncSession, *, closed: CaseClosed) -> Case | None:
     case.status, case.closed_at = "closed", closed.closed_at
     timeline(session, case.id, "closed", "followup", closed.closed_at, min_temp_c=closed.min_temp_c)
     metrics.CLOSED.labels(case.district_id, case.category).inc()
+    metrics.TIME_TO_CLOSE.labels(case.category).observe((closed.closed_at - case.opened_at).total_seconds())
     return case
