@@ -6,7 +6,7 @@ STACK := deploy/local/stack
 export PYTHON := $(abspath $(PYTHON))
 TEST_FLAGS ?= -q
 
-.PHONY: install stack services seed demo prometheus down status test test-unit test-integration test-e2e lint typecheck check
+.PHONY: install stack browser services seed demo prometheus down status test test-unit test-integration test-e2e lint typecheck check
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,7 @@ seed: services          ## the seed registry: geography, heat network, household
 demo: seed              ## README command 1: the whole system, and a scripted pass through the loop
 	$(PYTHON) -m deploy.demo
 	@echo ""
+	@echo "调度台: http://127.0.0.1:8002/console/  (演示账号见 README)"
 	@echo "服务保持运行: intake http://127.0.0.1:8001/docs  dispatch http://127.0.0.1:8002/docs  followup http://127.0.0.1:8003/docs"
 	@echo "指标: http://127.0.0.1:8001/metrics (8002, 8003 同)   停止: make down"
 
@@ -45,7 +46,13 @@ down:                   ## stop the services, then the stack
 	-$(PYTHON) -m deploy.local.services down
 	$(STACK) down
 
-test: stack lint        ## README command 2: every tier on the real stack
+CHROMIUM := /usr/bin/chromium
+browser:                ## Debian's Chromium and a CJK font for the console's browser tests (never `playwright install`)
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei; } || \
+	  { echo "needs Debian's chromium: apt-get install -y chromium fonts-wqy-microhei" >&2; exit 1; }
+
+test: stack browser lint  ## README command 2: every tier on the real stack
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/unit tests/integration tests/e2e
 
 test-unit: install
@@ -54,7 +61,7 @@ test-unit: install
 test-integration: stack
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/integration
 
-test-e2e: stack
+test-e2e: stack browser
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/e2e
 
 lint: install           ## ruff, the import contracts (services never import each other), mypy strict

@@ -18,8 +18,11 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+    """``pre_ping`` tests each connection as it leaves the pool; with asyncpg that is three round trips (BEGIN, a
+    ping, ROLLBACK). Without it a connection broken by a database restart fails once and the pool then discards
+    every connection older than the failure."""
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

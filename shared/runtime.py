@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
@@ -83,7 +84,7 @@ class ServiceRuntime:
         app.state.runtime = self
         if s.migrate_on_start:
             await asyncio.to_thread(migrate.upgrade, self._migrations_dir, s.database_url)
-        self.engine = create_engine(s.database_url, pool_size=s.db_pool_size)
+        self.engine = create_engine(s.database_url, pool_size=s.db_pool_size, pre_ping=s.db_pool_pre_ping)
         self.sessions = session_factory(self.engine)
         if self._on_start is not None:
             await self._on_start(self)
@@ -227,6 +228,15 @@ class ServiceRuntime:
         errors.install(app)
         for router in routers:
             app.include_router(router)
+        if self.settings.cors_origins:
+            # Bearer tokens travel in a header, never in cookies: no credentials mode.
+            app.add_middleware(
+                CORSMiddleware,
+                allow_origins=self.settings.cors_origins,
+                allow_methods=["GET", "POST", "PUT"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
         return app
 
     # -- operational endpoints -------------------------------------------------------------------------

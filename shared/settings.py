@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql+asyncpg://heat:heat@127.0.0.1:55432/postgres"
     db_pool_size: int = 10
+    db_pool_pre_ping: bool = True  # see shared.db.create_engine
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_topic_prefix: str = ""
     http_host: str = "127.0.0.1"
@@ -33,6 +34,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_retries: int = 5
     auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
     admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
+    # Browser pages on other origins allowed to call this API (e.g. the dispatch console reading follow-up's
+    # reports); JSON in the environment: ["http://127.0.0.1:8002"]. Empty: no CORS headers at all.
+    cors_origins: list[str] = []
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> ServiceSettings:

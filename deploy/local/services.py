@@ -6,6 +6,7 @@ Tests use the same code with their own state folder, ports, databases and topic 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -49,6 +50,11 @@ class ServiceSet:
                 "PYTHONPATH": str(REPO),
             }
         )
+        # The dispatch console (served by dispatch) reads follow-up's reports from the browser: follow-up admits
+        # the console's origin, and the console is told where follow-up is.
+        console = [f"http://127.0.0.1:{self.ports['dispatch']}", f"http://localhost:{self.ports['dispatch']}"]
+        env["FOLLOWUP_CORS_ORIGINS"] = json.dumps(console)
+        env["DISPATCH_CONSOLE_FOLLOWUP_URL"] = self.url("followup")
         env.update(self.extra_env)
         return env
 

@@ -1,4 +1,5 @@
-"""The seed registry: read the YAML, shape it for each service's admin API, mint demo tokens, load it.
+"""The seed registry: read the YAML, shape it for each service's admin API (registry, units, console accounts),
+mint demo tokens, load it.
 
 ``python -m deploy.seed.registry [FILE]`` loads it into running intake and dispatch services.
 """
@@ -85,6 +86,32 @@ def tokens(doc: dict[str, Any], secret: str) -> dict[str, str]:
     return out
 
 
+def dispatch_accounts(doc: dict[str, Any]) -> dict[str, Any]:
+    """Console sign-ins of dispatch's ``PUT /admin/accounts`` (development only: the passwords are in the file).
+    A unit's account acts as the unit; a person's (``person:``) as that person of ``people``."""
+    people = {p["sub"]: p for p in doc.get("people", [])}
+    units = {u["id"]: u for u in doc["units"]}
+    accounts = []
+    for a in doc.get("accounts", []):
+        if "unit" in a:
+            unit = units[a["unit"]]
+            who = {"role": Role.UNIT.value, "sub": unit["id"], "scope": doc["district"]["id"], "name": unit["name"]}
+        else:
+            person = people[a["person"]]
+            who = {"role": person["role"], "sub": person["sub"], "scope": person["scope"], "name": person["name"]}
+        accounts.append(
+            {
+                "username": a["username"],
+                "password": a["password"],
+                "role": who["role"],
+                "sub": who["sub"],
+                "scope": who["scope"],
+                "display_name": who["name"],
+            }
+        )
+    return {"accounts": accounts}
+
+
 def load(doc: dict[str, Any], *, intake_url: str, dispatch_url: str, admin_token: str) -> dict[str, Any]:
     headers = {"X-Admin-Token": admin_token}
     with httpx.Client(timeout=30) as client:
@@ -92,7 +119,9 @@ def load(doc: dict[str, Any], *, intake_url: str, dispatch_url: str, admin_token
         r1.raise_for_status()
         r2 = client.put(f"{dispatch_url}/admin/units", json=dispatch_units(doc), headers=headers)
         r2.raise_for_status()
-    return {"intake": r1.json(), "dispatch": r2.json()}
+        r3 = client.put(f"{dispatch_url}/admin/accounts", json=dispatch_accounts(doc), headers=headers)
+        r3.raise_for_status()
+    return {"intake": r1.json(), "dispatch": {**r2.json(), **r3.json()}}
 
 
 def main() -> None:

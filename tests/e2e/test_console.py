@@ -1,0 +1,325 @@
+"""The dispatch console in Debian's Chromium (headless, driven by Playwright with the system browser) against the
+three services as processes: a whistle shows up live in the unit's list, the dispatcher signs in and resolves it,
+the task force reads the timeline and approves an extension, and another unit sees nothing of it — not in its
+list, not by typing the id, not on its live-update stream.
+
+Screenshots of each view go to ``artifacts/console/`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from deploy.local.services import REPO
+from tests.e2e.conftest import Running
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; a browser Playwright downloads itself cannot run here
+# As the machine notes have them: without the background-networking flags Chromium keeps dialling Google's
+# hosts on this closed network. Playwright gives every launch a fresh, empty profile of its own.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = REPO / "artifacts" / "console"
+ZONE = "Asia/Shanghai"
+LIVE = 15_000  # ms: a whistle travels intake → Kafka → dispatch → the stream → the page well within this
+
+expect.set_options(timeout=10_000)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-wqy-microhei", pytrace=False)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield b
+        b.close()
+
+
+class Console:
+    """One person's browser window on the console; uncaught page errors fail the test."""
+
+    def __init__(self, browser: Browser, running: Running) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN", timezone_id=ZONE)
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(f"{r.method} {r.url}"))
+        self.page.goto(running.services.url("dispatch") + "/console/")
+
+    def sign_in(self, username: str, password: str) -> None:
+        self.page.fill("input[name=username]", username)
+        self.page.fill("input[name=password]", password)
+        self.page.get_by_role("button", name="登录").click()
+
+    def signed_in(self, username: str, password: str, display_name: str) -> Page:
+        self.sign_in(username, password)
+        expect(self.page.locator(".user .who")).to_have_text(display_name)
+        expect(self.page.locator(".user .live.on")).to_be_visible()  # the live stream is connected
+        return self.page
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=ARTIFACTS / name, full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.errors, f"uncaught errors in the page: {self.errors}"
+
+
+@pytest.fixture
+def console(browser: Browser, running: Running) -> Iterator[Any]:
+    opened: list[Console] = []
+
+    def open_console() -> Console:
+        opened.append(Console(browser, running))
+        return opened[-1]
+
+    yield open_console
+    for c in opened:
+        c.close()
+
+
+def whistle(running: Running, worker: str, household: str, category: str = "cold_room") -> str:
+    """A grid worker's one-tap report; returns the case dispatch opened for it."""
+    report = running.client.grid_report(
+        worker, household_id=household, category=category, description="居民反映暖气不热", measured_temp_c=15.5
+    )
+    return running.client.wait_case_of(worker, report["id"], timeout=30)
+
+
+def kinds(page: Page) -> list[str]:
+    found: list[str] = page.locator(".detail-pane .timeline .event").evaluate_all("els => els.map(e => e.dataset.kind)")
+    return found
+
+
+def test_a_whistle_shows_up_live_and_the_dispatcher_resolves_it(running: Running, console: Any) -> None:
+    c = console()
+    c.shot("01-login.png")
+    c.sign_in("heat1", "not-the-password")
+    expect(c.page.locator(".login .notice.error")).to_have_text("用户名或密码错误")
+    page = c.signed_in("heat1", "heat1-demo", "城关第一供热公司")
+    page.evaluate("window.sameDocument = true")  # gone if the page reloads
+
+    case_id = whistle(running, "GW-01", "H-LK-2-201")  # 低保户: a priority resident, urgent
+    row = page.locator(f"tr.row[data-case-id='{case_id}']")
+    expect(row).to_be_visible(timeout=LIVE)
+    assert page.evaluate("window.sameDocument") is True
+    expect(row.locator(".badge.resident")).to_have_text("重点人群")
+    expect(row.locator(".badge.p-urgent")).to_have_text("加急")
+    expect(row.locator(".clock")).to_contain_text("签收剩余")
+    expect(row).to_have_class(re.compile(r"\bt-ok\b"))
+    c.shot("02-unit-new-whistle.png")
+
+    row.get_by_role("button", name="签收").click()  # one click
+    detail = page.locator(".detail-pane")
+    expect(detail.locator(".detail-notice")).to_have_text("已签收")
+    expect(row).to_have_attribute("data-status", "signed_in")
+    expect(row.locator(".clock")).to_contain_text("到场剩余")
+
+    detail.get_by_role("button", name="到场", exact=True).click()
+    expect(detail.locator(".detail-notice")).to_have_text("已到场")
+    detail.get_by_role("button", name="进展").click()
+    page.fill("textarea[name=note]", "已入户测温15.5°C，排查楼内管线")
+    detail.locator(".form-progress").get_by_role("button", name="提交").click()
+    expect(detail.locator(".detail-notice")).to_have_text("进展已记录")
+
+    detail.get_by_role("button", name="办结", exact=True).click()
+    page.fill("textarea[name=action_taken]", "排气、清洗滤网，室温恢复")
+    page.fill("input[name=measured_temp_c]", "99")
+    detail.locator(".form-resolve").get_by_role("button", name="提交").click()
+    expect(detail.locator(".form-notice")).to_have_text("实测室温：数值过大")  # the API's 422, in Chinese
+    c.shot("03-unit-resolve-error.png")
+    page.fill("input[name=measured_temp_c]", "20.5")
+    page.fill("textarea[name=photo_refs]", "P-20261123-01\nP-20261123-02")
+    detail.locator(".form-resolve").get_by_role("button", name="提交").click()
+    expect(detail.locator(".detail-notice")).to_have_text("已办结，等待网格员回访")
+    expect(row).to_have_count(0)  # no longer open
+    assert kinds(page)[:8] == [
+        "reported",
+        "opened",
+        "dispatched",
+        "signed_in",
+        "arrived",
+        "progress",
+        "unit_resolved",
+        "resolved",
+    ]
+    c.shot("04-unit-resolved.png")
+
+    case = running.client.case("TF-JYG", case_id)
+    (mine,) = [a for a in case["assignments"] if a["unit_id"] == "U-HEAT-1"]
+    assert mine["status"] == "resolved" and mine["measured_temp_c"] == 20.5
+    assert mine["action_taken"] == "排气、清洗滤网，室温恢复"
+
+
+def test_the_task_force_reads_the_timeline_and_approves_an_extension(running: Running, console: Any) -> None:
+    unit = console()
+    up = unit.signed_in("heat2", "heat2-demo", "城关第二供热公司")
+    case_id = whistle(running, "GW-03", "H-CH-48-201")
+    row = up.locator(f"tr.row[data-case-id='{case_id}']")
+    expect(row).to_be_visible(timeout=LIVE)
+    row.get_by_role("button", name="签收").click()
+    unit_detail = up.locator(".detail-pane")
+    expect(unit_detail.locator(".detail-notice")).to_have_text("已签收")
+    unit_detail.get_by_role("button", name="延期").click()
+    wanted = (datetime.now(ZoneInfo(ZONE)) + timedelta(days=6)).replace(hour=10, minute=0, second=0, microsecond=0)
+    up.fill("input[name=resolve_due]", wanted.strftime("%Y-%m-%dT%H:%M"))
+    up.fill("textarea[name=reason]", "主管道需更换，需停水施工")
+    unit_detail.locator(".form-extensions").get_by_role("button", name="提交").click()
+    expect(unit_detail.locator(".detail-notice")).to_contain_text("延期申请已提交")
+
+    tf = console()
+    tp = tf.signed_in("jyg", "jyg-demo-2026", "嘉峪关路街道工作专班")
+    case_row = tp.locator(f"tr.row[data-case-id='{case_id}']")
+    expect(case_row).to_be_visible()
+    case_row.click()
+    detail = tp.locator(".detail-pane")
+    expect(detail.locator(".case-head .mono")).to_have_text(case_id)
+    expect(detail.locator(".stage.done")).to_have_text(["发现", "上报", "调度", "处置"])
+    events = detail.locator(".timeline .event")
+    expect(events).to_have_count(5)
+    assert kinds(tp) == ["reported", "opened", "dispatched", "signed_in", "extension_requested"]
+    expect(events.locator(".event-actor")).to_have_text(["网格员", "调度系统", "调度系统", "U-HEAT-2", "U-HEAT-2"])
+    expect(events.nth(4).locator(".event-detail")).to_have_text("主管道需更换，需停水施工")
+    expect(detail.locator(".extension .ext-status")).to_have_text("待审批")
+    tf.shot("05-task-force-case-timeline.png")
+
+    detail.locator(".extension").get_by_role("button", name="批准", exact=True).click()
+    expect(detail.locator(".extension .ext-status")).to_have_text("已批准")
+    expect(events).to_have_count(6)
+    expect(events.nth(5)).to_have_attribute("data-kind", "extension_decided")
+    expect(events.nth(5).locator(".event-actor")).to_have_text("TF-JYG")
+    tf.shot("06-task-force-extension-approved.png")
+
+    (a,) = running.client.case("U-HEAT-2", case_id)["assignments"]
+    assert datetime.fromisoformat(a["resolve_due"]) == wanted
+    # The dispatcher sees the decision without reloading.
+    expect(unit_detail.locator(".extension .ext-status")).to_have_text("已批准", timeout=LIVE)
+
+    tp.get_by_role("tab", name="延期审批").click()
+    expect(tp.locator(f".tab-panel:not([hidden]) .extension[data-case-id='{case_id}']")).to_have_count(0)
+
+    tp.get_by_role("tab", name="日报与考核").click()
+    expect(tp.locator(".report-text")).to_contain_text("日报告")
+    expect(tp.locator(".report-text")).to_contain_text("排查问题")
+    expect(tp.locator(".scorecard tr[data-unit='U-HEAT-2']")).to_be_visible()
+    tf.shot("07-task-force-report-and-scorecards.png")
+
+    # Re-tier: a complex case is the task force's own; the unit's assignment is withdrawn, live.
+    tp.get_by_role("tab", name="辖区案件").click()
+    case_row.click()
+    detail.locator(".retier select").select_option("complex")
+    detail.get_by_role("button", name="调整分级").click()
+    expect(detail.locator(".case-tier")).to_have_text("复杂·专班牵头")
+    expect(row).to_have_count(0, timeout=LIVE)
+
+
+class Stream:
+    """A console's live-update stream read from its own thread: every event, as (name, data).
+
+    Plain ``http.client``, so that ``close`` can shut the socket down under the blocked reader at once (the
+    server then sees the disconnect and ends the stream, rather than at its time limit)."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        url = urlsplit(base_url)
+        self._conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=40)
+        self._conn.request("GET", "/console/events?" + urlencode({"token": token}))
+        self._response = self._conn.getresponse()
+        assert self._response.status == 200
+        assert self._response.getheader("content-type", "").startswith("text/event-stream")
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        name = ""
+        try:
+            while line := self._response.readline():
+                text = line.decode().rstrip("\n")
+                if text.startswith("event: "):
+                    name = text.removeprefix("event: ")
+                elif text.startswith("data: "):
+                    self.events.append((name, json.loads(text.removeprefix("data: "))))
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # shut down by the test
+
+    def raw(self) -> str:
+        return json.dumps(self.events)
+
+    def close(self) -> None:
+        if self._conn.sock is not None:
+            self._conn.sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(5)
+        self._conn.close()
+
+
+def token(running: Running, username: str, password: str) -> str:
+    r = httpx.post(running.services.url("dispatch") + "/v1/login", json={"username": username, "password": password})
+    r.raise_for_status()
+    return str(r.json()["token"])
+
+
+def test_another_unit_sees_nothing_of_it(running: Running, console: Any) -> None:
+    dispatch = running.services.url("dispatch")
+    other = Stream(dispatch, token(running, "heat1", "heat1-demo"))
+    owner = Stream(dispatch, token(running, "heat2", "heat2-demo"))
+    c = console()
+    page = c.signed_in("heat1", "heat1-demo", "城关第一供热公司")
+    try:
+        deadline = time.monotonic() + 10
+        while not (other.events and owner.events) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert other.events and owner.events, "each stream says its version on connecting"
+        before = len(c.requests)
+
+        case_id = whistle(running, "GW-02", "H-DF-3-302")  # U-HEAT-2's (substation SS-02)
+        running.client.wait_assignment("U-HEAT-2", case_id, timeout=30)
+        deadline = time.monotonic() + 10
+        while len(owner.events) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(owner.events) >= 2, "the owner's stream announces the new assignment"
+        time.sleep(2.5)  # more than two polls of the other unit's stream
+
+        assert [name for name, _ in other.events] == ["version"], other.events
+        assert case_id not in other.raw() and case_id not in owner.raw()  # versions only, never case data
+        assert not [r for r in c.requests[before:] if "/v1/" in r], "the other unit's page was never told to reload"
+    finally:
+        other.close()
+        owner.close()
+
+    rows = page.locator("tr.row")
+    assert case_id not in (rows.evaluate_all("els => els.map(e => e.dataset.caseId)") or [])
+    page.fill("input[name=case_id]", case_id)
+    page.get_by_role("button", name="查询").click()
+    expect(page.locator(".detail-pane .notice.error")).to_have_text("未找到该案件")
+    c.shot("08-other-unit-cannot-see.png")
+    for path in (f"/v1/cases/{case_id}", "/v1/assignments"):
+        r = httpx.get(
+            running.services.url("dispatch") + path,
+            headers={"Authorization": f"Bearer {token(running, 'heat1', 'heat1-demo')}"},
+        )
+        assert r.status_code == 404 or case_id not in r.text

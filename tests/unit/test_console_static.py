@@ -1,0 +1,131 @@
+"""The console's page, headers, stream authentication and password hashing — no database, no broker: the
+dispatch app is driven without its lifespan, which only the API routes need."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from services.dispatch import accounts, console
+from services.dispatch.config import DispatchSettings
+from services.dispatch.main import create_app
+from shared.auth import Principal, Role, issue
+from shared.settings import DEV_AUTH_SECRET
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(DispatchSettings())
+    app.state.auth_secret = DEV_AUTH_SECRET  # what the lifespan would set
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        yield client
+
+
+def directives(csp: str) -> dict[str, list[str]]:
+    return {d.split()[0]: d.split()[1:] for d in (x.strip() for x in csp.split(";")) if d}
+
+
+async def test_the_page_is_served_with_a_strict_content_security_policy(http: httpx.AsyncClient) -> None:
+    r = await http.get("/console/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="/console/app.js">' in r.text and '<html lang="zh-CN">' in r.text
+    csp = directives(r.headers["content-security-policy"])
+    assert csp["default-src"] == ["'none'"]
+    assert csp["script-src"] == ["'self'"] and csp["style-src"] == ["'self'"]
+    assert csp["connect-src"] == ["'self'", "http://127.0.0.1:8003"]  # dispatch itself and follow-up's reports
+    assert csp["frame-ancestors"] == ["'none'"] and csp["base-uri"] == ["'none'"]
+    assert "unsafe" not in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    redirect = await http.get("/console")
+    assert redirect.status_code == 308 and redirect.headers["location"] == "/console/"
+
+
+async def test_scripts_and_styles_are_served_with_their_types_and_nothing_else_is(http: httpx.AsyncClient) -> None:
+    js = await http.get("/console/app.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert "content-security-policy" in js.headers
+    css = await http.get("/console/console.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    for path in ("/console/console.py", "/console/..%2Fconsole.py", "/console/%2e%2e/api.py", "/console/nope.js"):
+        assert (await http.get(path)).status_code == 404, path
+    config = await http.get("/console/config.json")
+    assert config.json() == {"followup_url": "http://127.0.0.1:8003"}
+
+
+def test_the_followup_origin_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPATCH_CONSOLE_FOLLOWUP_URL", "https://reports.example.org:8443/base/")
+    console._followup_url.cache_clear()
+    try:
+        csp = directives(console.content_security_policy(console._followup_url()))
+        assert csp["connect-src"] == ["'self'", "https://reports.example.org:8443"]
+    finally:
+        console._followup_url.cache_clear()
+
+
+def test_the_page_builds_the_dom_from_text_only() -> None:
+    """Data reaches the page as text nodes (dom.js ``h``): no HTML parsing of anything, no eval, no inline code."""
+    static = console.STATIC
+    for path in static.glob("*.js"):
+        source = path.read_text(encoding="utf-8")
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in source, f"{path.name} uses {sink}"
+    html = (static / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html) and " style=" not in html and " on" not in html.lower()
+
+
+async def test_the_stream_refuses_a_bad_token_like_the_api_does(http: httpx.AsyncClient) -> None:
+    unit = Principal(role=Role.UNIT, sub="U-HEAT-1", scope="D-CG")
+    for bad in (
+        "",
+        "not-a-token",
+        issue(unit, "another-secret"),
+        issue(unit, DEV_AUTH_SECRET, ttl_seconds=-10),  # expired
+        issue(unit, DEV_AUTH_SECRET)[:-2] + "xx",  # signature tampered with
+    ):
+        r = await http.get("/console/events", params={"token": bad})
+        assert r.status_code == 401, bad
+        assert r.json()["detail"]["message"] == "未登录或令牌无效"
+    admin = await http.get("/console/events", params={"token": issue(Principal(role=Role.ADMIN), DEV_AUTH_SECRET)})
+    assert admin.status_code == 403
+
+
+async def test_cors_is_off_unless_origins_are_configured() -> None:
+    origin = "http://127.0.0.1:8002"
+    preflight = {
+        "Origin": origin,
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    for origins, allowed in (([], None), ([origin], origin)):
+        app = create_app(DispatchSettings(cors_origins=origins))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            r = await client.options("/v1/assignments", headers=preflight)
+            assert r.headers.get("access-control-allow-origin") == allowed
+            other = await client.options("/v1/assignments", headers={**preflight, "Origin": "http://evil.example"})
+            assert "access-control-allow-origin" not in other.headers
+
+
+def test_passwords_are_salted_scrypt_hashes() -> None:
+    one, two = accounts.hash_password("heat1-demo"), accounts.hash_password("heat1-demo")
+    assert one != two and one.startswith("scrypt$16384$8$1$")  # a fresh salt each time
+    assert accounts.verify_password("heat1-demo", one) and accounts.verify_password("heat1-demo", two)
+    assert not accounts.verify_password("heat1-demo!", one)
+    assert not accounts.verify_password("heat1-demo", "garbage")
+    assert not accounts.verify_password("heat1-demo", "pbkdf2$1$2$3$AAAA$AAAA")
+
+
+def test_an_unknown_name_costs_as_much_as_a_wrong_password() -> None:
+    stored = accounts.hash_password("right-password")
+    accounts._check("warm-up", None)
+    started = time.perf_counter()
+    assert not accounts._check("wrong-password", stored)
+    wrong = time.perf_counter() - started
+    started = time.perf_counter()
+    assert not accounts._check("wrong-password", None)
+    unknown = time.perf_counter() - started
+    assert unknown > wrong / 3  # both run one scrypt; no early return for an unknown name
