@@ -78,7 +78,13 @@ def run_db(name: str) -> str:
 async def drop_database(name: str) -> None:
     conn = await asyncpg.connect(host="127.0.0.1", port=PG_PORT, user="heat", password="heat", database="postgres")
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(10):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except asyncpg.InsufficientPrivilegeError:
+                # An autovacuum worker (a superuser process) on a freshly loaded table: wait for it to finish.
+                await asyncio.sleep(0.5 * (attempt + 1))
     finally:
         await conn.close()
 

@@ -1,21 +1,42 @@
-"""Intake HTTP API: grid workers' one-tap report, report status, and the admin registry."""
+"""Intake HTTP API: grid workers' one-tap report and visit ledger, 12345 orders, sensor batches, report status for
+residents and staff, and the admin registry and callback queue. Open311 lives in ``open311.py``."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import messages, service
-from services.intake.schemas import GridReportIn, RegistryIn, ReportEventOut, ReportOut
-from shared.auth import AdminOnly, CurrentPrincipal, Role, require
+from services.intake import domain, hotline, messages, registry, sensors, service, visits
+from services.intake.config import IntakeSettings
+from services.intake.schemas import (
+    CallbackOut,
+    GridReportIn,
+    HotlineOrderIn,
+    HotlineOrderOut,
+    PublicReportOut,
+    ReadingsIn,
+    ReadingsOut,
+    RedriveOut,
+    RegistryIn,
+    ReportEventOut,
+    ReportOut,
+    VisitIn,
+    VisitOut,
+    VisitSummaryOut,
+)
+from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
 from shared.clock import Clock
-from shared.errors import NotFound
-from shared.outbox import OutboxWriter
+from shared.errors import ApiError, NotFound
 
 router = APIRouter()
+M = TypeVar("M", bound=BaseModel)
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -24,6 +45,51 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(_session)]
+
+
+def _intake(request: Request) -> service.Intake:
+    intake: service.Intake = request.app.state.intake
+    return intake
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def _parse(model: type[M], raw: bytes) -> M:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+
+
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its definitions inlined: bodies read from raw bytes (to check a signature, or
+    to parse thousands of readings at once) are documented through ``openapi_extra``, outside FastAPI's components."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined
+
+
+def _settings(request: Request) -> IntakeSettings:
+    settings: IntakeSettings = request.app.state.settings
+    return settings
+
+
+# -- grid workers ------------------------------------------------------------------------------------------------
 
 
 @router.post(
@@ -38,14 +104,71 @@ async def grid_report(
 ) -> ReportOut:
     """一键上报: a grid worker reports a problem in a household or building of their grid."""
     require(principal, Role.GRID_WORKER)
-    writer: OutboxWriter = request.app.state.writer
-    clock: Clock = request.app.state.clock
     report, created = await service.report_from_grid(
-        session, writer, body=body, grid_worker_id=principal.sub, grid_id=principal.scope, at=clock.now()
+        session,
+        _intake(request),
+        body=body,
+        grid_worker_id=principal.sub,
+        grid_id=principal.scope,
+        at=_clock(request).now(),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
     return ReportOut.model_validate(report)
+
+
+@router.post(
+    "/v1/visits",
+    response_model=VisitOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["grid worker"],
+    responses={200: {"description": "Same idempotency key: the visit already logged"}},
+)
+async def log_visit(
+    body: VisitIn, principal: CurrentPrincipal, session: Session, request: Request, response: Response
+) -> VisitOut:
+    """访民问暖 入户走访: log a household visit; each finding becomes a report."""
+    require(principal, Role.GRID_WORKER)
+    visit, created = await visits.log_visit(
+        session,
+        _intake(request),
+        body=body,
+        grid_worker_id=principal.sub,
+        grid_id=principal.scope,
+        at=_clock(request).now(),
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return VisitOut.model_validate(visit)
+
+
+def _grid_of(principal: Principal, grid_id: str | None) -> str:
+    if principal.role is Role.GRID_WORKER:
+        return principal.scope
+    require(principal, Role.TASK_FORCE, Role.DISTRICT, Role.ADMIN)
+    if not grid_id:
+        raise ApiError(422, "missing_grid", messages.NEED_PLACE, "grid_id")
+    return grid_id
+
+
+@router.get("/v1/visits", response_model=list[VisitOut], tags=["grid worker"])
+async def list_visits(
+    principal: CurrentPrincipal, session: Session, day: date, grid_id: str | None = None
+) -> list[VisitOut]:
+    """The visits of one grid on one (local) day."""
+    rows = await visits.list_for_grid(session, grid_id=_grid_of(principal, grid_id), day=day)
+    return [VisitOut.model_validate(v) for v in rows]
+
+
+@router.get("/v1/visits/summary", response_model=VisitSummaryOut, tags=["grid worker"])
+async def visit_summary(
+    principal: CurrentPrincipal, session: Session, day: date, grid_id: str | None = None
+) -> VisitSummaryOut:
+    """The ledger's figures for the daily report (走访户数、走访人数、排查问题)."""
+    return await visits.summary(session, grid_id=_grid_of(principal, grid_id), day=day)
+
+
+# -- reports ------------------------------------------------------------------------------------------------------
 
 
 @router.get("/v1/reports/{report_id}", response_model=ReportOut, tags=["reports"])
@@ -66,7 +189,175 @@ async def get_report(report_id: str, principal: CurrentPrincipal, session: Sessi
     return out
 
 
+@router.get("/v1/public/reports/{report_id}", response_model=PublicReportOut, tags=["reports"])
+async def public_report(report_id: str, session: Session) -> PublicReportOut:
+    """For the resident holding the report number (its 64 random bits are the key): status and timeline only."""
+    report, events = await service.get(session, report_id=report_id)
+    return PublicReportOut(
+        id=report.id,
+        category=report.category,
+        status=report.status,
+        status_note=events[-1].note if events else domain.STATUS_NOTES["accepted"],
+        reported_at=report.reported_at,
+        updated_at=report.updated_at,
+        timeline=[ReportEventOut.model_validate(e) for e in events],
+    )
+
+
+# -- 12345 --------------------------------------------------------------------------------------------------------
+
+
+async def _order_out(session: AsyncSession, report: Any) -> HotlineOrderOut:
+    events = await service.timeline(session, report_id=report.id)
+    return HotlineOrderOut(
+        order_no=report.order_no,
+        report_id=report.id,
+        status=report.status,
+        status_text=messages.HOTLINE_STATUS_TEXT.get(report.status, domain.STATUS_NOTES.get(report.status, "")),
+        case_id=report.case_id,
+        category=report.category,
+        priority=report.priority,
+        grouped=any(e.status == "grouped" for e in events),
+        timeline=[ReportEventOut.model_validate(e) for e in events],
+    )
+
+
+_ORDER_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _inline_schema(HotlineOrderIn)}}},
+    "parameters": [
+        {"name": hotline.HEADER_INTEGRATION, "in": "header", "required": True, "schema": {"type": "string"}},
+        {"name": hotline.HEADER_TIMESTAMP, "in": "header", "required": True, "schema": {"type": "string"}},
+        {"name": hotline.HEADER_SIGNATURE, "in": "header", "required": True, "schema": {"type": "string"}},
+    ],
+}
+
+
+@router.post(
+    "/hotline/v1/orders",
+    response_model=HotlineOrderOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["12345"],
+    openapi_extra=_ORDER_BODY,
+    responses={200: {"description": "The order number was seen before: its report"}},
+)
+async def hotline_order(request: Request, response: Response, session: Session) -> HotlineOrderOut:
+    """A 12345 work order, signed: HMAC-SHA256 over ``timestamp + "." + body`` (see the hotline module)."""
+    body = await request.body()
+    integration_id = await hotline.authenticate(
+        request, session, settings=_settings(request), clock=_clock(request), signed=body
+    )
+    order = hotline.parse_order(body)
+    report, created = await hotline.receive_order(
+        session, _intake(request), integration_id=integration_id, order=order, at=_clock(request).now()
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return await _order_out(session, report)
+
+
+@router.get(
+    "/hotline/v1/orders/{order_no}",
+    response_model=HotlineOrderOut,
+    tags=["12345"],
+    openapi_extra={"parameters": _ORDER_BODY["parameters"]},
+)
+async def hotline_order_status(order_no: str, request: Request, session: Session) -> HotlineOrderOut:
+    """An order's status and timeline, signed like a POST with the request path in place of the body."""
+    signed = request.url.path.encode() + (b"?" + request.url.query.encode() if request.url.query else b"")
+    integration_id = await hotline.authenticate(
+        request, session, settings=_settings(request), clock=_clock(request), signed=signed
+    )
+    report = await hotline.find_order(session, integration_id=integration_id, order_no=order_no)
+    return await _order_out(session, report)
+
+
+# -- sensors ---------------------------------------------------------------------------------------------------
+
+
+def _gateway(request: Request) -> str:
+    given = request.headers.get("x-api-key", "").encode()
+    for gateway_id, key in (_settings(request).sensor_gateway_keys or {}).items():
+        if given and hmac.compare_digest(given, key.get_secret_value().encode()):
+            return str(gateway_id)
+    raise ApiError(401, "unauthenticated", messages.SENSOR_UNAUTHORIZED, "X-Api-Key")
+
+
+_READINGS_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _inline_schema(ReadingsIn)}}}
+}
+
+
+@router.post("/v1/sensor-readings", response_model=ReadingsOut, tags=["sensors"], openapi_extra=_READINGS_BODY)
+async def sensor_readings(request: Request, session: Session) -> ReadingsOut:
+    """A batch of room-temperature readings from a sensor gateway (header ``X-Api-Key``)."""
+    _gateway(request)
+    # Parsed straight from the bytes by pydantic (thousands of readings): same 422 shape as every other body.
+    body = _parse(ReadingsIn, await request.body())
+    stored, raised = await sensors.ingest(
+        session, _intake(request), readings=body.readings, settings=_settings(request), at=_clock(request).now()
+    )
+    return ReadingsOut(stored=stored, reports=raised)
+
+
+# -- admin ---------------------------------------------------------------------------------------------------------
+
+
 @router.put("/admin/registry", tags=["admin"], dependencies=[AdminOnly])
 async def put_registry(body: RegistryIn, session: Session) -> dict[str, int]:
-    """Load or update the geography, heat network, buildings and households. Idempotent."""
-    return await service.load_registry(session, registry=body)
+    """Load or update the geography, heat network, buildings, households and sensors. Idempotent."""
+    return await registry.load_registry(session, registry=body)
+
+
+@router.get("/admin/incidents/{group_id}", tags=["admin"], dependencies=[AdminOnly])
+async def get_incident(group_id: str, session: Session) -> dict[str, Any]:
+    """An incident (a group of reports handled as one case) and its linked reports."""
+    group, report_ids = await service.group_of(session, group_id=group_id)
+    return {
+        "id": group.id,
+        "scope": group.scope,
+        "scope_id": group.scope_id,
+        "category": group.category,
+        "lead_report_id": group.lead_report_id,
+        "case_id": group.case_id,
+        "status": group.status,
+        "accepting": group.accepting,
+        "report_ids": report_ids,
+    }
+
+
+@router.get("/admin/hotline/callbacks", response_model=list[CallbackOut], tags=["admin"], dependencies=[AdminOnly])
+async def list_callbacks(
+    session: Session,
+    state: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
+    integration_id: str | None = None,
+    order_no: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[CallbackOut]:
+    """The 12345 callback queue: pending, delivered and dead (parked after bounded retries)."""
+    rows = await hotline.list_callbacks(
+        session, state=state, integration_id=integration_id, order_no=order_no, limit=limit
+    )
+    return [CallbackOut.model_validate(r) for r in rows]
+
+
+@router.post(
+    "/admin/hotline/callbacks/{callback_id}/redrive",
+    response_model=CallbackOut,
+    tags=["admin"],
+    dependencies=[AdminOnly],
+)
+async def redrive_callback(callback_id: int, request: Request, session: Session) -> CallbackOut:
+    """Send a dead callback again (its order's later callbacks follow once it is delivered)."""
+    row = await hotline.redrive(session, callback_id=callback_id, at=_clock(request).now())
+    return CallbackOut.model_validate(row)
+
+
+@router.post("/admin/hotline/callbacks/redrive", response_model=RedriveOut, tags=["admin"], dependencies=[AdminOnly])
+async def redrive_callbacks(
+    request: Request, session: Session, integration_id: str | None = None, order_no: str | None = None
+) -> RedriveOut:
+    """Send every dead callback again (optionally of one integration or order)."""
+    count = await hotline.redrive_dead(
+        session, integration_id=integration_id, order_no=order_no, at=_clock(request).now()
+    )
+    return RedriveOut(redriven=count)

@@ -1,10 +1,31 @@
-"""Intake settings (env prefix INTAKE_)."""
+"""Intake settings (env prefix INTAKE_).
+
+Secrets of the outside parties (12345 integrations, Open311 clients, sensor gateways) are mappings
+``id → secret`` given as JSON in the environment, e.g.
+``INTAKE_HOTLINE_INTEGRATIONS='{"12345-CG": {"secret": "…", "callback_url": "https://…"}}'``.
+Left unset, development and test get fixed dev credentials; production gets none and must configure them.
+"""
 
 from __future__ import annotations
 
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+DEV_HOTLINE_INTEGRATION = "12345-dev"
+DEV_HOTLINE_SECRET = "dev-only-12345-secret-change-me"
+DEV_OPEN311_CLIENT = "open311-dev"
+DEV_OPEN311_KEY = "dev-only-open311-key-change-me"
+DEV_SENSOR_GATEWAY = "sensors-dev"
+DEV_SENSOR_KEY = "dev-only-sensor-key-change-me"
+
+
+class HotlineIntegration(BaseModel):
+    """One 12345 platform that sends work orders and receives status callbacks."""
+
+    secret: SecretStr
+    callback_url: str | None = Field(default=None, description="Where status changes are POSTed; None: no callbacks.")
 
 
 class IntakeSettings(ServiceSettings):
@@ -13,3 +34,54 @@ class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     database_url: str = "postgresql+asyncpg://heat:heat@127.0.0.1:55432/intake"
     http_port: int = 8001
+    # Intake is the hot write path (every report, every sensor batch): no ping per checkout (three round trips with
+    # asyncpg). After a database restart one request fails and the pool renews every older connection.
+    db_pool_pre_ping: bool = False
+
+    # 12345 -------------------------------------------------------------------------------------------
+    hotline_integrations: dict[str, HotlineIntegration] | None = None
+    hotline_max_skew_seconds: int = 300
+    callback_timeout_seconds: float = 5.0
+    callback_max_attempts: int = 10
+    callback_backoff_base_seconds: float = 2.0
+    callback_backoff_cap_seconds: float = 600.0
+    callback_poll_seconds: float = 1.0
+    callback_batch: int = 50
+
+    # Open311 and sensors -------------------------------------------------------------------------------
+    open311_api_keys: dict[str, SecretStr] | None = Field(default=None, description="client id → api_key")
+    open311_jurisdiction: str = "heating.cg.example"
+    sensor_gateway_keys: dict[str, SecretStr] | None = Field(default=None, description="gateway id → key")
+    sensor_max_batch: int = 5000
+    sensor_cold_threshold_c: float = 16.0
+    sensor_cold_minutes: int = 120
+
+    # Grouping ------------------------------------------------------------------------------------------
+    group_window_minutes: int = Field(
+        default=360, description="A building or substation incident takes new reports while one came this recently."
+    )
+
+    @model_validator(mode="after")
+    def _credentials(self) -> IntakeSettings:
+        dev = self.environment != "production"
+        if self.hotline_integrations is None:
+            self.hotline_integrations = (
+                {DEV_HOTLINE_INTEGRATION: HotlineIntegration(secret=SecretStr(DEV_HOTLINE_SECRET))} if dev else {}
+            )
+        if self.open311_api_keys is None:
+            self.open311_api_keys = {DEV_OPEN311_CLIENT: SecretStr(DEV_OPEN311_KEY)} if dev else {}
+        if self.sensor_gateway_keys is None:
+            self.sensor_gateway_keys = {DEV_SENSOR_GATEWAY: SecretStr(DEV_SENSOR_KEY)} if dev else {}
+        if not dev:
+            secrets = [(f"hotline_integrations.{k}", v.secret) for k, v in self.hotline_integrations.items()]
+            secrets += [(f"open311_api_keys.{k}", v) for k, v in self.open311_api_keys.items()]
+            secrets += [(f"sensor_gateway_keys.{k}", v) for k, v in self.sensor_gateway_keys.items()]
+            for name, secret in secrets:
+                value = secret.get_secret_value()
+                if "change-me" in value or len(value) < 16:
+                    raise ValueError(f"{name} is a placeholder or too short; set a real secret in production")
+        return self
+
+    @property
+    def integrations(self) -> dict[str, HotlineIntegration]:
+        return self.hotline_integrations or {}

@@ -1,4 +1,4 @@
-"""Texts people read (grid workers, residents, the hotline), in one place."""
+"""Texts people read (grid workers, residents, the hotline, Open311 clients), in one place."""
 
 HOUSEHOLD_UNKNOWN = "登记簿中没有该住户"
 BUILDING_UNKNOWN = "登记簿中没有该楼栋"
@@ -6,3 +6,49 @@ HOUSEHOLD_NOT_IN_BUILDING = "该住户不属于所填楼栋"
 NEED_PLACE = "请填写住户或楼栋"
 REPORT_NOT_FOUND = "未找到该诉求"
 NOT_YOUR_GRID = "该住户不在您负责的网格"
+REGISTRY_INCOMPLETE = "楼栋 {id} 的上级区域不完整"
+SENSOR_HOUSEHOLD_UNKNOWN = "采集器 {id} 所属住户不在登记簿中"
+
+# 12345
+HOTLINE_UNKNOWN_INTEGRATION = "未登记的12345接入方"
+HOTLINE_MISSING_SIGNATURE = "缺少签名或时间戳"
+HOTLINE_STALE = "时间戳超出允许偏差（5分钟），请重新签名后发送"
+HOTLINE_BAD_SIGNATURE = "签名校验失败"
+HOTLINE_REPLAYED = "该签名已使用过（疑似重放），请用新的时间戳重新签名"
+ORDER_NOT_FOUND = "未找到该工单"
+CALLBACK_NOT_FOUND = "未找到该回调记录"
+CALLBACK_NOT_DEAD = "只有已停止重试的回调可以重新投递"
+HOTLINE_STATUS_TEXT = {
+    "dispatched": "已派单",
+    "signed_in": "已签收",
+    "resolved": "已办理，待回访",
+    "closed": "已办结",
+    "reopened": "发回重办",
+    "escalated": "已督办",
+}
+
+# Sensors and the visit ledger
+SENSOR_BATCH_TOO_LARGE = "单次最多上传 {max} 条读数"
+SENSOR_UNKNOWN = "未登记的采集器: {ids}"
+SENSOR_UNAUTHORIZED = "采集网关密钥无效"
+SENSOR_ALERT_DESCRIPTION = "室温采集器 {sensor} 连续 {minutes} 分钟低于 {threshold} °C（最近一次 {temp} °C），自动上报"
+VISIT_FINDING_DEFAULT = "入户走访发现问题"
+
+# Open311 (error descriptions are read by app developers and, through their apps, by residents)
+OPEN311_BAD_API_KEY = "api_key 无效 (invalid api_key)"
+OPEN311_SERVICE_CODE_MISSING = "缺少 service_code (service_code not provided)"
+OPEN311_SERVICE_UNKNOWN = "未知的 service_code (unknown service_code)"
+OPEN311_LOCATION_MISSING = (
+    "请用 address_id 或 attribute[household_id] / attribute[building_id] 给出登记簿中的住户或楼栋编号；"
+    "本系统不按坐标或地址文字猜测位置 (a registry household or building id is required)"
+)
+OPEN311_LOCATION_UNKNOWN = "登记簿中没有该住户或楼栋 (unknown address_id)"
+OPEN311_DESCRIPTION_TOO_LONG = "description 超过 4000 字 (description longer than 4000 characters)"
+OPEN311_BAD_DATE = "日期须为 W3C 格式，如 2026-11-20T08:00:00+08:00 (dates must be W3C format)"
+OPEN311_BAD_STATUS = "status 只能是 open 或 closed (status must be open or closed)"
+OPEN311_RANGE_TOO_LONG = "查询时间跨度不能超过 90 天 (the date range may not span more than 90 days)"
+OPEN311_NOT_FOUND = "未找到该诉求 (service request not found)"
+OPEN311_BAD_FORMAT = "只支持 json 或 xml (format must be json or xml)"
+OPEN311_BAD_BODY = "请求体须为 application/x-www-form-urlencoded (form-encoded body expected)"
+OPEN311_BAD_ATTRIBUTE = "attribute[{code}] 取值无效 (invalid attribute value)"
+OPEN311_AGENCY = "城关区供热诉求办理"

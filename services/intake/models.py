@@ -1,12 +1,29 @@
-"""Intake tables: the geography and heat-network registry, households, and reports."""
+"""Intake tables: the geography and heat-network registry, households and sensors; reports, their groups and
+timelines; 12345 callbacks and replay guard; sensor readings; the household-visit ledger."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, REAL
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
@@ -57,11 +74,37 @@ class Household(Base):
     priority_group: Mapped[str | None] = mapped_column(String(32))  # elderly_alone, disabled, low_income
 
 
+class ReportGroup(Base):
+    """An incident: reports of one household and category, or of one building or substation, handled as one
+    case. The first report is announced (ComplaintReported); the others are linked (ComplaintGrouped)."""
+
+    __tablename__ = "report_groups"
+    __table_args__ = (
+        # At most one group per key takes new reports: concurrent first reports race on this index.
+        Index("uq_report_groups_open_key", "key", unique=True, postgresql_where=text("accepting")),
+        Index("ix_report_groups_case", "case_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(16))  # household, building, substation
+    scope_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))
+    lead_report_id: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(24))  # the case status its reports show
+    accepting: Mapped[bool] = mapped_column(Boolean, default=True)
+    report_count: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_report_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Report(Base):
     """One complaint as it came in, whatever the channel, with its enrichment and its case status."""
 
     __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_case", "case_id"),)
+    __table_args__ = (Index("ix_reports_case", "case_id"), Index("ix_reports_reported_at", "reported_at"))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     channel: Mapped[str] = mapped_column(String(24))
@@ -81,6 +124,11 @@ class Report(Base):
     status: Mapped[str] = mapped_column(String(24))  # accepted, dispatched, signed_in, resolved, closed, reopened
     case_id: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("report_groups.id"), index=True)
+    integration_id: Mapped[str | None] = mapped_column(String(64))  # the 12345 platform owed status callbacks
+    order_no: Mapped[str | None] = mapped_column(String(80))  # its work-order number
+    agency: Mapped[str | None] = mapped_column(String(300))  # unit ids convened for the case, comma-separated
+    expected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # latest resolve deadline
 
 
 class ReportEvent(Base):
@@ -93,3 +141,88 @@ class ReportEvent(Base):
     status: Mapped[str] = mapped_column(String(24))
     note: Mapped[str] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HotlineCallback(Base):
+    """A status change owed to a 12345 platform. Per order, rows go out strictly in ``seq`` order; a row that
+    failed ``callback_max_attempts`` times is parked as ``dead`` and holds back the rest of its order."""
+
+    __tablename__ = "hotline_callbacks"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "order_no", "seq", name="uq_hotline_callbacks_order_seq"),
+        Index("ix_hotline_callbacks_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    integration_id: Mapped[str] = mapped_column(String(64))
+    order_no: Mapped[str] = mapped_column(String(80))
+    report_id: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending, delivered, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class HotlineReplay(Base):
+    """Signatures already used, kept until their timestamp could no longer pass the skew check."""
+
+    __tablename__ = "hotline_replays"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    integration_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Sensor(Base):
+    """A room-temperature sensor (室温采集器) in a household, and where its cold run stands."""
+
+    __tablename__ = "sensors"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Readings carry this small integer instead of the text id: 16 bytes of data per reading.
+    num: Mapped[int] = mapped_column(Integer, Identity(), unique=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    cold_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_reading_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_temp_c: Mapped[float | None] = mapped_column(Float)
+    alert_report_id: Mapped[str | None] = mapped_column(String(40))  # the open report this sensor raised
+
+
+# Append-only and narrow: sensor number, time, temperature. No primary key; the index serves per-sensor history.
+sensor_readings = Table(
+    "sensor_readings",
+    Base.metadata,
+    Column("sensor_num", Integer, nullable=False),
+    Column("measured_at", DateTime(timezone=True), nullable=False),
+    Column("temp_c", REAL, nullable=False),
+    Index("ix_sensor_readings_sensor_time", "sensor_num", "measured_at"),
+)
+
+
+class HouseholdVisit(Base):
+    """访民问暖: one visit of a grid worker to a household, with what was found."""
+
+    __tablename__ = "household_visits"
+    __table_args__ = (
+        Index("ix_household_visits_grid_time", "grid_id", "visited_at"),
+        UniqueConstraint("grid_worker_id", "idempotency_key", name="uq_household_visits_worker_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    building_id: Mapped[str] = mapped_column(String(64))
+    grid_id: Mapped[str] = mapped_column(String(64))
+    grid_worker_id: Mapped[str] = mapped_column(String(64))
+    visited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    measured_temp_c: Mapped[float | None] = mapped_column(Float)
+    residents_reached: Mapped[int] = mapped_column(Integer)
+    problem_found: Mapped[bool] = mapped_column(Boolean)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    report_ids: Mapped[list[str]] = mapped_column(JSONB)
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.common import Category
 
@@ -35,10 +35,16 @@ class HouseholdIn(BaseModel):
     priority_group: Literal["elderly_alone", "disabled", "low_income"] | None = None
 
 
+class SensorIn(BaseModel):
+    id: str = Field(min_length=1, max_length=64, description="The sensor's own id (室温采集器编号).")
+    household_id: str = Field(min_length=1, max_length=64)
+
+
 class RegistryIn(BaseModel):
     areas: list[AreaIn] = Field(default_factory=list, max_length=100_000)
     buildings: list[BuildingIn] = Field(default_factory=list, max_length=100_000)
     households: list[HouseholdIn] = Field(default_factory=list, max_length=1_000_000)
+    sensors: list[SensorIn] = Field(default_factory=list, max_length=1_000_000)
 
 
 class GridReportIn(BaseModel):
@@ -46,7 +52,7 @@ class GridReportIn(BaseModel):
 
     household_id: str | None = Field(default=None, max_length=64)
     building_id: str | None = Field(default=None, max_length=64)
-    category: Category
+    category: Category | None = Field(default=None, description="Omitted: classified from the description.")
     description: str = Field(min_length=1, max_length=2000)
     measured_temp_c: float | None = Field(default=None, ge=-10, le=40, description="Indoor temperature (°C).")
     photo_refs: list[str] = Field(default_factory=list, max_length=20)
@@ -71,6 +77,133 @@ class ReportOut(BaseModel):
     priority_resident: bool
     status: str
     case_id: str | None
+    group_id: str | None = Field(default=None, description="The incident the report belongs to.")
     location: dict[str, Any]
     reported_at: datetime
     timeline: list[ReportEventOut] = []
+
+
+class PublicReportOut(BaseModel):
+    """What a resident sees with the report number they were given: status and timeline, no personal data."""
+
+    id: str
+    category: str
+    status: str
+    status_note: str
+    reported_at: datetime
+    updated_at: datetime
+    timeline: list[ReportEventOut]
+
+
+# -- 12345 ----------------------------------------------------------------------------------------------------
+
+
+class HotlineOrderIn(BaseModel):
+    """A 12345 work order (工单). The order number is the idempotency key: sent again, it returns the same report."""
+
+    order_no: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$", description="工单编号")
+    request_id: str | None = Field(
+        default=None, max_length=80, description="The platform's id of this send; lets a resend carry a new signature."
+    )
+    household_id: str | None = Field(default=None, max_length=64, description="Registry household id.")
+    building_id: str | None = Field(default=None, max_length=64, description="Registry building id (building-wide).")
+    category: Category | None = Field(default=None, description="Omitted: classified from the content.")
+    content: str = Field(min_length=1, max_length=2000, description="诉求内容, as the operator typed it.")
+    accepted_at: datetime | None = Field(default=None, description="When 12345 took the call (受理时间).")
+    caller_name: str | None = Field(default=None, max_length=100, description="Accepted and never stored.")
+    caller_phone: str | None = Field(default=None, max_length=32, description="Accepted and never stored.")
+    photo_refs: list[str] = Field(default_factory=list, max_length=20)
+
+
+class HotlineOrderOut(BaseModel):
+    order_no: str
+    report_id: str
+    status: str
+    status_text: str
+    case_id: str | None
+    category: str
+    priority: str
+    grouped: bool = Field(description="Linked to an incident already being handled.")
+    timeline: list[ReportEventOut] = []
+
+
+class CallbackOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    integration_id: str
+    order_no: str
+    report_id: str
+    seq: int
+    status: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class RedriveOut(BaseModel):
+    redriven: int
+
+
+# -- sensors and the visit ledger ---------------------------------------------------------------------------------
+
+
+class ReadingIn(BaseModel):
+    sensor_id: str = Field(min_length=1, max_length=64)
+    measured_at: AwareDatetime
+    temp_c: float = Field(ge=-40, le=60)
+
+
+class ReadingsIn(BaseModel):
+    readings: list[ReadingIn] = Field(min_length=1, max_length=50_000)
+
+
+class ReadingsOut(BaseModel):
+    stored: int
+    reports: list[str] = Field(description="Reports the cold-room rule raised with this batch.")
+
+
+class FindingIn(BaseModel):
+    category: Category | None = Field(default=None, description="Omitted: classified from the description.")
+    description: str = Field(min_length=1, max_length=2000)
+    photo_refs: list[str] = Field(default_factory=list, max_length=20)
+
+
+class VisitIn(BaseModel):
+    """访民问暖 入户走访: one visit, what was measured, whom the worker spoke to, what was found."""
+
+    household_id: str = Field(min_length=1, max_length=64)
+    visited_at: AwareDatetime | None = Field(default=None, description="Omitted: now.")
+    measured_temp_c: float | None = Field(default=None, ge=-10, le=40)
+    residents_reached: int = Field(ge=0, le=50)
+    findings: list[FindingIn] = Field(default_factory=list, max_length=10)
+    idempotency_key: str | None = Field(default=None, max_length=80)
+
+
+class VisitOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    household_id: str
+    grid_id: str
+    grid_worker_id: str
+    visited_at: datetime
+    measured_temp_c: float | None
+    residents_reached: int
+    problem_found: bool
+    report_ids: list[str]
+
+
+class VisitSummaryOut(BaseModel):
+    """The ledger's part of the daily report: visits, residents reached, problems found."""
+
+    grid_id: str
+    day: str
+    visits: int
+    households: int
+    residents_reached: int
+    problems_found: int
+    below_standard: int = Field(description="Visits whose measured temperature was under 18 °C.")

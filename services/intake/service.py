@@ -1,74 +1,77 @@
-"""Intake use cases. Each takes the session of one transaction; the caller commits."""
+"""Intake use cases. Each takes the session of one transaction; the caller commits.
+
+``_accept`` is the one path every channel ends in: place (registry enrichment), priority, grouping, the report
+row, its timeline and its event, all in the caller's transaction, so nothing is acknowledged before it is durable.
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import domain, messages
-from services.intake.models import Area, Building, Household, Report, ReportEvent
-from services.intake.schemas import GridReportIn, RegistryIn
-from shared.contracts.common import Channel, Location
-from shared.contracts.intake import ComplaintReported
+from services.intake import domain, messages, metrics
+from services.intake.models import (
+    Building,
+    Household,
+    Report,
+    ReportEvent,
+    ReportGroup,
+)
+from services.intake.schemas import GridReportIn
+from shared.contracts.common import Category, Channel, Location
+from shared.contracts.intake import ComplaintGrouped, ComplaintReported
 from shared.errors import ApiError, NotFound
 from shared.outbox import OutboxWriter
 
 
-async def load_registry(session: AsyncSession, *, registry: RegistryIn) -> dict[str, int]:
-    """Upsert areas, buildings and households. Idempotent."""
-    for area in registry.areas:
-        await session.execute(
-            insert(Area)
-            .values(**area.model_dump())
-            .on_conflict_do_update(
-                index_elements=[Area.id], set_={"kind": area.kind, "name": area.name, "parent_id": area.parent_id}
-            )
-        )
-    await session.flush()
-    parents = {a.id: a for a in (await session.scalars(select(Area))).all()}
-    for b in registry.buildings:
-        community = parents[b.compound_id].parent_id if b.compound_id in parents else None
-        street = parents[community].parent_id if community in parents else None
-        district = parents[street].parent_id if street in parents else None
-        if community is None or street is None or district is None:
-            raise ApiError(422, "registry_incomplete", f"楼栋 {b.id} 的上级区域不完整", "buildings")
-        values = b.model_dump() | {"community_id": community, "street_id": street, "district_id": district}
-        await session.execute(
-            insert(Building).values(**values).on_conflict_do_update(index_elements=[Building.id], set_=values)
-        )
-    for h in registry.households:
-        values = h.model_dump()
-        await session.execute(
-            insert(Household).values(**values).on_conflict_do_update(index_elements=[Household.id], set_=values)
-        )
-    return {"areas": len(registry.areas), "buildings": len(registry.buildings), "households": len(registry.households)}
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What every channel hands to ``_accept`` besides the session: where events go and the grouping window."""
+
+    writer: OutboxWriter
+    group_window: timedelta
 
 
-async def _place(
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+# -- the registry's answers -------------------------------------------------------------------------------------
+
+
+async def place(
     session: AsyncSession, household_id: str | None, building_id: str | None
 ) -> tuple[Building, Household | None]:
-    household = None
+    """The registry entries a report names. Unknown ids are the caller's error, never a guess."""
     if household_id:
-        household = await session.get(Household, household_id)
-        if household is None:
+        row = (
+            await session.execute(
+                select(Household, Building)
+                .join(Building, Building.id == Household.building_id)
+                .where(Household.id == household_id)
+            )
+        ).first()
+        if row is None:
             raise ApiError(422, "unknown_household", messages.HOUSEHOLD_UNKNOWN, "household_id")
+        household, building = row
         if building_id and building_id != household.building_id:
             raise ApiError(422, "household_not_in_building", messages.HOUSEHOLD_NOT_IN_BUILDING, "building_id")
-        building_id = household.building_id
+        return building, household
     if not building_id:
         raise ApiError(422, "missing_place", messages.NEED_PLACE, "household_id")
-    building = await session.get(Building, building_id)
-    if building is None:
+    found = await session.get(Building, building_id)
+    if found is None:
         raise ApiError(422, "unknown_building", messages.BUILDING_UNKNOWN, "building_id")
-    return building, household
+    return found, None
 
 
-def _location(building: Building, household: Household | None) -> Location:
+def location_of(building: Building, household: Household | None) -> Location:
     return Location(
         district_id=building.district_id,
         street_id=building.street_id,
@@ -81,9 +84,12 @@ def _location(building: Building, household: Household | None) -> Location:
     )
 
 
+# -- channels ---------------------------------------------------------------------------------------------
+
+
 async def report_from_grid(
     session: AsyncSession,
-    writer: OutboxWriter,
+    intake: Intake,
     *,
     body: GridReportIn,
     grid_worker_id: str,
@@ -95,49 +101,210 @@ async def report_from_grid(
     if external_id:
         existing = await session.scalar(select(Report).where(Report.external_id == external_id))
         if existing is not None:
+            metrics.DUPLICATES.labels(Channel.GRID_REPORT.value).inc()
             return existing, False
-    building, household = await _place(session, body.household_id, body.building_id)
+    building, household = await place(session, body.household_id, body.building_id)
     if building.grid_id != grid_id:
         raise ApiError(403, "not_your_grid", messages.NOT_YOUR_GRID, "household_id")
-    return await _accept(
+    return await accept(
         session,
-        writer,
+        intake,
         channel=Channel.GRID_REPORT,
         external_id=external_id,
         building=building,
         household=household,
-        category=body.category,
+        category=body.category or domain.classify(body.description),
         description=body.description,
         measured_temp_c=body.measured_temp_c,
         photo_refs=body.photo_refs,
         reporter_kind="grid_worker",
         reporter_id=grid_worker_id,
         at=at,
-    ), True
+    )
 
 
-async def _accept(
+# -- the one path ---------------------------------------------------------------------------------------------
+
+
+async def accept(
     session: AsyncSession,
-    writer: OutboxWriter,
+    intake: Intake,
     *,
     channel: Channel,
     external_id: str | None,
     building: Building,
     household: Household | None,
-    category: Any,
+    category: Category,
     description: str,
     measured_temp_c: float | None,
     photo_refs: list[str],
     reporter_kind: str,
     reporter_id: str | None,
     at: datetime,
-) -> Report:
-    """Store, enrich, classify and announce a report: the one path every channel ends in."""
-    location = _location(building, household)
+    integration_id: str | None = None,
+    order_no: str | None = None,
+) -> tuple[Report, bool]:
+    """Enrich, classify, group, store and announce a report. Returns (report, created).
+
+    With an ``external_id`` (12345 order, client idempotency key) the work runs in a savepoint and the report is
+    inserted with ON CONFLICT DO NOTHING on the unique external id: a concurrent duplicate waits for the first
+    transaction, finds its row, undoes its own grouping and answers with the first report.
+    """
+    if external_id is None:
+        return await _accept(
+            session,
+            intake,
+            channel=channel,
+            external_id=None,
+            building=building,
+            household=household,
+            category=category,
+            description=description,
+            measured_temp_c=measured_temp_c,
+            photo_refs=photo_refs,
+            reporter_kind=reporter_kind,
+            reporter_id=reporter_id,
+            at=at,
+            integration_id=integration_id,
+            order_no=order_no,
+        )
+    savepoint = await session.begin_nested()
+    try:
+        result = await _accept(
+            session,
+            intake,
+            channel=channel,
+            external_id=external_id,
+            building=building,
+            household=household,
+            category=category,
+            description=description,
+            measured_temp_c=measured_temp_c,
+            photo_refs=photo_refs,
+            reporter_kind=reporter_kind,
+            reporter_id=reporter_id,
+            at=at,
+            integration_id=integration_id,
+            order_no=order_no,
+        )
+    except BaseException:
+        await savepoint.rollback()
+        raise
+    if result[1]:
+        await savepoint.commit()
+        return result
+    await savepoint.rollback()
+    existing = await session.scalar(select(Report).where(Report.external_id == external_id))
+    assert existing is not None, "the conflicting report is committed"
+    metrics.DUPLICATES.labels(channel.value).inc()
+    return existing, False
+
+
+# The hot path in two statements: claim (find or open) the incident, then write the report, its timeline and the
+# incident's counter at once. Written as SQL so each is one round trip and compiled once.
+_CLAIM_GROUP = text(
+    """
+    WITH found AS (
+        SELECT g.id, g.key, g.scope, g.lead_report_id, g.case_id, g.status, g.last_report_at,
+               lead.agency, lead.expected_at
+          FROM report_groups AS g LEFT JOIN reports AS lead ON lead.id = g.lead_report_id
+         WHERE g.key = ANY(CAST(:keys AS VARCHAR[])) AND g.accepting
+         ORDER BY g.key
+           FOR UPDATE OF g
+    ), created AS (
+        INSERT INTO report_groups (id, key, scope, scope_id, category, lead_report_id, status, accepting,
+                                   report_count, opened_at, last_report_at)
+        SELECT :id, :key, :scope, :scope_id, :category, :lead, 'accepted', true, 1, :at, :at
+         WHERE NOT EXISTS (SELECT 1 FROM found)
+        ON CONFLICT (key) WHERE accepting DO NOTHING
+        RETURNING id, key, scope, lead_report_id, case_id, status, last_report_at,
+                  CAST(NULL AS VARCHAR) AS agency, CAST(NULL AS TIMESTAMPTZ) AS expected_at
+    )
+    SELECT true AS created, * FROM created
+    UNION ALL
+    SELECT false AS created, * FROM found
+    """
+)
+_RETIRE_GROUP = text("UPDATE report_groups SET accepting = false WHERE id = :id")
+_WRITE_REPORT = text(
+    """
+    WITH rep AS (
+        INSERT INTO reports (id, channel, external_id, category, priority, priority_resident, household_id,
+                             building_id, location, description, measured_temp_c, photo_refs, reporter_kind,
+                             reporter_id, reported_at, status, case_id, updated_at, group_id, integration_id,
+                             order_no, agency, expected_at)
+        VALUES (:id, :channel, :external_id, :category, :priority, :priority_resident, :household_id,
+                :building_id, CAST(:location AS JSONB), :description, :measured_temp_c,
+                CAST(:photo_refs AS JSONB), :reporter_kind, :reporter_id, :at, :status, :case_id, :at,
+                :group_id, :integration_id, :order_no, :agency, :expected_at)
+        ON CONFLICT (external_id) DO NOTHING
+        RETURNING id
+    ), timeline AS (
+        INSERT INTO report_events (report_id, status, note, at)
+        SELECT rep.id, e.status, e.note, :at
+          FROM rep,
+               unnest(CAST(:statuses AS VARCHAR[]), CAST(:notes AS VARCHAR[])) WITH ORDINALITY AS e(status, note, n)
+         ORDER BY e.n
+        RETURNING 1
+    ), counted AS (
+        UPDATE report_groups SET report_count = report_count + 1, last_report_at = GREATEST(last_report_at, :at)
+         WHERE id = :group_id AND CAST(:joined AS BOOLEAN) AND EXISTS (SELECT 1 FROM rep)
+        RETURNING 1
+    )
+    SELECT id FROM rep
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """The incident a report belongs to, as the claim found or opened it."""
+
+    id: str
+    scope: str
+    lead_report_id: str
+    case_id: str | None
+    status: str
+    agency: str | None
+    expected_at: datetime | None
+
+
+async def _accept(
+    session: AsyncSession,
+    intake: Intake,
+    *,
+    channel: Channel,
+    external_id: str | None,
+    building: Building,
+    household: Household | None,
+    category: Category,
+    description: str,
+    measured_temp_c: float | None,
+    photo_refs: list[str],
+    reporter_kind: str,
+    reporter_id: str | None,
+    at: datetime,
+    integration_id: str | None,
+    order_no: str | None,
+) -> tuple[Report, bool]:
+    location = location_of(building, household)
     priority_resident = bool(household and household.priority_group)
+    if measured_temp_c is None:
+        measured_temp_c = domain.temperature_in(description)
     priority = domain.priority_for(category, priority_resident=priority_resident, measured_temp_c=measured_temp_c)
+    report_id = new_id("R")
+    group, joined = await _group_for(
+        session, category=category, location=location, report_id=report_id, at=at, window=intake.group_window
+    )
+    statuses = ["accepted"]
+    if joined:
+        statuses.append("grouped")
+        if group.status != "accepted":  # where the incident stands, so the new reporter hears it at once
+            statuses.append(group.status)
+    location_json = location.model_dump(mode="json")
+    # A report joining an incident already in hand is told what its lead was told: units convened, deadline.
     report = Report(
-        id=f"R-{uuid.uuid4().hex[:16]}",
+        id=report_id,
         channel=channel.value,
         external_id=external_id,
         category=category.value,
@@ -145,61 +312,189 @@ async def _accept(
         priority_resident=priority_resident,
         household_id=location.household_id,
         building_id=building.id,
-        location=location.model_dump(mode="json"),
+        location=location_json,
         description=description,
         measured_temp_c=measured_temp_c,
         photo_refs=photo_refs,
         reporter_kind=reporter_kind,
         reporter_id=reporter_id,
         reported_at=at,
-        status="accepted",
+        status=group.status if joined else "accepted",
+        case_id=group.case_id if joined else None,
+        updated_at=at,
+        group_id=group.id,
+        integration_id=integration_id,
+        order_no=order_no,
+        agency=group.agency if joined else None,
+        expected_at=group.expected_at if joined else None,
     )
-    session.add(report)
-    session.add(ReportEvent(report_id=report.id, status="accepted", note=domain.STATUS_NOTES["accepted"], at=at))
-    await session.flush()
-    await writer.emit(
-        session,
-        ComplaintReported(
-            report_id=report.id,
-            channel=channel,
-            category=category,
-            priority=priority,
-            priority_resident=priority_resident,
-            location=location,
-            description=description,
-            measured_temp_c=measured_temp_c,
-            photo_refs=photo_refs,
-            reporter_kind=reporter_kind,
-            reporter_id=reporter_id,
-            reported_at=at,
-        ),
-        key=location.household_id or building.id,
-        at=at,
-        correlation_id=report.id,
+    written = await session.scalar(
+        _WRITE_REPORT,
+        {
+            "id": report_id,
+            "channel": report.channel,
+            "external_id": external_id,
+            "category": report.category,
+            "priority": report.priority,
+            "priority_resident": priority_resident,
+            "household_id": location.household_id,
+            "building_id": building.id,
+            "location": json.dumps(location_json, ensure_ascii=False),
+            "description": description,
+            "measured_temp_c": measured_temp_c,
+            "photo_refs": json.dumps(photo_refs, ensure_ascii=False),
+            "reporter_kind": reporter_kind,
+            "reporter_id": reporter_id,
+            "at": at,
+            "status": report.status,
+            "case_id": report.case_id,
+            "group_id": group.id,
+            "integration_id": integration_id,
+            "order_no": order_no,
+            "agency": report.agency,
+            "expected_at": report.expected_at,
+            "statuses": statuses,
+            "notes": [domain.STATUS_NOTES.get(s, s) for s in statuses],
+            "joined": joined,
+        },
     )
-    return report
+    if written is None:
+        return report, False  # a duplicate: ``accept`` rolls the savepoint back and answers with the first one
+    names = [household.resident_name] if household and household.resident_name else []
+    public_text = domain.redact(description, names=names)[:2000]
+    key = location.household_id or building.id
+    if joined:
+        await intake.writer.emit(
+            session,
+            ComplaintGrouped(
+                report_id=report_id,
+                group_id=group.id,
+                lead_report_id=group.lead_report_id,
+                case_id=group.case_id,
+                scope=group.scope,
+                channel=channel,
+                category=category,
+                priority=priority,
+                priority_resident=priority_resident,
+                location=location,
+                description=public_text,
+                measured_temp_c=measured_temp_c,
+                reporter_kind=reporter_kind,
+                reporter_id=reporter_id,
+                reported_at=at,
+            ),
+            key=key,
+            at=at,
+            correlation_id=group.case_id or group.lead_report_id,
+        )
+        metrics.REPORTS_GROUPED.labels(group.scope).inc()
+    else:
+        await intake.writer.emit(
+            session,
+            ComplaintReported(
+                report_id=report_id,
+                channel=channel,
+                category=category,
+                priority=priority,
+                priority_resident=priority_resident,
+                location=location,
+                description=public_text,
+                measured_temp_c=measured_temp_c,
+                photo_refs=photo_refs,
+                reporter_kind=reporter_kind,
+                reporter_id=reporter_id,
+                reported_at=at,
+                group_id=group.id,
+            ),
+            key=key,
+            at=at,
+            correlation_id=report_id,
+        )
+    metrics.REPORTS_RECEIVED.labels(channel.value, category.value).inc()
+    return report, True
 
 
-async def link_case(session: AsyncSession, *, case_id: str, report_ids: list[str], at: datetime) -> None:
-    await session.execute(update(Report).where(Report.id.in_(report_ids)).values(case_id=case_id))
-    await set_case_status(session, case_id=case_id, status="dispatched", at=at)
+async def _group_for(
+    session: AsyncSession,
+    *,
+    category: Category,
+    location: Location,
+    report_id: str,
+    at: datetime,
+    window: timedelta,
+) -> tuple[Claimed, bool]:
+    """The open incident this report joins, or the one it opens. Returns (group, joined).
+
+    One statement locks the candidate groups (in key order, so two claims never wait on each other in a cycle) and
+    opens the report's own group when none is open. A group whose window has passed is retired and the claim
+    runs again; so does a claim that lost the race to open the group (it then finds and joins the winner's)."""
+    candidates, own = domain.group_keys(
+        category,
+        household_id=location.household_id,
+        building_id=location.building_id,
+        substation_id=location.substation_id,
+    )
+    params = {
+        "keys": [k.key for k in candidates],
+        "id": new_id("G"),
+        "key": own.key,
+        "scope": own.scope,
+        "scope_id": own.scope_id,
+        "category": category.value,
+        "lead": report_id,
+        "at": at,
+    }
+    for _ in range(len(candidates) + 2):
+        rows = (await session.execute(_CLAIM_GROUP, params)).all()
+        for row in rows:
+            if row.created:
+                return _claimed(row), False
+        # Nothing found and nothing opened: a concurrent claim opened it (we waited for its commit); run again.
+        by_key = {found.key: found for found in rows}
+        for candidate in candidates:
+            match = by_key.get(candidate.key)
+            if match is None:
+                continue
+            if domain.joinable(candidate, last_report_at=match.last_report_at, now=at, window=window):
+                return _claimed(match), True
+            await session.execute(_RETIRE_GROUP, {"id": match.id})  # quiet too long: a new incident begins
+    raise RuntimeError(f"could not claim an incident for {own.key}")
 
 
-async def set_case_status(session: AsyncSession, *, case_id: str, status: str, at: datetime) -> int:
-    """Tell every report of the case what happened (grouped reports all hear it)."""
-    reports = (await session.scalars(select(Report).where(Report.case_id == case_id))).all()
-    for report in reports:
-        report.status = status
-        report.updated_at = at
-        session.add(ReportEvent(report_id=report.id, status=status, note=domain.STATUS_NOTES[status], at=at))
-    return len(reports)
+def _claimed(row: Any) -> Claimed:
+    return Claimed(
+        id=row.id,
+        scope=row.scope,
+        lead_report_id=row.lead_report_id,
+        case_id=row.case_id,
+        status=row.status,
+        agency=row.agency,
+        expected_at=row.expected_at,
+    )
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
 
 
 async def get(session: AsyncSession, *, report_id: str) -> tuple[Report, list[ReportEvent]]:
     report = await session.get(Report, report_id)
     if report is None:
         raise NotFound("report", messages.REPORT_NOT_FOUND)
-    events = (
-        await session.scalars(select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(ReportEvent.id))
+    return report, await timeline(session, report_id=report_id)
+
+
+async def timeline(session: AsyncSession, *, report_id: str) -> list[ReportEvent]:
+    events = await session.scalars(
+        select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(ReportEvent.at, ReportEvent.id)
+    )
+    return list(events.all())
+
+
+async def group_of(session: AsyncSession, *, group_id: str) -> tuple[ReportGroup, list[str]]:
+    group = await session.get(ReportGroup, group_id)
+    if group is None:
+        raise NotFound("group", messages.REPORT_NOT_FOUND)
+    ids = (
+        await session.scalars(select(Report.id).where(Report.group_id == group_id).order_by(Report.reported_at))
     ).all()
-    return report, list(events)
+    return group, list(ids)

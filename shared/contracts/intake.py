@@ -27,6 +27,33 @@ class ComplaintReported(EventPayload):
     reporter_kind: str = Field(description="grid_worker, resident, hotline, sensor")
     reporter_id: str | None = Field(default=None, description="Grid worker id or integration id; never a phone.")
     reported_at: datetime
+    group_id: str | None = Field(
+        default=None,
+        description="The incident this report opens; later reports of it arrive as ComplaintGrouped, not as cases.",
+    )
+
+
+class ComplaintGrouped(EventPayload):
+    """A complaint was accepted and linked to an open incident (same household and category, or a building's burst
+    pipe, or a substation's outage): no new case. Its reporter is told the incident's status and closure."""
+
+    event_type = "ComplaintGrouped"
+
+    report_id: str
+    group_id: str
+    lead_report_id: str = Field(description="The report whose ComplaintReported opened the incident's case.")
+    case_id: str | None = Field(description="The incident's case, once dispatch has opened it.")
+    scope: str = Field(description="household, building or substation")
+    channel: Channel
+    category: Category
+    priority: Priority
+    priority_resident: bool
+    location: Location
+    description: str = Field(max_length=2000)
+    measured_temp_c: float | None = None
+    reporter_kind: str
+    reporter_id: str | None = None
+    reported_at: datetime
 
 
 class HouseholdVisited(EventPayload):
@@ -42,3 +69,5 @@ class HouseholdVisited(EventPayload):
     measured_temp_c: float | None = None
     problem_found: bool
     report_id: str | None = Field(default=None, description="The report raised from the finding, if any.")
+    report_ids: list[str] = Field(default_factory=list, description="Every report raised from the visit's findings.")
+    findings: int = Field(default=0, ge=0, description="Problems found (排查问题).")

@@ -24,6 +24,12 @@ def events_of(topic: str, key: str, until: list[str]) -> list[Envelope]:
     return mine(asyncio.run(read_topic(topic, until=done)))
 
 
+def timeline_is(c: Any, who: str, report_id: str, expected: list[str]) -> dict[str, Any] | None:
+    """The report once its timeline reads ``expected`` (the two topics it hears from are consumed apart)."""
+    report: dict[str, Any] = c.report(who, report_id)
+    return report if [e["status"] for e in report["timeline"]] == expected else None
+
+
 def fix(r: Running, unit: str, case_id: str, round_: int, temp: float) -> dict[str, Any]:
     c = r.client
     a = c.wait_assignment(unit, case_id, round_)
@@ -56,8 +62,9 @@ def test_cold_room_fixed_and_confirmed_warm_is_closed(running: Running) -> None:
     recorded = c.record_visit("GW-01", visit["id"], room_temps_c=[20.5, 19.0], satisfaction="satisfied")
     assert recorded["status"] == "closed" and recorded["min_temp_c"] == 19.0
 
-    final = c.wait_for("report closed", lambda: (x := c.report("GW-01", report["id"]))["status"] == "closed" and x)
-    assert [e["status"] for e in final["timeline"]] == ["accepted", "dispatched", "signed_in", "resolved", "closed"]
+    expected = ["accepted", "dispatched", "signed_in", "resolved", "closed"]
+    final = c.wait_for("the reporter to hear every step", lambda: timeline_is(c, "GW-01", report["id"], expected))
+    assert final["status"] == "closed"
     case = c.wait_for("case closed", lambda: (x := c.case("TF-JYG", case_id))["status"] == "closed" and x)
     assert case["round"] == 1 and case["redo_count"] == 0
     assert [e["kind"] for e in case["timeline"]] == [
@@ -104,8 +111,7 @@ def test_still_cold_after_the_fix_is_reopened_and_a_second_round_closes(running:
     assert visit2["id"] != visit["id"]
     assert c.record_visit("GW-03", visit2["id"], room_temps_c=[20.0, 19.5], satisfaction="mostly")["status"] == "closed"
 
-    final = c.wait_for("report closed", lambda: (x := c.report("GW-03", report["id"]))["status"] == "closed" and x)
-    assert [e["status"] for e in final["timeline"]] == [
+    expected = [
         "accepted",
         "dispatched",
         "signed_in",
@@ -116,6 +122,8 @@ def test_still_cold_after_the_fix_is_reopened_and_a_second_round_closes(running:
         "resolved",
         "closed",
     ]
+    final = c.wait_for("the reporter to hear every step", lambda: timeline_is(c, "GW-03", report["id"], expected))
+    assert final["status"] == "closed"
     case = c.wait_for("case closed", lambda: (x := c.case("TF-JYG", case_id))["status"] == "closed" and x)
     assert [a["round"] for a in case["assignments"]] == [1, 2]
 

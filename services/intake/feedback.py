@@ -1,0 +1,113 @@
+"""事事有回音: what a case's changes tell its reports. Every report of the case (a grouped incident's too) gets the
+timeline entry; reports from 12345 get a status callback queued; closure closes the incident and rearms sensors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake import domain, messages
+from services.intake.models import HotlineCallback, Report, ReportEvent, ReportGroup, Sensor
+
+
+async def link_case(session: AsyncSession, *, case_id: str, report_ids: list[str], at: datetime) -> None:
+    """A case was opened for these reports: they and every report grouped with them belong to it."""
+    group_ids = select(Report.group_id).where(Report.id.in_(report_ids), Report.group_id.is_not(None))
+    await session.execute(update(ReportGroup).where(ReportGroup.id.in_(group_ids)).values(case_id=case_id))
+    await session.execute(
+        update(Report)
+        .where(or_(Report.id.in_(report_ids), Report.group_id.in_(group_ids)))
+        .values(case_id=case_id)
+        .execution_options(synchronize_session=False)
+    )
+    await set_case_status(session, case_id=case_id, status="dispatched", at=at)
+
+
+async def set_case_status(
+    session: AsyncSession, *, case_id: str, status: str, at: datetime, note: str | None = None, moves: bool = True
+) -> int:
+    """Tell every report of the case what happened (grouped reports all hear it), queue the 12345 callbacks of
+    those that came from the hotline, and close the incident on closure. ``moves=False``: a timeline entry only
+    (an escalation does not change where the case stands)."""
+    reports = (await session.scalars(select(Report).where(Report.case_id == case_id).order_by(Report.id))).all()
+    told = note or domain.STATUS_NOTES[status]
+    moved = False
+    for report in reports:
+        # The cases and verdicts topics are consumed independently, so a fact can arrive after a later one
+        # (a resolution after the closure it led to): it joins the timeline at its time but moves nothing.
+        fresh = at >= report.updated_at
+        if moves and fresh:
+            report.status = status
+            report.updated_at = at
+            moved = True
+        # A report that joined the incident after the fact hears of it when it joined, not before it existed.
+        session.add(ReportEvent(report_id=report.id, status=status, note=told, at=max(at, report.reported_at)))
+        if fresh and report.integration_id and report.order_no:  # 12345 never hears a stale status last
+            await _queue_callback(session, report=report, status=status, note=told, at=at)
+    if moved:
+        values: dict[str, Any] = {"status": status}
+        if status == "closed":
+            values |= {"accepting": False, "closed_at": at}
+        await session.execute(update(ReportGroup).where(ReportGroup.case_id == case_id).values(**values))
+    if status == "closed" and reports:
+        # A sensor whose alarm this closure answers starts a fresh cold run: another report needs another 2 h.
+        await session.execute(
+            update(Sensor)
+            .where(Sensor.alert_report_id.in_([r.id for r in reports]))
+            .values(alert_report_id=None, cold_since=None)
+        )
+    return len(reports)
+
+
+async def _queue_callback(session: AsyncSession, *, report: Report, status: str, note: str, at: datetime) -> None:
+    assert report.integration_id is not None and report.order_no is not None
+    seq = (
+        await session.scalar(
+            select(func.coalesce(func.max(HotlineCallback.seq), 0)).where(
+                HotlineCallback.integration_id == report.integration_id, HotlineCallback.order_no == report.order_no
+            )
+        )
+        or 0
+    ) + 1
+    session.add(
+        HotlineCallback(
+            integration_id=report.integration_id,
+            order_no=report.order_no,
+            report_id=report.id,
+            seq=seq,
+            status=status,
+            payload={
+                "order_no": report.order_no,
+                "report_id": report.id,
+                "case_id": report.case_id,
+                "seq": seq,
+                "status": status,
+                "status_text": messages.HOTLINE_STATUS_TEXT.get(status, status),
+                "note": note,
+                "occurred_at": at.isoformat(),
+            },
+            state="pending",
+            attempts=0,
+            next_attempt_at=at,
+        )
+    )
+    await session.flush()
+
+
+async def note_assignment(
+    session: AsyncSession, *, case_id: str, unit_id: str, resolve_due: datetime | None, removed: bool = False
+) -> None:
+    """Which units answer for the case (Open311's agency_responsible) and by when (expected_datetime)."""
+    reports = (await session.scalars(select(Report).where(Report.case_id == case_id))).all()
+    for report in reports:
+        units = [u for u in (report.agency or "").split(",") if u]
+        if removed:
+            units = [u for u in units if u != unit_id]
+        elif unit_id not in units:
+            units.append(unit_id)
+        report.agency = ",".join(units)[:300] or None
+        if resolve_due is not None and (report.expected_at is None or resolve_due > report.expected_at):
+            report.expected_at = resolve_due

@@ -1,0 +1,301 @@
+"""12345 hotline integration: signed work orders in, signed status callbacks out.
+
+Signature (both directions): headers ``X-Heat-Integration`` (the integration id), ``X-Heat-Timestamp`` (whole Unix
+seconds) and ``X-Heat-Signature`` = lowercase hex HMAC-SHA256 with the integration's secret over
+``timestamp + "." + body`` — the raw request body for a POST, the request path (with its query string, if any) for
+a GET. A timestamp more than 5 minutes off is refused; a signature already used is refused as a replay, so a resend
+is signed anew (a new timestamp, or a new ``request_id`` in the body when resent within the same second).
+
+Callbacks: every change of a case is a row of ``hotline_callbacks`` per order, numbered ``seq`` 1, 2, …; the
+delivery job sends the lowest undelivered row of each order only, so #2 never leaves before #1 was acknowledged
+(2xx). A failed try waits base·2^(n-1) seconds (capped); after ``callback_max_attempts`` the row is parked as
+``dead`` (and holds its order back) until an operator re-drives it through the admin API. Delivery is at least
+once: ``X-Heat-Delivery: <order_no>:<seq>`` lets the platform drop a repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+
+import httpx
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from services.intake import domain, messages, metrics, service
+from services.intake.config import IntakeSettings
+from services.intake.models import HotlineCallback, HotlineReplay, Report
+from services.intake.schemas import HotlineOrderIn
+from shared.clock import Clock
+from shared.contracts.common import Channel
+from shared.errors import ApiError, Conflict, NotFound
+
+log = logging.getLogger(__name__)
+
+HEADER_INTEGRATION = "X-Heat-Integration"
+HEADER_TIMESTAMP = "X-Heat-Timestamp"
+HEADER_SIGNATURE = "X-Heat-Signature"
+HEADER_DELIVERY = "X-Heat-Delivery"
+REPLAY_MARGIN = timedelta(seconds=60)
+
+
+def signed_headers(integration_id: str, secret: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
+    """The headers of a signed request or callback (also what a 12345 client or test sends)."""
+    timestamp = str(int(now if now is not None else time.time()))
+    return {
+        HEADER_INTEGRATION: integration_id,
+        HEADER_TIMESTAMP: timestamp,
+        HEADER_SIGNATURE: domain.sign(secret, timestamp, body),
+    }
+
+
+def _refuse(status: int, reason: str, message: str, field: str) -> ApiError:
+    metrics.HOTLINE_REFUSED.labels(reason).inc()
+    return ApiError(status, reason, message, field)
+
+
+async def authenticate(
+    request: Request, session: AsyncSession, *, settings: IntakeSettings, clock: Clock, signed: bytes
+) -> str:
+    """The integration id of a correctly signed, fresh, first-seen request; raises 401/409 otherwise.
+
+    The signature is remembered in the caller's transaction: a concurrent replay waits for it and is refused."""
+    integration_id = request.headers.get(HEADER_INTEGRATION, "")
+    integration = settings.integrations.get(integration_id)
+    if integration is None:
+        raise _refuse(401, "unknown_integration", messages.HOTLINE_UNKNOWN_INTEGRATION, HEADER_INTEGRATION)
+    timestamp = request.headers.get(HEADER_TIMESTAMP, "")
+    signature = request.headers.get(HEADER_SIGNATURE, "")
+    if not timestamp or not signature:
+        raise _refuse(401, "missing_signature", messages.HOTLINE_MISSING_SIGNATURE, HEADER_SIGNATURE)
+    now = clock.now()
+    if not domain.timestamp_fresh(timestamp, now=now.timestamp(), max_skew_seconds=settings.hotline_max_skew_seconds):
+        raise _refuse(401, "stale_timestamp", messages.HOTLINE_STALE, HEADER_TIMESTAMP)
+    if not domain.signature_valid(integration.secret.get_secret_value(), timestamp, signed, signature):
+        raise _refuse(401, "bad_signature", messages.HOTLINE_BAD_SIGNATURE, HEADER_SIGNATURE)
+    expires = datetime.fromtimestamp(int(timestamp), now.tzinfo) + timedelta(seconds=settings.hotline_max_skew_seconds)
+    first = await session.scalar(
+        insert(HotlineReplay)
+        .values(signature=signature.strip().lower(), integration_id=integration_id, expires_at=expires + REPLAY_MARGIN)
+        .on_conflict_do_nothing(index_elements=[HotlineReplay.signature])
+        .returning(HotlineReplay.signature)
+    )
+    if first is None:
+        raise _refuse(409, "replayed_request", messages.HOTLINE_REPLAYED, HEADER_SIGNATURE)
+    return integration_id
+
+
+def parse_order(body: bytes) -> HotlineOrderIn:
+    try:
+        return HotlineOrderIn.model_validate_json(body)
+    except ValidationError as exc:
+        # The signature had to be checked on the raw bytes, so FastAPI did not parse the body: same 422 shape.
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+
+
+async def receive_order(
+    session: AsyncSession, intake: service.Intake, *, integration_id: str, order: HotlineOrderIn, at: datetime
+) -> tuple[Report, bool]:
+    """A 12345 work order becomes a report once: its order number maps to one report forever."""
+    external_id = f"12345:{integration_id}:{order.order_no}"
+    existing = await session.scalar(select(Report).where(Report.external_id == external_id))
+    if existing is not None:
+        metrics.DUPLICATES.labels(Channel.HOTLINE_12345.value).inc()
+        return existing, False
+    building, household = await service.place(session, order.household_id, order.building_id)
+    return await service.accept(
+        session,
+        intake,
+        channel=Channel.HOTLINE_12345,
+        external_id=external_id,
+        building=building,
+        household=household,
+        category=order.category or domain.classify(order.content),
+        description=order.content,
+        measured_temp_c=None,
+        photo_refs=order.photo_refs,
+        reporter_kind="hotline",
+        reporter_id=integration_id,
+        at=at,
+        integration_id=integration_id,
+        order_no=order.order_no,
+    )
+
+
+async def find_order(session: AsyncSession, *, integration_id: str, order_no: str) -> Report:
+    report = await session.scalar(select(Report).where(Report.external_id == f"12345:{integration_id}:{order_no}"))
+    if report is None:
+        raise NotFound("order", messages.ORDER_NOT_FOUND)
+    return report
+
+
+async def prune_replays(session: AsyncSession, *, now: datetime) -> int:
+    result = await session.execute(delete(HotlineReplay).where(HotlineReplay.expires_at < now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- callbacks: admin ----------------------------------------------------------------------------------------------
+
+
+async def list_callbacks(
+    session: AsyncSession, *, state: str | None, integration_id: str | None, order_no: str | None, limit: int
+) -> list[HotlineCallback]:
+    query = select(HotlineCallback).order_by(HotlineCallback.id).limit(limit)
+    if state:
+        query = query.where(HotlineCallback.state == state)
+    if integration_id:
+        query = query.where(HotlineCallback.integration_id == integration_id)
+    if order_no:
+        query = query.where(HotlineCallback.order_no == order_no)
+    return list((await session.scalars(query)).all())
+
+
+async def redrive(session: AsyncSession, *, callback_id: int, at: datetime) -> HotlineCallback:
+    row = await session.get(HotlineCallback, callback_id, with_for_update=True)
+    if row is None:
+        raise NotFound("callback", messages.CALLBACK_NOT_FOUND)
+    if row.state != "dead":
+        raise Conflict("callback_not_dead", messages.CALLBACK_NOT_DEAD)
+    row.state, row.attempts, row.next_attempt_at = "pending", 0, at
+    return row
+
+
+async def redrive_dead(session: AsyncSession, *, integration_id: str | None, order_no: str | None, at: datetime) -> int:
+    query = update(HotlineCallback).where(HotlineCallback.state == "dead")
+    if integration_id:
+        query = query.where(HotlineCallback.integration_id == integration_id)
+    if order_no:
+        query = query.where(HotlineCallback.order_no == order_no)
+    result = await session.execute(query.values(state="pending", attempts=0, next_attempt_at=at))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- callbacks: delivery ----------------------------------------------------------------------------------------------
+
+
+class CallbackDelivery:
+    """The background job that pushes status changes to 12345. Any number of replicas share the work: a row is
+    claimed (FOR UPDATE SKIP LOCKED) and leased by moving its next attempt past the HTTP timeout."""
+
+    def __init__(
+        self,
+        *,
+        settings: IntakeSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._clock = clock
+        self._transport = transport
+        self._last_stats = 0.0
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(
+            timeout=self._settings.callback_timeout_seconds, transport=self._transport
+        ) as client:
+            while True:
+                try:
+                    sent = await self.deliver_due(client)
+                    await self._refresh_stats()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("callback delivery failed; retrying")
+                    sent = 0
+                if sent == 0:
+                    await asyncio.sleep(self._settings.callback_poll_seconds)
+
+    async def deliver_due(self, client: httpx.AsyncClient) -> int:
+        """Claim the due head of each order, send them concurrently, record the outcomes. Returns how many."""
+        s = self._settings
+        now = self._clock.now()
+        lease = timedelta(seconds=s.callback_timeout_seconds + 30)
+        earlier = aliased(HotlineCallback)
+        async with self._sessions() as session, session.begin():
+            due = (
+                await session.scalars(
+                    select(HotlineCallback)
+                    .where(
+                        HotlineCallback.state == "pending",
+                        HotlineCallback.next_attempt_at <= now,
+                        ~select(earlier.id)
+                        .where(
+                            earlier.integration_id == HotlineCallback.integration_id,
+                            earlier.order_no == HotlineCallback.order_no,
+                            earlier.seq < HotlineCallback.seq,
+                            earlier.state != "delivered",
+                        )
+                        .exists(),
+                    )
+                    .order_by(HotlineCallback.next_attempt_at, HotlineCallback.id)
+                    .limit(s.callback_batch)
+                    .with_for_update(skip_locked=True, of=HotlineCallback)
+                )
+            ).all()
+            for row in due:
+                row.attempts += 1
+                row.next_attempt_at = now + lease
+            claimed = [(r.id, r.integration_id, r.order_no, r.seq, r.payload, r.attempts, r.created_at) for r in due]
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(client, c[1], c[2], c[3], c[4]) for c in claimed))
+        done = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            for (row_id, _, _, _, _, attempts, created_at), (outcome, error) in zip(claimed, outcomes, strict=True):
+                if outcome == "delivered":
+                    values: dict[str, object] = {"state": "delivered", "delivered_at": done, "last_error": None}
+                    metrics.CALLBACK_LATENCY.observe(max(0.0, (done - created_at).total_seconds()))
+                elif attempts >= s.callback_max_attempts or outcome == "not_configured":
+                    values = {"state": "dead", "last_error": error}
+                    metrics.CALLBACK_DELIVERIES.labels("dead").inc()
+                else:
+                    delay = domain.backoff_seconds(
+                        attempts, base=s.callback_backoff_base_seconds, cap=s.callback_backoff_cap_seconds
+                    )
+                    values = {"next_attempt_at": done + timedelta(seconds=delay), "last_error": error}
+                metrics.CALLBACK_DELIVERIES.labels(outcome).inc()
+                await session.execute(update(HotlineCallback).where(HotlineCallback.id == row_id).values(**values))
+        return len(claimed)
+
+    async def _send(
+        self, client: httpx.AsyncClient, integration_id: str, order_no: str, seq: int, payload: dict[str, object]
+    ) -> tuple[str, str | None]:
+        integration = self._settings.integrations.get(integration_id)
+        if integration is None or not integration.callback_url:
+            return "not_configured", "no callback_url configured for this integration"
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = signed_headers(integration_id, integration.secret.get_secret_value(), body)
+        headers |= {"Content-Type": "application/json; charset=utf-8", HEADER_DELIVERY: f"{order_no}:{seq}"}
+        try:
+            response = await client.post(integration.callback_url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return "timeout", "timed out"
+        except (httpx.HTTPError, OSError) as exc:
+            return "network_error", type(exc).__name__
+        if 200 <= response.status_code < 300:
+            return "delivered", None
+        return "http_error", f"HTTP {response.status_code}"
+
+    async def _refresh_stats(self, every: float = 5.0) -> None:
+        if time.monotonic() - self._last_stats < every:
+            return
+        self._last_stats = time.monotonic()
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(HotlineCallback.state, func.count())
+                .where(HotlineCallback.state != "delivered")
+                .group_by(HotlineCallback.state)
+            )
+            counts: dict[str, int] = {row[0]: row[1] for row in rows}
+        for state in ("pending", "dead"):
+            metrics.CALLBACK_QUEUE.labels(state).set(counts.get(state, 0))

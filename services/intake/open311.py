@@ -1,0 +1,457 @@
+"""Open311 GeoReport v2 under ``/open311/v2/``, in JSON and XML (the format is the path's suffix).
+
+Calls: ``services.{fmt}``, ``services/{service_code}.{fmt}``, ``POST requests.{fmt}`` (form-encoded, with
+``api_key``), ``GET requests.{fmt}`` (service_request_id, service_code, start_date, end_date, status) and
+``requests/{service_request_id}.{fmt}``. Every service is ``realtime``: POST answers with the
+service_request_id at once, so there are no tokens.
+
+Readings of the spec: the registry places a request, never coordinates or an address text, so the location is a
+registry id — ``attribute[household_id]`` or ``attribute[building_id]`` (declared in every service definition), or
+``address_id`` holding a household or building id; ``lat``/``long``/``address_string`` alone are refused with 400.
+``service_code`` is a category of the domain (cold_room, leak, …). Requests of every channel are listed (the
+public view of the district's heating problems) with descriptions stripped of phone numbers and names; the
+submitter's name, phone and e-mail are accepted and never stored. Errors are the spec's array of
+``{code, description}`` with the HTTP status as code; descriptions are Chinese with the English gist.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.etree import ElementTree as ET
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake import domain, messages, service
+from services.intake.models import Building, Household, Report, ReportEvent
+from shared.clock import Clock
+from shared.contracts.common import Category, Channel
+from shared.errors import ApiError
+
+router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
+
+MAX_RANGE = timedelta(days=90)
+MAX_LIST = 1000
+SERVICES: dict[Category, tuple[str, str, str]] = {
+    # code → (name, description, keywords)
+    Category.COLD_ROOM: ("暖气不热 / 室温不达标", "室内温度低于18 °C，暖气片不热或温吞", "暖气不热,温度低,室温"),
+    Category.LEAK: ("跑冒滴漏", "暖气片、阀门、管道漏水或滴水", "漏水,滴水,跑水"),
+    Category.BURST_PIPE: ("爆管", "供热管道破裂、喷水（紧急）", "爆管,管道破裂"),
+    Category.OUTAGE: ("停暖", "整户、整栋或整片没有暖气", "停暖,没暖气"),
+    Category.CLOGGED_FILTER: ("滤网堵塞", "入户过滤器、除污器堵塞", "滤网,堵塞"),
+    Category.AIR_LOCK: ("需排气", "暖气片有空气、需要排气", "排气,放气"),
+    Category.UNDERFLOOR_IMBALANCE: ("地暖失衡", "地暖各回路冷热不均", "地暖"),
+    Category.METERING_RETROFIT: ("分户改造", "供热分户计量改造相关诉求", "分户改造,热计量"),
+    Category.FEE_DISPUTE: ("费用纠纷", "供暖费收取、退费争议", "费用,收费,退费"),
+    Category.SUBSIDY_QUESTION: ("补贴政策咨询", "供暖补贴、减免政策咨询", "补贴,减免"),
+    Category.ICE_HAZARD: ("漏水挂冰", "漏水在墙面、楼道结冰（安全隐患）", "挂冰,结冰"),
+    Category.OTHER: ("其他供暖问题", "以上未列出的供暖问题", "其他"),
+}
+ATTRIBUTES: list[dict[str, Any]] = [
+    {
+        "variable": True,
+        "code": "household_id",
+        "datatype": "string",
+        "required": False,
+        "datatype_description": "登记簿住户编号，如 H-LK-1-101（与 building_id 二选一，也可放在 address_id）",
+        "order": 1,
+        "description": "住户编号 (registry household id)",
+        "values": [],
+    },
+    {
+        "variable": True,
+        "code": "building_id",
+        "datatype": "string",
+        "required": False,
+        "datatype_description": "登记簿楼栋编号，如 B-LK-1（整栋楼的问题）",
+        "order": 2,
+        "description": "楼栋编号 (registry building id)",
+        "values": [],
+    },
+    {
+        "variable": True,
+        "code": "measured_temp_c",
+        "datatype": "number",
+        "required": False,
+        "datatype_description": "摄氏度，-10 至 40",
+        "order": 3,
+        "description": "实测室温 (measured room temperature, °C)",
+        "values": [],
+    },
+]
+# Repeated XML children: the element name of one item of each list.
+_ITEM = {
+    "services": "service",
+    "service_requests": "request",
+    "attributes": "attribute",
+    "values": "value",
+    "errors": "error",
+}
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+# -- rendering ------------------------------------------------------------------------------------------------
+
+
+def _xml_value(parent: ET.Element, value: Any) -> None:
+    if isinstance(value, bool):
+        parent.text = "true" if value else "false"
+    elif value is not None:
+        parent.text = str(value)
+
+
+def _xml_fill(parent: ET.Element, data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        child = ET.SubElement(parent, key)
+        if isinstance(value, list):
+            for item in value:
+                node = ET.SubElement(child, _ITEM.get(key, "item"))
+                if isinstance(item, dict):
+                    _xml_fill(node, item)
+                else:
+                    _xml_value(node, item)
+        elif isinstance(value, dict):
+            _xml_fill(child, value)
+        else:
+            _xml_value(child, value)
+
+
+def to_xml(root: str, body: list[dict[str, Any]] | dict[str, Any]) -> bytes:
+    """``<root><item>…</item>…</root>`` for a list, ``<root>…</root>`` for one object, as the spec shows."""
+    element = ET.Element(root)
+    if isinstance(body, list):
+        for item in body:
+            _xml_fill(ET.SubElement(element, _ITEM.get(root, "item")), item)
+    else:
+        _xml_fill(element, body)
+    tree: bytes = ET.tostring(element, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>' + tree
+
+
+def render(fmt: str, root: str, body: list[dict[str, Any]] | dict[str, Any], status: int = 200) -> Response:
+    if fmt == "xml":
+        return Response(to_xml(root, body), status_code=status, media_type="text/xml; charset=utf-8")
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(payload.encode(), status_code=status, media_type="application/json; charset=utf-8")
+
+
+def error(fmt: str, status: int, description: str) -> Response:
+    return render(
+        fmt if fmt in ("json", "xml") else "json", "errors", [{"code": status, "description": description}], status
+    )
+
+
+def w3c(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if value else None
+
+
+def _fmt(fmt: str) -> str:
+    if fmt not in ("json", "xml"):
+        raise Open311Error(400, messages.OPEN311_BAD_FORMAT)
+    return fmt
+
+
+def _parse_date(raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw.strip().replace(" ", "+"))
+    except ValueError as exc:
+        raise Open311Error(400, messages.OPEN311_BAD_DATE) from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# -- services ----------------------------------------------------------------------------------------------------
+
+
+def service_list() -> list[dict[str, Any]]:
+    return [
+        {
+            "service_code": category.value,
+            "service_name": name,
+            "description": description,
+            "metadata": True,
+            "type": "realtime",
+            "keywords": keywords,
+            "group": "供暖",
+        }
+        for category, (name, description, keywords) in SERVICES.items()
+    ]
+
+
+def _service(code: str) -> Category:
+    try:
+        return Category(code)
+    except ValueError as exc:
+        raise Open311Error(404, messages.OPEN311_SERVICE_UNKNOWN) from exc
+
+
+# -- requests ------------------------------------------------------------------------------------------------------
+
+
+def request_view(report: Report, building_name: str, resident_name: str | None, note: str | None) -> dict[str, Any]:
+    category = Category(report.category)
+    closed = report.status == "closed"
+    return {
+        "service_request_id": report.id,
+        "status": "closed" if closed else "open",
+        "status_notes": note or domain.STATUS_NOTES.get(report.status, report.status),
+        "service_name": SERVICES[category][0],
+        "service_code": category.value,
+        "description": domain.redact(report.description, names=[resident_name] if resident_name else []),
+        "agency_responsible": report.agency.replace(",", "、") if report.agency else messages.OPEN311_AGENCY,
+        "service_notice": "",
+        "requested_datetime": w3c(report.reported_at),
+        "updated_datetime": w3c(report.updated_at),
+        "expected_datetime": w3c(report.expected_at),
+        "address": building_name,
+        "address_id": report.household_id or report.building_id,
+        "zipcode": None,
+        "lat": None,
+        "long": None,
+        "media_url": report.photo_refs[0] if report.photo_refs else None,
+    }
+
+
+async def _views(session: AsyncSession, query: Any) -> list[dict[str, Any]]:
+    rows = (await session.execute(query)).all()
+    ids = [row[0].id for row in rows]
+    notes: dict[str, str] = {}
+    if ids:
+        latest = await session.execute(
+            select(ReportEvent.report_id, ReportEvent.note)
+            .where(ReportEvent.report_id.in_(ids))
+            .order_by(ReportEvent.report_id, ReportEvent.id.desc())
+            .ext(distinct_on(ReportEvent.report_id))
+        )
+        notes = {row[0]: row[1] for row in latest}
+    return [request_view(report, building, resident, notes.get(report.id)) for report, building, resident in rows]
+
+
+def _base_query() -> Any:
+    return (
+        select(Report, Building.name, Household.resident_name)
+        .join(Building, Building.id == Report.building_id)
+        .outerjoin(Household, Household.id == Report.household_id)
+    )
+
+
+async def list_requests(session: AsyncSession, params: dict[str, str], *, now: datetime) -> list[dict[str, Any]]:
+    query = _base_query()
+    ids = [i.strip() for i in params.get("service_request_id", "").split(",") if i.strip()]
+    if ids:  # the spec: a list of ids overrides every other filter
+        return await _views(session, query.where(Report.id.in_(ids[:MAX_LIST])).order_by(Report.reported_at.desc()))
+    codes = [c.strip() for c in params.get("service_code", "").split(",") if c.strip()]
+    if codes:
+        query = query.where(Report.category.in_(codes))
+    start = _parse_date(params["start_date"]) if params.get("start_date") else None
+    end = _parse_date(params["end_date"]) if params.get("end_date") else None
+    if start and not end:
+        end = min(now, start + MAX_RANGE)
+    end = end or now
+    start = start or end - MAX_RANGE
+    if end - start > MAX_RANGE:
+        raise Open311Error(400, messages.OPEN311_RANGE_TOO_LONG)
+    query = query.where(Report.reported_at >= start, Report.reported_at <= end)
+    statuses = {s.strip() for s in params.get("status", "").split(",") if s.strip()}
+    if statuses - {"open", "closed"}:
+        raise Open311Error(400, messages.OPEN311_BAD_STATUS)
+    if statuses == {"open"}:
+        query = query.where(Report.status != "closed")
+    elif statuses == {"closed"}:
+        query = query.where(Report.status == "closed")
+    return await _views(session, query.order_by(Report.reported_at.desc()).limit(MAX_LIST))
+
+
+async def get_request(session: AsyncSession, request_id: str) -> dict[str, Any]:
+    views = await _views(session, _base_query().where(Report.id == request_id))
+    if not views:
+        raise Open311Error(404, messages.OPEN311_NOT_FOUND)
+    return views[0]
+
+
+def _client(request: Request, api_key: str) -> str:
+    keys = request.app.state.settings.open311_api_keys or {}
+    for client_id, secret in keys.items():
+        if api_key and hmac.compare_digest(api_key.encode(), secret.get_secret_value().encode()):
+            return str(client_id)
+    raise Open311Error(403, messages.OPEN311_BAD_API_KEY)
+
+
+async def create_request(
+    session: AsyncSession, intake: service.Intake, params: dict[str, str], *, client_id: str, at: datetime
+) -> dict[str, Any]:
+    code = params.get("service_code", "").strip()
+    if not code:
+        raise Open311Error(400, messages.OPEN311_SERVICE_CODE_MISSING)
+    try:
+        category = Category(code)
+    except ValueError as exc:
+        raise Open311Error(400, messages.OPEN311_SERVICE_UNKNOWN) from exc
+    description = params.get("description", "").strip()
+    if len(description) > 4000:
+        raise Open311Error(400, messages.OPEN311_DESCRIPTION_TOO_LONG)
+    household_id = params.get("attribute[household_id]", "").strip() or None
+    building_id = params.get("attribute[building_id]", "").strip() or None
+    address_id = params.get("address_id", "").strip() or None
+    if not household_id and not building_id and address_id:
+        is_household = await session.get(Household, address_id) is not None
+        household_id, building_id = (address_id, None) if is_household else (None, address_id)
+    if not household_id and not building_id:
+        raise Open311Error(400, messages.OPEN311_LOCATION_MISSING)
+    measured: float | None = None
+    if raw_temp := params.get("attribute[measured_temp_c]", "").strip():
+        try:
+            measured = float(raw_temp)
+        except ValueError:
+            measured = None
+        if measured is None or not -10 <= measured <= 40:
+            raise Open311Error(400, messages.OPEN311_BAD_ATTRIBUTE.format(code="measured_temp_c"))
+    try:
+        building, household = await service.place(session, household_id, building_id)
+    except ApiError as exc:
+        raise Open311Error(400, messages.OPEN311_LOCATION_UNKNOWN) from exc
+    media = params.get("media_url", "").strip()
+    report, _ = await service.accept(
+        session,
+        intake,
+        channel=Channel.OPEN311,
+        external_id=None,
+        building=building,
+        household=household,
+        category=category,
+        description=(description or SERVICES[category][0])[:2000],
+        measured_temp_c=measured,
+        photo_refs=[media[:500]] if media else [],
+        reporter_kind="resident",
+        reporter_id=client_id,
+        at=at,
+    )
+    return {
+        "service_request_id": report.id,
+        "service_notice": domain.STATUS_NOTES[report.status] if report.status in domain.STATUS_NOTES else "",
+        "account_id": params.get("account_id") or None,
+    }
+
+
+# -- HTTP -------------------------------------------------------------------------------------------------------
+
+
+async def _params(request: Request) -> dict[str, str]:
+    params = dict(request.query_params)
+    if request.method == "POST":
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = await request.body()
+        if body and kind not in ("", "application/x-www-form-urlencoded"):
+            raise Open311Error(400, messages.OPEN311_BAD_BODY)
+        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return params
+
+
+async def _respond(request: Request, fmt: str, work: Any) -> Response:
+    try:
+        response: Response = await work(_fmt(fmt))
+        return response
+    except Open311Error as exc:
+        return error(fmt, exc.status, exc.description)
+
+
+@router.get("/services.{fmt}", summary="GET Service List")
+async def services_(request: Request, fmt: str) -> Response:
+    async def work(f: str) -> Response:
+        return render(f, "services", service_list())
+
+    return await _respond(request, fmt, work)
+
+
+@router.get("/services/{service_code}.{fmt}", summary="GET Service Definition")
+async def service_definition(request: Request, service_code: str, fmt: str) -> Response:
+    async def work(f: str) -> Response:
+        category = _service(service_code)
+        return render(f, "service_definition", {"service_code": category.value, "attributes": ATTRIBUTES})
+
+    return await _respond(request, fmt, work)
+
+
+_FORM = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["api_key", "service_code"],
+                    "properties": {
+                        name: {"type": "string"}
+                        for name in (
+                            "api_key",
+                            "jurisdiction_id",
+                            "service_code",
+                            "address_id",
+                            "attribute[household_id]",
+                            "attribute[building_id]",
+                            "attribute[measured_temp_c]",
+                            "description",
+                            "media_url",
+                            "lat",
+                            "long",
+                            "address_string",
+                            "email",
+                            "device_id",
+                            "account_id",
+                            "first_name",
+                            "last_name",
+                            "phone",
+                        )
+                    },
+                }
+            }
+        }
+    }
+}
+
+
+@router.post("/requests.{fmt}", summary="POST Service Request", status_code=201, openapi_extra=_FORM)
+async def post_request(request: Request, fmt: str) -> Response:
+    async def work(f: str) -> Response:
+        params = await _params(request)
+        client_id = _client(request, params.get("api_key", ""))
+        clock: Clock = request.app.state.clock
+        async with request.app.state.runtime.sessions() as session, session.begin():
+            created = await create_request(
+                session, request.app.state.intake, params, client_id=client_id, at=clock.now()
+            )
+        return render(f, "service_requests", [created], status=201)
+
+    return await _respond(request, fmt, work)
+
+
+@router.get("/requests.{fmt}", summary="GET Service Requests")
+async def get_requests(request: Request, fmt: str) -> Response:
+    async def work(f: str) -> Response:
+        params = await _params(request)
+        clock: Clock = request.app.state.clock
+        async with request.app.state.runtime.sessions() as session:
+            views = await list_requests(session, params, now=clock.now())
+        return render(f, "service_requests", views)
+
+    return await _respond(request, fmt, work)
+
+
+@router.get("/requests/{service_request_id}.{fmt}", summary="GET Service Request")
+async def get_one(request: Request, service_request_id: str, fmt: str) -> Response:
+    async def work(f: str) -> Response:
+        async with request.app.state.runtime.sessions() as session:
+            view = await get_request(session, service_request_id)
+        return render(f, "service_requests", [view])
+
+    return await _respond(request, fmt, work)

@@ -1,0 +1,146 @@
+"""访民问暖 入户走访: the household-visit ledger. Each finding becomes a report; each visit is announced
+(HouseholdVisited) for the daily report: visits, residents reached, problems found."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake import domain, messages, metrics, service
+from services.intake.models import HouseholdVisit
+from services.intake.schemas import VisitIn, VisitSummaryOut
+from shared.contracts.common import Channel
+from shared.contracts.intake import HouseholdVisited
+from shared.errors import ApiError
+
+LOCAL = ZoneInfo("Asia/Shanghai")  # the daily report's day is the local one
+
+
+async def log_visit(
+    session: AsyncSession,
+    intake: service.Intake,
+    *,
+    body: VisitIn,
+    grid_worker_id: str,
+    grid_id: str,
+    at: datetime,
+) -> tuple[HouseholdVisit, bool]:
+    """Record a visit and turn its findings into reports. Returns (visit, created)."""
+    building, household = await service.place(session, body.household_id, None)
+    if building.grid_id != grid_id:
+        raise ApiError(403, "not_your_grid", messages.NOT_YOUR_GRID, "household_id")
+    assert household is not None
+    visited_at = body.visited_at or at
+    visit_id = service.new_id("V")
+    # The visit row first: a resent idempotency key waits here for the first send and gets its visit back.
+    visit = await session.scalar(
+        insert(HouseholdVisit)
+        .values(
+            id=visit_id,
+            household_id=household.id,
+            building_id=building.id,
+            grid_id=building.grid_id,
+            grid_worker_id=grid_worker_id,
+            visited_at=visited_at,
+            measured_temp_c=body.measured_temp_c,
+            residents_reached=body.residents_reached,
+            problem_found=bool(body.findings),
+            findings=[f.model_dump(mode="json") for f in body.findings],
+            report_ids=[],
+            idempotency_key=body.idempotency_key,
+        )
+        .on_conflict_do_nothing(index_elements=[HouseholdVisit.grid_worker_id, HouseholdVisit.idempotency_key])
+        .returning(HouseholdVisit)
+    )
+    if visit is None:
+        existing = await session.scalar(
+            select(HouseholdVisit).where(
+                HouseholdVisit.grid_worker_id == grid_worker_id, HouseholdVisit.idempotency_key == body.idempotency_key
+            )
+        )
+        assert existing is not None
+        return existing, False
+    report_ids: list[str] = []
+    for finding in body.findings:
+        report, _ = await service.accept(
+            session,
+            intake,
+            channel=Channel.VISIT_LEDGER,
+            external_id=None,
+            building=building,
+            household=household,
+            category=finding.category or domain.classify(finding.description),
+            description=finding.description or messages.VISIT_FINDING_DEFAULT,
+            measured_temp_c=body.measured_temp_c,
+            photo_refs=finding.photo_refs,
+            reporter_kind="grid_worker",
+            reporter_id=grid_worker_id,
+            at=at,
+        )
+        report_ids.append(report.id)
+    visit.report_ids = report_ids
+    await intake.writer.emit(
+        session,
+        HouseholdVisited(
+            visit_id=visit.id,
+            grid_worker_id=grid_worker_id,
+            location=service.location_of(building, household),
+            visited_at=visited_at,
+            residents_reached=body.residents_reached,
+            measured_temp_c=body.measured_temp_c,
+            problem_found=bool(body.findings),
+            report_id=report_ids[0] if report_ids else None,
+            report_ids=report_ids,
+            findings=len(body.findings),
+        ),
+        key=household.id,
+        at=at,
+        correlation_id=visit.id,
+    )
+    metrics.VISITS.labels("yes" if body.findings else "no").inc()
+    return visit, True
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, LOCAL)
+    return start, start + timedelta(days=1)
+
+
+async def list_for_grid(session: AsyncSession, *, grid_id: str, day: date) -> list[HouseholdVisit]:
+    start, end = day_bounds(day)
+    rows = await session.scalars(
+        select(HouseholdVisit)
+        .where(HouseholdVisit.grid_id == grid_id, HouseholdVisit.visited_at >= start, HouseholdVisit.visited_at < end)
+        .order_by(HouseholdVisit.visited_at)
+    )
+    return list(rows.all())
+
+
+async def summary(session: AsyncSession, *, grid_id: str, day: date) -> VisitSummaryOut:
+    start, end = day_bounds(day)
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(func.distinct(HouseholdVisit.household_id)),
+                func.coalesce(func.sum(HouseholdVisit.residents_reached), 0),
+                func.coalesce(func.sum(func.jsonb_array_length(HouseholdVisit.findings)), 0),
+                func.count().filter(HouseholdVisit.measured_temp_c < domain.STANDARD_ROOM_C),
+            ).where(
+                HouseholdVisit.grid_id == grid_id, HouseholdVisit.visited_at >= start, HouseholdVisit.visited_at < end
+            )
+        )
+    ).one()
+    return VisitSummaryOut(
+        grid_id=grid_id,
+        day=day.isoformat(),
+        visits=row[0],
+        households=row[1],
+        residents_reached=int(row[2]),
+        problems_found=int(row[3]),
+        below_standard=row[4],
+    )
