@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -244,19 +244,7 @@ class ServiceRuntime:
     def install(self, app: FastAPI) -> None:
         service = self.settings.service_name
 
-        @app.middleware("http")
-        async def http_metrics(request: Request, call_next: Callable[[Request], Any]) -> Response:
-            start = time.perf_counter()
-            status = 500
-            try:
-                response: Response = await call_next(request)
-                status = response.status_code
-                return response
-            finally:
-                route = request.scope.get("route")
-                template = getattr(route, "path", "unmatched")
-                metrics.HTTP_REQUESTS.labels(service, request.method, template, f"{status // 100}xx").inc()
-                metrics.HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - start)
+        app.add_middleware(HttpMetrics, service=service)
 
         @app.get("/healthz", tags=["ops"], summary="Process is alive")
         async def healthz() -> dict[str, str]:
@@ -290,6 +278,36 @@ class ServiceRuntime:
         if self.broker is not None:
             checks["consumers"] = all(getattr(sub, "running", True) for sub in self.broker.subscribers)
         return checks
+
+
+class HttpMetrics:
+    """Requests and latency by route template. A plain ASGI middleware: the decorator form
+    (BaseHTTPMiddleware) costs a task and a queue per request."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def remember_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, remember_status)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            metrics.HTTP_REQUESTS.labels(self.service, method, template, f"{status // 100}xx").inc()
+            metrics.HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - start)
 
 
 def _handler_for(consumer: EventConsumer) -> Callable[..., Any]:
