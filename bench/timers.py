@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.dispatch import routing
 from services.dispatch.config import DispatchSettings
@@ -173,6 +173,15 @@ async def run(pending: int, due: int, window: float, replicas: int) -> dict[str,
         t0 = time.perf_counter()
         start = await prepare(runtimes[0], pending=pending, due=due, window=window, lead=5)
         setup_s = time.perf_counter() - t0
+        # Loading 500k rows can outlast the lead: shift the window so it opens after the load, or the engine would
+        # start on a backlog and measure that instead of steady state.
+        shift = datetime.now(UTC) + timedelta(seconds=3) - start
+        if shift > timedelta(0):
+            async with runtimes[0].sessions() as s, s.begin():  # type: ignore[misc]
+                await s.execute(
+                    update(timers).where(timers.c.kind == "sign_in:reminder").values(due_at=timers.c.due_at + shift)
+                )
+            start += shift
         fired_before = (
             REGISTRY.get_sample_value("timers_fired_total", {"service": "dispatch-bench", "kind": "sign_in:reminder"})
             or 0
