@@ -117,10 +117,18 @@ async def schedule_many(session: AsyncSession, timers: Table, rows: list[dict[st
 
 
 async def cancel(session: AsyncSession, timers: Table, *, ref: str, kinds: Iterable[str]) -> None:
-    """Disarm timers of ``ref`` that have not fired (e.g. the unit signed in before the deadline)."""
-    await session.execute(
-        delete(timers).where(timers.c.kind.in_(list(kinds)), timers.c.ref == ref, timers.c.fired_at.is_(None))
+    """Disarm timers of ``ref`` that have not fired (e.g. the unit signed in before the deadline).
+
+    A timer an engine is firing right now is locked: it is skipped, not waited for. The caller holds the row the
+    timer is about (the assignment) and the engine waits for that row, so waiting here would deadlock; the
+    engine then finds the clock stopped and fires nothing.
+    """
+    claimable = (
+        select(timers.c.id)
+        .where(timers.c.kind.in_(list(kinds)), timers.c.ref == ref, timers.c.fired_at.is_(None))
+        .with_for_update(skip_locked=True)
     )
+    await session.execute(delete(timers).where(timers.c.id.in_(claimable.scalar_subquery())))
 
 
 class TimerEngine:
