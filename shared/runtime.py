@@ -12,11 +12,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -334,6 +334,15 @@ def _prometheus_middleware(service: str) -> Any:
 def _log_crash(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task crashed", extra={"task": task.get_name()}, exc_info=task.exception())
+
+
+async def _transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.runtime.sessions() as session, session.begin():
+        yield session
+
+
+# FastAPI dependency: one session per request, in one transaction committed when the endpoint returns.
+Transaction = Annotated[AsyncSession, Depends(_transaction)]
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

@@ -3,12 +3,10 @@ decisions, and the admin registry of units and rules."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access, extensions, messages, queries, routing, service
 from services.dispatch.domain import Rules
@@ -32,13 +30,9 @@ from shared.auth import AdminOnly, CurrentPrincipal, Role, require
 from shared.clock import Clock
 from shared.errors import ApiError
 from shared.outbox import OutboxWriter
+from shared.runtime import Transaction
 
 router = APIRouter()
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.runtime.sessions() as session, session.begin():
-        yield session
 
 
 def _writer(request: Request) -> OutboxWriter:
@@ -49,7 +43,7 @@ def _clock(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
-Session = Annotated[AsyncSession, Depends(_session)]
+Session = Transaction
 Writer = Annotated[OutboxWriter, Depends(_writer)]
 Now = Annotated[Clock, Depends(_clock)]
 

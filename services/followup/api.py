@@ -3,12 +3,11 @@ and the daily and season reports. Everything outside the caller's grid, street o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import domain, messages, queries, render, reports, scorecard, service, spotchecks
@@ -32,6 +31,7 @@ from shared.auth import CurrentPrincipal, Role, require
 from shared.clock import Clock
 from shared.errors import ApiError, NotFound
 from shared.outbox import OutboxWriter
+from shared.runtime import Transaction
 
 router = APIRouter()
 
@@ -39,12 +39,7 @@ MAX_DAYS = 400
 OVERSEERS = (Role.TASK_FORCE, Role.DISTRICT, Role.ADMIN)
 
 
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.runtime.sessions() as session, session.begin():
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(_session)]
+Session = Transaction
 
 
 def _settings(request: Request) -> FollowupSettings:

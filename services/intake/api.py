@@ -4,11 +4,10 @@ residents and staff, and the admin registry and callback queue. Open311 lives in
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,17 +33,13 @@ from services.intake.schemas import (
 from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
 from shared.clock import Clock
 from shared.errors import ApiError, NotFound
+from shared.runtime import Transaction
 
 router = APIRouter()
 M = TypeVar("M", bound=BaseModel)
 
 
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.runtime.sessions() as session, session.begin():
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(_session)]
+Session = Transaction
 
 
 def _intake(request: Request) -> service.Intake:
