@@ -32,23 +32,29 @@ async def set_case_status(
     """Tell every report of the case what happened (grouped reports all hear it), queue the 12345 callbacks of
     those that came from the hotline, and close the incident on closure. ``moves=False``: a timeline entry only
     (an escalation does not change where the case stands)."""
+    # Lock the case's incidents first: a report joining one holds the same lock (the claim is FOR UPDATE), so
+    # it either commits before this read sees the reports, or waits and finds the incident closed.
+    await session.execute(
+        select(ReportGroup.id).where(ReportGroup.case_id == case_id).order_by(ReportGroup.id).with_for_update()
+    )
     reports = (await session.scalars(select(Report).where(Report.case_id == case_id).order_by(Report.id))).all()
     told = note or domain.STATUS_NOTES[status]
     moved = False
     for report in reports:
         # The cases and verdicts topics are consumed independently, so a fact can arrive after a later one
         # (a resolution after the closure it led to): it joins the timeline at its time but moves nothing.
-        fresh = at >= report.updated_at
+        fresh = report.status_at is None or at >= report.status_at
         if moves and fresh:
             report.status = status
-            report.updated_at = at
+            report.status_at = at
+            report.updated_at = max(at, report.updated_at)
             moved = True
         # A report that joined the incident after the fact hears of it when it joined, not before it existed.
         session.add(ReportEvent(report_id=report.id, status=status, note=told, at=max(at, report.reported_at)))
         if fresh and report.integration_id and report.order_no:  # 12345 never hears a stale status last
             await _queue_callback(session, report=report, status=status, note=told, at=at)
     if moved:
-        values: dict[str, Any] = {"status": status}
+        values: dict[str, Any] = {"status": status, "status_at": at}
         if status == "closed":
             values |= {"accepting": False, "closed_at": at}
         await session.execute(update(ReportGroup).where(ReportGroup.case_id == case_id).values(**values))

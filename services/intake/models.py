@@ -98,6 +98,8 @@ class ReportGroup(Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_report_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the case fact behind ``status`` happened (dispatch's or follow-up's clock); None before any.
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Report(Base):
@@ -124,6 +126,9 @@ class Report(Base):
     status: Mapped[str] = mapped_column(String(24))  # accepted, dispatched, signed_in, resolved, closed, reopened
     case_id: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When the case fact behind ``status`` happened; a fact older than this arrived late and moves nothing.
+    # Not ``updated_at``: a report that joins after a fact happened but before intake heard of it still hears it.
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     group_id: Mapped[str | None] = mapped_column(ForeignKey("report_groups.id"), index=True)
     integration_id: Mapped[str | None] = mapped_column(String(64))  # the 12345 platform owed status callbacks
     order_no: Mapped[str | None] = mapped_column(String(80))  # its work-order number

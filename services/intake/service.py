@@ -205,7 +205,7 @@ async def accept(
 _CLAIM_GROUP = text(
     """
     WITH found AS (
-        SELECT g.id, g.key, g.scope, g.lead_report_id, g.case_id, g.status, g.last_report_at,
+        SELECT g.id, g.key, g.scope, g.lead_report_id, g.case_id, g.status, g.status_at, g.last_report_at,
                lead.agency, lead.expected_at
           FROM report_groups AS g LEFT JOIN reports AS lead ON lead.id = g.lead_report_id
          WHERE g.key = ANY(CAST(:keys AS VARCHAR[])) AND g.accepting
@@ -217,7 +217,7 @@ _CLAIM_GROUP = text(
         SELECT :id, :key, :scope, :scope_id, :category, :lead, 'accepted', true, 1, :at, :at
          WHERE NOT EXISTS (SELECT 1 FROM found)
         ON CONFLICT (key) WHERE accepting DO NOTHING
-        RETURNING id, key, scope, lead_report_id, case_id, status, last_report_at,
+        RETURNING id, key, scope, lead_report_id, case_id, status, status_at, last_report_at,
                   CAST(NULL AS VARCHAR) AS agency, CAST(NULL AS TIMESTAMPTZ) AS expected_at
     )
     SELECT true AS created, * FROM created
@@ -231,11 +231,11 @@ _WRITE_REPORT = text(
     WITH rep AS (
         INSERT INTO reports (id, channel, external_id, category, priority, priority_resident, household_id,
                              building_id, location, description, measured_temp_c, photo_refs, reporter_kind,
-                             reporter_id, reported_at, status, case_id, updated_at, group_id, integration_id,
+                             reporter_id, reported_at, status, status_at, case_id, updated_at, group_id, integration_id,
                              order_no, agency, expected_at)
         VALUES (:id, :channel, :external_id, :category, :priority, :priority_resident, :household_id,
                 :building_id, CAST(:location AS JSONB), :description, :measured_temp_c,
-                CAST(:photo_refs AS JSONB), :reporter_kind, :reporter_id, :at, :status, :case_id, :at,
+                CAST(:photo_refs AS JSONB), :reporter_kind, :reporter_id, :at, :status, :status_at, :case_id, :at,
                 :group_id, :integration_id, :order_no, :agency, :expected_at)
         ON CONFLICT (external_id) DO NOTHING
         RETURNING id
@@ -265,6 +265,7 @@ class Claimed:
     lead_report_id: str
     case_id: str | None
     status: str
+    status_at: datetime | None
     agency: str | None
     expected_at: datetime | None
 
@@ -320,6 +321,7 @@ async def _accept(
         reporter_id=reporter_id,
         reported_at=at,
         status=group.status if joined else "accepted",
+        status_at=group.status_at if joined else None,
         case_id=group.case_id if joined else None,
         updated_at=at,
         group_id=group.id,
@@ -347,6 +349,7 @@ async def _accept(
             "reporter_id": reporter_id,
             "at": at,
             "status": report.status,
+            "status_at": report.status_at,
             "case_id": report.case_id,
             "group_id": group.id,
             "integration_id": integration_id,
@@ -468,6 +471,7 @@ def _claimed(row: Any) -> Claimed:
         lead_report_id=row.lead_report_id,
         case_id=row.case_id,
         status=row.status,
+        status_at=row.status_at,
         agency=row.agency,
         expected_at=row.expected_at,
     )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from services.dispatch.models import CaseReport
+from services.intake import feedback
 from services.intake.models import Report, ReportGroup
 from services.intake.models import outbox as intake_outbox
 from shared.settings import DEV_ADMIN_TOKEN
@@ -210,6 +211,41 @@ async def test_a_substation_outage_absorbs_cold_rooms_it_feeds_and_households_at
     async with loop.intake.runtime.sessions() as s:
         old = await s.get(ReportGroup, outage_group)
         assert old is not None and not old.accepting
+
+
+async def test_a_report_joining_after_the_closure_happened_but_before_intake_heard_of_it_is_closed_too(
+    loop: Loop,
+) -> None:
+    """The closure is decided at follow-up at t; a report joins the incident just after t, before intake consumed
+    CaseClosed. The closure is news to that report too: it must end closed, with the incident."""
+    await register(loop, [building("B-IT-LATE", None)], [household("H-IT-LATE-101", "B-IT-LATE")])
+    lead = await report(loop, "H-IT-LATE-101", "家里暖气不热")
+    case_id = await wait_until("a case for the lead report", lambda: _case_of(loop, lead["id"]))
+    joined = await report(loop, "H-IT-LATE-101", "还是不热")
+    got = {r.id: r for r in await reports(loop, [lead["id"], joined["id"]])}
+    assert got[joined["id"]].group_id == got[lead["id"]].group_id and got[joined["id"]].case_id == case_id
+    dispatched_at = got[lead["id"]].status_at
+    assert dispatched_at is not None and got[joined["id"]].status_at == dispatched_at
+    # decided after the dispatch the report joined into, before the report came
+    closed_at = dispatched_at + (got[joined["id"]].reported_at - dispatched_at) / 2
+
+    async with loop.intake.runtime.sessions() as s, s.begin():
+        told = await feedback.set_case_status(s, case_id=case_id, status="closed", at=closed_at)
+    assert told == 2
+    got = {r.id: r for r in await reports(loop, [lead["id"], joined["id"]])}
+    assert {r.status for r in got.values()} == {"closed"}
+    # and a stale fact arriving after it moves nothing
+    async with loop.intake.runtime.sessions() as s, s.begin():
+        await feedback.set_case_status(s, case_id=case_id, status="resolved", at=closed_at - timedelta(seconds=5))
+    assert await statuses(loop, [lead["id"], joined["id"]]) == {"closed"}
+    async with loop.intake.runtime.sessions() as s:
+        group = await s.get(ReportGroup, got[lead["id"]].group_id)
+        assert group is not None and not group.accepting and group.status == "closed"
+
+
+async def _case_of(loop: Loop, report_id: str) -> str | None:
+    found = await reports(loop, [report_id])
+    return found[0].case_id if found else None
 
 
 async def _len(coro: Any, n: int) -> Any:
