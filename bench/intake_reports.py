@@ -172,7 +172,11 @@ async def main(total: int, concurrency: int) -> None:
             half = total // 2
             ours, base_runs, floor_runs = [], [], []
             for offset in (0, half):
-                ours.append(await drive(half, concurrency, lambda i, o=offset: report(o + i)))
+
+                async def shifted(i: int, o: int = offset) -> None:
+                    await report(o + i)
+
+                ours.append(await drive(half, concurrency, shifted))
                 base_runs.append(await drive(half, concurrency, baseline))
                 floor_runs.append(await drive(half, concurrency, floor_call))
         raw = await raw_loop(db, total, concurrency)

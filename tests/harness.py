@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -165,3 +167,18 @@ async def wait_until(what: str, probe: Callable[[], Any], timeout: float = 30, e
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(every)
+
+
+def run_command(
+    args: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; past ``timeout`` it gets SIGTERM, so it cleans up after itself (services it started, rules
+    it changed) before the test fails with its output."""
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        out, err = proc.communicate(timeout=90)
+        raise AssertionError(f"{' '.join(args)} still running after {timeout}s\n{out[-4000:]}\n{err[-4000:]}") from None
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)

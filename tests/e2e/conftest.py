@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -23,15 +24,17 @@ class Running:
     topics: Topics
 
 
-@pytest.fixture(scope="session")
-def running() -> Iterator[Running]:
+@contextmanager
+def services_running(label: str) -> Iterator[Running]:
+    """The three services as processes on fresh databases (``<service>_<label>``) and a fresh topic prefix,
+    with the registry seeded. Tests that write a lot (the simulator, the fuzzer) take their own."""
     asyncio.run(check_stack())
-    databases = {name: run_db(f"{name}_e2e") for name in SERVICES}
+    databases = {name: run_db(f"{name}_{label}") for name in SERVICES}
     for db in databases.values():
         asyncio.run(fresh_database(db))
-    prefix = new_prefix("e2e")
+    prefix = new_prefix(label)
     services = ServiceSet(
-        state_dir=REPO / ".local" / "e2e-services" / RUN_ID,
+        state_dir=REPO / ".local" / "e2e-services" / RUN_ID / label,
         ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
         databases=databases,
         topic_prefix=prefix,
@@ -55,3 +58,9 @@ def running() -> Iterator[Running]:
         services.down()
         for db in databases.values():
             asyncio.run(drop_database(db))
+
+
+@pytest.fixture(scope="session")
+def running() -> Iterator[Running]:
+    with services_running("e2e") as r:
+        yield r

@@ -1,0 +1,309 @@
+"""The benchmark suite: every scenario, each figure beside a raw baseline measured in the same run, one table.
+
+    python -m bench                          # the whole suite (several minutes, 10 of them the sustained loop)
+    python -m bench --quick                  # tiny sizes: checks that every scenario runs (figures mean nothing)
+    python -m bench --only one_tap,e2e       # some scenarios
+    python -m bench --compare A.json B.json  # two runs side by side
+
+Scenarios (the local stack must be up: ``deploy/local/stack up``; services are started by the suite):
+
+- ``one_tap``: one-tap reports/s and p50/p99 through the intake app in this process, beside a bare endpoint doing
+  one asyncpg INSERT + COMMIT per request behind the same HTTP client (``bench.intake_reports``);
+- ``e2e``: report → ``CaseAssigned`` throughput, and latency at 200 reports/s, intake and dispatch as processes,
+  beside a raw aiokafka produce → consume round trip of messages of the same size (``bench.e2e``);
+- ``sensors``: sensor readings/s in batches of 500 beside asyncpg COPY of the same rows (``bench.intake_sensors``);
+- ``timers``: 500,000 pending deadlines, 50,000 due within a minute (``bench.timers``);
+- ``loop``: the whole loop (report → closed) sustained for ``--loop-minutes`` at ``--loop-rate``, consumer lag
+  and outbox backlog at start and end (``bench.loop``).
+
+Results go to ``bench/results/<UTC timestamp>.json`` (ignored by git) unless ``--json`` says otherwise. The exit
+status is 0 when every scenario ran: the targets are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from rich.console import Console
+
+from bench import e2e, loop, report, timers
+from bench.intake_common import ADMIN, Figures, drive, dsn, registry, running_intake
+from bench.intake_reports import _merge, baseline_app, body, raw_loop
+from bench.intake_sensors import SENSORS, batch
+from bench.report import Row, Suite
+from services.intake.config import DEV_SENSOR_KEY
+from shared.auth import Principal, Role, issue
+from shared.settings import DEV_AUTH_SECRET
+
+SCENARIOS = ("one_tap", "e2e", "sensors", "timers", "loop")
+
+
+def _fig(f: Figures, per: int = 1) -> dict[str, float]:
+    return {"rate": f.rate * per, "p50_ms": f.pct(0.50), "p99_ms": f.pct(0.99), "n": f.count, "seconds": f.seconds}
+
+
+async def one_tap(quick: bool) -> dict[str, Any]:
+    """``bench.intake_reports`` with its figures returned: two interleaved rounds of each side."""
+    total, concurrency, warmup = (200, 8, 20) if quick else (4000, 32, 200)
+    async with running_intake("reports") as (_, http, db):
+        (await http.put("/admin/registry", json=registry(total + warmup), headers=ADMIN)).raise_for_status()
+        token = issue(Principal(role=Role.GRID_WORKER, sub="GW-B", scope="G-B-01"), DEV_AUTH_SECRET)
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def post(i: int) -> None:
+            r = await http.post("/v1/grid-reports", json=body(i), headers=headers)
+            if r.status_code != 201:
+                raise RuntimeError(f"{r.status_code}: {r.text[:300]}")
+
+        async with baseline_app(db) as base:
+
+            async def baseline(i: int) -> None:
+                r = await base.post("/baseline", json=body(i))
+                if r.status_code != 201:
+                    raise RuntimeError(r.text[:300])
+
+            await drive(warmup, concurrency, lambda i: post(total + i))
+            await drive(warmup, concurrency, baseline)
+            half = total // 2
+            ours = [await drive(half, concurrency, post)]
+            theirs = [await drive(half, concurrency, baseline)]
+            ours.append(await drive(half, concurrency, lambda i: post(half + i)))
+            theirs.append(await drive(half, concurrency, baseline))
+        raw = await raw_loop(db, total, concurrency)
+    return {
+        "requests": total,
+        "concurrency": concurrency,
+        "intake": _fig(_merge(ours)),
+        "baseline": _fig(_merge(theirs)),
+        "raw_asyncpg": _fig(raw),
+    }
+
+
+async def sensors(quick: bool) -> dict[str, Any]:
+    """``bench.intake_sensors`` with its figures returned."""
+    batches, concurrency, size = (10, 2, 500) if quick else (200, 4, 500)
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    async with running_intake("sensors") as (_, http, db):
+        doc = registry(SENSORS)
+        doc["sensors"] = [{"id": f"S-B-{i}", "household_id": f"H-B-{i}"} for i in range(SENSORS)]
+        (await http.put("/admin/registry", json=doc, headers=ADMIN)).raise_for_status()
+        headers = {"X-Api-Key": DEV_SENSOR_KEY}
+        bodies = [{"readings": batch(n, size, start)} for n in range(batches + 20)]
+
+        async def post(n: int) -> None:
+            r = await http.post("/v1/sensor-readings", json=bodies[n], headers=headers)
+            if r.status_code != 200:
+                raise RuntimeError(f"{r.status_code}: {r.text[:300]}")
+
+        await drive(20, 1, lambda n: post(batches + n))  # warm-up, in order
+        ours = await drive(batches, concurrency, post)
+        pool = await asyncpg.create_pool(dsn(db), min_size=concurrency, max_size=concurrency)
+        assert pool is not None
+        nums = {f"S-B-{i}": i + 1 for i in range(SENSORS)}
+        records = [
+            [(nums[r["sensor_id"]], datetime.fromisoformat(r["measured_at"]), r["temp_c"]) for r in b["readings"]]
+            for b in bodies
+        ]
+
+        async def copy(n: int) -> None:
+            async with pool.acquire() as conn:
+                await conn.copy_records_to_table(
+                    "sensor_readings", records=records[n], columns=["sensor_num", "measured_at", "temp_c"]
+                )
+
+        try:
+            theirs = await drive(batches, concurrency, copy)
+        finally:
+            await pool.close()
+    return {
+        "batches": batches,
+        "batch_size": size,
+        "concurrency": concurrency,
+        "intake": _fig(ours, size),
+        "copy": _fig(theirs, size),
+    }
+
+
+async def timer_engine(quick: bool) -> dict[str, Any]:
+    if quick:
+        # A process of its own: it runs beside the in-process intake app, and two Alembic upgrades in one
+        # process at once share Alembic's global context.
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "timers.json"
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.timers", "--quick", "--json", str(out),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            log, _ = await proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"bench.timers --quick exited {proc.returncode}: {log.decode()[-2000:]}")
+            result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))["timers"]
+            return result
+    return await timers.run(500_000, 50_000, 60.0, 1)
+
+
+def rows(name: str, raw: dict[str, Any], *, quick: bool, loop_label: str = "") -> list[Row]:
+    """The table's rows of one scenario; ``met`` is left empty in quick mode (sizes too small to mean anything)."""
+
+    def met(ok: bool) -> bool | None:
+        return None if quick else ok
+
+    if name == "one_tap":
+        s, b = raw["intake"], raw["baseline"]
+        label = "asyncpg INSERT+COMMIT"
+        return [
+            Row("one-tap reports", "reports/s", s["rate"], "/s", b["rate"], label, "≥ 0.5× baseline",
+                met(s["rate"] >= 0.5 * b["rate"])),
+            Row("one-tap reports", "p50 latency", s["p50_ms"], "ms", b["p50_ms"], "baseline p50"),
+            Row("one-tap reports", "p99 latency", s["p99_ms"], "ms", b["p99_ms"], "baseline p99"),
+        ]  # fmt: skip
+    if name == "e2e":
+        s, b = raw["system"], raw["raw"]
+        rate = f"{s['rate']:g}/s"
+        offered = f"offered {s['rate']:g}/s, accepted {s['sent_rate']:.0f}/s"
+        censored = f"; {s['latency_missing']} not assigned in time: a lower bound" if s["latency_missing"] else ""
+        label = f"aiokafka round trip, {b['message_bytes']} B"
+        return [
+            Row("report → CaseAssigned", "throughput", s["throughput"], "/s", b["throughput"], label,
+                "≥ 0.2× baseline", met(s["throughput"] >= 0.2 * b["throughput"]),
+                "" if s["burst_drained"] else f"{s['burst_assigned']}/{s['burst']} assigned in time"),
+            Row("report → CaseAssigned", f"p50 latency at {rate}", s["p50_ms"], "ms", b["p50_ms"], label,
+                note=offered),
+            Row("report → CaseAssigned", f"p99 latency at {rate}", s["p99_ms"], "ms", b["p99_ms"], label,
+                "≤ 250 ms", met(s["p99_ms"] <= 250 and not s["latency_missing"]), offered + censored),
+        ]  # fmt: skip
+    if name == "sensors":
+        s, b = raw["intake"], raw["copy"]
+        return [
+            Row(f"sensor readings (batches of {raw['batch_size']})", "readings/s", s["rate"], "/s", b["rate"],
+                "asyncpg COPY", "≥ 0.3× and ≥ 20,000/s",
+                met(s["rate"] >= 0.3 * b["rate"] and s["rate"] >= 20_000)),
+            Row(f"sensor readings (batches of {raw['batch_size']})", "p99 latency per batch", s["p99_ms"], "ms",
+                b["p99_ms"], "COPY p99"),
+        ]  # fmt: skip
+    if name == "timers":
+        scenario = f"timers ({raw['pending']:,} pending, {raw['due']:,} due in {raw['window_s']:g} s)"
+        return [
+            Row(scenario, "drained after the last fell due", raw["drain_after_last_due_s"], "s", target="≤ 60 s",
+                met=met(raw["drain_after_last_due_s"] <= 60)),
+            Row(scenario, "lateness p99", raw["lateness_p99_s"], "s", target="≤ 2 s",
+                met=met(raw["lateness_p99_s"] <= 2)),
+            Row(scenario, "firings/s", raw["firings_per_s"], "/s"),
+        ]  # fmt: skip
+    scenario = f"whole loop (report → closed), {loop_label}"
+    lag, backlog = (raw["lag_start"], raw["lag_end"]), (raw["backlog_start"], raw["backlog_end"])
+    return [
+        Row(scenario, "consumer lag at end (vs start)", lag[1], "msgs", lag[0], "at start",
+            "no growth: end ≤ start + max(50, 50%)", met(no_growth(*lag))),
+        Row(scenario, "outbox backlog at end (vs start)", backlog[1], "rows", backlog[0], "at start",
+            "no growth: end ≤ start + max(50, 50%)", met(no_growth(*backlog))),
+        Row(scenario, "reports sent / closed", raw["sent"], "", raw["closed"], "closed",
+            note=f"{raw['sent_per_s']:.1f}/s sent"),
+        Row(scenario, "report → closed p50", raw["loop_p50_s"], "s"),
+        Row(scenario, "report → closed p99", raw["loop_p99_s"], "s"),
+    ]  # fmt: skip
+
+
+def no_growth(start: float, end: float) -> bool:
+    return end <= start + max(50.0, 0.5 * start)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM cancels the run like Ctrl-C, so started services are stopped and their databases dropped."""
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
+async def suite(a: argparse.Namespace, console: Console) -> Suite:
+    stop_on_sigterm()
+    out = Suite(quick=a.quick)
+    wanted = [s for s in SCENARIOS if s in a.only]
+    loop_minutes = 8 / 60 if a.quick else a.loop_minutes
+    loop_label = f"{loop_minutes:g} min at {a.loop_rate:g}/s" if not a.quick else f"8 s at {a.loop_rate:g}/s"
+
+    async def one(name: str, work: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        if name not in wanted:
+            return
+        console.print(f"[bold]{name}[/bold] …")
+        started = time.monotonic()
+        try:
+            raw = await work()
+        except Exception as exc:
+            out.failed[name] = repr(exc)
+            console.print(f"[red]{name} failed[/red]: {exc!r}")
+            return
+        raw["wall_s"] = round(time.monotonic() - started, 1)
+        out.raw[name] = raw
+        out.add(*rows(name, raw, quick=a.quick, loop_label=loop_label))
+        console.print(f"[bold]{name}[/bold] done in {raw['wall_s']} s")
+
+    async def bus_scenarios() -> None:
+        # One service set for both: only whether they work is checked, and starting processes is slow.
+        if "e2e" in wanted or "loop" in wanted:
+            async with e2e.services("quick", ("intake", "dispatch", "followup")) as ss:
+                await one("e2e", lambda: e2e.run(quick=True, given=ss))
+                await one("loop", lambda: loop.run(minutes=loop_minutes, rate=a.loop_rate, quick=True, given=ss))
+
+    async def intake_in_process() -> None:  # one intake app in this process at a time
+        await one("one_tap", lambda: one_tap(True))
+        await one("sensors", lambda: sensors(True))
+
+    if a.quick:  # side by side: the figures of a quick run mean nothing anyway
+        await asyncio.gather(intake_in_process(), one("timers", lambda: timer_engine(True)), bus_scenarios())
+    else:
+        # One at a time, so no scenario measures another's load.
+        await one("one_tap", lambda: one_tap(False))
+        await one("e2e", lambda: e2e.run(quick=False))
+        await one("sensors", lambda: sensors(False))
+        await one("timers", lambda: timer_engine(False))
+        await one("loop", lambda: loop.run(minutes=loop_minutes, rate=a.loop_rate))
+    order = {name: i for i, name in enumerate(SCENARIOS)}
+    out.rows.sort(key=lambda r: order.get(_key(r.scenario), 99))
+    return out
+
+
+def _key(scenario: str) -> str:
+    for prefix, key in (("one-tap", "one_tap"), ("report →", "e2e"), ("sensor", "sensors"), ("timers", "timers")):
+        if scenario.startswith(prefix):
+            return key
+    return "loop"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="tiny sizes, scenarios side by side: checks it works")
+    p.add_argument("--loop-minutes", type=float, default=10.0, help="how long the whole loop is sustained")
+    p.add_argument("--loop-rate", type=float, default=2.0, help="one-tap reports per second in the loop")
+    p.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated, of {', '.join(SCENARIOS)}")
+    p.add_argument("--json", type=Path, help="where to write the results (default bench/results/<timestamp>.json)")
+    p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two result files and exit")
+    a = p.parse_args()
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    if a.compare:
+        report.compare(a.compare[0], a.compare[1], console)
+        return 0
+    a.only = [s.strip() for s in a.only.split(",") if s.strip()]
+    unknown = set(a.only) - set(SCENARIOS)
+    if unknown:
+        p.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    result = asyncio.run(suite(a, console))
+    path = result.write(a.json)
+    report.show(result, console)
+    console.print(f"results: {path}")
+    return 1 if result.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

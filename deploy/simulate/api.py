@@ -1,0 +1,200 @@
+"""The simulator's client of the public HTTP APIs (async, so hundreds of actors can wait at once): bearer tokens,
+the admin token, 12345's signed orders and the sensor gateway's key, with a tally of every answer.
+
+12345 signing is the published protocol (``X-Heat-Integration``, ``X-Heat-Timestamp``, ``X-Heat-Signature`` = hex
+HMAC-SHA256 over ``timestamp + "." + body``), written here from the API description rather than imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
+
+# The services' development credentials (they refuse them in production); the env overrides them.
+DEV_HOTLINE_INTEGRATION = "12345-dev"
+DEV_HOTLINE_SECRET = "dev-only-12345-secret-change-me"
+DEV_SENSOR_KEY = "dev-only-sensor-key-change-me"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    auth_secret: str = DEV_AUTH_SECRET
+    admin_token: str = DEV_ADMIN_TOKEN
+    hotline_integration: str = DEV_HOTLINE_INTEGRATION
+    hotline_secret: str = DEV_HOTLINE_SECRET
+    sensor_key: str = DEV_SENSOR_KEY
+
+    @classmethod
+    def from_env(cls) -> Credentials:
+        e = os.environ.get
+        return cls(
+            auth_secret=e("AUTH_SECRET", DEV_AUTH_SECRET),
+            admin_token=e("ADMIN_TOKEN", DEV_ADMIN_TOKEN),
+            hotline_integration=e("HOTLINE_INTEGRATION", DEV_HOTLINE_INTEGRATION),
+            hotline_secret=e("HOTLINE_SECRET", DEV_HOTLINE_SECRET),
+            sensor_key=e("SENSOR_KEY", DEV_SENSOR_KEY),
+        )
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+class Refused(RuntimeError):
+    """A request the service answered with 4xx/5xx (after the retries a safe request is allowed)."""
+
+    def __init__(self, label: str, response: httpx.Response) -> None:
+        super().__init__(f"{label} → {response.status_code}: {response.text[:300]}")
+        self.status = response.status_code
+        self.code = _code(response)
+
+
+def _code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    detail = body.get("detail", body) if isinstance(body, dict) else {}
+    return str(detail.get("code", "")) if isinstance(detail, dict) else ""
+
+
+@dataclass
+class Tally:
+    """Every answer by (label, status), the transport failures, and the latencies."""
+
+    answers: Counter[tuple[str, int]] = field(default_factory=Counter)
+    transport_errors: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    calls: int = 0
+
+    def count(self, label: str, *, lo: int, hi: int) -> int:
+        return sum(n for (lab, status), n in self.answers.items() if lab == label and lo <= status < hi)
+
+
+class Api:
+    def __init__(
+        self, *, urls: dict[str, str], tokens: dict[str, str], credentials: Credentials, concurrency: int = 48
+    ) -> None:
+        self.urls = urls
+        self.tokens = tokens
+        self.credentials = credentials
+        self.tally = Tally()
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=5.0),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+        self._gate = asyncio.Semaphore(concurrency)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        label: str,
+        who: str | None = None,
+        admin: bool = False,
+        body: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        retries: int = 0,
+        sign_with: tuple[str, str] | None = None,
+    ) -> Any:
+        """One call; JSON answer or ``Refused``. ``retries``: for requests safe to resend (GETs, keyed POSTs), how
+        often a transport error or a 5xx is retried. ``sign_with`` (integration, secret) signs each attempt anew."""
+        attempt = 0
+        while True:
+            h = dict(headers or {})
+            if who is not None:
+                h["Authorization"] = f"Bearer {self.tokens[who]}"
+            if admin:
+                h["X-Admin-Token"] = self.credentials.admin_token
+            if body is not None and content is None:
+                payload = json.dumps(body, ensure_ascii=False).encode()
+                h["Content-Type"] = "application/json"
+            else:
+                payload = content or b""
+            if sign_with is not None:
+                ts = str(int(time.time()))
+                if attempt:  # a resend within the same second needs a new signature: a new request id
+                    doc = json.loads(payload)
+                    doc["request_id"] = f"{doc.get('order_no', '')}-r{attempt}"
+                    payload = json.dumps(doc, ensure_ascii=False).encode()
+                h |= {
+                    "X-Heat-Integration": sign_with[0],
+                    "X-Heat-Timestamp": ts,
+                    "X-Heat-Signature": sign(sign_with[1], ts, payload),
+                }
+            started = time.perf_counter()
+            try:
+                async with self._gate:
+                    r = await self._http.request(
+                        method, self.urls[service] + path, content=payload or None, headers=h, params=params
+                    )
+            except httpx.TransportError:
+                self.tally.transport_errors[label] += 1
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            finally:
+                self.tally.seconds += time.perf_counter() - started
+                self.tally.calls += 1
+            self.tally.answers[(label, r.status_code)] += 1
+            if r.status_code >= 500 and attempt < retries:
+                attempt += 1
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            if r.status_code >= 400:
+                raise Refused(label, r)
+            return r.json() if r.content else None
+
+    # -- the channels --------------------------------------------------------------------------------------------
+
+    async def grid_report(self, who: str, body: dict[str, Any]) -> Any:
+        return await self.request(
+            "intake", "POST", "/v1/grid-reports", label="grid_report", who=who, body=body, retries=3
+        )
+
+    async def log_visit(self, who: str, body: dict[str, Any]) -> Any:
+        return await self.request("intake", "POST", "/v1/visits", label="ledger_visit", who=who, body=body, retries=3)
+
+    async def hotline_order(self, body: dict[str, Any]) -> Any:
+        c = self.credentials
+        return await self.request(
+            "intake",
+            "POST",
+            "/hotline/v1/orders",
+            label="hotline_order",
+            content=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json"},
+            sign_with=(c.hotline_integration, c.hotline_secret),
+            retries=3,
+        )
+
+    async def sensor_readings(self, readings: list[dict[str, Any]]) -> Any:
+        # Not resent: a batch is not idempotent (readings would be stored twice), so a failure is counted.
+        return await self.request(
+            "intake",
+            "POST",
+            "/v1/sensor-readings",
+            label="sensor_batch",
+            body={"readings": readings},
+            headers={"X-Api-Key": self.credentials.sensor_key},
+        )

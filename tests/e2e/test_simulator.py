@@ -1,0 +1,69 @@
+"""The simulator on a short season against the three services as processes: every accepted report is closed or
+accounted for as open, the exit status says so, and the dispatch rules it tightened are put back."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from deploy.local.services import REPO
+from shared.settings import DEV_ADMIN_TOKEN
+from tests.e2e.conftest import Running, services_running
+from tests.harness import run_command
+
+# Two simulated days of 4 s, a light load (the cold-snap day still ×10), 25 s to settle: well under a minute.
+SHORT = ["--days", "2", "--speed", "4", "--rate", "0.3", "--settle", "25", "--seed", "11"]
+
+
+def _rules(url: str) -> list[dict[str, Any]]:
+    r = httpx.get(url + "/admin/rules", headers={"X-Admin-Token": DEV_ADMIN_TOKEN}, timeout=10)
+    r.raise_for_status()
+    return r.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def season() -> Iterator[Running]:
+    """Services of its own: the simulator tightens the dispatch rules and writes hundreds of reports."""
+    with services_running("sim") as r:
+        yield r
+
+
+def test_a_short_season_reconciles_every_accepted_report(season: Running, tmp_path: Path) -> None:
+    running = season
+    urls = {name: running.services.url(name) for name in ("intake", "dispatch", "followup")}
+    before = _rules(urls["dispatch"])[0]
+    out = tmp_path / "season.json"
+    env = os.environ | {f"{name.upper()}_URL": url for name, url in urls.items()}
+    started = time.monotonic()
+    proc = run_command(
+        [sys.executable, "-m", "deploy.simulate", *SHORT, "--json", str(out)],
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+    took = time.monotonic() - started
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode} after {took:.0f}s\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    )
+    result = json.loads(out.read_text(encoding="utf-8"))
+    rec = result["reconciliation"]
+    assert result["ok"] and rec["ok"]
+    assert rec["accepted"] > 20 and rec["lost"] == 0 and rec["accepted"] == rec["closed"] + rec["open"]
+    assert set(result["accepted_by_channel"]) >= {"grid_report", "hotline_12345"}
+    assert not result["refused"], result["errors"]
+    assert result["plan"]["readings"] > 0 and result["plan"]["visit"] > 0
+
+    # The clocks were tightened for the run and the previous rules are in force again.
+    after = _rules(urls["dispatch"])
+    tight, restored = result["run"]["rules_versions"]
+    assert after[0]["version"] == restored > tight > before["version"]
+    assert after[0]["document"] == before["document"]
+    assert "核对通过" in proc.stdout and "/docs" in proc.stdout and "/metrics" in proc.stdout
