@@ -6,7 +6,7 @@ STACK := deploy/local/stack
 export PYTHON := $(abspath $(PYTHON))
 TEST_FLAGS ?= -q
 
-.PHONY: install stack browser services seed demo prometheus down status test test-unit test-integration test-e2e lint typecheck check
+.PHONY: install stack browser services seed demo bench prometheus down status test test-unit test-integration test-e2e lint typecheck check
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,12 +26,13 @@ services: stack         ## the three services as background processes, ready whe
 seed: services          ## the seed registry: geography, heat network, households, units
 	$(PYTHON) -m deploy.seed.registry
 
-demo: seed              ## README command 1: the whole system, and a scripted pass through the loop
+demo: seed              ## README command 1: the whole system, a scripted pass through the loop, then a short season
 	$(PYTHON) -m deploy.demo
-	@echo ""
-	@echo "调度台: http://127.0.0.1:8002/console/  (演示账号见 README)"
-	@echo "服务保持运行: intake http://127.0.0.1:8001/docs  dispatch http://127.0.0.1:8002/docs  followup http://127.0.0.1:8003/docs"
-	@echo "指标: http://127.0.0.1:8001/metrics (8002, 8003 同)   停止: make down"
+	$(PYTHON) -m deploy.simulate --days 7 --speed 8 --settle 45
+	@echo "演示账号见 README；停止: make down"
+
+bench: stack            ## the benchmark suite: every figure beside its raw baseline (a few minutes; BENCH_FLAGS=--quick)
+	$(PYTHON) -m bench $(BENCH_FLAGS)
 
 prometheus: services    ## Debian's Prometheus on http://127.0.0.1:19090 scraping the local services
 	$(PYTHON) -m deploy.local.prometheus up

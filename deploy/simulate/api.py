@@ -51,6 +51,17 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+# A 429 is waited out (Retry-After) this many times before it counts as a refusal.
+MAX_THROTTLED = 20
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(max(float(response.headers.get("Retry-After", "1")), 0.05), 10.0)
+    except ValueError:
+        return 1.0
+
+
 class Refused(RuntimeError):
     """A request the service answered with 4xx/5xx (after the retries a safe request is allowed)."""
 
@@ -116,8 +127,9 @@ class Api:
         sign_with: tuple[str, str] | None = None,
     ) -> Any:
         """One call; JSON answer or ``Refused``. ``retries``: for requests safe to resend (GETs, keyed POSTs), how
-        often a transport error or a 5xx is retried. ``sign_with`` (integration, secret) signs each attempt anew."""
-        attempt = 0
+        often a transport error or a 5xx is retried. A 429 is waited out and resent whatever ``retries`` says.
+        ``sign_with`` (integration, secret) signs each attempt anew."""
+        attempt = throttled = 0
         while True:
             h = dict(headers or {})
             if who is not None:
@@ -131,9 +143,9 @@ class Api:
                 payload = content or b""
             if sign_with is not None:
                 ts = str(int(time.time()))
-                if attempt:  # a resend within the same second needs a new signature: a new request id
+                if attempt or throttled:  # a resend within the same second needs a new signature: a new request id
                     doc = json.loads(payload)
-                    doc["request_id"] = f"{doc.get('order_no', '')}-r{attempt}"
+                    doc["request_id"] = f"{doc.get('order_no', '')}-r{attempt}-t{throttled}"
                     payload = json.dumps(doc, ensure_ascii=False).encode()
                 h |= {
                     "X-Heat-Integration": sign_with[0],
@@ -157,6 +169,11 @@ class Api:
                 self.tally.seconds += time.perf_counter() - started
                 self.tally.calls += 1
             self.tally.answers[(label, r.status_code)] += 1
+            if r.status_code == 429 and throttled < MAX_THROTTLED:
+                # Refused before anything was done, so any request may be sent again, after the time it names.
+                throttled += 1
+                await asyncio.sleep(_retry_after(r))
+                continue
             if r.status_code >= 500 and attempt < retries:
                 attempt += 1
                 await asyncio.sleep(0.2 * attempt)
