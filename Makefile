@@ -6,7 +6,7 @@ STACK := deploy/local/stack
 export PYTHON := $(abspath $(PYTHON))
 TEST_FLAGS ?= -q
 
-.PHONY: install stack browser services seed demo bench prometheus down status test test-unit test-integration test-e2e lint typecheck check
+.PHONY: install stack browser services seed demo bench prometheus down status test test-unit test-integration test-e2e fuzz chaos lint typecheck check
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -64,6 +64,15 @@ test-integration: stack
 
 test-e2e: stack browser
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/e2e
+
+FUZZ_EXAMPLES ?= 200
+fuzz: stack             ## the schemathesis fuzz of every API, longer than in make test (coverage phase for every role)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_COVERAGE=all $(PYTHON) -m pytest $(TEST_FLAGS) tests/e2e/test_fuzz.py
+
+CHAOS_SEED ?= 1
+CHAOS_REPORTS ?= 5000
+chaos: install          ## the long chaos run on a private stack: >= 5,000 reports, every service kill -9'd twice, broker and database restarted (~15 min)
+	$(PYTHON) -m deploy.chaos --seed $(CHAOS_SEED) --reports $(CHAOS_REPORTS) $(CHAOS_FLAGS)
 
 lint: install           ## ruff, the import contracts (services never import each other), mypy strict
 	$(VENV)/bin/ruff check .

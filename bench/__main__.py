@@ -30,21 +30,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from rich.console import Console
 
-from bench import e2e, loop, report, timers
-from bench.intake_common import ADMIN, Figures, drive, dsn, registry, running_intake
-from bench.intake_reports import _merge, baseline_app, body, raw_loop
-from bench.intake_sensors import SENSORS, batch
+from bench import e2e, intake_reports, intake_sensors, loop, report, timers
+from bench.intake_common import Figures
 from bench.report import Row, Suite
-from services.intake.config import DEV_SENSOR_KEY
-from shared.auth import Principal, Role, issue
-from shared.settings import DEV_AUTH_SECRET
 
 SCENARIOS = ("one_tap", "e2e", "sensors", "timers", "loop")
 
@@ -56,76 +49,21 @@ def _fig(f: Figures, per: int = 1) -> dict[str, float]:
 async def one_tap(quick: bool) -> dict[str, Any]:
     """``bench.intake_reports`` with its figures returned: two interleaved rounds of each side."""
     total, concurrency, warmup = (200, 8, 20) if quick else (4000, 32, 200)
-    async with running_intake("reports") as (_, http, db):
-        (await http.put("/admin/registry", json=registry(total + warmup), headers=ADMIN)).raise_for_status()
-        token = issue(Principal(role=Role.GRID_WORKER, sub="GW-B", scope="G-B-01"), DEV_AUTH_SECRET)
-        headers = {"Authorization": f"Bearer {token}"}
-
-        async def post(i: int) -> None:
-            r = await http.post("/v1/grid-reports", json=body(i), headers=headers)
-            if r.status_code != 201:
-                raise RuntimeError(f"{r.status_code}: {r.text[:300]}")
-
-        async with baseline_app(db) as base:
-
-            async def baseline(i: int) -> None:
-                r = await base.post("/baseline", json=body(i))
-                if r.status_code != 201:
-                    raise RuntimeError(r.text[:300])
-
-            await drive(warmup, concurrency, lambda i: post(total + i))
-            await drive(warmup, concurrency, baseline)
-            half = total // 2
-            ours = [await drive(half, concurrency, post)]
-            theirs = [await drive(half, concurrency, baseline)]
-            ours.append(await drive(half, concurrency, lambda i: post(half + i)))
-            theirs.append(await drive(half, concurrency, baseline))
-        raw = await raw_loop(db, total, concurrency)
+    m = await intake_reports.measure(total, concurrency, warmup)
     return {
         "requests": total,
         "concurrency": concurrency,
-        "intake": _fig(_merge(ours)),
-        "baseline": _fig(_merge(theirs)),
-        "raw_asyncpg": _fig(raw),
+        "intake": _fig(m.intake),
+        "baseline": _fig(m.baseline),
+        "plumbing_floor": _fig(m.floor),
+        "raw_asyncpg": _fig(m.raw),
     }
 
 
 async def sensors(quick: bool) -> dict[str, Any]:
     """``bench.intake_sensors`` with its figures returned."""
     batches, concurrency, size = (10, 2, 500) if quick else (200, 4, 500)
-    start = datetime(2026, 11, 20, tzinfo=UTC)
-    async with running_intake("sensors") as (_, http, db):
-        doc = registry(SENSORS)
-        doc["sensors"] = [{"id": f"S-B-{i}", "household_id": f"H-B-{i}"} for i in range(SENSORS)]
-        (await http.put("/admin/registry", json=doc, headers=ADMIN)).raise_for_status()
-        headers = {"X-Api-Key": DEV_SENSOR_KEY}
-        bodies = [{"readings": batch(n, size, start)} for n in range(batches + 20)]
-
-        async def post(n: int) -> None:
-            r = await http.post("/v1/sensor-readings", json=bodies[n], headers=headers)
-            if r.status_code != 200:
-                raise RuntimeError(f"{r.status_code}: {r.text[:300]}")
-
-        await drive(20, 1, lambda n: post(batches + n))  # warm-up, in order
-        ours = await drive(batches, concurrency, post)
-        pool = await asyncpg.create_pool(dsn(db), min_size=concurrency, max_size=concurrency)
-        assert pool is not None
-        nums = {f"S-B-{i}": i + 1 for i in range(SENSORS)}
-        records = [
-            [(nums[r["sensor_id"]], datetime.fromisoformat(r["measured_at"]), r["temp_c"]) for r in b["readings"]]
-            for b in bodies
-        ]
-
-        async def copy(n: int) -> None:
-            async with pool.acquire() as conn:
-                await conn.copy_records_to_table(
-                    "sensor_readings", records=records[n], columns=["sensor_num", "measured_at", "temp_c"]
-                )
-
-        try:
-            theirs = await drive(batches, concurrency, copy)
-        finally:
-            await pool.close()
+    ours, theirs = await intake_sensors.measure(batches, concurrency, size)
     return {
         "batches": batches,
         "batch_size": size,

@@ -23,6 +23,7 @@ import json
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,8 +117,16 @@ async def raw_loop(db: str, total: int, concurrency: int) -> Figures:
         await pool.close()
 
 
-async def main(total: int, concurrency: int) -> None:
-    warmup = 200
+@dataclass(frozen=True)
+class Measured:
+    intake: Figures
+    baseline: Figures
+    floor: Figures
+    raw: Figures
+
+
+async def measure(total: int, concurrency: int, warmup: int = 200) -> Measured:
+    """Intake, the baseline, the plumbing floor (two interleaved rounds each) and raw asyncpg, one run."""
     async with running_intake("reports") as (app, http, db):
         (await http.put("/admin/registry", json=registry(total + warmup), headers=ADMIN)).raise_for_status()
 
@@ -180,10 +189,12 @@ async def main(total: int, concurrency: int) -> None:
                 base_runs.append(await drive(half, concurrency, baseline))
                 floor_runs.append(await drive(half, concurrency, floor_call))
         raw = await raw_loop(db, total, concurrency)
+    return Measured(_merge(ours), _merge(base_runs), _merge(floor_runs), raw)
 
-    intake_fig = _merge(ours)
-    base_fig = _merge(base_runs)
-    floor_fig = _merge(floor_runs)
+
+async def main(total: int, concurrency: int) -> None:
+    m = await measure(total, concurrency)
+    intake_fig, base_fig, floor_fig, raw = m.intake, m.baseline, m.floor, m.raw
     print(f"\nintake one-tap reports · real Kafka + PostgreSQL · {total} requests, concurrency {concurrency}")
     print(intake_fig.line("intake POST /v1/grid-reports"))
     print(base_fig.line("baseline: HTTP + asyncpg 1-row INSERT+COMMIT"))

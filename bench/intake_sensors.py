@@ -41,7 +41,8 @@ def batch(n: int, size: int, start: datetime) -> list[dict[str, Any]]:
     ]
 
 
-async def main(batches: int, concurrency: int, size: int) -> None:
+async def measure(batches: int, concurrency: int, size: int) -> tuple[Figures, Figures]:
+    """(intake, raw COPY) per batch, the same batches on both sides."""
     start = datetime(2026, 11, 20, tzinfo=UTC)
     async with running_intake("sensors") as (_, http, db):
         doc = registry(SENSORS)
@@ -78,6 +79,11 @@ async def main(batches: int, concurrency: int, size: int) -> None:
             raw = await drive(batches, concurrency, copy)
         finally:
             await pool.close()
+    return ours, raw
+
+
+async def main(batches: int, concurrency: int, size: int) -> None:
+    ours, raw = await measure(batches, concurrency, size)
 
     def per_reading(f: Figures) -> Figures:
         return Figures(f.count * size, f.seconds, f.latencies)

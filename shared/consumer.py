@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table
@@ -23,6 +25,7 @@ from shared.outbox import claim_inbox
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
+_ROOT = str(Path(__file__).resolve().parents[1])  # the project's code, to name where a handler failed
 
 Handler = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
 
@@ -34,6 +37,12 @@ class PermanentError(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class NotYet(PermanentError):
+    """The event rests on a fact that travels on another topic and has not been applied yet (a verdict that
+    overtook its case's CaseOpened while that topic's consumer catches up). Retried for ``wait_seconds`` of the
+    consumer, then dead-lettered with its reason like a ``PermanentError``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +86,41 @@ class DeadLetters:
         )
 
 
+def describe(exc: BaseException) -> str:
+    """What failed and where, never what it failed on: a database error's text quotes the statement's parameters
+    (a report's description, a resident's name or phone), and neither a dead letter's headers nor the log may repeat
+    them. The dead letter keeps the message itself, so the failure can be replayed where it is safe to look."""
+    kinds = [type(exc).__name__]
+    orig = getattr(exc, "orig", None)  # the driver's error under SQLAlchemy's
+    if orig is not None:
+        kinds.append(type(orig.__cause__ or orig).__name__)
+        if sqlstate := getattr(orig, "sqlstate", None):
+            kinds.append(f"SQLSTATE {sqlstate}")
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f.filename.startswith(_ROOT) and "site-packages" not in f.filename] or frames
+    where = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno} in {ours[-1].name}" if ours else ""
+    return " / ".join(kinds) + where
+
+
+# SQLSTATEs of a database going away, starting up or out of connections (08, 53, 57P01-03), and of a transaction that
+# lost a race (40001 serialization, 40P01 deadlock): the same event succeeds later. asyncpg's errors for a server
+# shutting down or recovering from a crash (57P03 "the database system is starting up") reach SQLAlchemy as plain
+# DBAPIError, not OperationalError.
+_TRANSIENT_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03", "40001", "40P01")
+
+
 def _is_transient(exc: BaseException) -> bool:
     """Errors of the infrastructure, not of the event: retry without limit until the database is back."""
     if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", None)
+    for err in (exc, orig, getattr(orig, "__cause__", None)):
+        state = getattr(err, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_TRANSIENT_SQLSTATES):
+            return True
+    return False
 
 
 class EventConsumer:
@@ -95,6 +134,7 @@ class EventConsumer:
         handlers: Mapping[type[EventPayload], Handler],
         max_retries: int = 5,
         retry_base_seconds: float = 0.2,
+        wait_seconds: float = 300.0,
     ) -> None:
         self.service = service
         self._sessions = sessions
@@ -103,13 +143,15 @@ class EventConsumer:
         self._handlers = {model.event_type: fn for model, fn in handlers.items()}
         self._max_retries = max_retries
         self._retry_base = retry_base_seconds
+        self._wait = wait_seconds
 
     async def process(self, record: Record) -> str:
         """Apply one record. Returns the outcome; raises only when cancelled."""
         event_type = "unknown"
         try:
             envelope = decode(record.value)
-            event_type = envelope.event_type
+            if envelope.event_type in EventPayload.registry:  # a label is a bounded set: never the sender's text
+                event_type = envelope.event_type
             payload = envelope.open()
         except BadEvent as bad:
             await self._dead_letters.send(record, reason=bad.reason, detail=bad.detail)
@@ -119,12 +161,22 @@ class EventConsumer:
             return self._count(record, event_type, "ignored")
 
         failures = 0
+        waiting_since: float | None = None
         while True:
             try:
                 applied = await self._apply(envelope, payload, handler)
                 return self._count(record, event_type, "processed" if applied else "duplicate")
             except asyncio.CancelledError:
                 raise
+            except NotYet as err:
+                now = time.monotonic()
+                waiting_since = now if waiting_since is None else waiting_since
+                if now - waiting_since < self._wait:
+                    metrics.EVENT_HANDLER_RETRIES.labels(self.service, record.topic, "not_yet").inc()
+                    await asyncio.sleep(min(5.0, self._retry_base * 2 ** min(int(now - waiting_since), 5)))
+                    continue
+                await self._dead_letters.send(record, reason=err.reason, detail=err.detail)
+                return self._count(record, event_type, "dead_lettered")
             except PermanentError as err:
                 await self._dead_letters.send(record, reason=err.reason, detail=err.detail)
                 return self._count(record, event_type, "dead_lettered")
@@ -136,12 +188,11 @@ class EventConsumer:
                 if not transient:
                     failures += 1
                     if failures >= self._max_retries:
-                        detail = "".join(traceback.format_exception_only(exc)).strip()
-                        await self._dead_letters.send(record, reason="handler_error", detail=detail)
+                        await self._dead_letters.send(record, reason="handler_error", detail=describe(exc))
                         return self._count(record, event_type, "dead_lettered")
                 log.warning(
                     "handler failed, retrying",
-                    extra={"event_type": event_type, "transient": transient, "error": repr(exc)[:300]},
+                    extra={"event_type": event_type, "transient": transient, "error": describe(exc)},
                 )
                 await asyncio.sleep(min(5.0, self._retry_base * 2 ** min(failures, 5)))
 

@@ -21,8 +21,13 @@ def new_metadata() -> MetaData:
 def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
     """``pre_ping`` tests each connection as it leaves the pool; with asyncpg that is three round trips (BEGIN, a
     ping, ROLLBACK). Without it a connection broken by a database restart fails once and the pool then discards
-    every connection older than the failure."""
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping)
+    every connection older than the failure.
+
+    ``hide_parameters``: a failed statement's error names the SQL but not its values, so a traceback in a log or a
+    dead letter's ``dlq.error`` never carries a resident's name, phone number or free text."""
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, hide_parameters=True
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,19 +1,55 @@
-"""API errors with a machine code, a Chinese message for people, and the field at fault."""
+"""API errors with a machine code, a Chinese message for people, and the field at fault; their OpenAPI models.
+
+Every error answer is ``{"detail": {"code", "message", "field"}}``, except a 422 from input validation, whose
+``detail`` is a list with one entry per field at fault. Routes declare the statuses they can answer with
+``responses=errors.responses(401, 404, …)``.
+"""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+# Refusals of the shared plumbing (shared.limits), read by whoever sent the request.
+BODY_TOO_LARGE = "请求体过大：本接口最多接受 {limit} 字节"
+RATE_LIMITED = "请求过于频繁，请 {seconds} 秒后再试"
+# A value PostgreSQL cannot store, refused as a whole (shared.errors.refused_value).
+VALUE_REFUSED = "输入含有无法保存的字符（如空字符）或超出范围的数值"
+# Refusals of the framework itself, which come with an English text.
+_HTTP = {
+    400: ("bad_request", "请求无法解析"),
+    404: ("not_found", "请求的地址不存在"),
+    405: ("method_not_allowed", "该地址不支持此请求方法"),
+}
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.headers = dict(headers or {})
 
 
 class NotFound(ApiError):
@@ -26,11 +62,59 @@ class Conflict(ApiError):
         super().__init__(409, code, message)
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable reason, e.g. ``assignment_not_found``.")
+    message: str = Field(description="What went wrong, in Chinese, for the person at the screen.")
+    field: str | None = Field(default=None, description="The input at fault: a body field, parameter or header.")
+
+
+class ErrorOut(BaseModel):
+    detail: ErrorDetail
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where the input is at fault, e.g. ``query.limit`` or ``readings.3.temp_c``.")
+    code: str = Field(description="pydantic's error type, e.g. ``string_too_long``.")
+    message: str = Field(description="The problem in Chinese.")
+    reason: str = Field(description="The validator's explanation (English).")
+
+
+class InvalidOut(BaseModel):
+    detail: list[FieldError] | ErrorDetail = Field(
+        description="One entry per field at fault, or one error when the input is refused as a whole."
+    )
+
+
+_STATUS = {
+    400: "Bad request",
+    401: "Not signed in, or the credentials are not valid",
+    403: "This caller may not do this",
+    404: "Not found, or not visible to this caller",
+    409: "Conflicts with the current state",
+    413: "Request body too large",
+    422: "Invalid input",
+    429: "Too many requests (``Retry-After`` says when to try again)",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route for the error statuses it can answer, in the error model above."""
+    return {s: {"model": InvalidOut if s == 422 else ErrorOut, "description": _STATUS[s]} for s in statuses}
+
+
+def refused_value(exc: DBAPIError) -> bool:
+    """PostgreSQL, or the driver before sending, refused a value as data (SQLSTATE class 22): a NUL character in
+    text, a number beyond its column's range, … Such a value can only have come with the request."""
+    return str(getattr(exc.orig, "sqlstate", "") or "").startswith("22")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
-            {"detail": {"code": exc.code, "message": exc.message, "field": exc.field}}, status_code=exc.status
+            {"detail": {"code": exc.code, "message": exc.message, "field": exc.field}},
+            status_code=exc.status,
+            headers=exc.headers or None,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -46,6 +130,34 @@ def install(app: FastAPI) -> None:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        # Raised by the framework with a text detail: an unknown path or method, a body that is not text.
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # A JSON body that is not UTF-8 is not JSON (RFC 8259): the same 422 as any other broken JSON.
+            reason = "JSON decode error: body is not UTF-8"
+            return JSONResponse(
+                {"detail": [{"field": "", "code": "json_invalid", "message": _zh("json_invalid"), "reason": reason}]},
+                status_code=422,
+            )
+        detail: Any = exc.detail
+        if not isinstance(detail, dict):
+            code, message = _HTTP.get(exc.status_code, ("http_error", "请求无法处理"))
+            detail = {"code": code, "message": message, "field": None}
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not refused_value(exc):
+            raise exc
+        # The route and the SQLSTATE, never the error's text: it quotes the value, which may be personal data.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        log.warning("value refused by the database", extra={"route": route, "sqlstate": sqlstate})
+        return JSONResponse(
+            {"detail": {"code": "value_refused", "message": VALUE_REFUSED, "field": None}}, status_code=422
+        )
+
 
 _ZH = {
     "missing": "缺少必填项",
@@ -56,8 +168,12 @@ _ZH = {
     "enum": "取值不在允许范围内",
     "literal_error": "取值不在允许范围内",
     "float_parsing": "应为数字",
+    "float_type": "应为数字",
     "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "bool_type": "应为 true 或 false",
     "json_invalid": "请求体不是合法的 JSON",
+    "iso_format": "日期时间须为 ISO 8601 格式，如 2026-11-20T08:00:00+08:00",
 }
 
 

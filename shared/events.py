@@ -85,7 +85,8 @@ class Envelope(BaseModel):
         """Validate the payload against its registered model; raise BadEvent when it cannot be trusted."""
         model = EventPayload.registry.get(self.event_type)
         if model is None:
-            raise BadEvent("unknown_event_type", self.event_type)
+            # Not echoed: the name is the sender's text, and the dead letter keeps the message as it came.
+            raise BadEvent("unknown_event_type", "the event type is not one of the registered contracts")
         if self.schema_version != model.schema_version:
             raise BadEvent(
                 "unsupported_schema_version",

@@ -37,6 +37,14 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+HTTP_BODY_TOO_LARGE = Counter(
+    "http_body_too_large_total", "Requests refused with 413: a body above the route's limit", ["service"]
+)
+HTTP_RATE_LIMITED = Counter(
+    "http_rate_limited_total",
+    "Requests refused with 429 by a per-caller rate limit, by kind of caller (never the caller's id)",
+    ["service", "kind"],
+)
 
 # Why a message is dead-lettered by the shared consumer (``BadEvent`` reasons and ``handler_error``). Handlers
 # may add their own reasons (``PermanentError``); those series appear with their first dead letter.
@@ -62,6 +70,7 @@ def prime(service: str, topics: Iterable[str]) -> None:
     OUTBOX_PUBLISHED.labels(service)
     OUTBOX_ERRORS.labels(service)
     OUTBOX_PUBLISH_DELAY.labels(service)
+    HTTP_BODY_TOO_LARGE.labels(service)
     for topic in topics:
         for reason in DEAD_LETTER_REASONS:
             DEAD_LETTERS.labels(service, topic, reason)

@@ -32,6 +32,7 @@ from shared import logging as json_logging
 from shared.consumer import DeadLetters, EventConsumer, Handler, Record
 from shared.db import create_engine, session_factory
 from shared.events import EventPayload
+from shared.limits import BodyLimit
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.settings import ServiceSettings
 
@@ -73,6 +74,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._subscribed: list[str] = []
+        self._commits: dict[str, OffsetCommits] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -131,6 +133,8 @@ class ServiceRuntime:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             if self.broker is not None:
+                for commits in self._commits.values():
+                    await commits.close()
                 await self.broker.stop()
             await self.producer.stop()
             await self.engine.dispose()
@@ -150,7 +154,7 @@ class ServiceRuntime:
                 ack_policy=AckPolicy.MANUAL,
                 auto_offset_reset="earliest",
                 title=f"{self.settings.service_name}:{topic}",
-            )(_handler_for(self.consumer(by_type)))
+            )(_handler_for(self.consumer(by_type), self._commits.setdefault(topic, OffsetCommits())))
         return router
 
     async def _ensure_topics(self) -> None:
@@ -214,17 +218,29 @@ class ServiceRuntime:
             dead_letters=self.dead_letters,
             handlers=handlers,
             max_retries=self.settings.consumer_max_retries,
+            wait_seconds=self.settings.consumer_wait_seconds,
         )
 
     def writer(self, topic: str) -> OutboxWriter:
         return OutboxWriter(outbox=self.outbox, topic=topic, producer=self.settings.service_name)
 
-    def build_app(self, *, title: str, description: str, routers: Sequence[APIRouter], **state: Any) -> FastAPI:
-        """The service's FastAPI app: lifespan, ops endpoints, error format, routers, app.state."""
+    def build_app(
+        self,
+        *,
+        title: str,
+        description: str,
+        routers: Sequence[APIRouter],
+        body_limits: Mapping[str, int] | None = None,
+        **state: Any,
+    ) -> FastAPI:
+        """The service's FastAPI app: lifespan, ops endpoints, error format, routers, app.state.
+
+        ``body_limits``: path prefix → the most bytes a request body may have there, where a route needs more (or
+        less) than ``max_body_bytes``; ``/admin/`` gets ``max_admin_body_bytes``."""
         app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
         for key, value in state.items():
             setattr(app.state, key, value)
-        self.install(app)
+        self.install(app, body_limits=body_limits)
         errors.install(app)
         for router in routers:
             app.include_router(router)
@@ -241,16 +257,31 @@ class ServiceRuntime:
 
     # -- operational endpoints -------------------------------------------------------------------------
 
-    def install(self, app: FastAPI) -> None:
-        service = self.settings.service_name
+    def install(self, app: FastAPI, *, body_limits: Mapping[str, int] | None = None) -> None:
+        s = self.settings
+        service = s.service_name
 
+        # Added first, so it runs inside HttpMetrics: a refused body is counted as the 413 it is.
+        app.add_middleware(
+            BodyLimit,
+            service=service,
+            default=s.max_body_bytes,
+            limits={"/admin/": s.max_admin_body_bytes, **(body_limits or {})},
+        )
         app.add_middleware(HttpMetrics, service=service)
 
         @app.get("/healthz", tags=["ops"], summary="Process is alive")
         async def healthz() -> dict[str, str]:
             return {"status": "ok", "service": service}
 
-        @app.get("/readyz", tags=["ops"], summary="Database and Kafka reachable, consumers running")
+        @app.get(
+            "/readyz",
+            tags=["ops"],
+            summary="Database and Kafka reachable, consumers running",
+            responses={
+                503: {"description": "Not ready: the checks that failed are false", "content": {"application/json": {}}}
+            },
+        )
         async def readyz() -> JSONResponse:
             checks = await self.readiness()
             ok = all(checks.values())
@@ -310,13 +341,71 @@ class HttpMetrics:
             metrics.HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - start)
 
 
-def _handler_for(consumer: EventConsumer) -> Callable[..., Any]:
+class OffsetCommits:
+    """Commits the offsets of processed records in the background, so the next record is handled while the broker
+    answers. A commit is a round trip to the group coordinator (Kafka 4's lingers 5 ms per write by default): awaited
+    after every record it bounded a consumer at one round trip per event, which a service catching up after an
+    outage could not afford. Only offsets of records already applied are committed, so at least once still holds: a
+    crash redelivers at most what the last commit had not covered, and the inbox drops those."""
+
+    def __init__(self) -> None:
+        self._pending: dict[TopicPartition, int] = {}
+        self._consumer: Any = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def processed(self, consumer: Any, topic: str, partition: int, offset: int) -> None:
+        self._consumer = consumer
+        self._pending[TopicPartition(topic, partition)] = offset + 1
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="offset-commits")
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await self.flush()
+
+    async def flush(self) -> None:
+        self._wake.clear()
+        batch = dict(self._pending)  # kept pending until committed: a stop in the middle loses nothing
+        if not batch:
+            return
+        try:
+            await self._consumer.commit(batch)
+        except Exception as exc:
+            # A partition that went to another member in a rebalance is resumed there from its last commit (the
+            # inbox drops the redeliveries); the offsets of those still ours are committed again.
+            with contextlib.suppress(Exception):
+                ours = self._consumer.assignment()
+                for tp in batch:
+                    if tp not in ours:
+                        self._pending.pop(tp, None)
+            log.warning("offset commit failed; trying again", extra={"error": repr(exc)[:300]})
+            await asyncio.sleep(0.5)
+            if self._pending:
+                self._wake.set()
+            return
+        for tp, offset in batch.items():
+            if self._pending.get(tp) == offset:
+                del self._pending[tp]
+
+    async def close(self) -> None:
+        """Commit what is pending (best effort: a stop that cannot commit only means redeliveries)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), timeout=5.0)
+
+
+def _handler_for(consumer: EventConsumer, commits: OffsetCommits) -> Callable[..., Any]:
     async def handle(message: KafkaMessage) -> None:
         raw: Any = message.raw_message  # one ConsumerRecord: these subscribers are not batch subscribers
         await consumer.process(
             Record(topic=raw.topic, partition=raw.partition, offset=raw.offset, key=raw.key, value=raw.value)
         )
-        await message.ack()
+        commits.processed(message.consumer, raw.topic, raw.partition, raw.offset)
 
     return handle
 
@@ -341,8 +430,10 @@ async def _transaction(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-# FastAPI dependency: one session per request, in one transaction committed when the endpoint returns.
-Transaction = Annotated[AsyncSession, Depends(_transaction)]
+# FastAPI dependency: one session per request, in one transaction committed when the endpoint returns — before the
+# response is sent (scope "function"; the default, "request", commits after it is sent, so a commit that fails, or a
+# process killed in between, would leave a 2xx for something that was never stored).
+Transaction = Annotated[AsyncSession, Depends(_transaction, scope="function")]
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topics
@@ -32,11 +32,19 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 0.5
     consumer_max_retries: int = 5
+    # How long an event that overtook the fact it rests on (see shared.consumer.NotYet) waits before dead-lettering.
+    consumer_wait_seconds: float = 300.0
     auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
     admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
     # Browser pages on other origins allowed to call this API (e.g. the dispatch console reading follow-up's
     # reports); JSON in the environment: ["http://127.0.0.1:8002"]. Empty: no CORS headers at all.
     cors_origins: list[str] = []
+    # Request bodies (shared.limits.BodyLimit; 413 above). The heaviest valid body of a person's or a partner's
+    # call, a visit with ten findings at every maximum length and every character escaped, weighs 0.47 MiB; the
+    # admin loads (registry, units, accounts, rules) carry a whole district: the generated 50-street district's
+    # registry, 12,000 households, weighs 2.2 MB. A larger registry is loaded in several PUTs (each an upsert).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_admin_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> ServiceSettings:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from services.dispatch.api import Session
 from services.dispatch.models import Account, Unit
 from shared.auth import AdminOnly, Principal, Role, issue
-from shared.errors import ApiError
+from shared.errors import ApiError, responses
 
 router = APIRouter()
 
@@ -114,7 +114,7 @@ class AccountIn(BaseModel):
         "district of its registry entry.",
     )
     display_name: str = Field(default="", max_length=200, description="Default: the unit's registry name.")
-    active: bool = True
+    active: bool = Field(default=True, strict=True)
 
     @field_validator("role")
     @classmethod
@@ -131,7 +131,7 @@ class AccountsIn(BaseModel):
 # -- endpoints ---------------------------------------------------------------------------------------------
 
 
-@router.post("/v1/login", response_model=LoginOut, tags=["console"])
+@router.post("/v1/login", response_model=LoginOut, tags=["console"], responses=responses(401, 422))
 async def login(body: LoginIn, session: Session, request: Request) -> LoginOut:
     """Sign in with a console account: the answer carries the same signed token every API accepts. A wrong name
     and a wrong password fail alike (401, one Chinese message)."""
@@ -151,7 +151,7 @@ async def login(body: LoginIn, session: Session, request: Request) -> LoginOut:
     )
 
 
-@router.put("/admin/accounts", tags=["admin"], dependencies=[AdminOnly])
+@router.put("/admin/accounts", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
 async def put_accounts(body: AccountsIn, session: Session) -> dict[str, int]:
     """Load or update console accounts (each password hashed with its own salt). Idempotent; ``active: false``
     locks an account out."""

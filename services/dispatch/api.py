@@ -28,7 +28,7 @@ from services.dispatch.schemas import (
 )
 from shared.auth import AdminOnly, CurrentPrincipal, Role, require
 from shared.clock import Clock
-from shared.errors import ApiError
+from shared.errors import ApiError, responses
 from shared.outbox import OutboxWriter
 from shared.runtime import Transaction
 
@@ -64,9 +64,17 @@ def assignment_out(a: Assignment, clock: Clock, case: Case | None = None) -> Ass
 
 
 _PRIORITY_RANK = {"emergency": 0, "urgent": 1, "normal": 2}
+# What acting on an assignment can answer besides success: not signed in, not an assignee, not yours (or no such
+# assignment), not in a state that allows it, invalid input.
+ACTING = responses(401, 403, 404, 409, 422)
 
 
-@router.get("/v1/assignments", response_model=list[AssignmentOut], tags=["assignee console"])
+@router.get(
+    "/v1/assignments",
+    response_model=list[AssignmentOut],
+    tags=["assignee console"],
+    responses=responses(401, 403, 422),
+)
 async def my_assignments(
     principal: CurrentPrincipal, session: Session, clock: Now, include_done: bool = False
 ) -> list[AssignmentOut]:
@@ -83,13 +91,23 @@ async def my_assignments(
     return out
 
 
-@router.get("/v1/assignments/{assignment_id}", response_model=AssignmentOut, tags=["assignee console"])
+@router.get(
+    "/v1/assignments/{assignment_id}",
+    response_model=AssignmentOut,
+    tags=["assignee console"],
+    responses=responses(401, 403, 404, 422),
+)
 async def my_assignment(assignment_id: str, principal: CurrentPrincipal, session: Session, clock: Now) -> AssignmentOut:
     a = await access.get_for_actor(session, assignment_id=assignment_id, principal=principal)
     return assignment_out(a, clock)
 
 
-@router.post("/v1/assignments/{assignment_id}/sign-in", response_model=AssignmentOut, tags=["assignee console"])
+@router.post(
+    "/v1/assignments/{assignment_id}/sign-in",
+    response_model=AssignmentOut,
+    tags=["assignee console"],
+    responses=ACTING,
+)
 async def sign_in(
     assignment_id: str, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> AssignmentOut:
@@ -98,7 +116,12 @@ async def sign_in(
     return assignment_out(a, clock)
 
 
-@router.post("/v1/assignments/{assignment_id}/arrive", response_model=AssignmentOut, tags=["assignee console"])
+@router.post(
+    "/v1/assignments/{assignment_id}/arrive",
+    response_model=AssignmentOut,
+    tags=["assignee console"],
+    responses=ACTING,
+)
 async def arrive(
     assignment_id: str, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> AssignmentOut:
@@ -107,7 +130,12 @@ async def arrive(
     return assignment_out(a, clock)
 
 
-@router.post("/v1/assignments/{assignment_id}/progress", response_model=AssignmentOut, tags=["assignee console"])
+@router.post(
+    "/v1/assignments/{assignment_id}/progress",
+    response_model=AssignmentOut,
+    tags=["assignee console"],
+    responses=ACTING,
+)
 async def progress(
     assignment_id: str, body: ProgressIn, principal: CurrentPrincipal, session: Session, clock: Now
 ) -> AssignmentOut:
@@ -118,7 +146,12 @@ async def progress(
     return assignment_out(a, clock)
 
 
-@router.post("/v1/assignments/{assignment_id}/resolve", response_model=AssignmentOut, tags=["assignee console"])
+@router.post(
+    "/v1/assignments/{assignment_id}/resolve",
+    response_model=AssignmentOut,
+    tags=["assignee console"],
+    responses=ACTING,
+)
 async def resolve(
     assignment_id: str, body: ResolveIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> AssignmentOut:
@@ -136,7 +169,12 @@ async def resolve(
     return assignment_out(a, clock)
 
 
-@router.post("/v1/assignments/{assignment_id}/return", response_model=AssignmentOut, tags=["assignee console"])
+@router.post(
+    "/v1/assignments/{assignment_id}/return",
+    response_model=AssignmentOut,
+    tags=["assignee console"],
+    responses=ACTING,
+)
 async def return_assignment(
     assignment_id: str, body: ReturnIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> AssignmentOut:
@@ -158,6 +196,7 @@ async def return_assignment(
     response_model=ExtensionOut,
     status_code=201,
     tags=["assignee console"],
+    responses=ACTING,
 )
 async def request_extension(
     assignment_id: str, body: ExtensionIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
@@ -175,9 +214,11 @@ async def request_extension(
     return ExtensionOut.model_validate(ext)
 
 
-@router.get("/v1/extensions", response_model=list[ExtensionOut], tags=["task force"])
+@router.get(
+    "/v1/extensions", response_model=list[ExtensionOut], tags=["task force"], responses=responses(401, 403, 422)
+)
 async def list_extensions(
-    principal: CurrentPrincipal, session: Session, status: str | None = "pending"
+    principal: CurrentPrincipal, session: Session, status: Annotated[str | None, Query(max_length=20)] = "pending"
 ) -> list[ExtensionOut]:
     """Extension requests in the caller's street (task force) or district."""
     return [
@@ -186,7 +227,12 @@ async def list_extensions(
     ]
 
 
-@router.post("/v1/extensions/{extension_id}/decision", response_model=ExtensionOut, tags=["task force"])
+@router.post(
+    "/v1/extensions/{extension_id}/decision",
+    response_model=ExtensionOut,
+    tags=["task force"],
+    responses=responses(401, 404, 409, 422),
+)
 async def decide_extension(
     extension_id: str, body: DecisionIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> ExtensionOut:
@@ -203,7 +249,7 @@ async def decide_extension(
     return ExtensionOut.model_validate(ext)
 
 
-@router.get("/v1/cases", response_model=list[CaseOut], tags=["task force"])
+@router.get("/v1/cases", response_model=list[CaseOut], tags=["task force"], responses=responses(401, 403, 422))
 async def list_cases(
     principal: CurrentPrincipal,
     session: Session,
@@ -224,7 +270,7 @@ async def list_cases(
     return out
 
 
-@router.get("/v1/cases/{case_id}", response_model=CaseOut, tags=["cases"])
+@router.get("/v1/cases/{case_id}", response_model=CaseOut, tags=["cases"], responses=responses(401, 404, 422))
 async def get_case(case_id: str, principal: CurrentPrincipal, session: Session, clock: Now) -> CaseOut:
     """A case with its assignments, extensions and timeline (发现→上报→调度→处置→反馈)."""
     case, assignments, events, extensions = await queries.get_case(session, case_id=case_id, principal=principal)
@@ -239,7 +285,9 @@ async def get_case(case_id: str, principal: CurrentPrincipal, session: Session, 
     return out
 
 
-@router.post("/v1/cases/{case_id}/tier", response_model=CaseOut, tags=["task force"])
+@router.post(
+    "/v1/cases/{case_id}/tier", response_model=CaseOut, tags=["task force"], responses=responses(401, 404, 409, 422)
+)
 async def retier(
     case_id: str, body: TierIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
 ) -> CaseOut:
@@ -248,14 +296,14 @@ async def retier(
     return CaseOut.model_validate(case)
 
 
-@router.put("/v1/districts/{district_id}/cold-snap", tags=["task force"])
+@router.put("/v1/districts/{district_id}/cold-snap", tags=["task force"], responses=responses(401, 403, 422))
 async def cold_snap(
     district_id: str, body: ColdSnapIn, principal: CurrentPrincipal, session: Session, clock: Now
 ) -> dict[str, Any]:
     """Declare or lift a cold snap (寒潮) for a district: new clocks there are tightened."""
     require(principal, Role.DISTRICT, Role.ADMIN)
     if principal.role is Role.DISTRICT and principal.scope != district_id:
-        raise ApiError(403, "forbidden", messages.TASK_FORCE_ONLY, "district_id")
+        raise ApiError(403, "forbidden", messages.NOT_YOUR_DISTRICT, "district_id")
     flag = await routing.set_cold_snap(
         session,
         district_id=district_id,
@@ -267,19 +315,25 @@ async def cold_snap(
     return {"district_id": flag.district_id, "cold_snap": flag.cold_snap, "until": flag.until}
 
 
-@router.put("/admin/units", tags=["admin"], dependencies=[AdminOnly])
+@router.put("/admin/units", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
 async def put_units(body: UnitsIn, session: Session) -> dict[str, int]:
     """Load or update the registry of units and what each serves. Idempotent."""
     return {"units": await routing.load_units(session, units=[u.model_dump() for u in body.units])}
 
 
-@router.get("/admin/rules", response_model=list[RuleSetOut], tags=["admin"], dependencies=[AdminOnly])
+@router.get(
+    "/admin/rules",
+    response_model=list[RuleSetOut],
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=responses(401),
+)
 async def get_rules(session: Session) -> list[RuleSetOut]:
     """Every version of the dispatch rules, the one in force first."""
     return [RuleSetOut.model_validate(r) for r in await routing.rule_history(session)]
 
 
-@router.put("/admin/rules", tags=["admin"], dependencies=[AdminOnly])
+@router.put("/admin/rules", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
 async def put_rules(
     body: dict[str, Any], session: Session, note: Annotated[str, Query(max_length=300)] = ""
 ) -> dict[str, int]:

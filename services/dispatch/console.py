@@ -29,6 +29,7 @@ from services.dispatch.config import DispatchSettings
 from services.dispatch.models import Assignment, Case, CaseEvent
 from services.dispatch.routing import OPEN_STATUSES
 from shared.auth import Principal, Role, verify
+from shared.errors import responses
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -188,7 +189,10 @@ async def _stream(request: Request, principal: Principal) -> AsyncIterator[bytes
     "/console/events",
     tags=["console"],
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "version events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "version events"},
+        **responses(401, 403, 422),
+    },
 )
 async def console_events(
     request: Request,

@@ -15,6 +15,9 @@ from shared.outbox import OutboxWriter
 from shared.runtime import Handlers
 from shared.topics import Topics
 
+# The dead letter's reason names no id of the message: the message itself is kept whole beside it.
+UNKNOWN_CASE = "no case of dispatch has the case_id of this event"
+
 
 def handlers(topics: Topics, writer: OutboxWriter, clock: Clock) -> Handlers:
     async def on_complaint(session: AsyncSession, _: Envelope, event: ComplaintReported) -> None:
@@ -24,13 +27,13 @@ def handlers(topics: Topics, writer: OutboxWriter, clock: Clock) -> Handlers:
         try:
             await service.start_round(session, writer, reopened=event, at=clock.now())
         except NotFound as exc:
-            raise PermanentError("unknown_case", f"{event.case_id}: {exc.message}") from exc
+            raise PermanentError("unknown_case", UNKNOWN_CASE) from exc
 
     async def on_closed(session: AsyncSession, _: Envelope, event: CaseClosed) -> None:
         try:
             await service.close(session, closed=event)
         except NotFound as exc:
-            raise PermanentError("unknown_case", f"{event.case_id}: {exc.message}") from exc
+            raise PermanentError("unknown_case", UNKNOWN_CASE) from exc
 
     return {
         topics.complaints: {ComplaintReported: on_complaint},

@@ -57,7 +57,7 @@ class Rules(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    version_note: str = ""
+    version_note: str = Field(default="", max_length=300)
     tiers: dict[Category, Tier] = Field(default_factory=dict)
     routes: dict[Category, list[UnitType]] = Field(default_factory=dict)
     sla: dict[str, SlaMinutes]

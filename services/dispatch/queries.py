@@ -39,9 +39,6 @@ async def get_case(
     )
     if not may_see_case(principal, case, assignments):
         raise NotFound("case", messages.CASE_NOT_FOUND)
-    if principal.role in (Role.UNIT, Role.GRID_WORKER):
-        mine = principal.sub if principal.role is Role.UNIT else principal.scope
-        assignments = [a for a in assignments if a.unit_id == mine]
     events = list(
         (
             await session.scalars(
@@ -56,7 +53,22 @@ async def get_case(
             )
         ).all()
     )
+    if principal.role in (Role.UNIT, Role.GRID_WORKER):
+        # An assignee of a joint case sees who else was convened, not their steps: another unit's notes, 退单 reason,
+        # 延期 request and escalations are between that unit and the task force.
+        mine = principal.sub if principal.role is Role.UNIT else principal.scope
+        assignments = [a for a in assignments if a.unit_id == mine]
+        own = {a.id for a in assignments}
+        extensions = [e for e in extensions if e.assignment_id in own]
+        own_extensions = {e.id for e in extensions}
+        events = [e for e in events if _concerns(e, own, own_extensions)]
     return case, assignments, events, extensions
+
+
+def _concerns(event: CaseEvent, assignments: set[str], extensions: set[str]) -> bool:
+    """A step of the case itself, or of one of these assignments or extensions."""
+    assignment, extension = event.detail.get("assignment_id"), event.detail.get("extension_id")
+    return (assignment is None or assignment in assignments) and (extension is None or extension in extensions)
 
 
 async def list_cases(

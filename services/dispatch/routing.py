@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import domain, metrics
+from services.dispatch import domain, messages, metrics
 from services.dispatch.domain import Clock, Rules
 from services.dispatch.models import (
     Assignment,
@@ -28,6 +29,7 @@ from shared.contracts.dispatch import (
     CaseAssigned,
     EscalationLevel,
 )
+from shared.errors import ApiError
 from shared.outbox import OutboxWriter
 
 OPEN_STATUSES = ("dispatched", "signed_in", "on_site")
@@ -58,18 +60,23 @@ def kinds(*clocks: Clock) -> list[str]:
 
 # -- rules and weather ----------------------------------------------------------------------------------
 
-_RULES_CACHE: dict[int, Rules] = {}
+# (database, version) → parsed rules: versions are numbered per database, and a process may serve two (tests run
+# several dispatch apps in one process).
+_RULES_CACHE: dict[tuple[str, int], Rules] = {}
 
 
 async def current_rules(session: AsyncSession) -> tuple[int, Rules]:
-    """The rule set in force (highest version). Parsed once per version per process."""
+    """The rule set in force (highest version). Parsed once per version per database per process."""
     version = await session.scalar(select(func.max(RuleSet.version)))
     if version is None:
         raise RuntimeError("no dispatch rules loaded")
-    if version not in _RULES_CACHE:
+    bind = session.get_bind()
+    url = bind.engine.url if isinstance(bind, Connection) else bind.url
+    key = (url.render_as_string(hide_password=True), version)
+    if key not in _RULES_CACHE:
         doc = await session.scalar(select(RuleSet.document).where(RuleSet.version == version))
-        _RULES_CACHE[version] = Rules.model_validate(doc)
-    return version, _RULES_CACHE[version]
+        _RULES_CACHE[key] = Rules.model_validate(doc)
+    return version, _RULES_CACHE[key]
 
 
 async def ensure_rules(session: AsyncSession, *, default: Rules) -> int:
@@ -111,25 +118,55 @@ async def cold_snap_active(session: AsyncSession, district_id: str, at: datetime
 
 
 async def load_units(session: AsyncSession, *, units: list[dict[str, Any]]) -> int:
-    """Upsert units and replace their coverage. Idempotent: loading the same file twice changes nothing."""
-    for item in units:
-        unit = await session.get(Unit, item["id"])
-        if unit is None:
-            unit = Unit(id=item["id"])
-            session.add(unit)
-        unit.type = UnitType(item["type"]).value
-        unit.name = item["name"]
-        unit.district_id = item["district_id"]
-        await session.flush()
-        for cov in (await session.scalars(select(UnitCoverage).where(UnitCoverage.unit_id == unit.id))).all():
-            await session.delete(cov)
-        await session.flush()
+    """Upsert units and replace their coverage, in a few statements however many units come (a district's
+    thousands of property managers). Idempotent: loading the same file twice changes nothing. A place served by two
+    units of one type is refused (422): routing must find exactly one."""
+    latest = {item["id"]: item for item in units}  # a unit listed twice: its last entry counts
+    covered: dict[tuple[str, str, str], str] = {}  # (unit type, scope kind, scope id) → unit id
+    for item in latest.values():
         for scope_kind, scope_ids in item.get("covers", {}).items():
             for scope_id in scope_ids:
-                session.add(
-                    UnitCoverage(unit_id=unit.id, unit_type=unit.type, scope_kind=scope_kind, scope_id=scope_id)
-                )
+                key = (UnitType(item["type"]).value, scope_kind, scope_id)
+                if covered.setdefault(key, item["id"]) != item["id"]:
+                    raise _coverage_conflict(key, covered[key], item["id"])
+    others = select(UnitCoverage).where(UnitCoverage.unit_id.not_in(list(latest)))
+    for cov in (await session.scalars(others)).all():
+        key = (cov.unit_type, cov.scope_kind, cov.scope_id)
+        if key in covered:
+            raise _coverage_conflict(key, cov.unit_id, covered[key])
+    rows = [
+        {"id": i, "type": UnitType(u["type"]).value, "name": u["name"], "district_id": u["district_id"]}
+        for i, u in latest.items()
+    ]
+    for chunk in _chunks(rows):
+        upsert = insert(Unit).values(chunk)
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[Unit.id],
+                set_={column: upsert.excluded[column] for column in ("type", "name", "district_id")},
+            )
+        )
+    for ids in _chunks(list(latest)):
+        await session.execute(delete(UnitCoverage).where(UnitCoverage.unit_id.in_(ids)))
+    coverage = [{"unit_type": t, "scope_kind": k, "scope_id": s, "unit_id": u} for (t, k, s), u in covered.items()]
+    for chunk in _chunks(coverage):
+        await session.execute(insert(UnitCoverage).values(chunk))
     return len(units)
+
+
+def _chunks(items: list[Any], size: int = 5000) -> list[list[Any]]:
+    # A statement takes at most 32,767 parameters: 5,000 rows of four columns stay below it.
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _coverage_conflict(key: tuple[str, str, str], one: str, other: str) -> ApiError:
+    unit_type, scope_kind, scope_id = key
+    return ApiError(
+        422,
+        "coverage_conflict",
+        messages.COVERAGE_CONFLICT.format(kind=scope_kind, id=scope_id, type=unit_type, one=one, other=other),
+        "units",
+    )
 
 
 @dataclass(frozen=True, slots=True)

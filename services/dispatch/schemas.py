@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.dispatch.domain import ReturnReason
 from shared.contracts.common import Tier, UnitType
+from shared.inputs import ISO
+
+# A reference to a photo stored elsewhere (an object-store key or URL), never the photo itself.
+PhotoRef = Annotated[str, Field(max_length=300)]
+ScopeKind = Annotated[str, Field(max_length=20)]
+ScopeIds = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=10_000)]
 
 
 class UnitIn(BaseModel):
@@ -16,8 +22,8 @@ class UnitIn(BaseModel):
     type: UnitType
     name: str = Field(min_length=1, max_length=200)
     district_id: str = Field(min_length=1, max_length=64)
-    covers: dict[str, list[str]] = Field(
-        default_factory=dict, description="scope kind (substation, compound, street, district) → ids"
+    covers: dict[ScopeKind, ScopeIds] = Field(
+        default_factory=dict, max_length=10, description="scope kind (substation, compound, street, district) → ids"
     )
 
 
@@ -27,8 +33,10 @@ class UnitsIn(BaseModel):
 
 class ResolveIn(BaseModel):
     action_taken: str = Field(min_length=1, max_length=2000, description="What was done (处置情况).")
-    measured_temp_c: float | None = Field(default=None, ge=-10, le=40, description="Indoor temperature after the fix.")
-    photo_refs: list[str] = Field(default_factory=list, max_length=20)
+    measured_temp_c: float | None = Field(
+        default=None, ge=-10, le=40, strict=True, description="Indoor temperature after the fix."
+    )
+    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
 
 
 class ProgressIn(BaseModel):
@@ -46,11 +54,11 @@ class ExtensionIn(BaseModel):
     """延期: the new resolve deadline asked for, and why (e.g. main pipe replacement)."""
 
     reason: str = Field(min_length=1, max_length=1000)
-    resolve_due: AwareDatetime
+    resolve_due: Annotated[AwareDatetime, ISO]
 
 
 class DecisionIn(BaseModel):
-    approved: bool
+    approved: bool = Field(strict=True)
     note: str | None = Field(default=None, max_length=1000)
 
 
@@ -59,8 +67,8 @@ class TierIn(BaseModel):
 
 
 class ColdSnapIn(BaseModel):
-    active: bool
-    until: AwareDatetime | None = None
+    active: bool = Field(strict=True)
+    until: Annotated[AwareDatetime | None, ISO] = None
 
 
 class AssignmentOut(BaseModel):

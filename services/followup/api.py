@@ -29,7 +29,8 @@ from services.followup.schemas import (
 )
 from shared.auth import CurrentPrincipal, Role, require
 from shared.clock import Clock
-from shared.errors import ApiError, NotFound
+from shared.errors import ApiError, NotFound, responses
+from shared.inputs import IsoDate
 from shared.outbox import OutboxWriter
 from shared.runtime import Transaction
 
@@ -88,7 +89,7 @@ def _visit_out(visit: Visit, round_: Round | None) -> VisitOut:
     return out.model_copy(update={"round_outcome": round_.outcome if round_ else None})
 
 
-@router.get("/v1/visits", response_model=list[VisitOut], tags=["return visits"])
+@router.get("/v1/visits", response_model=list[VisitOut], tags=["return visits"], responses=responses(401, 403, 422))
 async def list_visits(
     principal: CurrentPrincipal,
     session: Session,
@@ -96,8 +97,8 @@ async def list_visits(
         str, Query(pattern="^(pending|closed|reopened|cancelled|all)$", description="all: any status")
     ] = "pending",
     overdue: Annotated[bool | None, Query(description="Only overdue (true) or only on time (false).")] = None,
-    community_id: str | None = None,
-    case_id: str | None = None,
+    community_id: Annotated[str | None, Query(max_length=64)] = None,
+    case_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[VisitOut]:
     """The return visits the caller oversees, earliest deadline first: a grid worker those of its grid, the task
     force its street's, a district its district's. Overdue visits (escalated to the community) carry
@@ -115,14 +116,21 @@ async def list_visits(
     return [_visit_out(v, rounds.get((v.case_id, v.round))) for v in visits]
 
 
-@router.get("/v1/visits/{visit_id}", response_model=VisitOut, tags=["return visits"])
+@router.get(
+    "/v1/visits/{visit_id}", response_model=VisitOut, tags=["return visits"], responses=responses(401, 403, 404, 422)
+)
 async def get_visit(visit_id: str, principal: CurrentPrincipal, session: Session) -> VisitOut:
     require(principal, Role.GRID_WORKER, *OVERSEERS)
     visit = await service.get(session, visit_id=visit_id, principal=principal)
     return _visit_out(visit, await service.round_of(session, visit))
 
 
-@router.post("/v1/visits/{visit_id}/record", response_model=VisitOut, tags=["return visits"])
+@router.post(
+    "/v1/visits/{visit_id}/record",
+    response_model=VisitOut,
+    tags=["return visits"],
+    responses=responses(401, 403, 404, 409, 422),
+)
 async def record_visit(
     visit_id: str, body: VisitIn, principal: CurrentPrincipal, session: Session, request: Request
 ) -> VisitOut:
@@ -150,14 +158,21 @@ async def _draw_out(session: AsyncSession, drawn: SpotCheckDraw) -> DrawOut:
     return out.model_copy(update={"checks": [SpotCheckOut.model_validate(c) for c in checks]})
 
 
-@router.post("/v1/spot-checks/draw", response_model=list[DrawOut], tags=["spot-checks"])
+@router.post(
+    "/v1/spot-checks/draw",
+    response_model=list[DrawOut],
+    tags=["spot-checks"],
+    responses=responses(401, 403, 404, 422),
+)
 async def draw_spot_checks(
     principal: CurrentPrincipal,
     session: Session,
     request: Request,
-    week: Annotated[str | None, Query(description="ISO week, e.g. 2026-W47; default: the last full week.")] = None,
+    week: Annotated[
+        str | None, Query(max_length=8, description="ISO week, e.g. 2026-W47; default: the last full week.")
+    ] = None,
     street_id: Annotated[
-        str | None, Query(description="Default: the task force's street; admin: every street.")
+        str | None, Query(max_length=64, description="Default: the task force's street; admin: every street.")
     ] = None,
 ) -> list[DrawOut]:
     """Draw the weekly sample of closed cases to check. The sample is
@@ -181,13 +196,15 @@ async def draw_spot_checks(
     return [await _draw_out(session, d) for d in draws]
 
 
-@router.get("/v1/spot-checks", response_model=list[SpotCheckOut], tags=["spot-checks"])
+@router.get(
+    "/v1/spot-checks", response_model=list[SpotCheckOut], tags=["spot-checks"], responses=responses(401, 403, 422)
+)
 async def list_spot_checks(
     principal: CurrentPrincipal,
     session: Session,
-    week: str | None = None,
+    week: Annotated[str | None, Query(max_length=8)] = None,
     status: Annotated[str | None, Query(pattern="^(pending|passed|failed)$")] = None,
-    street_id: str | None = None,
+    street_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[SpotCheckOut]:
     """The check tasks of the caller's street (task force) or district."""
     require(principal, *OVERSEERS)
@@ -195,13 +212,23 @@ async def list_spot_checks(
     return [SpotCheckOut.model_validate(c) for c in checks]
 
 
-@router.get("/v1/spot-checks/{check_id}", response_model=SpotCheckOut, tags=["spot-checks"])
+@router.get(
+    "/v1/spot-checks/{check_id}",
+    response_model=SpotCheckOut,
+    tags=["spot-checks"],
+    responses=responses(401, 403, 404, 422),
+)
 async def get_spot_check(check_id: str, principal: CurrentPrincipal, session: Session) -> SpotCheckOut:
     require(principal, *OVERSEERS)
     return SpotCheckOut.model_validate(await spotchecks.get(session, check_id=check_id, principal=principal))
 
 
-@router.post("/v1/spot-checks/{check_id}/record", response_model=SpotCheckOut, tags=["spot-checks"])
+@router.post(
+    "/v1/spot-checks/{check_id}/record",
+    response_model=SpotCheckOut,
+    tags=["spot-checks"],
+    responses=responses(401, 403, 404, 409, 422),
+)
 async def record_spot_check(
     check_id: str, body: SpotCheckIn, principal: CurrentPrincipal, session: Session, request: Request
 ) -> SpotCheckOut:
@@ -226,13 +253,18 @@ def _period(start: date | None, end: date | None, today: date, *, default_days: 
     return start, end
 
 
-@router.get("/v1/scorecards", response_model=ScorecardOut, responses=ALTERNATIVES, tags=["assessment"])
+@router.get(
+    "/v1/scorecards",
+    response_model=ScorecardOut,
+    responses={**ALTERNATIVES, **responses(401, 403, 422)},
+    tags=["assessment"],
+)
 async def scorecards(
     principal: CurrentPrincipal,
     session: Session,
     request: Request,
-    start: Annotated[date | None, Query(description="First day (local), default: 6 days before end.")] = None,
-    end: Annotated[date | None, Query(description="Last day (local, inclusive), default: today.")] = None,
+    start: Annotated[IsoDate | None, Query(description="First day (local), default: 6 days before end.")] = None,
+    end: Annotated[IsoDate | None, Query(description="Last day (local, inclusive), default: today.")] = None,
     group: scorecard.Group = scorecard.Group.UNIT,
     rank_by: Annotated[str, Query(pattern="^(" + "|".join(scorecard.RANKABLE) + ")$")] = "score",
     format: Format = Format.JSON,
@@ -277,16 +309,18 @@ def _area_name(settings: FollowupSettings, area: queries.Area) -> str:
     return settings.area_names.get(area.id, area.id)
 
 
-AreaQuery = Annotated[str | None, Query(description="A community id (or give street_id).")]
-StreetQuery = Annotated[str | None, Query(description="A street id (or give community_id).")]
+AreaQuery = Annotated[str | None, Query(max_length=64, description="A community id (or give street_id).")]
+StreetQuery = Annotated[str | None, Query(max_length=64, description="A street id (or give community_id).")]
+# A report of an area the caller does not oversee is a 404, like one that does not exist.
+REPORT_RESPONSES = {**ALTERNATIVES, **responses(401, 403, 404, 422)}
 
 
-@router.get("/v1/reports/daily", response_model=DailyReportOut, responses=ALTERNATIVES, tags=["reports"])
+@router.get("/v1/reports/daily", response_model=DailyReportOut, responses=REPORT_RESPONSES, tags=["reports"])
 async def daily_report(
     principal: CurrentPrincipal,
     session: Session,
     request: Request,
-    date_: Annotated[date | None, Query(alias="date", description="Local day, default: today.")] = None,
+    date_: Annotated[IsoDate | None, Query(alias="date", description="Local day, default: today.")] = None,
     community_id: AreaQuery = None,
     street_id: StreetQuery = None,
     format: Format = Format.JSON,
@@ -330,13 +364,13 @@ async def daily_report(
     )
 
 
-@router.get("/v1/reports/season", response_model=SeasonReportOut, responses=ALTERNATIVES, tags=["reports"])
+@router.get("/v1/reports/season", response_model=SeasonReportOut, responses=REPORT_RESPONSES, tags=["reports"])
 async def season_report(
     principal: CurrentPrincipal,
     session: Session,
     request: Request,
-    start: Annotated[date, Query(description="First day of the range (local), e.g. the season's first day.")],
-    end: Annotated[date | None, Query(description="Last day (inclusive), default: today.")] = None,
+    start: Annotated[IsoDate, Query(description="First day of the range (local), e.g. the season's first day.")],
+    end: Annotated[IsoDate | None, Query(description="Last day (inclusive), default: today.")] = None,
     community_id: AreaQuery = None,
     street_id: StreetQuery = None,
     format: Format = Format.JSON,

@@ -147,7 +147,7 @@ async def _assignment(session: AsyncSession, assignment_id: str) -> AssignmentFa
     a = await session.get(AssignmentFact, assignment_id, with_for_update=True)
     if a is None:
         # Dispatch announces an assignment before anything else about it, on the same partition.
-        raise PermanentError("unknown_assignment", assignment_id)
+        raise PermanentError("unknown_assignment", "no assignment of follow-up has the assignment_id of this event")
     return a
 
 

@@ -29,10 +29,11 @@ def _photo_refs(refs: list[str]) -> list[str]:
 class VisitIn(BaseModel):
     """What the grid worker brings back from the return visit (回访: 测温、拍照、问满意度)."""
 
-    reached: bool = Field(default=True, description="Whether the resident was reached (见到居民).")
+    reached: bool = Field(default=True, strict=True, description="Whether the resident was reached (见到居民).")
     room_temps_c: list[float] = Field(
         default_factory=list,
         max_length=10,
+        strict=True,
         validate_default=True,
         description="One reading per room, °C. Required when the resident was reached.",
     )
@@ -103,10 +104,12 @@ class VisitOut(BaseModel):
 class SpotCheckIn(BaseModel):
     """What the street task force finds when it checks a closed case (抽核)."""
 
-    room_temps_c: list[float] = Field(min_length=1, max_length=10, description="One reading per room, °C.")
+    room_temps_c: list[float] = Field(min_length=1, max_length=10, strict=True, description="One reading per room, °C.")
     satisfaction: Satisfaction | None = Field(default=None, description="The resident's answer, if reached.")
     record_mismatch: bool = Field(
-        default=False, description="The return-visit record does not match what was found (回访记录不实): fails."
+        default=False,
+        strict=True,
+        description="The return-visit record does not match what was found (回访记录不实): fails.",
     )
     notes: str | None = Field(default=None, max_length=2000)
     photo_refs: list[str] = Field(default_factory=list, max_length=20)

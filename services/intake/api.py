@@ -4,7 +4,6 @@ residents and staff, and the admin registry and callback queue. Open311 lives in
 from __future__ import annotations
 
 import hmac
-from datetime import date
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -13,9 +12,10 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, hotline, messages, registry, sensors, service, visits
-from services.intake.config import IntakeSettings
+from services.intake.config import GRID_WORKER, IntakeSettings
 from services.intake.schemas import (
     CallbackOut,
+    ContactOut,
     GridReportIn,
     HotlineOrderIn,
     HotlineOrderOut,
@@ -30,13 +30,18 @@ from services.intake.schemas import (
     VisitOut,
     VisitSummaryOut,
 )
+from shared import privacy
 from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
 from shared.clock import Clock
-from shared.errors import ApiError, NotFound
+from shared.errors import ApiError, NotFound, responses
+from shared.inputs import IsoDate
+from shared.limits import RateLimiter
 from shared.runtime import Transaction
 
 router = APIRouter()
 M = TypeVar("M", bound=BaseModel)
+IdQuery = Annotated[str | None, Query(max_length=64)]
+OrderQuery = Annotated[str | None, Query(max_length=80)]
 
 
 Session = Transaction
@@ -84,6 +89,11 @@ def _settings(request: Request) -> IntakeSettings:
     return settings
 
 
+def _limits(request: Request) -> RateLimiter:
+    limits: RateLimiter = request.app.state.rate_limits
+    return limits
+
+
 # -- grid workers ------------------------------------------------------------------------------------------------
 
 
@@ -92,13 +102,14 @@ def _settings(request: Request) -> IntakeSettings:
     response_model=ReportOut,
     status_code=status.HTTP_201_CREATED,
     tags=["grid worker"],
-    responses={200: {"description": "Same idempotency key: the first report"}},
+    responses={200: {"description": "Same idempotency key: the first report"}, **responses(401, 403, 422, 429)},
 )
 async def grid_report(
     body: GridReportIn, principal: CurrentPrincipal, session: Session, request: Request, response: Response
 ) -> ReportOut:
     """一键上报: a grid worker reports a problem in a household or building of their grid."""
     require(principal, Role.GRID_WORKER)
+    _limits(request).check(GRID_WORKER, principal.sub)
     report, created = await service.report_from_grid(
         session,
         _intake(request),
@@ -117,13 +128,17 @@ async def grid_report(
     response_model=VisitOut,
     status_code=status.HTTP_201_CREATED,
     tags=["grid worker"],
-    responses={200: {"description": "Same idempotency key: the visit already logged"}},
+    responses={
+        200: {"description": "Same idempotency key: the visit already logged"},
+        **responses(401, 403, 422, 429),
+    },
 )
 async def log_visit(
     body: VisitIn, principal: CurrentPrincipal, session: Session, request: Request, response: Response
 ) -> VisitOut:
     """访民问暖 入户走访: log a household visit; each finding becomes a report."""
     require(principal, Role.GRID_WORKER)
+    _limits(request).check(GRID_WORKER, principal.sub)
     visit, created = await visits.log_visit(
         session,
         _intake(request),
@@ -137,54 +152,100 @@ async def log_visit(
     return VisitOut.model_validate(visit)
 
 
-def _grid_of(principal: Principal, grid_id: str | None) -> str:
+async def _grid_of(session: AsyncSession, principal: Principal, grid_id: str | None) -> str:
+    """The grid whose ledger the caller reads: a grid worker's own (whatever it asks for); for a task force or a
+    district one of its street or district, any other answering 404 like a grid that does not exist."""
     if principal.role is Role.GRID_WORKER:
         return principal.scope
     require(principal, Role.TASK_FORCE, Role.DISTRICT, Role.ADMIN)
     if not grid_id:
         raise ApiError(422, "missing_grid", messages.NEED_PLACE, "grid_id")
+    if principal.role is not Role.ADMIN and principal.scope not in await registry.area_and_parents(
+        session, area_id=grid_id
+    ):
+        raise NotFound("grid", messages.GRID_NOT_FOUND)
     return grid_id
 
 
-@router.get("/v1/visits", response_model=list[VisitOut], tags=["grid worker"])
+@router.get("/v1/visits", response_model=list[VisitOut], tags=["grid worker"], responses=responses(401, 403, 404, 422))
 async def list_visits(
-    principal: CurrentPrincipal, session: Session, day: date, grid_id: str | None = None
+    principal: CurrentPrincipal, session: Session, day: IsoDate, grid_id: IdQuery = None
 ) -> list[VisitOut]:
     """The visits of one grid on one (local) day."""
-    rows = await visits.list_for_grid(session, grid_id=_grid_of(principal, grid_id), day=day)
+    rows = await visits.list_for_grid(session, grid_id=await _grid_of(session, principal, grid_id), day=day)
     return [VisitOut.model_validate(v) for v in rows]
 
 
-@router.get("/v1/visits/summary", response_model=VisitSummaryOut, tags=["grid worker"])
+@router.get(
+    "/v1/visits/summary",
+    response_model=VisitSummaryOut,
+    tags=["grid worker"],
+    responses=responses(401, 403, 404, 422),
+)
 async def visit_summary(
-    principal: CurrentPrincipal, session: Session, day: date, grid_id: str | None = None
+    principal: CurrentPrincipal, session: Session, day: IsoDate, grid_id: IdQuery = None
 ) -> VisitSummaryOut:
     """The ledger's figures for the daily report (走访户数、走访人数、排查问题)."""
-    return await visits.summary(session, grid_id=_grid_of(principal, grid_id), day=day)
+    return await visits.summary(session, grid_id=await _grid_of(session, principal, grid_id), day=day)
 
 
 # -- reports ------------------------------------------------------------------------------------------------------
 
 
-@router.get("/v1/reports/{report_id}", response_model=ReportOut, tags=["reports"])
+@router.get("/v1/reports/{report_id}", response_model=ReportOut, tags=["reports"], responses=responses(401, 404, 422))
 async def get_report(report_id: str, principal: CurrentPrincipal, session: Session) -> ReportOut:
     """A report's status and what the reporter has been told, in order (事事有回音)."""
     report, events = await service.get(session, report_id=report_id)
-    loc = report.location
-    visible = (
-        principal.role is Role.ADMIN
-        or (principal.role is Role.GRID_WORKER and principal.scope == loc["grid_id"])
-        or (principal.role is Role.TASK_FORCE and principal.scope == loc["street_id"])
-        or (principal.role is Role.DISTRICT and principal.scope == loc["district_id"])
-    )
-    if not visible:
+    if not (_oversees(principal, report.location) or _grid_worker_of(principal, report.location)):
         raise NotFound("report", messages.REPORT_NOT_FOUND)
     out = ReportOut.model_validate(report)
     out.timeline = [ReportEventOut.model_validate(e) for e in events]
     return out
 
 
-@router.get("/v1/public/reports/{report_id}", response_model=PublicReportOut, tags=["reports"])
+@router.get(
+    "/v1/reports/{report_id}/contact", response_model=ContactOut, tags=["reports"], responses=responses(401, 404, 422)
+)
+async def report_contact(report_id: str, principal: CurrentPrincipal, session: Session) -> ContactOut:
+    """Whom to call about a report: the resident's name and phone from the registry. In full for the unit assigned
+    to the report's open case and the grid worker of its grid; masked (李**, 138****1234) for the task force, the
+    district and admin; anyone else, another unit included, is answered 404 like a report that does not exist."""
+    report, _ = await service.get(session, report_id=report_id)
+    full = _grid_worker_of(principal, report.location) or _assigned(principal, report.agency, report.status)
+    if not full and not _oversees(principal, report.location):
+        raise NotFound("report", messages.REPORT_NOT_FOUND)
+    household = await registry.resident(session, household_id=report.household_id)
+    name, phone = (household.resident_name, household.phone) if household else (None, None)
+    return ContactOut(
+        report_id=report.id,
+        household_id=report.household_id,
+        resident_name=name if full else privacy.mask_name(name),
+        phone=phone if full else privacy.mask_phone(phone),
+        masked=not full,
+    )
+
+
+def _oversees(principal: Principal, loc: dict[str, Any]) -> bool:
+    return (
+        principal.role is Role.ADMIN
+        or (principal.role is Role.TASK_FORCE and principal.scope == loc["street_id"])
+        or (principal.role is Role.DISTRICT and principal.scope == loc["district_id"])
+    )
+
+
+def _grid_worker_of(principal: Principal, loc: dict[str, Any]) -> bool:
+    return principal.role is Role.GRID_WORKER and principal.scope == loc["grid_id"]
+
+
+def _assigned(principal: Principal, agency: str | None, status: str) -> bool:
+    """A unit convened for the case (dispatch's CaseAssigned, minus 退单 and re-tiering) while it is open."""
+    units = [u for u in (agency or "").split(",") if u]
+    return principal.role is Role.UNIT and status != "closed" and principal.sub in units
+
+
+@router.get(
+    "/v1/public/reports/{report_id}", response_model=PublicReportOut, tags=["reports"], responses=responses(404, 422)
+)
 async def public_report(report_id: str, session: Session) -> PublicReportOut:
     """For the resident holding the report number (its 64 random bits are the key): status and timeline only."""
     report, events = await service.get(session, report_id=report_id)
@@ -233,13 +294,13 @@ _ORDER_BODY: dict[str, Any] = {
     status_code=status.HTTP_201_CREATED,
     tags=["12345"],
     openapi_extra=_ORDER_BODY,
-    responses={200: {"description": "The order number was seen before: its report"}},
+    responses={200: {"description": "The order number was seen before: its report"}, **responses(401, 409, 422, 429)},
 )
 async def hotline_order(request: Request, response: Response, session: Session) -> HotlineOrderOut:
     """A 12345 work order, signed: HMAC-SHA256 over ``timestamp + "." + body`` (see the hotline module)."""
     body = await request.body()
     integration_id = await hotline.authenticate(
-        request, session, settings=_settings(request), clock=_clock(request), signed=body
+        request, session, settings=_settings(request), clock=_clock(request), limits=_limits(request), signed=body
     )
     order = hotline.parse_order(body)
     report, created = await hotline.receive_order(
@@ -255,12 +316,21 @@ async def hotline_order(request: Request, response: Response, session: Session) 
     response_model=HotlineOrderOut,
     tags=["12345"],
     openapi_extra={"parameters": _ORDER_BODY["parameters"]},
+    responses=responses(401, 404, 409, 422, 429),
 )
 async def hotline_order_status(order_no: str, request: Request, session: Session) -> HotlineOrderOut:
     """An order's status and timeline, signed like a POST with the request path in place of the body."""
-    signed = request.url.path.encode() + (b"?" + request.url.query.encode() if request.url.query else b"")
+    # The path as sent (percent-encoded), not as decoded: a client signs the bytes it sends, like a POST's body.
+    path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string", b"")
+    signed = path + (b"?" + query if query else b"")
     integration_id = await hotline.authenticate(
-        request, session, settings=_settings(request), clock=_clock(request), signed=signed
+        request,
+        session,
+        settings=_settings(request),
+        clock=_clock(request),
+        limits=_limits(request),
+        signed=signed,
     )
     report = await hotline.find_order(session, integration_id=integration_id, order_no=order_no)
     return await _order_out(session, report)
@@ -282,7 +352,13 @@ _READINGS_BODY = {
 }
 
 
-@router.post("/v1/sensor-readings", response_model=ReadingsOut, tags=["sensors"], openapi_extra=_READINGS_BODY)
+@router.post(
+    "/v1/sensor-readings",
+    response_model=ReadingsOut,
+    tags=["sensors"],
+    openapi_extra=_READINGS_BODY,
+    responses=responses(401, 422),
+)
 async def sensor_readings(request: Request, session: Session) -> ReadingsOut:
     """A batch of room-temperature readings from a sensor gateway (header ``X-Api-Key``)."""
     _gateway(request)
@@ -297,13 +373,13 @@ async def sensor_readings(request: Request, session: Session) -> ReadingsOut:
 # -- admin ---------------------------------------------------------------------------------------------------------
 
 
-@router.put("/admin/registry", tags=["admin"], dependencies=[AdminOnly])
+@router.put("/admin/registry", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
 async def put_registry(body: RegistryIn, session: Session) -> dict[str, int]:
     """Load or update the geography, heat network, buildings, households and sensors. Idempotent."""
     return await registry.load_registry(session, registry=body)
 
 
-@router.get("/admin/incidents/{group_id}", tags=["admin"], dependencies=[AdminOnly])
+@router.get("/admin/incidents/{group_id}", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 404, 422))
 async def get_incident(group_id: str, session: Session) -> dict[str, Any]:
     """An incident (a group of reports handled as one case) and its linked reports."""
     group, report_ids = await service.group_of(session, group_id=group_id)
@@ -320,12 +396,18 @@ async def get_incident(group_id: str, session: Session) -> dict[str, Any]:
     }
 
 
-@router.get("/admin/hotline/callbacks", response_model=list[CallbackOut], tags=["admin"], dependencies=[AdminOnly])
+@router.get(
+    "/admin/hotline/callbacks",
+    response_model=list[CallbackOut],
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=responses(401, 422),
+)
 async def list_callbacks(
     session: Session,
     state: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
-    integration_id: str | None = None,
-    order_no: str | None = None,
+    integration_id: IdQuery = None,
+    order_no: OrderQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[CallbackOut]:
     """The 12345 callback queue: pending, delivered and dead (parked after bounded retries)."""
@@ -340,6 +422,7 @@ async def list_callbacks(
     response_model=CallbackOut,
     tags=["admin"],
     dependencies=[AdminOnly],
+    responses=responses(401, 404, 409, 422),
 )
 async def redrive_callback(callback_id: int, request: Request, session: Session) -> CallbackOut:
     """Send a dead callback again (its order's later callbacks follow once it is delivered)."""
@@ -347,9 +430,15 @@ async def redrive_callback(callback_id: int, request: Request, session: Session)
     return CallbackOut.model_validate(row)
 
 
-@router.post("/admin/hotline/callbacks/redrive", response_model=RedriveOut, tags=["admin"], dependencies=[AdminOnly])
+@router.post(
+    "/admin/hotline/callbacks/redrive",
+    response_model=RedriveOut,
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=responses(401, 422),
+)
 async def redrive_callbacks(
-    request: Request, session: Session, integration_id: str | None = None, order_no: str | None = None
+    request: Request, session: Session, integration_id: IdQuery = None, order_no: OrderQuery = None
 ) -> RedriveOut:
     """Send every dead callback again (optionally of one integration or order)."""
     count = await hotline.redrive_dead(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.limits import Rate
 from shared.settings import ServiceSettings
 
 DEV_HOTLINE_INTEGRATION = "12345-dev"
@@ -19,6 +20,16 @@ DEV_OPEN311_CLIENT = "open311-dev"
 DEV_OPEN311_KEY = "dev-only-open311-key-change-me"
 DEV_SENSOR_GATEWAY = "sensors-dev"
 DEV_SENSOR_KEY = "dev-only-sensor-key-change-me"
+
+# Kinds of caller with a rate limit of their own (the label of http_rate_limited_total).
+HOTLINE = "hotline"
+GRID_WORKER = "grid_worker"
+OPEN311 = "open311"
+
+# The heaviest valid sensor reading as JSON, measured: a 64-character sensor id of CJK characters written as \uXXXX
+# escapes, a timestamp with microseconds and offset, a 17-digit temperature, indented by 4: 540 bytes. The sensor
+# route admits ``sensor_max_batch`` of them (5,000: 2.7 MB; with an ASCII id 1.1 MB indented, 0.8 MB compact).
+SENSOR_READING_MAX_BYTES = 560
 
 
 class HotlineIntegration(BaseModel):
@@ -56,6 +67,19 @@ class IntakeSettings(ServiceSettings):
     sensor_cold_threshold_c: float = 16.0
     sensor_cold_minutes: int = 120
 
+    # Per-caller rate limits (shared.limits): token buckets in each replica's memory, so N replicas admit N times
+    # these. A 12345 integration is a city's whole platform: Beijing's took 3,724 calls in two morning hours of a
+    # 2017 peak (~0.5/s; deploy/simulate/plan.py); 20/s is forty times that, and a burst of 200 lets a platform
+    # resend a backlog after an outage. A grid worker is a person, but a phone back online sends a day's queue of visits
+    # (30–50 households) at once. An Open311 api_key is an app relaying many residents. The simulator and the
+    # benchmarks compress a season into minutes and raise these (deploy/local/services.py, bench/intake_common.py).
+    rate_limit_hotline_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_hotline_burst: int = Field(default=200, ge=1)
+    rate_limit_grid_worker_per_second: float = Field(default=1.0, gt=0)
+    rate_limit_grid_worker_burst: int = Field(default=60, ge=1)
+    rate_limit_open311_per_second: float = Field(default=5.0, gt=0)
+    rate_limit_open311_burst: int = Field(default=100, ge=1)
+
     # Grouping ------------------------------------------------------------------------------------------
     group_window_minutes: int = Field(
         default=360, description="A building or substation incident takes new reports while one came this recently."
@@ -85,3 +109,15 @@ class IntakeSettings(ServiceSettings):
     @property
     def integrations(self) -> dict[str, HotlineIntegration]:
         return self.hotline_integrations or {}
+
+    def rate_limits(self) -> dict[str, Rate]:
+        return {
+            HOTLINE: Rate(self.rate_limit_hotline_per_second, self.rate_limit_hotline_burst),
+            GRID_WORKER: Rate(self.rate_limit_grid_worker_per_second, self.rate_limit_grid_worker_burst),
+            OPEN311: Rate(self.rate_limit_open311_per_second, self.rate_limit_open311_burst),
+        }
+
+    @property
+    def sensor_max_body_bytes(self) -> int:
+        """The body limit of ``POST /v1/sensor-readings``: room for a full batch of the heaviest valid readings."""
+        return max(self.max_body_bytes, self.sensor_max_batch * SENSOR_READING_MAX_BYTES)

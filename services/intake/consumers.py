@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, feedback
+from services.intake.models import Report
+from shared.consumer import Handler, NotYet, PermanentError
 from shared.contracts.dispatch import (
     AssignmentReturned,
     AssignmentSignedIn,
@@ -16,10 +19,11 @@ from shared.contracts.dispatch import (
     CaseEscalated,
     CaseOpened,
     CaseResolved,
+    CaseRetiered,
     CaseRoundStarted,
 )
 from shared.contracts.followup import CaseClosed, CaseReopened
-from shared.events import Envelope
+from shared.events import Envelope, EventPayload
 from shared.runtime import Handlers
 from shared.topics import Topics
 
@@ -43,6 +47,10 @@ async def _on_returned(session: AsyncSession, _: Envelope, e: AssignmentReturned
     await feedback.note_assignment(session, case_id=e.case_id, unit_id=e.unit_id, resolve_due=None, removed=True)
 
 
+async def _on_retiered(session: AsyncSession, _: Envelope, e: CaseRetiered) -> None:
+    await feedback.withdraw_units(session, case_id=e.case_id)
+
+
 async def _on_escalated(session: AsyncSession, env: Envelope, e: CaseEscalated) -> None:
     await feedback.set_case_status(
         session,
@@ -54,16 +62,37 @@ async def _on_escalated(session: AsyncSession, env: Envelope, e: CaseEscalated) 
     )
 
 
+def _of_a_known_case(handle: Handler, *, may_overtake: bool = False) -> Handler:
+    """A fact about a case none of intake's reports belongs to (for CaseOpened: none of the reports it names) can be
+    told to nobody: it goes to the dead-letter topic rather than vanish. Such a case was opened from a complaint
+    intake never sent, or the event is forged. A verdict may overtake its case's CaseOpened (they travel on two
+    topics, e.g. while intake catches up after a restart): it waits for it (``consumer_wait_seconds``) first."""
+
+    async def checked(session: AsyncSession, env: Envelope, e: Any) -> None:
+        await handle(session, env, e)
+        if not await session.scalar(select(exists().where(Report.case_id == e.case_id))):
+            if may_overtake:
+                raise NotYet("unknown_case", "no report of intake belongs to this case yet")
+            raise PermanentError("unknown_case", "no report of intake belongs to this case")
+
+    return checked
+
+
 def handlers(topics: Topics) -> Handlers:
-    return {
+    by_topic: dict[str, dict[type[EventPayload], Handler]] = {
         topics.cases: {
             CaseOpened: _on_opened,
             CaseAssigned: _on_assigned,
             AssignmentReturned: _on_returned,
+            CaseRetiered: _on_retiered,
             AssignmentSignedIn: _status("signed_in"),
             CaseResolved: _status("resolved"),
             CaseRoundStarted: _status("dispatched"),
             CaseEscalated: _on_escalated,
         },
         topics.followup: {CaseClosed: _status("closed"), CaseReopened: _status("reopened")},
+    }
+    return {
+        topic: {model: _of_a_known_case(fn, may_overtake=topic == topics.followup) for model, fn in of.items()}
+        for topic, of in by_topic.items()
     }

@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shared import privacy
 from shared.contracts.common import Category, Priority
 
 # -- priority ----------------------------------------------------------------------------------------
@@ -158,31 +159,9 @@ def temperature_in(text: str) -> float | None:
 
 # -- personal data ------------------------------------------------------------------------------------
 
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}[- ]?\d{7,8}(?!\d)")
-_ID_CARD = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-_SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆"
-    "汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔"
-    "伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙"
-    "鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞"
-)
-_HONORIFIC = re.compile(f"[{_SURNAMES}](?:女士|先生|阿姨|大爷|大妈|奶奶|爷爷|大姐|大哥)")
-_SELF_NAME = re.compile(r"(我叫|姓名[:：]?|联系人[:：]?)\s*[\u4e00-\u9fa5]{2,4}")
-PHONE_MASK = "[电话已隐去]"
-
-
-def redact(text: str, *, names: Iterable[str] = ()) -> str:
-    """Free text with phone numbers, ID numbers and people's names removed: events, logs and public feeds carry
-    only this form (a 12345 operator often types the caller's name and number into the order's content)."""
-    out = _ID_CARD.sub("[证件号已隐去]", text)
-    out = _PHONE.sub(PHONE_MASK, out)
-    out = _LANDLINE.sub(PHONE_MASK, out)
-    for name in names:
-        if name and len(name) >= 2:
-            out = out.replace(name, "居民")
-    out = _SELF_NAME.sub(lambda m: m.group(1) + "[姓名已隐去]", out)
-    return _HONORIFIC.sub("居民", out)
+# Redaction and masking live in shared.privacy (event contracts apply it too); intake redacts with the names the
+# registry knows before anything leaves it.
+redact = privacy.redact
 
 
 # -- grouping ---------------------------------------------------------------------------------------

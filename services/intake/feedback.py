@@ -32,8 +32,17 @@ async def set_case_status(
     """Tell every report of the case what happened (grouped reports all hear it), queue the 12345 callbacks of
     those that came from the hotline, and close the incident on closure. ``moves=False``: a timeline entry only
     (an escalation does not change where the case stands)."""
-    # Lock the case's incidents first: a report joining one holds the same lock (the claim is FOR UPDATE), so
-    # it either commits before this read sees the reports, or waits and finds the incident closed.
+    if status == "closed":
+        # Sensors before incidents, the order a sensor batch takes them in (it locks its sensors, then claims an
+        # incident for an alarm): the other order deadlocks with a batch whose alarm joins this case.
+        await session.execute(
+            select(Sensor.id)
+            .where(Sensor.alert_report_id.in_(select(Report.id).where(Report.case_id == case_id)))
+            .order_by(Sensor.id)
+            .with_for_update()
+        )
+    # Then the case's incidents: a report joining one holds the same lock (the claim is FOR UPDATE), so it either
+    # commits before this read sees the reports, or waits and finds the incident closed.
     await session.execute(
         select(ReportGroup.id).where(ReportGroup.case_id == case_id).order_by(ReportGroup.id).with_for_update()
     )
@@ -117,3 +126,11 @@ async def note_assignment(
         report.agency = ",".join(units)[:300] or None
         if resolve_due is not None and (report.expected_at is None or resolve_due > report.expected_at):
             report.expected_at = resolve_due
+
+
+async def withdraw_units(session: AsyncSession, *, case_id: str) -> None:
+    """The case was re-tiered: the units of the round were withdrawn (they no longer answer for it, nor reach its
+    resident); the new tier's units follow as CaseAssigned."""
+    await session.execute(
+        update(Report).where(Report.case_id == case_id).values(agency=None).execution_options(synchronize_session=False)
+    )

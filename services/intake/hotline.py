@@ -2,9 +2,10 @@
 
 Signature (both directions): headers ``X-Heat-Integration`` (the integration id), ``X-Heat-Timestamp`` (whole Unix
 seconds) and ``X-Heat-Signature`` = lowercase hex HMAC-SHA256 with the integration's secret over
-``timestamp + "." + body`` — the raw request body for a POST, the request path (with its query string, if any) for
-a GET. A timestamp more than 5 minutes off is refused; a signature already used is refused as a replay, so a resend
-is signed anew (a new timestamp, or a new ``request_id`` in the body when resent within the same second).
+``timestamp + "." + body`` — the raw request body for a POST, the request path as sent (percent-encoded, with its
+query string, if any) for a GET. A timestamp more than 5 minutes off is refused; a signature already used is refused
+as a replay, so a resend is signed anew (a new timestamp, or a new ``request_id`` in the body when resent within the
+same second).
 
 Callbacks: every change of a case is a row of ``hotline_callbacks`` per order, numbered ``seq`` 1, 2, …; the
 delivery job sends the lowest undelivered row of each order only, so #2 never leaves before #1 was acknowledged
@@ -31,12 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from services.intake import domain, messages, metrics, service
-from services.intake.config import IntakeSettings
+from services.intake.config import HOTLINE, IntakeSettings
 from services.intake.models import HotlineCallback, HotlineReplay, Report
 from services.intake.schemas import HotlineOrderIn
 from shared.clock import Clock
 from shared.contracts.common import Channel
 from shared.errors import ApiError, Conflict, NotFound
+from shared.limits import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +65,20 @@ def _refuse(status: int, reason: str, message: str, field: str) -> ApiError:
 
 
 async def authenticate(
-    request: Request, session: AsyncSession, *, settings: IntakeSettings, clock: Clock, signed: bytes
+    request: Request,
+    session: AsyncSession,
+    *,
+    settings: IntakeSettings,
+    clock: Clock,
+    limits: RateLimiter,
+    signed: bytes,
 ) -> str:
-    """The integration id of a correctly signed, fresh, first-seen request; raises 401/409 otherwise.
+    """The integration id of a correctly signed, fresh, first-seen request within the integration's rate limit;
+    raises 401/409/429 otherwise.
 
-    The signature is remembered in the caller's transaction: a concurrent replay waits for it and is refused."""
+    The rate is checked once the signature holds (nobody spends an integration's tokens without its secret) and
+    before the signature is remembered, so a request refused with 429 may be sent again as it is. The signature is
+    remembered in the caller's transaction: a concurrent replay waits for it and is refused."""
     integration_id = request.headers.get(HEADER_INTEGRATION, "")
     integration = settings.integrations.get(integration_id)
     if integration is None:
@@ -81,6 +92,7 @@ async def authenticate(
         raise _refuse(401, "stale_timestamp", messages.HOTLINE_STALE, HEADER_TIMESTAMP)
     if not domain.signature_valid(integration.secret.get_secret_value(), timestamp, signed, signature):
         raise _refuse(401, "bad_signature", messages.HOTLINE_BAD_SIGNATURE, HEADER_SIGNATURE)
+    limits.check(HOTLINE, integration_id)
     expires = datetime.fromtimestamp(int(timestamp), now.tzinfo) + timedelta(seconds=settings.hotline_max_skew_seconds)
     first = await session.scalar(
         insert(HotlineReplay)
@@ -119,7 +131,8 @@ async def receive_order(
         building=building,
         household=household,
         category=order.category or domain.classify(order.content),
-        description=order.content,
+        # The caller's name and number are never stored: gone from the operator's text too.
+        description=domain.redact(order.content, names=[order.caller_name] if order.caller_name else []),
         measured_temp_c=None,
         photo_refs=order.photo_refs,
         reporter_kind="hotline",

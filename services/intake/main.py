@@ -16,6 +16,7 @@ from services.intake.config import IntakeSettings
 from services.intake.consumers import handlers
 from services.intake.models import inbox, outbox
 from shared.clock import Clock, SystemClock
+from shared.limits import RateLimiter
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -60,8 +61,10 @@ def create_app(
         title="供暖诉求受理 · intake",
         description="Every channel in: grid one-tap reports, 12345 orders, Open311, sensors, the visit ledger.",
         routers=[router, open311.router],
+        body_limits={"/v1/sensor-readings": settings.sensor_max_body_bytes},
         clock=clock,
         settings=settings,
         writer=writer,
         intake=service.Intake(writer=writer, group_window=timedelta(minutes=settings.group_window_minutes)),
+        rate_limits=RateLimiter(service=settings.service_name, rates=settings.rate_limits(), clock=clock),
     )

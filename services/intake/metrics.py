@@ -19,6 +19,17 @@ DUPLICATES = Counter(
 HOTLINE_REFUSED = Counter(
     "intake_hotline_refused_total", "12345 requests refused before processing, by reason", ["reason"]
 )
+# Why (hotline.authenticate): a wrong secret and a body altered after signing are both a bad_signature. Created at
+# zero, so increase() sees the first refusal of each kind. Over its rate limit: http_rate_limited_total{kind="hotline"}.
+HOTLINE_REFUSAL_REASONS = (
+    "unknown_integration",
+    "missing_signature",
+    "stale_timestamp",
+    "bad_signature",
+    "replayed_request",
+)
+for _reason in HOTLINE_REFUSAL_REASONS:
+    HOTLINE_REFUSED.labels(_reason)
 CALLBACK_QUEUE = Gauge("intake_callbacks_queue", "12345 status callbacks by state", ["state"])
 CALLBACK_DELIVERIES = Counter(
     "intake_callback_deliveries_total",

@@ -24,15 +24,19 @@ from urllib.parse import parse_qsl
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, messages, service
+from services.intake.config import OPEN311
 from services.intake.models import Building, Household, Report, ReportEvent
 from shared.clock import Clock
 from shared.contracts.common import Category, Channel
-from shared.errors import ApiError
+from shared.errors import ApiError, refused_value
+from shared.limits import RateLimiter, retry_after
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 
@@ -96,10 +100,11 @@ _ITEM = {
 
 
 class Open311Error(Exception):
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(self, status: int, description: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.headers = headers or {}
 
 
 # -- rendering ------------------------------------------------------------------------------------------------
@@ -288,6 +293,23 @@ def _client(request: Request, api_key: str) -> str:
     raise Open311Error(403, messages.OPEN311_BAD_API_KEY)
 
 
+def _within_rate(request: Request, client_id: str) -> None:
+    """The api_key's rate limit, refused in the spec's error format (429 with Retry-After)."""
+    limits: RateLimiter = request.app.state.rate_limits
+    wait = limits.wait(OPEN311, client_id)
+    if wait > 0:
+        seconds = retry_after(wait)
+        raise Open311Error(
+            429, messages.OPEN311_RATE_LIMITED.format(seconds=seconds), headers={"Retry-After": str(seconds)}
+        )
+
+
+def _submitter(params: dict[str, str]) -> list[str]:
+    """The submitter's name as it may appear in the description (accepted, never stored)."""
+    first, last = params.get("first_name", "").strip(), params.get("last_name", "").strip()
+    return [n for n in (last + first, f"{first} {last}".strip(), first, last) if n]
+
+
 async def create_request(
     session: AsyncSession, intake: service.Intake, params: dict[str, str], *, client_id: str, at: datetime
 ) -> dict[str, Any]:
@@ -330,7 +352,7 @@ async def create_request(
         building=building,
         household=household,
         category=category,
-        description=(description or SERVICES[category][0])[:2000],
+        description=domain.redact(description or SERVICES[category][0], names=_submitter(params))[:2000],
         measured_temp_c=measured,
         photo_refs=[media[:500]] if media else [],
         reporter_kind="resident",
@@ -363,10 +385,39 @@ async def _respond(request: Request, fmt: str, work: Any) -> Response:
         response: Response = await work(_fmt(fmt))
         return response
     except Open311Error as exc:
-        return error(fmt, exc.status, exc.description)
+        refused = error(fmt, exc.status, exc.description)
+        refused.headers.update(exc.headers)
+        return refused
+    except DBAPIError as exc:
+        if not refused_value(exc):
+            raise
+        return error(fmt, 400, messages.OPEN311_BAD_VALUE)
 
 
-@router.get("/services.{fmt}", summary="GET Service List")
+class Open311ErrorOut(BaseModel):
+    code: int = Field(description="The HTTP status.")
+    description: str = Field(description="What went wrong, in Chinese with the English gist.")
+
+
+_XML: dict[str, Any] = {"content": {"text/xml": {}}}
+_ANSWER = {**_XML, "description": "JSON or XML, as the path's suffix says"}
+_REFUSALS = {
+    400: "Bad format suffix, parameter or value",
+    403: "api_key missing or not valid",
+    404: "No such service or service request",
+    429: "Too many requests for this api_key (Retry-After)",
+}
+
+
+def _answers(*statuses: int, ok: int = 200) -> dict[int | str, dict[str, Any]]:
+    """The documented answers of an Open311 call: JSON or XML, errors in the spec's list of ``{code, description}``."""
+    answers: dict[int | str, dict[str, Any]] = {ok: _ANSWER}
+    for s in statuses:
+        answers[s] = {**_XML, "model": list[Open311ErrorOut], "description": _REFUSALS[s]}
+    return answers
+
+
+@router.get("/services.{fmt}", summary="GET Service List", responses=_answers(400))
 async def services_(request: Request, fmt: str) -> Response:
     async def work(f: str) -> Response:
         return render(f, "services", service_list())
@@ -374,7 +425,7 @@ async def services_(request: Request, fmt: str) -> Response:
     return await _respond(request, fmt, work)
 
 
-@router.get("/services/{service_code}.{fmt}", summary="GET Service Definition")
+@router.get("/services/{service_code}.{fmt}", summary="GET Service Definition", responses=_answers(400, 404))
 async def service_definition(request: Request, service_code: str, fmt: str) -> Response:
     async def work(f: str) -> Response:
         category = _service(service_code)
@@ -420,11 +471,18 @@ _FORM = {
 }
 
 
-@router.post("/requests.{fmt}", summary="POST Service Request", status_code=201, openapi_extra=_FORM)
+@router.post(
+    "/requests.{fmt}",
+    summary="POST Service Request",
+    status_code=201,
+    openapi_extra=_FORM,
+    responses=_answers(400, 403, 429, ok=201),
+)
 async def post_request(request: Request, fmt: str) -> Response:
     async def work(f: str) -> Response:
         params = await _params(request)
         client_id = _client(request, params.get("api_key", ""))
+        _within_rate(request, client_id)
         clock: Clock = request.app.state.clock
         async with request.app.state.runtime.sessions() as session, session.begin():
             created = await create_request(
@@ -435,7 +493,7 @@ async def post_request(request: Request, fmt: str) -> Response:
     return await _respond(request, fmt, work)
 
 
-@router.get("/requests.{fmt}", summary="GET Service Requests")
+@router.get("/requests.{fmt}", summary="GET Service Requests", responses=_answers(400))
 async def get_requests(request: Request, fmt: str) -> Response:
     async def work(f: str) -> Response:
         params = await _params(request)
@@ -447,7 +505,7 @@ async def get_requests(request: Request, fmt: str) -> Response:
     return await _respond(request, fmt, work)
 
 
-@router.get("/requests/{service_request_id}.{fmt}", summary="GET Service Request")
+@router.get("/requests/{service_request_id}.{fmt}", summary="GET Service Request", responses=_answers(400, 404))
 async def get_one(request: Request, service_request_id: str, fmt: str) -> Response:
     async def work(f: str) -> Response:
         async with request.app.state.runtime.sessions() as session:

@@ -3,31 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.common import Category
+from shared.inputs import ISO
+
+# A reference to a photo stored elsewhere (an object-store key or URL), never the photo itself.
+PhotoRef = Annotated[str, Field(max_length=300)]
 
 
 class AreaIn(BaseModel):
     id: str = Field(min_length=1, max_length=64)
     kind: Literal["district", "street", "community", "grid", "compound", "substation"]
     name: str = Field(min_length=1, max_length=200)
-    parent_id: str | None = None
+    parent_id: str | None = Field(default=None, max_length=64)
 
 
 class BuildingIn(BaseModel):
     id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
-    compound_id: str
-    grid_id: str
-    substation_id: str | None = None
+    compound_id: str = Field(max_length=64)
+    grid_id: str = Field(max_length=64)
+    substation_id: str | None = Field(default=None, max_length=64)
 
 
 class HouseholdIn(BaseModel):
     id: str = Field(min_length=1, max_length=64)
-    building_id: str
+    building_id: str = Field(max_length=64)
     unit_no: str = Field(max_length=16)
     room: str = Field(max_length=16)
     resident_name: str | None = Field(default=None, max_length=100)
@@ -54,8 +58,10 @@ class GridReportIn(BaseModel):
     building_id: str | None = Field(default=None, max_length=64)
     category: Category | None = Field(default=None, description="Omitted: classified from the description.")
     description: str = Field(min_length=1, max_length=2000)
-    measured_temp_c: float | None = Field(default=None, ge=-10, le=40, description="Indoor temperature (°C).")
-    photo_refs: list[str] = Field(default_factory=list, max_length=20)
+    measured_temp_c: float | None = Field(
+        default=None, ge=-10, le=40, strict=True, description="Indoor temperature (°C)."
+    )
+    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
     idempotency_key: str | None = Field(default=None, max_length=80, description="Resend-safe client key.")
 
 
@@ -81,6 +87,17 @@ class ReportOut(BaseModel):
     location: dict[str, Any]
     reported_at: datetime
     timeline: list[ReportEventOut] = []
+
+
+class ContactOut(BaseModel):
+    """Whom to call about a report: the household's resident as the registry has them. In full for the unit
+    assigned to the open case and the grid worker of the grid; masked (李**, 138****1234) for overseers."""
+
+    report_id: str
+    household_id: str | None = Field(description="None for a building-wide report: nobody to call.")
+    resident_name: str | None
+    phone: str | None
+    masked: bool = Field(description="True: name and phone are masked.")
 
 
 class PublicReportOut(BaseModel):
@@ -109,10 +126,12 @@ class HotlineOrderIn(BaseModel):
     building_id: str | None = Field(default=None, max_length=64, description="Registry building id (building-wide).")
     category: Category | None = Field(default=None, description="Omitted: classified from the content.")
     content: str = Field(min_length=1, max_length=2000, description="诉求内容, as the operator typed it.")
-    accepted_at: datetime | None = Field(default=None, description="When 12345 took the call (受理时间).")
+    accepted_at: Annotated[datetime | None, ISO] = Field(
+        default=None, description="When 12345 took the call (受理时间)."
+    )
     caller_name: str | None = Field(default=None, max_length=100, description="Accepted and never stored.")
     caller_phone: str | None = Field(default=None, max_length=32, description="Accepted and never stored.")
-    photo_refs: list[str] = Field(default_factory=list, max_length=20)
+    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
 
 
 class HotlineOrderOut(BaseModel):
@@ -153,8 +172,8 @@ class RedriveOut(BaseModel):
 
 class ReadingIn(BaseModel):
     sensor_id: str = Field(min_length=1, max_length=64)
-    measured_at: AwareDatetime
-    temp_c: float = Field(ge=-40, le=60)
+    measured_at: Annotated[AwareDatetime, ISO]
+    temp_c: float = Field(ge=-40, le=60, strict=True)
 
 
 class ReadingsIn(BaseModel):
@@ -169,16 +188,16 @@ class ReadingsOut(BaseModel):
 class FindingIn(BaseModel):
     category: Category | None = Field(default=None, description="Omitted: classified from the description.")
     description: str = Field(min_length=1, max_length=2000)
-    photo_refs: list[str] = Field(default_factory=list, max_length=20)
+    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
 
 
 class VisitIn(BaseModel):
     """访民问暖 入户走访: one visit, what was measured, whom the worker spoke to, what was found."""
 
     household_id: str = Field(min_length=1, max_length=64)
-    visited_at: AwareDatetime | None = Field(default=None, description="Omitted: now.")
-    measured_temp_c: float | None = Field(default=None, ge=-10, le=40)
-    residents_reached: int = Field(ge=0, le=50)
+    visited_at: Annotated[AwareDatetime | None, ISO] = Field(default=None, description="Omitted: now.")
+    measured_temp_c: float | None = Field(default=None, ge=-10, le=40, strict=True)
+    residents_reached: int = Field(ge=0, le=50, strict=True)
     findings: list[FindingIn] = Field(default_factory=list, max_length=10)
     idempotency_key: str | None = Field(default=None, max_length=80)
 

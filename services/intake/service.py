@@ -303,6 +303,9 @@ async def _accept(
         if group.status != "accepted":  # where the incident stands, so the new reporter hears it at once
             statuses.append(group.status)
     location_json = location.model_dump(mode="json")
+    # Names and phone numbers live once, in the household registry: the report keeps the redacted text only.
+    names = [household.resident_name] if household and household.resident_name else []
+    public_text = domain.redact(description, names=names)[:2000]
     # A report joining an incident already in hand is told what its lead was told: units convened, deadline.
     report = Report(
         id=report_id,
@@ -314,7 +317,7 @@ async def _accept(
         household_id=location.household_id,
         building_id=building.id,
         location=location_json,
-        description=description,
+        description=public_text,
         measured_temp_c=measured_temp_c,
         photo_refs=photo_refs,
         reporter_kind=reporter_kind,
@@ -342,7 +345,7 @@ async def _accept(
             "household_id": location.household_id,
             "building_id": building.id,
             "location": json.dumps(location_json, ensure_ascii=False),
-            "description": description,
+            "description": public_text,
             "measured_temp_c": measured_temp_c,
             "photo_refs": json.dumps(photo_refs, ensure_ascii=False),
             "reporter_kind": reporter_kind,
@@ -363,8 +366,6 @@ async def _accept(
     )
     if written is None:
         return report, False  # a duplicate: ``accept`` rolls the savepoint back and answers with the first one
-    names = [household.resident_name] if household and household.resident_name else []
-    public_text = domain.redact(description, names=names)[:2000]
     key = location.household_id or building.id
     if joined:
         await intake.writer.emit(

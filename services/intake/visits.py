@@ -35,6 +35,7 @@ async def log_visit(
         raise ApiError(403, "not_your_grid", messages.NOT_YOUR_GRID, "household_id")
     assert household is not None
     visited_at = body.visited_at or at
+    names = [household.resident_name] if household.resident_name else []
     visit_id = service.new_id("V")
     # The visit row first: a resent idempotency key waits here for the first send and gets its visit back.
     visit = await session.scalar(
@@ -49,7 +50,11 @@ async def log_visit(
             measured_temp_c=body.measured_temp_c,
             residents_reached=body.residents_reached,
             problem_found=bool(body.findings),
-            findings=[f.model_dump(mode="json") for f in body.findings],
+            # What the worker typed may name the resident or give a number: kept redacted, like a report's text.
+            findings=[
+                f.model_dump(mode="json") | {"description": domain.redact(f.description, names=names)}
+                for f in body.findings
+            ],
             report_ids=[],
             idempotency_key=body.idempotency_key,
         )

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
 from shared.events import EventPayload
+from shared.privacy import PublicText
 
 
 class CaseOpened(EventPayload):
@@ -75,7 +76,7 @@ class AssignmentResolved(EventPayload):
     unit_id: str
     resolved_at: datetime
     on_time: bool
-    action_taken: str
+    action_taken: PublicText
     measured_temp_c: float | None = None
 
 
@@ -139,7 +140,7 @@ class AssignmentReturned(EventPayload):
     unit_id: str
     unit_type: UnitType
     reason_code: str
-    note: str | None
+    note: PublicText | None
     bounce_count: int = Field(description="How many times the case has been returned so far.")
     returned_at: datetime
 
@@ -153,7 +154,7 @@ class ExtensionRequested(EventPayload):
     assignment_id: str
     unit_id: str
     extension_id: str
-    reason: str
+    reason: PublicText
     requested_resolve_due: datetime
     requested_at: datetime
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from shared.contracts.common import Category, Channel, Location, Priority
 from shared.events import EventPayload
+from shared.privacy import PublicText
 
 
 class ComplaintReported(EventPayload):
@@ -21,7 +22,7 @@ class ComplaintReported(EventPayload):
     priority: Priority
     priority_resident: bool = Field(description="独居老人、残疾人、低保户 等重点人群.")
     location: Location
-    description: str = Field(max_length=2000)
+    description: PublicText = Field(max_length=2000)
     measured_temp_c: float | None = None
     photo_refs: list[str] = Field(default_factory=list)
     reporter_kind: str = Field(description="grid_worker, resident, hotline, sensor")
@@ -49,7 +50,7 @@ class ComplaintGrouped(EventPayload):
     priority: Priority
     priority_resident: bool
     location: Location
-    description: str = Field(max_length=2000)
+    description: PublicText = Field(max_length=2000)
     measured_temp_c: float | None = None
     reporter_kind: str
     reporter_id: str | None = None

@@ -25,9 +25,10 @@ class Running:
 
 
 @contextmanager
-def services_running(label: str) -> Iterator[Running]:
+def services_running(label: str, extra_env: dict[str, str] | None = None) -> Iterator[Running]:
     """The three services as processes on fresh databases (``<service>_<label>``) and a fresh topic prefix,
-    with the registry seeded. Tests that write a lot (the simulator, the fuzzer) take their own."""
+    with the registry seeded. Tests that write a lot (the simulator, the fuzzer) take their own. ``extra_env``:
+    settings of the services for this run."""
     asyncio.run(check_stack())
     databases = {name: run_db(f"{name}_{label}") for name in SERVICES}
     for db in databases.values():
@@ -38,6 +39,7 @@ def services_running(label: str) -> Iterator[Running]:
         ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
         databases=databases,
         topic_prefix=prefix,
+        extra_env=extra_env or {},
     )
     services.down()
     try:

@@ -44,7 +44,8 @@ class Loop:
 async def loop() -> AsyncIterator[Loop]:
     await check_stack()
     prefix = new_prefix("it")
-    common = {"kafka_bootstrap": KAFKA, "kafka_topic_prefix": prefix, "environment": "test"}
+    # A verdict for a case intake never heard of waits 2 s (not 5 min) for its CaseOpened before dead-lettering.
+    common = {"kafka_bootstrap": KAFKA, "kafka_topic_prefix": prefix, "environment": "test", "consumer_wait_seconds": 2}
     doc = registry.read()
     dbs = {name: run_db(f"{name}_it") for name in ("intake", "dispatch", "followup")}
     async with (

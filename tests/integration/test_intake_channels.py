@@ -136,10 +136,17 @@ async def test_hotline_order_is_classified_enriched_and_stripped_of_personal_dat
         assert "陈秀英" not in json.dumps([stored.reporter_id, stored.location])
 
 
+def refused(reason: str) -> float:
+    return counter("intake_hotline_refused_total", {"reason": reason})
+
+
 async def test_signature_stale_timestamp_replay_and_unknown_integration_are_refused(loop: Loop) -> None:
+    reasons = ("bad_signature", "stale_timestamp", "unknown_integration", "missing_signature", "replayed_request")
+    before = {reason: refused(reason) for reason in reasons}
     body = {"order_no": order_no(), "household_id": "H-LK-1-102", "content": "暖气不热"}
     r = await post_order(loop, body, secret="wrong-secret")
     assert r.status_code == 401 and r.json()["detail"]["code"] == "bad_signature"
+    assert r.json()["detail"]["field"] == "X-Heat-Signature"
     r = await post_order(loop, body, now=time.time() - 301)
     assert r.status_code == 401 and r.json()["detail"]["code"] == "stale_timestamp"
     r = await post_order(loop, body, now=time.time() + 400)
@@ -147,8 +154,12 @@ async def test_signature_stale_timestamp_replay_and_unknown_integration_are_refu
     r = await post_order(loop, body, integration="12345-unknown")
     assert r.status_code == 401 and r.json()["detail"]["code"] == "unknown_integration"
     raw, headers = signed(body)
+    unsigned = {k: v for k, v in headers.items() if k != "X-Heat-Signature"}
+    r = await loop.intake.http.post("/hotline/v1/orders", content=raw, headers=unsigned)
+    assert r.status_code == 401 and r.json()["detail"]["code"] == "missing_signature"
     r = await loop.intake.http.post("/hotline/v1/orders", content=raw, headers=headers)
     assert r.status_code == 201
+    # the same signed request again (a replayed nonce: the signature over timestamp and body is spent)
     again = await loop.intake.http.post("/hotline/v1/orders", content=raw, headers=headers)
     assert again.status_code == 409 and again.json()["detail"]["code"] == "replayed_request"
     assert again.json()["detail"]["message"].startswith("该签名已使用过")
@@ -157,6 +168,15 @@ async def test_signature_stale_timestamp_replay_and_unknown_integration_are_refu
         "/hotline/v1/orders", content=raw.replace(b"H-LK-1-102", b"H-LK-1-101"), headers=headers
     )
     assert r.status_code == 401 and r.json()["detail"]["code"] == "bad_signature"
+    # each refusal counted once under its reason: a wrong secret and an altered body are both a bad signature
+    expected = {
+        "bad_signature": 2,
+        "stale_timestamp": 2,
+        "unknown_integration": 1,
+        "missing_signature": 1,
+        "replayed_request": 1,
+    }
+    assert {reason: refused(reason) - before[reason] for reason in reasons} == expected
     # a signed but invalid body: the usual 422 with field, code and Chinese message
     r = await post_order(loop, {"order_no": order_no(), "household_id": "H-LK-1-102"})
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "content"

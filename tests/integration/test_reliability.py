@@ -3,7 +3,10 @@
 (a) an event delivered twice changes nothing the second time;
 (b) a relay that dies after publishing but before marking rows sent loses nothing, and the inbox absorbs the
     duplicate it sends again;
-(c) a malformed message lands in the dead-letter topic with its error and the consumer keeps going.
+(c) a row the relay cannot publish does not hold back the others.
+
+Messages a consumer cannot apply (malformed, oversized, unknown type or version, about an unknown case) and the
+dead-letter topic: test_hostile_events.py.
 """
 
 from __future__ import annotations
@@ -166,29 +169,6 @@ async def test_relay_killed_after_publish_loses_nothing_and_the_duplicate_is_abs
         case_ids = await cases_for(loop, env.payload["report_id"])
         assert len(case_ids) == 1
         assert await case_opened_rows(loop, case_ids[0]) == 1
-
-
-async def test_a_malformed_message_goes_to_the_dead_letter_topic_and_the_consumer_keeps_going(loop: Loop) -> None:
-    topic = loop.topics.complaints
-    garbage = b'{"event_type": "ComplaintReported", "payload": '  # cut off mid-JSON
-    good = complaint()
-    await produce(topic, (b"H-LK-1-102", garbage), (b"H-LK-1-102", good.encode()))
-
-    # Every consumer group of the topic dead-letters it on its own; dispatch's copy is the one checked here.
-    def dispatch_copy(records: list[Any]) -> Any:
-        return next((r for r in records if r.value == garbage and dict(r.headers)["dlq.consumer"] == b"dispatch"), None)
-
-    dead = dispatch_copy(await read_topic(loop.topics.dlq(topic), until=lambda rs: dispatch_copy(rs) is not None))
-    headers = dict(dead.headers)
-    assert headers["dlq.reason"] == b"malformed"
-    assert b"not JSON" in headers["dlq.error"]
-    assert headers["dlq.consumer"] == b"dispatch"
-    assert headers["dlq.original"].startswith(topic.encode() + b"/")
-
-    case_ids = await wait_until(
-        "the next, valid event to be processed", lambda: cases_for(loop, good.payload["report_id"])
-    )
-    assert len(case_ids) == 1
 
 
 async def test_a_row_that_cannot_be_published_does_not_hold_back_the_others(loop: Loop) -> None:

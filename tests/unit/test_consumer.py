@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from prometheus_client import REGISTRY
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared import consumer as consumer_module
-from shared.consumer import DeadLetters, EventConsumer, PermanentError, Record
+from shared.consumer import DeadLetters, EventConsumer, NotYet, PermanentError, Record, describe
 from shared.contracts.common import Satisfaction
 from shared.contracts.followup import CaseClosed, CaseReopened
 from shared.events import Envelope
@@ -79,7 +81,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     return INBOX
 
 
-def make(handler: Any, producer: FakeProducer, *, max_retries: int = 3) -> EventConsumer:
+def make(handler: Any, producer: FakeProducer, *, max_retries: int = 3, wait_seconds: float = 300) -> EventConsumer:
     return EventConsumer(
         service="dispatch",
         sessions=sessions,
@@ -88,6 +90,7 @@ def make(handler: Any, producer: FakeProducer, *, max_retries: int = 3) -> Event
         handlers={CaseClosed: handler},
         max_retries=max_retries,
         retry_base_seconds=0.001,
+        wait_seconds=wait_seconds,
     )
 
 
@@ -141,6 +144,29 @@ async def test_permanent_error_is_dead_lettered_at_once(seen: set[str]) -> None:
     assert len(calls) == 1 and dict(producer.sent[0][2])["dlq.reason"] == b"unknown_case"
 
 
+async def test_an_event_that_overtook_its_fact_waits_for_it_beyond_the_retry_budget(seen: set[str]) -> None:
+    producer, calls = FakeProducer(), []
+
+    async def handler(*_: Any) -> None:
+        calls.append(1)
+        if len(calls) < 8:  # more than max_retries: waiting is not failing
+            raise NotYet("unknown_case", "not yet")
+
+    assert await make(handler, producer, max_retries=3).process(record(closed_event())) == "processed"
+    assert len(calls) == 8 and not producer.sent
+
+
+async def test_an_event_whose_fact_never_comes_is_dead_lettered_after_the_wait(seen: set[str]) -> None:
+    producer, calls = FakeProducer(), []
+
+    async def handler(*_: Any) -> None:
+        calls.append(1)
+        raise NotYet("unknown_case", "not yet")
+
+    assert await make(handler, producer, wait_seconds=0.05).process(record(closed_event())) == "dead_lettered"
+    assert len(calls) >= 2 and dict(producer.sent[0][2])["dlq.reason"] == b"unknown_case"
+
+
 async def test_a_failing_handler_is_retried_then_dead_lettered(seen: set[str]) -> None:
     producer, calls = FakeProducer(), []
 
@@ -163,3 +189,40 @@ async def test_database_outage_is_retried_without_limit(seen: set[str]) -> None:
     producer = FakeProducer()
     assert await make(handler, producer, max_retries=2).process(record(closed_event())) == "processed"
     assert len(calls) == 6 and producer.sent == []
+
+
+def consumed(event_type: str) -> float:
+    labels = {"service": "dispatch", "topic": "t.followup", "event_type": event_type, "outcome": "dead_lettered"}
+    return REGISTRY.get_sample_value("events_consumed_total", labels) or 0.0
+
+
+async def test_an_unknown_event_type_is_neither_a_label_nor_echoed_in_the_dead_letter(seen: set[str]) -> None:
+    producer, forged = FakeProducer(), "Resident_13912345678_王秀英"
+    doc = json.loads(closed_event())
+    raw = json.dumps(doc | {"event_type": forged}, ensure_ascii=False).encode()
+    before = consumed("unknown")
+
+    async def handler(*_: Any) -> None:
+        raise AssertionError("must not be called")
+
+    assert await make(handler, producer).process(record(raw)) == "dead_lettered"
+    [(_, value, headers)] = producer.sent
+    assert value == raw and dict(headers)["dlq.reason"] == b"unknown_event_type"
+    assert all(b"13912345678" not in v and forged.encode() not in v for _, v in headers)
+    assert consumed("unknown") == before + 1 and consumed(forged) == 0.0
+
+
+async def test_a_handler_error_is_described_without_the_values_it_failed_on(seen: set[str]) -> None:
+    producer = FakeProducer()
+
+    async def handler(*_: Any) -> None:
+        # What SQLAlchemy raises for a value PostgreSQL refuses: its text quotes the statement's parameters.
+        raise DBAPIError("INSERT INTO timeline …", ("来电人王秀英，电话13912345678\x00",), ValueError("NUL"))
+
+    assert await make(handler, producer, max_retries=2).process(record(closed_event())) == "dead_lettered"
+    headers = dict(producer.sent[0][2])
+    assert headers["dlq.reason"] == b"handler_error"
+    error = headers["dlq.error"].decode()
+    assert error.startswith("DBAPIError / ValueError at test_consumer.py:") and "in handler" in error
+    assert "13912345678" not in error and "王秀英" not in error and "INSERT" not in error
+    assert "13912345678" not in describe(RuntimeError("13912345678"))

@@ -1,0 +1,221 @@
+"""Limits on what a caller may send: the size of a request body, and how often a caller may call.
+
+Body size: ``BodyLimit``, a plain ASGI middleware installed by the runtime on every service. A declared
+``Content-Length`` above the route's limit is refused before the app runs; a body streamed without one (chunked) is
+counted as it arrives and refused at the first chunk past the limit, so it is never buffered whole. The rest of a
+refused body is read and dropped (up to ``DRAIN_BYTES``) before the 413 goes out, so the client can read it.
+
+Rate: ``RateLimiter``, a token bucket per caller and kind of caller (a 12345 integration, a grid worker, an Open311
+api_key). A bucket holds ``burst`` tokens and gains ``per_second`` of them a second; a request takes one, or is
+refused with 429 and ``Retry-After`` (whole seconds until a token is there). The buckets live in the memory of each
+process: N replicas admit up to N times the configured rate, and a restart forgets them. That is the point of the
+limit — one caller cannot take a replica's capacity from the others — not an accounting of calls.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared import errors, metrics
+from shared.clock import Clock
+from shared.errors import ApiError
+
+# What is left of a refused body is read and dropped, up to this much, before the 413 is sent: a server that closes a
+# connection with unread data resets it, and the client never reads the answer. A body more than this past its
+# limit gets the 413 and the connection closed under it (the client may see only the reset).
+DRAIN_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A token bucket's shape: ``burst`` requests at once, then ``per_second`` on average."""
+
+    per_second: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if not self.per_second > 0 or self.burst < 1:
+            raise ValueError(f"a rate needs per_second > 0 and burst >= 1, not {self}")
+
+
+def retry_after(wait: float) -> int:
+    """``Retry-After`` in whole seconds (at least 1): after it a token is there."""
+    return max(1, math.ceil(wait - 1e-9))
+
+
+class RateLimited(ApiError):
+    def __init__(self, wait: float) -> None:
+        seconds = retry_after(wait)
+        super().__init__(
+            429,
+            "rate_limited",
+            errors.RATE_LIMITED.format(seconds=seconds),
+            headers={"Retry-After": str(seconds)},
+        )
+        self.retry_after = seconds
+
+
+class TokenBuckets:
+    """One token bucket per key, all of one ``Rate``, on an injected clock."""
+
+    def __init__(self, rate: Rate, clock: Clock, *, max_keys: int = 10_000) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, when they were counted)
+
+    def take(self, key: str) -> float:
+        """Take a token for ``key``: 0.0 when granted, else the seconds until one will be there."""
+        now = self._clock.now().timestamp()
+        burst, per_second = float(self.rate.burst), self.rate.per_second
+        tokens, at = self._buckets.get(key, (burst, now))
+        # A clock set back refills nothing (and takes nothing back).
+        tokens = min(burst, tokens + max(0.0, now - at) * per_second)
+        if tokens >= 1.0:
+            self._remember(key, tokens - 1.0, now)
+            return 0.0
+        self._remember(key, tokens, now)
+        return (1.0 - tokens) / per_second
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _remember(self, key: str, tokens: float, now: float) -> None:
+        self._buckets[key] = (tokens, now)
+        if len(self._buckets) > self._max_keys:
+            # A bucket that has refilled is the same as no bucket: forget those. The keys are authenticated
+            # callers (integrations, Open311 clients, grid workers with a signed token), so the set stays small.
+            full = self._clock.now().timestamp()
+            burst, per_second = float(self.rate.burst), self.rate.per_second
+            for k, (t, at) in list(self._buckets.items()):
+                if t + (full - at) * per_second >= burst:
+                    del self._buckets[k]
+
+
+class RateLimiter:
+    """The per-caller limits of one service: a set of buckets per kind of caller, refusals counted by kind."""
+
+    def __init__(self, *, service: str, rates: Mapping[str, Rate], clock: Clock) -> None:
+        self.service = service
+        self.rates = dict(rates)
+        self._buckets = {kind: TokenBuckets(rate, clock) for kind, rate in rates.items()}
+        for kind in rates:  # created at zero, so increase() sees the first refusal
+            metrics.HTTP_RATE_LIMITED.labels(service, kind)
+
+    def wait(self, kind: str, key: str) -> float:
+        """Take a token of ``key``'s bucket of ``kind``: 0.0 to go ahead, else seconds to wait (counted)."""
+        wait = self._buckets[kind].take(key)
+        if wait > 0:
+            metrics.HTTP_RATE_LIMITED.labels(self.service, kind).inc()
+        return wait
+
+    def check(self, kind: str, key: str) -> None:
+        """Go ahead, or raise ``RateLimited`` (429 with ``Retry-After`` and the error JSON)."""
+        wait = self.wait(kind, key)
+        if wait > 0:
+            raise RateLimited(wait)
+
+
+class BodyLimit:
+    """Refuses request bodies above the route's limit with 413 and the error JSON. A plain ASGI middleware: the
+    decorator form (BaseHTTPMiddleware) costs a task and a queue per request."""
+
+    def __init__(self, app: Any, service: str, default: int, limits: Mapping[str, int] | None = None) -> None:
+        self.app = app
+        self.service = service
+        self.default = default
+        # path prefix → limit; the longest matching prefix wins.
+        self.limits = sorted((limits or {}).items(), key=lambda item: len(item[0]), reverse=True)
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.limits:
+            if path.startswith(prefix):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            if declared <= limit + DRAIN_BYTES:
+                await _drain(receive, more=True)
+            await self._refuse(send, limit)
+            return
+        received = 0
+        started = refused = False
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not started:
+                        await _drain(receive, more=message.get("more_body", False))
+                        await self._refuse(send, limit)
+                    # The app sees a client that went away; whatever it answers now is dropped below.
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+            # The app failed on the body it was denied (a client disconnect to it): the 413 was the answer.
+
+    async def _refuse(self, send: Any, limit: int) -> None:
+        metrics.HTTP_BODY_TOO_LARGE.labels(self.service).inc()
+        detail = {"code": "body_too_large", "message": errors.BODY_TOO_LARGE.format(limit=limit), "field": None}
+        body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    # The rest of the body is not read: the connection cannot carry another request.
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _drain(receive: Any, *, more: bool) -> None:
+    drained = 0
+    while more and drained <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        drained += len(message.get("body", b""))
+        more = message.get("more_body", False)
+
+
+def _content_length(scope: dict[str, Any]) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the server refuses a malformed Content-Length itself
+    return None

@@ -1,0 +1,233 @@
+"""No resident's name or phone number outside the registry: the loop is driven with names and numbers in every
+channel's free text (a grid worker's report and visit, a 12345 order with the caller's number, an Open311 request,
+a unit's notes, 退单 and 延期, the return visit's notes), the contact route is read, a malformed message is
+dead-lettered; then every service log and every message of every topic of the run (dead letters included: value,
+key and headers) is scanned for an unmasked mobile number or a seeded resident's name."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from deploy.local.services import SERVICES
+from deploy.seed import registry
+from services.intake.config import DEV_HOTLINE_INTEGRATION, DEV_HOTLINE_SECRET, DEV_OPEN311_KEY
+from services.intake.hotline import signed_headers
+from shared.privacy import PHONE_MASK
+from shared.topics import Topics
+from tests.e2e.conftest import Running
+from tests.harness import KAFKA, envelopes, read_topic
+
+# A Chinese mobile number: 1[3-9] and nine digits, not inside a longer number, a decimal or an id (R-b135c157375…).
+MOBILE = re.compile(r"(?<![0-9A-Za-z.])1[3-9]\d{9}(?![0-9A-Za-z])")
+RESIDENTS = {h["id"]: (h["resident_name"], h["phone"]) for h in registry.read()["households"] if h.get("phone")}
+NAMES = sorted({name for name, _ in RESIDENTS.values()})
+CALLER_PHONE = "13912345678"  # a 12345 caller's own number, in no registry
+
+
+@dataclass(frozen=True)
+class Finding:
+    where: str
+    what: str
+    context: str
+
+
+def scan(where: str, text: str) -> list[Finding]:
+    found = [Finding(where, m.group(), text[max(0, m.start() - 40) : m.end() + 40]) for m in MOBILE.finditer(text)]
+    for name in NAMES:
+        at = text.find(name)
+        if at >= 0:
+            found.append(Finding(where, name, text[max(0, at - 40) : at + len(name) + 40]))
+    return found
+
+
+async def topics_of_the_run(topics: Topics) -> list[str]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA)
+    await consumer.start()
+    try:
+        return sorted(t for t in await consumer.topics() if t.startswith(topics.prefix))
+    finally:
+        await consumer.stop()
+
+
+async def every_record(topic: str) -> list[Any]:
+    """Every record on the topic now, from the beginning of each partition to its end."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(batch)
+            if parts := consumer.assignment():
+                ends = await consumer.end_offsets(list(parts))
+                if all([await consumer.position(tp) >= ends[tp] for tp in parts]):
+                    return records
+            assert asyncio.get_running_loop().time() < deadline, f"{topic}: could not read to the end"
+    finally:
+        await consumer.stop()
+
+
+def record_text(record: Any) -> str:
+    parts = [(record.key or b"").decode("utf-8", "replace"), (record.value or b"").decode("utf-8", "replace")]
+    parts += [f"{k}={(v or b'').decode('utf-8', 'replace')}" for k, v in record.headers or ()]
+    # Events are JSON with ensure_ascii: read them as the text they carry, escapes and all.
+    try:
+        parts.append(json.dumps(json.loads(record.value), ensure_ascii=False))
+    except (TypeError, ValueError):
+        pass
+    return "\n".join(parts)
+
+
+async def dead_letter(topics: Topics) -> None:
+    """A malformed message: the consumers dead-letter it, so the .dlq topic has a record whose headers are read."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.complaints, b"{not json", key=b"pii-scan")
+    finally:
+        await producer.stop()
+    await read_topic(Topics.dlq(topics.complaints), until=lambda rs: any(r.key == b"pii-scan" for r in rs), timeout=60)
+
+
+def test_no_phone_number_or_name_in_any_log_or_message(running: Running) -> None:
+    c, s = running.client, running.services
+    h1, h2, h3, h4 = "H-LK-1-101", "H-LK-1-102", "H-CH-45-101", "H-LK-2-201"
+    (name1, phone1), (name2, phone2), (name3, phone3), (name4, phone4) = (RESIDENTS[h] for h in (h1, h2, h3, h4))
+
+    # 一键上报 and 入户走访 by the grid worker, naming the resident and the number.
+    grid = c.grid_report(
+        "GW-01", household_id=h2, category="air_lock", description=f"{name2}家暖气片需排气，电话{phone2}，我叫王军"
+    )
+    visit = c.call(
+        "intake",
+        "POST",
+        "/v1/visits",
+        who="GW-01",
+        json={
+            "household_id": h1,
+            "residents_reached": 1,
+            "measured_temp_c": 16.5,
+            "findings": [{"description": f"{name1}反映卧室暖气不热，联系电话{phone1}"}],
+        },
+    )
+    # A 12345 order: the caller's name and numbers typed into the content and given apart.
+    order = {
+        "order_no": f"GD{uuid.uuid4().hex[:12].upper()}",
+        "household_id": h4,
+        "category": "leak",
+        "content": f"来电人{name4}，电话{phone4}，另一联系电话{CALLER_PHONE}，反映家中阀门漏水",
+        "caller_name": name4,
+        "caller_phone": CALLER_PHONE,
+    }
+    raw = json.dumps(order, ensure_ascii=False).encode()
+    headers = signed_headers(DEV_HOTLINE_INTEGRATION, DEV_HOTLINE_SECRET, raw) | {"Content-Type": "application/json"}
+    hotline = httpx.post(s.url("intake") + "/hotline/v1/orders", content=raw, headers=headers, timeout=10)
+    assert hotline.status_code == 201, hotline.text
+    # Open311 with the submitter's name and phone.
+    form = {
+        "api_key": DEV_OPEN311_KEY,
+        "service_code": "underfloor_imbalance",
+        "attribute[household_id]": h3,
+        "description": f"{name3}家地暖不热，联系电话{phone3}",
+        "first_name": name3[1:],
+        "last_name": name3[0],
+        "phone": phone3,
+    }
+    open311 = httpx.post(s.url("intake") + "/open311/v2/requests.json", data=form, timeout=10)
+    assert open311.status_code == 201, open311.text
+    open311_id = open311.json()[0]["service_request_id"]
+
+    # The units write notes naming whom they called, and read the resident's contact (whole: it is theirs).
+    air_case = c.wait_case_of("GW-01", grid["id"])
+    air = c.wait_assignment("U-HEAT-1", air_case)
+    contact = c.call("intake", "GET", f"/v1/reports/{grid['id']}/contact", who="U-HEAT-1")
+    assert (contact["resident_name"], contact["phone"], contact["masked"]) == (name2, phone2, False)
+    c.act("U-HEAT-1", air["id"], "sign-in")
+    c.act("U-HEAT-1", air["id"], "progress", note=f"已电话联系{name2[0]}先生{phone2}，约好下午上门")
+    c.act("U-HEAT-1", air["id"], "arrive")
+    c.act(
+        "U-HEAT-1", air["id"], "resolve", action_taken=f"电话{phone2}联系{name2[0]}先生后上门排气", measured_temp_c=20.5
+    )
+    leak_case = c.wait_for("the 12345 order's case", lambda: c.report("TF-JYG", hotline.json()["report_id"])["case_id"])
+    leak = c.wait_assignment("U-PM-1", leak_case)
+    c.act("U-PM-1", leak["id"], "sign-in")
+    due = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    c.act("U-PM-1", leak["id"], "extensions", reason=f"{name4[0]}女士（{phone4}）不在家，需延期", resolve_due=due)
+    c.act("U-PM-1", leak["id"], "return", reason="not_our_equipment", note=f"经{name4[0]}女士{phone4}确认为自装管道")
+    # The return visit, with the resident's name and number in the worker's notes.
+    rv = c.wait_visit("GW-01", air_case)
+    c.record_visit(
+        "GW-01", rv["id"], room_temps_c=[20.5], satisfaction="satisfied", notes=f"{name2}表示满意，电话{phone2}"
+    )
+    asyncio.run(dead_letter(running.topics))
+
+    # Wait for the facts of all of it to be on the topics, then read every topic of the run to its end.
+    def has(topic: str, event_type: str, case_id: str) -> bool:
+        return any(e.event_type == event_type and e.correlation_id == case_id for e in envelopes(records[topic]))
+
+    records: dict[str, list[Any]] = {}
+
+    async def read_all() -> list[str]:
+        names = await topics_of_the_run(running.topics)
+        for topic in names:
+            records[topic] = await every_record(topic)
+        return names
+
+    t = running.topics
+    for _ in range(60):
+        names = asyncio.run(read_all())
+        if (
+            all(topic in records for topic in (t.complaints, t.cases, t.followup, Topics.dlq(t.complaints)))
+            and has(t.cases, "AssignmentReturned", leak_case)
+            and has(t.followup, "CaseClosed", air_case)
+        ):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the loop's facts did not all reach the topics")
+    assert Topics.dlq(running.topics.complaints) in names
+
+    findings: list[Finding] = []
+    for topic, recs in records.items():
+        for r in recs:
+            findings += scan(f"topic {topic} {r.partition}/{r.offset}", record_text(r))
+    for service in SERVICES:
+        log = s.log_file(service).read_text(encoding="utf-8", errors="replace")
+        assert log, f"{service} wrote no log"
+        findings += scan(f"log {s.log_file(service)}", log)
+    assert not findings, "personal data found:\n" + "\n".join(f"{f.where}: {f.what} in …{f.context}…" for f in findings)
+
+    # The scan saw what it should have: the reports' events carry the redacted text.
+    told = [
+        e.payload["description"]
+        for e in envelopes(records[running.topics.complaints])
+        if e.event_type in ("ComplaintReported", "ComplaintGrouped")
+        and e.payload["report_id"] in {grid["id"], hotline.json()["report_id"], open311_id, *visit["report_ids"]}
+    ]
+    assert len(told) == 4 and all(PHONE_MASK in d for d in told), told
+    units = {
+        e.event_type: e.payload
+        for e in envelopes(records[running.topics.cases])
+        if e.correlation_id in (air_case, leak_case) and e.payload.get("unit_id") in ("U-HEAT-1", "U-PM-1")
+    }
+    for event_type, text in (
+        ("AssignmentResolved", "action_taken"),
+        ("ExtensionRequested", "reason"),
+        ("AssignmentReturned", "note"),
+    ):
+        assert PHONE_MASK in units[event_type][text], units[event_type]
+    assert len(scan("self-check", f"电话{phone2}，{name2}")) == 2
+    assert not scan("self-check", f"电话{PHONE_MASK}，R-b135c15737594608，0.13800001234")

@@ -1,0 +1,84 @@
+"""The chaos run's pure parts: the fault plan from a seed, the season sized to the target, and what the watch's
+samples say about recovery."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from deploy.chaos import faults
+from deploy.chaos.run import ChaosOptions, expected_reports, season_options
+from deploy.chaos.watch import Sample, Watch
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_same_seed_gives_the_same_faults_and_another_seed_others() -> None:
+    assert faults.plan(7, 180) == faults.plan(7, 180)
+    assert [(f.target, f.at) for f in faults.plan(7, 180)] != [(f.target, f.at) for f in faults.plan(8, 180)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_each_service_twice_the_broker_and_the_database_once_in_order_within_the_window(seed: int) -> None:
+    plan = faults.plan(seed, 200)
+    assert Counter(f.target for f in plan) == {
+        "intake": 2,
+        "dispatch": 2,
+        "followup": 2,
+        faults.KAFKA: 1,
+        faults.POSTGRES: 1,
+    }
+    moments = [f.at for f in plan]
+    assert moments == sorted(moments)
+    assert faults.FIRST * 200 <= moments[0] and moments[-1] <= faults.LAST * 200
+    assert all(0 <= f.pause <= 3 for f in plan)
+
+
+def test_the_season_is_sized_to_the_target_and_the_window() -> None:
+    short, long_ = ChaosOptions(reports=600), ChaosOptions(reports=5000)
+    assert long_.load_s >= 5000 / 4 and short.load_s >= 150
+    for o in (short, long_):
+        s = season_options(o, {})
+        assert s.days * s.speed == pytest.approx(o.load_s)
+        assert expected_reports(s) >= o.reports  # the plan carries the margin for what grouping absorbs
+        assert s.patience > 0  # requests safe to resend ride out the faults
+
+
+def sample(t: float, *, end: int, done: int, oldest: float = 0.0) -> Sample:
+    p = ("heating.dispatch.cases", 0)
+    return Sample(
+        t=t,
+        backlog={"intake": 0},
+        oldest_s={"intake": oldest},
+        ends={p: end},
+        committed={"intake.heating.dispatch.cases": {p: done}},
+    )
+
+
+def test_recovered_once_the_consumers_have_passed_what_was_there_two_seconds_before() -> None:
+    w = Watch(pg_port=0, bootstrap="")
+    w.samples = [
+        sample(10, end=100, done=40),  # the fault: far behind
+        sample(11, end=110, done=60),
+        sample(12, end=120, done=90),
+        sample(13, end=130, done=105),  # not yet past what existed two seconds before (110 at 11)
+        sample(14, end=140, done=125),  # past 12's end (120): caught up, though new events keep coming
+    ]
+    assert w.recovered_at(since=10) == 14
+    assert w.samples[-1].lag() == {"intake.heating.dispatch.cases": 15}
+
+
+def test_an_old_unsent_outbox_row_is_not_recovered() -> None:
+    w = Watch(pg_port=0, bootstrap="")
+    w.samples = [sample(t, end=10, done=10, oldest=5.0) for t in range(10, 20)]
+    assert w.recovered_at(since=10) is None
+    w.samples.append(sample(20, end=10, done=10))
+    assert w.recovered_at(since=10) == 20
+
+
+def test_samples_taken_during_the_outage_count_for_nothing() -> None:
+    w = Watch(pg_port=0, bootstrap="")
+    w.samples = [Sample(t=10), Sample(t=11), sample(12, end=5, done=5), sample(15, end=5, done=5)]
+    assert w.recovered_at(since=10) == 15
+    assert w.quiet(w.samples[-1]) and not w.quiet(w.samples[0])

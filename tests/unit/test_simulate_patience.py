@@ -1,0 +1,104 @@
+"""The simulator's client rides out a service that disappears: a request safe to resend is sent again, unchanged in
+what identifies it (the idempotency key, the 12345 order number), until answered or out of patience; anything else
+is not resent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+
+from deploy.simulate import api as api_module
+from deploy.simulate.api import Api, Credentials, sign
+
+pytestmark = pytest.mark.unit
+
+_sleep = asyncio.sleep
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resend's back-off is the client's business, not this test's: no waiting."""
+
+    async def instant(_: float) -> None:
+        await _sleep(0)
+
+    monkeypatch.setattr(api_module.asyncio, "sleep", instant)
+
+
+def flaky(failures: list[str], seen: list[httpx.Request]) -> httpx.MockTransport:
+    """Fails the first requests as ``failures`` says ("connect": refused, "503": a service unavailable), then 201."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) <= len(failures):
+            if failures[len(seen) - 1] == "connect":
+                raise httpx.ConnectError("connection refused", request=request)
+            return httpx.Response(503, json={"detail": "database starting up"})
+        return httpx.Response(201, json={"id": "R-1", "report_id": "R-1"})
+
+    return httpx.MockTransport(handle)
+
+
+def api(transport: httpx.MockTransport, patience: float) -> Api:
+    return Api(
+        urls={"intake": "http://intake"},
+        tokens={"gw": "token"},
+        credentials=Credentials(),
+        patience=patience,
+        transport=transport,
+    )
+
+
+@pytest.mark.usefixtures("no_backoff")
+async def test_a_keyed_report_is_resent_with_its_key_until_the_service_is_back() -> None:
+    seen: list[httpx.Request] = []
+    client = api(flaky(["connect", "503", "connect", "503", "connect", "503"], seen), patience=60)
+    body = {"household_id": "H-1", "description": "暖气不热", "idempotency_key": "sim-1"}
+    assert (await client.grid_report("gw", body))["id"] == "R-1"
+    await client.close()
+    assert len(seen) == 7  # more than the 3 retries a run without patience allows
+    assert {json.loads(r.content)["idempotency_key"] for r in seen} == {"sim-1"}
+
+
+@pytest.mark.usefixtures("no_backoff")
+async def test_a_12345_order_is_resent_with_its_order_number_and_signed_anew() -> None:
+    seen: list[httpx.Request] = []
+    client = api(flaky(["connect", "503", "503", "connect", "503"], seen), patience=60)
+    assert await client.hotline_order({"order_no": "SIM-1", "household_id": "H-1", "content": "家里冷"})
+    await client.close()
+    assert {json.loads(r.content)["order_no"] for r in seen} == {"SIM-1"}
+    assert len({r.headers["X-Heat-Signature"] for r in seen}) == len(seen)  # no resend is refused as a replay
+    for r in seen:
+        assert r.headers["X-Heat-Signature"] == sign(
+            Credentials().hotline_secret, r.headers["X-Heat-Timestamp"], r.content
+        )
+
+
+@pytest.mark.usefixtures("no_backoff")
+async def test_without_patience_the_retries_are_counted_and_a_batch_is_never_resent() -> None:
+    seen: list[httpx.Request] = []
+    client = api(flaky(["connect"] * 10, seen), patience=0)
+    with pytest.raises(httpx.ConnectError):
+        await client.grid_report("gw", {"idempotency_key": "k"})
+    assert len(seen) == 4
+    seen.clear()
+    patient = api(flaky(["503"], seen), patience=60)
+    with pytest.raises(Exception, match="503"):
+        await patient.sensor_readings([{"sensor_id": "S-1", "measured_at": "2026-11-20T08:00:00+00:00", "temp_c": 15}])
+    await client.close()
+    await patient.close()
+    assert len(seen) == 1  # not idempotent: a failed batch is counted, not sent twice
+
+
+async def test_patience_runs_out() -> None:
+    seen: list[httpx.Request] = []
+    client = api(flaky(["connect"] * 1000, seen), patience=1.0)
+    started = time.monotonic()
+    with pytest.raises(httpx.ConnectError):
+        await client.grid_report("gw", {"idempotency_key": "k"})
+    await client.close()
+    assert 1.0 <= time.monotonic() - started < 5
