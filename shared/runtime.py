@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -342,13 +343,15 @@ class HttpMetrics:
 
 
 class OffsetCommits:
-    """Commits the offsets of processed records in the background, so the next record is handled while the broker
-    answers. A commit is a round trip to the group coordinator (Kafka 4's lingers 5 ms per write by default): awaited
-    after every record it bounded a consumer at one round trip per event, which a service catching up after an
-    outage could not afford. Only offsets of records already applied are committed, so at least once still holds: a
-    crash redelivers at most what the last commit had not covered, and the inbox drops those."""
+    """Commits the offsets of processed records in the background, at most every ``every`` seconds, so the next
+    record is handled while the broker answers. A commit is a round trip to the group coordinator (Kafka 4's lingers
+    5 ms per write by default) and a record in ``__consumer_offsets``: awaited after every record it bounded a
+    consumer at one round trip per event, which a service catching up after an outage could not afford. Only offsets
+    of records already applied are committed, so at least once still holds: a crash redelivers at most what the last
+    commit had not covered, and the inbox drops those."""
 
-    def __init__(self) -> None:
+    def __init__(self, every: float = 0.2) -> None:
+        self.every = every
         self._pending: dict[TopicPartition, int] = {}
         self._consumer: Any = None
         self._wake = asyncio.Event()
@@ -365,6 +368,7 @@ class OffsetCommits:
         while True:
             await self._wake.wait()
             await self.flush()
+            await asyncio.sleep(self.every)
 
     async def flush(self) -> None:
         self._wake.clear()
@@ -373,19 +377,21 @@ class OffsetCommits:
             return
         try:
             await self._consumer.commit(batch)
+        except CommitFailedError:
+            # A rebalance: the partitions may have gone to another member, which resumes from the last commit (the
+            # inbox drops the redeliveries). Retrying with the old generation only adds to the coordinator's load.
+            self._forget(batch)
+            log.warning("offset commit refused by a rebalance; the next member resumes from the last commit")
         except Exception as exc:
-            # A partition that went to another member in a rebalance is resumed there from its last commit (the
-            # inbox drops the redeliveries); the offsets of those still ours are committed again.
-            with contextlib.suppress(Exception):
-                ours = self._consumer.assignment()
-                for tp in batch:
-                    if tp not in ours:
-                        self._pending.pop(tp, None)
             log.warning("offset commit failed; trying again", extra={"error": repr(exc)[:300]})
-            await asyncio.sleep(0.5)
+            with contextlib.suppress(Exception):
+                self._forget({tp: n for tp, n in batch.items() if tp not in self._consumer.assignment()})
             if self._pending:
                 self._wake.set()
-            return
+        else:
+            self._forget(batch)
+
+    def _forget(self, batch: dict[TopicPartition, int]) -> None:
         for tp, offset in batch.items():
             if self._pending.get(tp) == offset:
                 del self._pending[tp]

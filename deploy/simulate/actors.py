@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
+
 from deploy.simulate.api import Api, Refused
 from deploy.simulate.plan import Fates, UnitProfile
 
@@ -105,6 +107,9 @@ async def poll(
     async def safely(item: dict[str, Any]) -> Any:
         try:
             return await handle(item)
+        except httpx.TransportError as exc:  # the service went away mid-way: take the item up again at a later poll
+            crew.conflicts[f"{who} {type(exc).__name__}"] += 1
+            return _AGAIN
         except Exception as exc:
             crew.errors.append(f"{who} {item.get('id')}: {exc!r}")
             return None

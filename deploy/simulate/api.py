@@ -94,16 +94,30 @@ class Tally:
 
 
 class Api:
+    """``patience`` (seconds, 0: off): a request safe to resend (``retries`` > 0) is resent after a transport error
+    or a 5xx for as long as this, however many tries that takes — a service killed and restarted, or a database
+    restarting, answers again within it. The resend is the same request: the same idempotency key, the same 12345
+    order number (signed anew), so a report accepted but never answered is found, not made twice."""
+
     def __init__(
-        self, *, urls: dict[str, str], tokens: dict[str, str], credentials: Credentials, concurrency: int = 48
+        self,
+        *,
+        urls: dict[str, str],
+        tokens: dict[str, str],
+        credentials: Credentials,
+        concurrency: int = 48,
+        patience: float = 0.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.urls = urls
         self.tokens = tokens
         self.credentials = credentials
+        self.patience = patience
         self.tally = Tally()
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, connect=5.0),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            transport=transport,
         )
         self._gate = asyncio.Semaphore(concurrency)
 
@@ -127,9 +141,14 @@ class Api:
         sign_with: tuple[str, str] | None = None,
     ) -> Any:
         """One call; JSON answer or ``Refused``. ``retries``: for requests safe to resend (GETs, keyed POSTs), how
-        often a transport error or a 5xx is retried. A 429 is waited out and resent whatever ``retries`` says.
-        ``sign_with`` (integration, secret) signs each attempt anew."""
+        often a transport error or a 5xx is retried (with ``patience``: until it has run out instead). A 429 is
+        waited out and resent whatever ``retries`` says. ``sign_with`` (integration, secret) signs each attempt anew."""
         attempt = throttled = 0
+        give_up = time.monotonic() + self.patience
+
+        def again() -> bool:
+            return retries > 0 and (attempt < retries or time.monotonic() < give_up)
+
         while True:
             h = dict(headers or {})
             if who is not None:
@@ -160,10 +179,10 @@ class Api:
                     )
             except httpx.TransportError:
                 self.tally.transport_errors[label] += 1
-                if attempt >= retries:
+                if not again():
                     raise
                 attempt += 1
-                await asyncio.sleep(0.2 * attempt)
+                await asyncio.sleep(min(2.0, 0.2 * attempt))
                 continue
             finally:
                 self.tally.seconds += time.perf_counter() - started
@@ -174,9 +193,9 @@ class Api:
                 throttled += 1
                 await asyncio.sleep(_retry_after(r))
                 continue
-            if r.status_code >= 500 and attempt < retries:
+            if r.status_code >= 500 and again():
                 attempt += 1
-                await asyncio.sleep(0.2 * attempt)
+                await asyncio.sleep(min(2.0, 0.2 * attempt))
                 continue
             if r.status_code >= 400:
                 raise Refused(label, r)

@@ -30,6 +30,8 @@ class Options:
         }
     )
     poll: float = 0.5
+    surge: float = 10.0  # the cold-snap day's multiplier of reports and cold spells
+    patience: float = 0.0  # seconds a request safe to resend keeps being resent (deploy.simulate.api.Api)
 
 
 def build_district(options: Options) -> district.District:
@@ -40,7 +42,11 @@ def build_district(options: Options) -> district.District:
 
 def build_plan(d: district.District, options: Options) -> Plan:
     return plan.build(
-        d, days=options.days, seed=options.seed, rates=plan.Rates().scaled(options.rate), late_share=options.late_share
+        d,
+        days=options.days,
+        seed=options.seed,
+        rates=plan.Rates(surge=options.surge).scaled(options.rate),
+        late_share=options.late_share,
     )
 
 

@@ -68,7 +68,12 @@ class Season:
         self.plan = build_plan(self.district, options)
         self.tag = uuid.uuid4().hex[:8]  # keeps order numbers, keys and sensors of two runs apart
         self.creds = Credentials.from_env()
-        self.api = Api(urls=options.urls, tokens=self.district.tokens(self.creds.auth_secret), credentials=self.creds)
+        self.api = Api(
+            urls=options.urls,
+            tokens=self.district.tokens(self.creds.auth_secret),
+            credentials=self.creds,
+            patience=options.patience,
+        )
         self.minute_s = options.speed / DAY
         self.out = Outcome(options, self.tag, self.district, self.plan)
         self.crew = actors.Crew(
@@ -138,6 +143,7 @@ class Season:
                 label="cold_snap",
                 who=self.district_person,
                 body=body,
+                retries=2,  # a PUT of the flag's state: safe to resend
             ),
         )
 
@@ -227,7 +233,7 @@ class Season:
     async def day_line(self, day: int) -> None:
         c = self.out.per_day[day]
         open_, overdue = await self.open_cases()
-        snap = f"（寒潮 ×{plan.Rates().surge:g}）" if day == self.plan.cold_snap_day else ""
+        snap = f"（寒潮 ×{self.o.surge:g}）" if day == self.plan.cold_snap_day else ""
         self.log(
             f"第{day + 1}天{snap}：走访 {c['visit']} 户 · 一键上报 {c['grid']} · 12345 工单 {c['hotline']} · "
             f"传感器读数 {c['readings']}（告警 {c['alerts']}）→ 受理 {c['accepted']} 条"

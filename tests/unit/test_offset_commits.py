@@ -11,6 +11,7 @@ import asyncio
 
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError
 
 from shared.runtime import OffsetCommits
 
@@ -21,18 +22,23 @@ OTHER = TopicPartition("heating.dispatch.cases", 1)
 
 
 class FakeConsumer:
-    def __init__(self, *, fail: int = 0, assigned: set[TopicPartition] | None = None) -> None:
+    def __init__(
+        self, *, fail: int = 0, assigned: set[TopicPartition] | None = None, error: type[Exception] = ConnectionError
+    ) -> None:
         self.commits: list[dict[TopicPartition, int]] = []
+        self.attempts = 0
         self.fail = fail
+        self.error = error
         self.assigned = {TP, OTHER} if assigned is None else assigned
         self.gate = asyncio.Event()
         self.gate.set()
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         await self.gate.wait()
+        self.attempts += 1
         if self.fail:
             self.fail -= 1
-            raise ConnectionError("coordinator not available")
+            raise self.error("coordinator not available")
         self.commits.append(dict(offsets))
 
     def assignment(self) -> set[TopicPartition]:
@@ -79,6 +85,27 @@ async def test_a_partition_taken_by_a_rebalance_is_left_to_its_new_owner() -> No
     await asyncio.sleep(0.7)
     assert committed(consumer) == {OTHER: 8}
     await commits.close()
+
+
+async def test_a_commit_refused_by_a_rebalance_is_not_retried() -> None:
+    consumer, commits = FakeConsumer(fail=1, error=CommitFailedError), OffsetCommits()
+    commits.processed(consumer, TP.topic, TP.partition, 3)
+    await asyncio.sleep(0.7)
+    assert consumer.attempts == 1 and consumer.commits == []  # the next owner resumes from the last commit
+    commits.processed(consumer, TP.topic, TP.partition, 4)  # records of the new assignment are committed as usual
+    await asyncio.sleep(0.3)
+    assert committed(consumer) == {TP: 5}
+    await commits.close()
+
+
+async def test_commits_are_spaced() -> None:
+    consumer, commits = FakeConsumer(), OffsetCommits(every=0.2)
+    for offset in range(20):
+        commits.processed(consumer, TP.topic, TP.partition, offset)
+        await asyncio.sleep(0.02)
+    await commits.close()
+    assert committed(consumer) == {TP: 20}
+    assert len(consumer.commits) <= 4  # 0.4 s of records: a commit at once, then one per 0.2 s, then the last
 
 
 async def test_close_commits_what_is_pending() -> None:
