@@ -154,6 +154,7 @@ class ServiceRuntime:
                 group_id=self.settings.consumer_group(topic),
                 ack_policy=AckPolicy.MANUAL,
                 auto_offset_reset="earliest",
+                max_workers=self.settings.consumer_workers,
                 title=f"{self.settings.service_name}:{topic}",
             )(_handler_for(self.consumer(by_type), self._commits.setdefault(topic, OffsetCommits())))
         return router
@@ -348,18 +349,16 @@ class OffsetCommits:
     5 ms per write by default) and a record in ``__consumer_offsets``: awaited after every record it bounded a
     consumer at one round trip per event, which a service catching up after an outage could not afford. Only offsets
     of records already applied are committed, so at least once still holds: a crash redelivers at most what the last
-    commit had not covered, and the inbox drops those."""
+    commit had not covered, and the inbox drops those. Each consumer of a topic's subgroup commits its own."""
 
     def __init__(self, every: float = 0.2) -> None:
         self.every = every
-        self._pending: dict[TopicPartition, int] = {}
-        self._consumer: Any = None
+        self._pending: dict[Any, dict[TopicPartition, int]] = {}  # consumer → partition → next offset
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def processed(self, consumer: Any, topic: str, partition: int, offset: int) -> None:
-        self._consumer = consumer
-        self._pending[TopicPartition(topic, partition)] = offset + 1
+        self._pending.setdefault(consumer, {})[TopicPartition(topic, partition)] = offset + 1
         self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="offset-commits")
@@ -372,29 +371,29 @@ class OffsetCommits:
 
     async def flush(self) -> None:
         self._wake.clear()
-        batch = dict(self._pending)  # kept pending until committed: a stop in the middle loses nothing
-        if not batch:
-            return
+        for consumer, pending in list(self._pending.items()):
+            if pending:
+                await self._commit(consumer, pending)
+            if not pending and self._pending.get(consumer) is pending:
+                del self._pending[consumer]  # a consumer replaced after a broker restart is not kept forever
+
+    async def _commit(self, consumer: Any, pending: dict[TopicPartition, int]) -> None:
+        batch = dict(pending)  # kept pending until committed: a stop in the middle loses nothing
         try:
-            await self._consumer.commit(batch)
+            await consumer.commit(batch)
         except CommitFailedError:
             # A rebalance: the partitions may have gone to another member, which resumes from the last commit (the
             # inbox drops the redeliveries). Retrying with the old generation only adds to the coordinator's load.
-            self._forget(batch)
+            _forget(pending, batch)
             log.warning("offset commit refused by a rebalance; the next member resumes from the last commit")
         except Exception as exc:
             log.warning("offset commit failed; trying again", extra={"error": repr(exc)[:300]})
             with contextlib.suppress(Exception):
-                self._forget({tp: n for tp, n in batch.items() if tp not in self._consumer.assignment()})
-            if self._pending:
+                _forget(pending, {tp: n for tp, n in batch.items() if tp not in consumer.assignment()})
+            if pending:
                 self._wake.set()
         else:
-            self._forget(batch)
-
-    def _forget(self, batch: dict[TopicPartition, int]) -> None:
-        for tp, offset in batch.items():
-            if self._pending.get(tp) == offset:
-                del self._pending[tp]
+            _forget(pending, batch)
 
     async def close(self) -> None:
         """Commit what is pending (best effort: a stop that cannot commit only means redeliveries)."""
@@ -403,6 +402,13 @@ class OffsetCommits:
             await asyncio.gather(self._task, return_exceptions=True)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), timeout=5.0)
+
+
+def _forget(pending: dict[TopicPartition, int], batch: dict[TopicPartition, int]) -> None:
+    """Drop what ``batch`` settled, unless a newer offset arrived for the partition meanwhile."""
+    for tp, offset in batch.items():
+        if pending.get(tp) == offset:
+            del pending[tp]
 
 
 def _handler_for(consumer: EventConsumer, commits: OffsetCommits) -> Callable[..., Any]:

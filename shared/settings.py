@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 0.5
     consumer_max_retries: int = 5
+    # Consumers per subscribed topic in one process, each owning some of its partitions: events of one case share a
+    # partition, so they stay in order, while a slow database round trip holds up one partition, not the topic.
+    consumer_workers: int = Field(default=3, ge=1)
     # How long an event that overtook the fact it rests on (see shared.consumer.NotYet) waits before dead-lettering.
     consumer_wait_seconds: float = 300.0
     auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)

@@ -117,3 +117,29 @@ async def test_close_commits_what_is_pending() -> None:
     consumer.gate.set()
     await commits.close()
     assert committed(consumer)[TP] == 2
+
+
+async def test_each_consumer_of_a_topic_commits_only_its_own_partitions() -> None:
+    # A topic's subscriber runs several consumers of one group (settings.consumer_workers), each owning some of the
+    # partitions; a commit through one of them for another's partition would be refused (or worse, accepted).
+    first, second = FakeConsumer(assigned={TP}), FakeConsumer(assigned={OTHER})
+    commits = OffsetCommits()
+    commits.processed(first, TP.topic, TP.partition, 4)
+    commits.processed(second, OTHER.topic, OTHER.partition, 9)
+    commits.processed(first, TP.topic, TP.partition, 5)
+    await settle()
+    assert committed(first) == {TP: 6}
+    assert committed(second) == {OTHER: 10}
+    await commits.close()
+
+
+async def test_one_consumer_failing_to_commit_does_not_hold_back_another() -> None:
+    stuck, healthy = FakeConsumer(fail=3, assigned={TP}), FakeConsumer(assigned={OTHER})
+    commits = OffsetCommits()
+    commits.processed(stuck, TP.topic, TP.partition, 1)
+    commits.processed(healthy, OTHER.topic, OTHER.partition, 2)
+    await asyncio.sleep(0.3)
+    assert committed(healthy) == {OTHER: 3}
+    await asyncio.sleep(2.0)  # the stuck one is tried again until it answers
+    assert committed(stuck) == {TP: 2}
+    await commits.close()
