@@ -53,8 +53,8 @@ browser:                ## Debian's Chromium and a CJK font for the console's br
 	  apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei; } || \
 	  { echo "needs Debian's chromium: apt-get install -y chromium fonts-wqy-microhei" >&2; exit 1; }
 
-test: stack browser lint  ## README command 2: every tier on the real stack
-	$(PYTHON) -m pytest $(TEST_FLAGS) tests/unit tests/integration tests/e2e
+test: stack browser lint  ## README command 2: every tier on the real stack, the short chaos run last
+	$(PYTHON) -m pytest $(TEST_FLAGS) tests/unit tests/integration tests/e2e tests/chaos
 
 test-unit: install
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/unit
@@ -69,7 +69,7 @@ FUZZ_EXAMPLES ?= 200
 fuzz: stack             ## the schemathesis fuzz of every API, longer than in make test (coverage phase for every role)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_COVERAGE=all $(PYTHON) -m pytest $(TEST_FLAGS) tests/e2e/test_fuzz.py
 
-test-chaos: stack       ## the short chaos run (450 reports, 8 faults, ~5 min); not yet part of make test, see README
+test-chaos: stack       ## the short chaos run alone (450 reports, 8 faults, ~5 min; also the last part of make test)
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/chaos
 
 CHAOS_SEED ?= 1

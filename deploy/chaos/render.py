@@ -59,6 +59,7 @@ def figures(r: Result) -> Table:
             ),
         ),
         ("期间最大 出站积压 / 消费延迟", f"{_n(r.final.get('worst_backlog'))} / {_n(r.final.get('worst_lag'))}"),
+        ("最终 代理未列出的消费组（延迟未知）", "、".join(r.final.get("groups_missing") or []) or "无"),
         ("核对结论（模拟器）", None if rec is None else f"办结 {rec.closed} · 在办 {rec.open} · 丢失 {rec.lost_count}"),
         ("墙钟秒数", f"{r.wall_s:.0f}"),
     ]
@@ -155,6 +156,7 @@ def as_dict(r: Result) -> dict[str, Any]:
         "quiet_s": r.quiet_s,
         "backlog": r.final.get("backlog"),
         "lag": r.final.get("lag"),
+        "groups_missing": r.final.get("groups_missing", []),
         "callbacks_pending": r.final.get("callbacks_pending"),
         "worst_backlog": r.final.get("worst_backlog"),
         "worst_lag": r.final.get("worst_lag"),
@@ -185,6 +187,7 @@ def timeline(r: Result, every: float = 5.0) -> list[dict[str, Any]]:
                 "backlog": s.backlog,
                 "oldest_s": None if s.oldest_s is None else {k: round(v, 1) for k, v in s.oldest_s.items()},
                 "lag": None if lag is None else {k: n for k, n in lag.items() if n},
+                "groups_missing": list(s.missing),
             }
         )
     return out

@@ -290,7 +290,7 @@ async def _storm(
     if crashed:
         result.problems.append(f"background tasks crashed: {crashed}")
     broken = _broker_coordinator_failures(stack)
-    if broken and (result.final.get("lag") or result.recovered_s is None):
+    if broken and (result.final.get("lag") != 0 or result.recovered_s is None):
         result.problems.append(
             "the broker's group coordinator failed to reload after its crash, so consumer groups could not rejoin "
             f"until the broker restarts again (a Kafka defect, not the services'): {broken[:3]}"
@@ -318,7 +318,8 @@ async def _quiet(result: Result, watch: Watch, stack: PrivateStack, console: Con
     lag = s.lag() if s is not None else None
     result.final = {
         "backlog": None if s is None or s.backlog is None else sum(s.backlog.values()),
-        "lag": None if lag is None else sum(lag.values()),
+        "lag": None if lag is None or s is None or s.missing else sum(lag.values()),
+        "groups_missing": list(s.missing) if s is not None else [],
         "callbacks_pending": await _callbacks_pending(stack.pg_port),
         "worst_backlog": watch.worst_backlog(),
         "worst_lag": watch.worst_lag(),

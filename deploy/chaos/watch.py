@@ -33,6 +33,9 @@ class Sample:
     oldest_s: dict[str, float] | None = None  # service → age of its oldest unsent row
     ends: dict[Partition, int] | None = None
     committed: dict[str, dict[Partition, int]] | None = None  # group → partition → committed offset
+    # Groups an earlier sample listed and this one does not: the broker cannot tell their offsets (a group
+    # coordinator that failed to load after a crash lists none of its groups), so their lag is unknown, not zero.
+    missing: tuple[str, ...] = ()
 
     def lag(self) -> dict[str, int] | None:
         """Messages behind, per consumer group."""
@@ -66,6 +69,7 @@ class Watch:
     _pg: dict[str, Any] = field(default_factory=dict)
     _admin: Any = None
     _probe: Any = None
+    groups_seen: set[str] = field(default_factory=set)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -88,7 +92,15 @@ class Watch:
             s.ends, s.committed = await asyncio.wait_for(self._offsets(), 5.0)
         except Exception:
             await self._close_kafka()  # a broker restart leaves the clients' connections dead: start afresh
+        else:
+            self.see(s)
         return s
+
+    def see(self, s: Sample) -> None:
+        """Remember the groups ``s`` lists and note those it no longer does."""
+        assert s.committed is not None
+        s.missing = tuple(sorted(self.groups_seen - s.committed.keys()))
+        self.groups_seen |= s.committed.keys()
 
     async def _outboxes(self) -> tuple[dict[str, int], dict[str, float]]:
         backlog, oldest = {}, {}
@@ -154,7 +166,7 @@ class Watch:
         """Sample ``i`` shows nothing left over from ``FRESH_S`` before it (see the module's docstring), measured
         against the end offsets of a sample taken at or after ``since``."""
         s = self.samples[i]
-        if s.oldest_s is None or s.committed is None or s.ends is None:
+        if s.oldest_s is None or s.committed is None or s.ends is None or s.missing:
             return False
         if any(age > FRESH_S for age in s.oldest_s.values()):
             return False
@@ -176,7 +188,13 @@ class Watch:
     def quiet(self, s: Sample) -> bool:
         """Nothing unsent, nothing unconsumed."""
         lag = s.lag()
-        return s.backlog is not None and lag is not None and not any(s.backlog.values()) and not any(lag.values())
+        return (
+            s.backlog is not None
+            and lag is not None
+            and not s.missing
+            and not any(s.backlog.values())
+            and not any(lag.values())
+        )
 
     def worst_lag(self) -> int:
         return max((sum(lag.values()) for s in self.samples if (lag := s.lag()) is not None), default=0)

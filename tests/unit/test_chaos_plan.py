@@ -82,3 +82,27 @@ def test_samples_taken_during_the_outage_count_for_nothing() -> None:
     w.samples = [Sample(t=10), Sample(t=11), sample(12, end=5, done=5), sample(15, end=5, done=5)]
     assert w.recovered_at(since=10) == 15
     assert w.quiet(w.samples[-1]) and not w.quiet(w.samples[0])
+
+
+def test_a_group_the_broker_stops_listing_is_not_caught_up() -> None:
+    # Seen in a long run: after the broker's crash its group coordinator listed no group of one __consumer_offsets
+    # partition; reading "no group" as "no lag" hid consumers that had stopped for good.
+    w = Watch(pg_port=0, bootstrap="")
+    both = sample(10, end=5, done=5)
+    assert both.committed is not None
+    both.committed["dispatch.heating.followup.verdicts"] = {}
+    w.see(both)
+    gone = sample(11, end=5, done=5)
+    w.see(gone)
+    assert gone.missing == ("dispatch.heating.followup.verdicts",)
+    w.samples = [both, gone, sample(12, end=5, done=5), sample(13, end=5, done=5)]
+    for s in w.samples[2:]:
+        w.see(s)
+    assert not w.quiet(gone) and w.quiet(both)
+    assert w.recovered_at(since=10) is None  # still missing at 12 and 13
+    back = sample(14, end=5, done=5)
+    assert back.committed is not None
+    back.committed["dispatch.heating.followup.verdicts"] = {}
+    w.see(back)
+    w.samples.append(back)
+    assert not back.missing and w.recovered_at(since=10) == 14
