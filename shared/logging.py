@@ -35,6 +35,7 @@ class JsonFormatter(logging.Formatter):
 def configure(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(_DropSupervisorChatter())
     root = logging.getLogger()
     # Replace plain console handlers (ours from an earlier start, or basicConfig's); keep others, such as a
     # test runner's capture handlers.
@@ -42,3 +43,21 @@ def configure(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("aiokafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _adopt_faststream()
+
+
+class _DropSupervisorChatter(logging.Filter):
+    """faststream's task supervisor says "callback for Task-N is being executed..." at INFO (through the broker's
+    logger) whenever one of a subscriber's tasks ends, each consumer of each topic at every stop: nothing an
+    operator acts on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("callback for ")
+
+
+def _adopt_faststream() -> None:
+    """faststream's own logger writes coloured text to stderr and does not propagate; the consumers of a topic
+    report their partition assignments through it. Send it through the JSON handler like everything else."""
+    fs = logging.getLogger("faststream")
+    fs.handlers[:] = [h for h in fs.handlers if not isinstance(h, logging.StreamHandler)]
+    fs.propagate = True
