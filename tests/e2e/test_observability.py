@@ -50,7 +50,10 @@ from tests.harness import (
 )
 from tests.observability import AlertRule, PanelQuery, alert_rules, panel_queries
 
-JUNK_MESSAGES = 150  # more than ConsumerLagGrowing's threshold of 100
+# Per partition of the complaints topic, and more than ConsumerLagGrowing's threshold of 100: only the consumer
+# holding the blocked complaint stalls (each of a service's consumers owns some partitions), so every partition gets
+# enough junk for that consumer's share alone to cross the threshold.
+JUNK_PER_PARTITION = 120
 TINY_CLOCKS = {"sign_in": 0.05, "on_site": 0.1, "resolve": 0.15}  # minutes: 3 s, 6 s, 9 s (x priority factors)
 
 
@@ -89,6 +92,13 @@ class Scenario:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what}: {expr}")
             time.sleep(0.5)
+
+    def panel(self, expr: str, patience: float = 25) -> list[dict[str, Any]]:
+        """A panel's query; an empty answer is asked again until ``patience`` runs out (and then returned)."""
+        deadline = time.monotonic() + patience
+        while not (result := self.prom.query(expr)) and time.monotonic() < deadline:
+            time.sleep(1.0)
+        return result
 
     def fires(self, alert: str, where: dict[str, str] | None = None, timeout: float = 45) -> None:
         """The alert's own expression answers (for the series ``where``), and Prometheus's rule evaluation has
@@ -171,10 +181,11 @@ class Scenario:
         asyncio.run(self.stuck_outbox())
         asyncio.run(self.failing_relay())
 
-        # Every dashboard query, with all three services up.
+        # Every dashboard query, with all three services up. Some gauges are refreshed from the database every
+        # 10 s (follow-up's pending visits): a query is asked again for a while before its emptiness counts.
         for q in panel_queries():
             try:
-                self.observed.panels[q.id] = self.prom.query(q.promql)
+                self.observed.panels[q.id] = self.panel(q.promql)
             except RuntimeError as exc:
                 self.observed.errors[q.id] = str(exc)
         for rule in self.rules.values():  # every rule expression is valid in the current state too
@@ -212,8 +223,11 @@ class Scenario:
             producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
             await producer.start()
             try:
-                for i in range(JUNK_MESSAGES):
-                    await producer.send(self.topics.complaints, value=b"not json", key=f"junk-{i}".encode())
+                for partition in sorted(await producer.partitions_for(self.topics.complaints)):
+                    for i in range(JUNK_PER_PARTITION):
+                        await producer.send(
+                            self.topics.complaints, value=b"not json", key=f"junk-{i}".encode(), partition=partition
+                        )
                 await producer.flush()
             finally:
                 await producer.stop()
