@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from sqlalchemy import MetaData
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -32,3 +40,30 @@ def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> As
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# A transaction that lost a race (deadlock, serialization failure): the same work succeeds when done again.
+RACE_SQLSTATES = ("40P01", "40001")
+
+
+def lost_a_race(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    return any(
+        getattr(err, "sqlstate", None) in RACE_SQLSTATES for err in (exc, orig, getattr(orig, "__cause__", None))
+    )
+
+
+async def retry_races(session: AsyncSession, work: Callable[[], Awaitable[T]], *, attempts: int = 3) -> T:
+    """Run ``work`` in a savepoint of the caller's transaction; when PostgreSQL picks it as a deadlock's victim,
+    roll back to the savepoint (releasing what it locked) and run it again, up to ``attempts`` times. For request
+    handlers whose lock order cannot be made the same as every other writer's (a sensor batch raises alarms that
+    join incidents a closing case holds)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with session.begin_nested():
+                return await work()
+        except DBAPIError as exc:
+            if attempt == attempts or not lost_a_race(exc):
+                raise
+            log.warning("lost a lock race; trying again", extra={"attempt": attempt})
+    raise AssertionError("unreachable")

@@ -33,6 +33,7 @@ from services.intake.schemas import (
 from shared import privacy
 from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
 from shared.clock import Clock
+from shared.db import retry_races
 from shared.errors import ApiError, NotFound, responses
 from shared.inputs import IsoDate
 from shared.limits import RateLimiter
@@ -364,8 +365,10 @@ async def sensor_readings(request: Request, session: Session) -> ReadingsOut:
     _gateway(request)
     # Parsed straight from the bytes by pydantic (thousands of readings): same 422 shape as every other body.
     body = _parse(ReadingsIn, await request.body())
-    stored, raised = await sensors.ingest(
-        session, _intake(request), readings=body.readings, settings=_settings(request), at=_clock(request).now()
+    at = _clock(request).now()
+    stored, raised = await retry_races(
+        session,
+        lambda: sensors.ingest(session, _intake(request), readings=body.readings, settings=_settings(request), at=at),
     )
     return ReadingsOut(stored=stored, reports=raised)
 
