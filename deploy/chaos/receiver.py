@@ -43,6 +43,8 @@ class Receiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the sender died mid-request (intake kill -9'd): nothing was delivered, it sends again
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break

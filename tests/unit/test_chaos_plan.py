@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from deploy.chaos import faults
+from deploy.chaos.receiver import Receiver
 from deploy.chaos.run import ChaosOptions, expected_reports, season_options
 from deploy.chaos.watch import Sample, Watch
 
@@ -106,3 +107,22 @@ def test_a_group_the_broker_stops_listing_is_not_caught_up() -> None:
     w.see(back)
     w.samples.append(back)
     assert not back.missing and w.recovered_at(since=10) == 14
+
+
+async def test_a_callback_cut_off_by_the_sender_dying_is_not_a_bad_signature() -> None:
+    # Seen in CI: intake kill -9'd in the middle of a callback; the receiver checked the half body it had.
+    receiver = Receiver("INT-12345", "secret", port=0)
+    messages = iter(
+        [{"type": "http.request", "body": b'{"order_no": "GD-1"', "more_body": True}, {"type": "http.disconnect"}]
+    )
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "headers": [(b"x-heat-delivery", b"GD-1:1"), (b"x-heat-signature", b"x")]}
+    await receiver(scope, receive, send)
+    assert receiver.bad_signatures == 0 and not receiver.heard and not sent
