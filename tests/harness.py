@@ -22,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
+from deploy.chaos.stack import free_ports as free_ports  # one definition, shared with the chaos run
 from shared.events import BadEvent, Envelope, decode
 
 PG_PORT = int(os.environ.get("PG_PORT", "55432"))
@@ -89,20 +90,6 @@ async def drop_database(name: str) -> None:
                 await asyncio.sleep(0.5 * (attempt + 1))
     finally:
         await conn.close()
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports the OS says are free right now (bound together, so they differ)."""
-    import socket
-
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 @dataclass
