@@ -288,9 +288,15 @@ async def test_callbacks_are_signed_ordered_retried_parked_and_redriven() -> Non
                 )
                 assert [d["seq"] for d in receiver.of(dead_order)] == [1, 2, 3, 4, 5]
                 _assert_in_order([(seq, o) for order, seq, o in receiver.attempts if order == dead_order])
-                delivered = (
-                    await intake.http.get("/admin/hotline/callbacks", params={"state": "delivered"}, headers=ADMIN)
-                ).json()
+
+
+                # the receiver records #5 before intake has read its answer and marked the row delivered
+                async def all_delivered() -> Any:
+                    r = await intake.http.get("/admin/hotline/callbacks", params={"state": "delivered"}, headers=ADMIN)
+                    rows = r.json()
+                    return rows if len(rows) >= 10 else None
+
+                delivered = await wait_until("every callback marked delivered", all_delivered, timeout=10)
                 assert len(delivered) == 10
                 assert (await intake.http.post("/admin/hotline/callbacks/redrive", headers=ADMIN)).json() == {
                     "redriven": 0
