@@ -93,7 +93,7 @@ class Receiver:
         if step == "fail":
             return JSONResponse({"error": "busy"}, status_code=500)
         if step == "hang":
-            await asyncio.sleep(1.5)  # past the 0.4 s timeout: the sender gives up and tries again
+            await asyncio.sleep(3.0)  # past the 1 s timeout: the sender gives up and tries again
         self.received.setdefault(key, payload)
         return JSONResponse({"ok": True})
 
@@ -207,7 +207,7 @@ async def test_callbacks_are_signed_ordered_retried_parked_and_redriven() -> Non
             kafka_topic_prefix=prefix,
             environment="test",
             hotline_integrations={INTEGRATION: HotlineIntegration(secret=SecretStr(SECRET), callback_url=url)},
-            callback_timeout_seconds=0.4,
+            callback_timeout_seconds=1.0,  # a loaded machine can stall the shared loop for a few tenths
             callback_backoff_base_seconds=0.05,
             callback_backoff_cap_seconds=0.2,
             callback_max_attempts=4,
@@ -288,7 +288,6 @@ async def test_callbacks_are_signed_ordered_retried_parked_and_redriven() -> Non
                 )
                 assert [d["seq"] for d in receiver.of(dead_order)] == [1, 2, 3, 4, 5]
                 _assert_in_order([(seq, o) for order, seq, o in receiver.attempts if order == dead_order])
-
 
                 # the receiver records #5 before intake has read its answer and marked the row delivered
                 async def all_delivered() -> Any:
