@@ -176,8 +176,9 @@ def assert_exactly_once(steps: list[tuple[str, str, str]]) -> None:
 
 async def test_two_replicas_fire_every_due_deadline_exactly_once(backlog: Backlog, tmp_path: Path) -> None:
     p1, p2 = free_ports(2)
-    await backlog.hold_until(12)
+    await backlog.hold_until(3600)  # until both are up: the second's start-up can outlast the first's whole run
     with replica(backlog, p1, tmp_path / "r1.log", batch=20), replica(backlog, p2, tmp_path / "r2.log", batch=20):
+        await backlog.hold_until(0)  # both engines poll every 0.05 s: the backlog falls due to both at once
 
         async def done() -> bool:
             return len(await backlog.escalations()) >= CASES * STEPS_PER_CASE and await backlog.unfired_due() == 0
