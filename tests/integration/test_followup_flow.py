@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import select, text
 
-from services.followup import domain
+from services.followup import domain, facts
 from services.followup.config import FollowupSettings
 from services.followup.main import arm_weekly_draw, create_app, draw_due, timer_engine
 from services.followup.metrics import after_commit, refresh_once
@@ -328,6 +328,16 @@ class Desk:
         found: list[dict[str, Any]] = await wait_until(f"{count} visit(s) of {case_id}", probe)
         return found
 
+    async def knows(self, building: str, households: set[str]) -> None:
+        """Follow-up has consumed the reports and ledger visits of ``households`` (the complaints topic): the sample
+        is drawn from them when CaseResolved arrives on the cases topic, which another consumer reads."""
+
+        async def probe() -> bool:
+            async with self.svc.runtime.sessions() as s:
+                return households <= await facts.households_of_building(s, building)
+
+        await wait_until(f"follow-up to know {sorted(households)}", probe)
+
     async def record(self, who: str, visit_id: str, expect: int = 200, **body: Any) -> Any:
         return await self.call("POST", f"/v1/visits/{visit_id}/record", who, expect=expect, json=body)
 
@@ -509,6 +519,7 @@ async def test_a_building_case_visits_a_sample_and_reopens_at_the_first_failure(
     report = await desk.feed.complaint(complainant, at)
     for h in ("H-LK-2-202", "H-LK-2-203", "H-LK-2-204"):
         await desk.feed.ledger(place(h, building="B-LK-2"), at, residents=2)
+    await desk.knows("B-LK-2", {"H-LK-2-201", "H-LK-2-202", "H-LK-2-203", "H-LK-2-204"})
     case_id = await desk.feed.fixed_case(building, at, report_ids=[report])
     visits = await desk.wait_visits("GW-01", case_id, count=3)
     households = [v["household_id"] for v in visits]
@@ -542,6 +553,7 @@ async def test_households_grouped_into_the_incident_are_asked_first(desk: Desk) 
     await desk.feed.grouped(place("H-LK-4-402", building="B-LK-4"), at, lead=lead)
     for h in ("H-LK-4-403", "H-LK-4-404", "H-LK-4-405"):
         await desk.feed.ledger(place(h, building="B-LK-4"), at, residents=1)
+    await desk.knows("B-LK-4", {"H-LK-4-401", "H-LK-4-402", "H-LK-4-403", "H-LK-4-404", "H-LK-4-405"})
     case_id = await desk.feed.fixed_case(place(None, building="B-LK-4"), at, report_ids=[lead])
     households = {v["household_id"] for v in await desk.wait_visits("GW-01", case_id, count=3)}
     assert {"H-LK-4-401", "H-LK-4-402"} < households and len(households) == 3
@@ -770,6 +782,7 @@ async def test_a_building_sample_recorded_all_at_once_closes_the_case_once(desk:
     report = await desk.feed.complaint(place("H-LK-3-301", building="B-LK-3"), at)
     for h in ("H-LK-3-302", "H-LK-3-303"):
         await desk.feed.ledger(place(h, building="B-LK-3"), at, residents=1)
+    await desk.knows("B-LK-3", {"H-LK-3-301", "H-LK-3-302", "H-LK-3-303"})
     case_id = await desk.feed.fixed_case(place(None, building="B-LK-3"), at, report_ids=[report])
     visits = await desk.wait_visits("GW-01", case_id, count=3)
     answers = await asyncio.gather(
