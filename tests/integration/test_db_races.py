@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from shared.db import create_engine, retry_races, session_factory
-from tests.harness import drop_database, fresh_database, run_db
+from tests.harness import drop_database, fresh_database, run_db, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,8 @@ async def test_the_deadlock_victim_is_run_again_and_both_transactions_commit() -
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE rows (id int PRIMARY KEY, touched_by text[] NOT NULL DEFAULT '{}')"))
             await conn.execute(text("INSERT INTO rows (id) VALUES (1), (2)"))
-        a_waits, b_holds = asyncio.Event(), asyncio.Event()
+        b_holds = asyncio.Event()
+        a_pid: int | None = None
         attempts = 0
 
         async def touch(session: object, row: int, who: str) -> None:
@@ -36,7 +37,9 @@ async def test_the_deadlock_victim_is_run_again_and_both_transactions_commit() -
             )
 
         async def a() -> int:
+            nonlocal a_pid
             async with sessions() as session, session.begin():
+                a_pid = await session.scalar(text("SELECT pg_backend_pid()"))
 
                 async def work() -> int:
                     nonlocal attempts
@@ -44,7 +47,6 @@ async def test_the_deadlock_victim_is_run_again_and_both_transactions_commit() -
                     await touch(session, 1, "a")
                     if attempts == 1:
                         await b_holds.wait()
-                        a_waits.set()
                     await touch(session, 2, "a")  # the first time: waits for b, which then waits for a
                     return attempts
 
@@ -54,9 +56,19 @@ async def test_the_deadlock_victim_is_run_again_and_both_transactions_commit() -
             async with sessions() as session, session.begin():
                 await touch(session, 2, "b")
                 b_holds.set()
-                await a_waits.wait()
-                await asyncio.sleep(0.5)  # a has waited longest: its deadlock check runs first and a is the victim
+                # PostgreSQL looks for a deadlock once, deadlock_timeout (1 s) after a backend starts waiting: b
+                # waits right after a, so a's look comes first and a is the victim (b has no retry of its own)
+                await wait_until("a waiting for b's lock", lambda: waiting_on_a_lock(a_pid), every=0.01)
                 await touch(session, 1, "b")
+
+        async def waiting_on_a_lock(pid: int | None) -> bool:
+            if pid is None:
+                return False
+            async with sessions() as probe:
+                kind = await probe.scalar(
+                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                )
+            return bool(kind == "Lock")
 
         done_a, _ = await asyncio.wait_for(asyncio.gather(a(), b()), timeout=30)
         assert done_a == 2  # the first attempt lost the race, the second went through
