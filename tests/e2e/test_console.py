@@ -285,10 +285,11 @@ def token(running: Running, username: str, password: str) -> str:
 
 def test_another_unit_sees_nothing_of_it(running: Running, console: Any) -> None:
     dispatch = running.services.url("dispatch")
-    other = Stream(dispatch, token(running, "heat1", "heat1-demo"))
-    owner = Stream(dispatch, token(running, "heat2", "heat2-demo"))
     c = console()
     page = c.signed_in("heat1", "heat1-demo", "城关第一供热公司")
+    # opened once the browser is up: a stream lasts 15 s (console.STREAM_SECONDS) and this one does not reconnect
+    other = Stream(dispatch, token(running, "heat1", "heat1-demo"))
+    owner = Stream(dispatch, token(running, "heat2", "heat2-demo"))
     try:
         deadline = time.monotonic() + 10
         while not (other.events and owner.events) and time.monotonic() < deadline:

@@ -795,7 +795,7 @@ async def test_a_joint_case_shows_each_unit_only_its_own_steps(world: World) -> 
 async def test_the_live_stream_moves_only_for_what_its_caller_may_see(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(console, "STREAM_SECONDS", 10.0)
+    monkeypatch.setattr(console, "STREAM_SECONDS", 20.0)
     monkeypatch.setattr(console, "POLL_SECONDS", 0.2)
     http = world.http("dispatch")
     watchers = ("U-PM-1", "U-PM-2", "GW-03", "TF-JYG", "TF-OTHER", "DIST-OTHER")
@@ -803,7 +803,7 @@ async def test_the_live_stream_moves_only_for_what_its_caller_may_see(
     await asyncio.sleep(1.0)  # every stream has sent its first version
     started = asyncio.get_running_loop().time()
     await report(world, "S", 11, "leak", "卫生间暖气片漏水", "U-PM-1")
-    assert asyncio.get_running_loop().time() - started < 7, "the case came too late for the streams to see it"
+    assert asyncio.get_running_loop().time() - started < 17, "the case came too late for the streams to see it"
     answers = {w: await t for w, t in streams.items()}
 
     def versions(who: str) -> list[dict[str, Any]]:
