@@ -14,9 +14,11 @@ fired; a case open with nothing that will move it.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,6 +88,21 @@ async def run(
             await conn.close()
     out.loss("dead_letters", ["dead letter"] * dead_letters)
     return out
+
+
+async def settled(
+    read: Callable[[], Awaitable[Audit]], *, looks: int, pause_s: float, say: Callable[[str], object]
+) -> Audit:
+    """The audit read again, up to ``looks`` times, while something is missing: a loss is what is still missing on
+    the last look. Duplicates never heal, so an audit that found one is the answer at once."""
+    for look in range(1, looks + 1):
+        found = await read()
+        found.figures["audit_looks"] = look
+        if found.lost_found == 0 or found.duplicates_found or look == looks:
+            return found
+        say(f"核对第 {look} 次：{found.lost_found} 项尚未到位 {dict(found.lost)}，{pause_s:g}s 后再核对")
+        await asyncio.sleep(pause_s)
+    raise ValueError("looks must be at least 1")
 
 
 async def _intake(out: Audit, intake: Any, accepted: dict[str, str], refused: Counter[str]) -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from deploy.chaos import faults
+from deploy.chaos import audit, faults
 from deploy.chaos.receiver import Receiver
 from deploy.chaos.run import ChaosOptions, expected_reports, season_options
 from deploy.chaos.watch import Sample, Watch
@@ -126,3 +126,40 @@ async def test_a_callback_cut_off_by_the_sender_dying_is_not_a_bad_signature() -
     scope = {"type": "http", "headers": [(b"x-heat-delivery", b"GD-1:1"), (b"x-heat-signature", b"x")]}
     await receiver(scope, receive, send)
     assert receiver.bad_signatures == 0 and not receiver.heard and not sent
+
+
+def _audit(lost: int = 0, dup: int = 0) -> audit.Audit:
+    a = audit.Audit()
+    a.loss("callback_never_heard", ["GD-1#3"] * lost)
+    a.dup("callback_numbered_twice", ["GD-1#2"] * dup)
+    return a
+
+
+async def _looks(*answers: audit.Audit) -> tuple[audit.Audit, int, list[str]]:
+    said: list[str] = []
+    reads = iter(answers)
+    calls = 0
+
+    async def read() -> audit.Audit:
+        nonlocal calls
+        calls += 1
+        return next(reads)
+
+    found = await audit.settled(read, looks=3, pause_s=0, say=said.append)
+    return found, calls, said
+
+
+async def test_something_in_flight_at_the_first_look_is_not_a_loss() -> None:
+    found, calls, said = await _looks(_audit(lost=2), _audit(lost=0), _audit(lost=5))
+    assert (found.lost_found, calls, found.figures["audit_looks"]) == (0, 2, 2)
+    assert said == ["核对第 1 次：2 项尚未到位 {'callback_never_heard': 2}，0s 后再核对"]
+
+
+async def test_what_is_still_missing_at_the_last_look_is_lost() -> None:
+    found, calls, _ = await _looks(_audit(lost=2), _audit(lost=1), _audit(lost=1))
+    assert (found.lost_found, calls, found.figures["audit_looks"]) == (1, 3, 3)
+
+
+async def test_a_duplicate_is_the_answer_at_once() -> None:
+    found, calls, said = await _looks(_audit(lost=1, dup=1), _audit())
+    assert (found.duplicates_found, found.lost_found, calls, said) == (1, 1, 1, [])
