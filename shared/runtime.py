@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -36,6 +36,9 @@ from shared.events import EventPayload
 from shared.limits import BodyLimit
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger(__name__)
 
@@ -497,10 +500,23 @@ async def _transaction(request: Request) -> AsyncIterator[AsyncSession]:
 Transaction = Annotated[AsyncSession, Depends(_transaction, scope="function")]
 
 
+def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        log_config=None,
+        access_log=False,
+    )
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+    uvicorn.Server(server_config(app, settings)).run()
 
 
 def cli(settings_cls: type[ServiceSettings], migrations_dir: Path, create_app: Callable[..., FastAPI]) -> None:

@@ -27,6 +27,11 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # How long an idle keep-alive connection is held open. It must outlast the idle limit of every client and proxy
+    # in front (httpx and most pools drop theirs after 5 s, nginx after 60 s), so that the client is always the one
+    # that closes: were both 5 s, a request sent just as the server closes its end is lost ("Server disconnected
+    # without sending a response"), which is what uvicorn's default of 5 s did to the services' own clients.
+    http_keep_alive_seconds: int = Field(default=75, ge=1)
     log_level: str = "INFO"
     migrate_on_start: bool = True
     outbox_batch_size: int = 500
