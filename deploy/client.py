@@ -30,13 +30,7 @@ class HeatingClient:
 
     def call(self, service: str, method: str, path: str, *, who: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
-        try:
-            r = self._http.request(method, self.urls[service] + path, headers=headers, **kwargs)
-        except httpx.RemoteProtocolError:
-            # a pooled connection the server closed as it was reused; a read is safe to send again, a write is not
-            if method != "GET":
-                raise
-            r = self._http.request(method, self.urls[service] + path, headers=headers, **kwargs)
+        r = self._http.request(method, self.urls[service] + path, headers=headers, **kwargs)
         if r.status_code >= 400:
             raise ApiFailure(r)
         return r.json()

@@ -12,8 +12,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError
@@ -36,9 +37,6 @@ from shared.events import EventPayload
 from shared.limits import BodyLimit
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.settings import ServiceSettings
-
-if TYPE_CHECKING:
-    import uvicorn
 
 log = logging.getLogger(__name__)
 
@@ -501,8 +499,6 @@ Transaction = Annotated[AsyncSession, Depends(_transaction, scope="function")]
 
 
 def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
-    import uvicorn
-
     return uvicorn.Config(
         app,
         host=settings.http_host,
@@ -514,8 +510,6 @@ def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    import uvicorn
-
     uvicorn.Server(server_config(app, settings)).run()
 
 

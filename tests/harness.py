@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
@@ -110,6 +111,24 @@ async def run_in_process(app: FastAPI) -> AsyncIterator[InProcess]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield InProcess(app, http)
+
+
+@contextlib.asynccontextmanager
+async def serving(config: uvicorn.Config) -> AsyncIterator[str]:
+    """An app behind a real uvicorn server in this event loop, for clients that need a socket; yields its base URL.
+    Give the config port 0: the server binds a free port itself, so no other process can take it in between."""
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_until("the server to listen", lambda: server.started or task.done(), timeout=60)
+        if not server.started:
+            task.result()  # raises what stopped it
+            raise AssertionError("the server stopped before it listened")
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def read_topic(topic: str, *, until: Callable[[list[Any]], bool], timeout: float = 30) -> list[Any]:

@@ -42,11 +42,11 @@ from tests.harness import (
     KAFKA,
     check_stack,
     drop_database,
-    free_ports,
     fresh_database,
     new_prefix,
     run_db,
     run_in_process,
+    serving,
     wait_until,
 )
 
@@ -103,16 +103,9 @@ class Receiver:
 
 @contextlib.asynccontextmanager
 async def serve(receiver: Receiver) -> AsyncIterator[str]:
-    [port] = free_ports(1)
     app = Starlette(routes=[Route("/callback", receiver.handle, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    await wait_until("the receiver to listen", lambda: server.started)
-    try:
-        yield f"http://127.0.0.1:{port}/callback"
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")) as base:
+        yield f"{base}/callback"
 
 
 async def produce(topic: str, payload: EventPayload, *, key: str) -> None:

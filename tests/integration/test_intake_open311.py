@@ -17,7 +17,7 @@ from georeport import GeoReport
 
 from services.intake.config import DEV_OPEN311_KEY
 from shared.settings import DEV_ADMIN_TOKEN
-from tests.harness import free_ports, wait_until
+from tests.harness import serving, wait_until
 from tests.integration.conftest import Loop
 
 ADMIN = {"X-Admin-Token": DEV_ADMIN_TOKEN}
@@ -26,17 +26,9 @@ ADMIN = {"X-Admin-Token": DEV_ADMIN_TOKEN}
 @contextlib.asynccontextmanager
 async def served(loop: Loop) -> AsyncIterator[str]:
     """The loop's intake app (already started) behind a real HTTP server, for clients that need a socket."""
-    [port] = free_ports(1)
-    server = uvicorn.Server(
-        uvicorn.Config(loop.intake.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    await wait_until("the server to listen", lambda: server.started, timeout=60)
-    try:
-        yield f"http://127.0.0.1:{port}/open311/v2"
-    finally:
-        server.should_exit = True
-        await task
+    config = uvicorn.Config(loop.intake.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    async with serving(config) as base:
+        yield f"{base}/open311/v2"
 
 
 async def post(base: str, fmt: str = "json", **form: str) -> httpx.Response:

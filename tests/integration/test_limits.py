@@ -7,7 +7,6 @@ clock."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,7 +33,7 @@ from shared import errors
 from shared.clock import ManualClock
 from shared.limits import RateLimiter
 from shared.settings import DEV_ADMIN_TOKEN
-from tests.harness import free_ports, wait_until
+from tests.harness import serving
 from tests.integration.conftest import Loop
 
 ADMIN = {"X-Admin-Token": DEV_ADMIN_TOKEN}
@@ -155,22 +154,13 @@ async def test_a_full_batch_of_the_heaviest_valid_readings_is_taken_and_one_byte
 async def test_a_client_on_a_real_socket_reads_the_413_of_a_body_far_over_the_limit(loop: Loop) -> None:
     """The rest of the body is read and dropped before the answer: closing on unread data would reset the
     connection, and the client would see a broken pipe instead of the 413."""
-    [port] = free_ports(1)
-    server = uvicorn.Server(
-        uvicorn.Config(loop.intake.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    await wait_until("the server to listen", lambda: server.started, timeout=60)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-            size = 8 * settings(loop).max_body_bytes
-            r = await http.post("/v1/grid-reports", content=b" " * size, headers=loop.auth("GW-01"))
-            assert r.status_code == 413 and r.json()["detail"]["code"] == "body_too_large"
-            r = await http.post("/v1/grid-reports", content=stream(size), headers=loop.auth("GW-01"))
-            assert r.status_code == 413 and r.json()["detail"]["code"] == "body_too_large"
-    finally:
-        server.should_exit = True
-        await task
+    config = uvicorn.Config(loop.intake.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    async with serving(config) as base, httpx.AsyncClient(base_url=base, timeout=60) as http:
+        size = 8 * settings(loop).max_body_bytes
+        r = await http.post("/v1/grid-reports", content=b" " * size, headers=loop.auth("GW-01"))
+        assert r.status_code == 413 and r.json()["detail"]["code"] == "body_too_large"
+        r = await http.post("/v1/grid-reports", content=stream(size), headers=loop.auth("GW-01"))
+        assert r.status_code == 413 and r.json()["detail"]["code"] == "body_too_large"
 
 
 # -- rates ---------------------------------------------------------------------------------------------------

@@ -4,15 +4,14 @@ server_config): a client that reuses a connection idle for a few seconds gets it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from shared.runtime import server_config
 from shared.settings import ServiceSettings
+from tests.harness import serving
 
 REQUEST = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
 
@@ -25,19 +24,6 @@ def ping_app() -> FastAPI:
         return {"ok": True}
 
     return app
-
-
-async def running(keep_alive: int) -> AsyncIterator[int]:
-    settings = ServiceSettings(http_port=0, http_keep_alive_seconds=keep_alive)
-    server = uvicorn.Server(server_config(ping_app(), settings))
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
@@ -56,8 +42,9 @@ def test_the_default_outlasts_the_clients_own_idle_limit() -> None:
 
 @pytest.mark.parametrize(("keep_alive", "idle", "kept"), [(75, 6.0, True), (1, 2.0, False)])
 async def test_an_idle_connection_is_kept_as_long_as_configured(keep_alive: int, idle: float, kept: bool) -> None:
-    async for port in running(keep_alive):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    settings = ServiceSettings(http_port=0, http_keep_alive_seconds=keep_alive)
+    async with serving(server_config(ping_app(), settings)) as base:
+        reader, writer = await asyncio.open_connection("127.0.0.1", httpx.URL(base).port)
         try:
             assert await answer(reader, writer) == b'{"ok":true}'
             await asyncio.sleep(idle)  # longer than uvicorn's own default of 5 s in the first case
