@@ -28,7 +28,6 @@ seed: services          ## the seed registry: geography, heat network, household
 
 demo: seed              ## README command 1: the whole system, a scripted pass through the loop, then a short season
 	$(PYTHON) -m deploy.demo
-	$(PYTHON) -m deploy.simulate --days 7 --speed 8 --settle 45
 	@echo "演示账号见 README；停止: make down"
 
 bench: stack            ## the benchmark suite: every figure beside its raw baseline (a few minutes; BENCH_FLAGS=--quick)

@@ -1,5 +1,6 @@
-"""The simulator on a short season against the three services as processes: every accepted report is closed or
-accounted for as open, the exit status says so, and the dispatch rules it tightened are put back."""
+"""What ``make demo`` runs, on services of its own: ``python -m deploy.demo`` — the scripted pass (two cases through
+the loop, one reopened) and then the simulator on a season, here a short one. Every accepted report is closed or
+accounted for as open, the exit status says so, and the dispatch rules the simulator tightened are put back."""
 
 from __future__ import annotations
 
@@ -30,29 +31,35 @@ def _rules(url: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def season() -> Iterator[Running]:
+def demo() -> Iterator[Running]:
     """Services of its own: the simulator tightens the dispatch rules and writes hundreds of reports."""
-    with services_running("sim") as r:
+    with services_running("demo") as r:
         yield r
 
 
-def test_a_short_season_reconciles_every_accepted_report(season: Running, tmp_path: Path) -> None:
-    running = season
+def test_the_demo_closes_its_scripted_cases_and_reconciles_a_short_season(demo: Running, tmp_path: Path) -> None:
+    running = demo
     urls = {name: running.services.url(name) for name in ("intake", "dispatch", "followup")}
     before = _rules(urls["dispatch"])[0]
     out = tmp_path / "season.json"
     env = os.environ | {f"{name.upper()}_URL": url for name, url in urls.items()}
     started = time.monotonic()
     proc = run_command(
-        [sys.executable, "-m", "deploy.simulate", *SHORT, "--json", str(out)],
+        [sys.executable, "-m", "deploy.demo", "--", *SHORT, "--json", str(out)],
         env=env,
         cwd=REPO,
-        timeout=120,
+        timeout=240,
     )
     took = time.monotonic() - started
     assert proc.returncode == 0, (
         f"exit {proc.returncode} after {took:.0f}s\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     )
+    # The scripted pass: the first case closed on its first visit, the second reopened once and closed in round 2.
+    scripted = proc.stdout.split("场景三")[0]
+    assert "闭环完成" in scripted and "闭环未完成" not in scripted, scripted[-3000:]
+    assert "发回重办" in scripted and "轮次 2，重办 1 次" in scripted, scripted[-3000:]
+    assert scripted.count("状态 closed") == 2, scripted[-3000:]
+
     result = json.loads(out.read_text(encoding="utf-8"))
     rec = result["reconciliation"]
     assert result["ok"] and rec["ok"]
