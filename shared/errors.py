@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 # Refusals of the shared plumbing (shared.limits), read by whoever sent the request.
 BODY_TOO_LARGE = "请求体过大：本接口最多接受 {limit} 字节"
 RATE_LIMITED = "请求过于频繁，请 {seconds} 秒后再试"
+# A request body that did not arrive in time (shared.slow_requests).
+REQUEST_TIMEOUT = "请求发送超时：请求须在 {seconds} 秒内发送完毕"
 # A value PostgreSQL cannot store, refused as a whole (shared.errors.refused_value).
 VALUE_REFUSED = "输入含有无法保存的字符（如空字符）或超出范围的数值"
 # Refusals of the framework itself, which come with an English text.
@@ -90,6 +92,7 @@ _STATUS = {
     401: "Not signed in, or the credentials are not valid",
     403: "This caller may not do this",
     404: "Not found, or not visible to this caller",
+    408: "The request body did not arrive in time (the connection is closed)",
     409: "Conflicts with the current state",
     413: "Request body too large",
     422: "Invalid input",

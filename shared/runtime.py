@@ -29,7 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import errors, metrics, migrate
+from shared import errors, metrics, migrate, slow_requests
 from shared import logging as json_logging
 from shared.consumer import DeadLetters, EventConsumer, Handler, Record
 from shared.db import create_engine, session_factory
@@ -37,6 +37,7 @@ from shared.events import EventPayload
 from shared.limits import BodyLimit
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.settings import ServiceSettings
+from shared.slow_requests import BodyDeadline
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +259,9 @@ class ServiceRuntime:
             default=s.max_body_bytes,
             limits={"/admin/": s.max_admin_body_bytes, **(body_limits or {})},
         )
+        # Outside BodyLimit, so a body that stalls while a refused one is drained still ends; inside HttpMetrics, so a
+        # 408 is counted.
+        app.add_middleware(BodyDeadline, seconds=s.http_request_timeout_seconds)
         app.add_middleware(HttpMetrics, service=service)
 
         @app.get("/healthz", tags=["ops"], summary="Process is alive")
@@ -504,6 +508,8 @@ def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
         host=settings.http_host,
         port=settings.http_port,
         timeout_keep_alive=settings.http_keep_alive_seconds,
+        # A request head that stalls closes its connection (see shared.slow_requests; the body: BodyDeadline).
+        http=slow_requests.guarded_protocol(settings.http_request_timeout_seconds),
         log_config=None,
         access_log=False,
     )

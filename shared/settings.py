@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
     # that closes: were both 5 s, a request sent just as the server closes its end is lost ("Server disconnected
     # without sending a response"), which is what uvicorn's default of 5 s did to the services' own clients.
     http_keep_alive_seconds: int = Field(default=75, ge=1)
+    # How long a request may take to arrive: its head (request line and headers) from its first byte, and its body
+    # again from the end of the head (shared.slow_requests). A client that sends slower has its connection closed,
+    # or, when its body stalls, is answered 408: a slow sender cannot hold connections open without limit.
+    http_request_timeout_seconds: float = Field(default=15.0, gt=0)
     log_level: str = "INFO"
     migrate_on_start: bool = True
     outbox_batch_size: int = 500
