@@ -142,7 +142,7 @@ MATRIX: tuple[Row, ...] = (
             "GET /openapi.json",
             "GET /docs",
             "GET /docs/oauth2-redirect",
-            "GET /redoc",
+            "GET /docs/assets/{name}",
         ),
         "运行状态、指标（无个人信息）、接口文档",
         PUBLIC,

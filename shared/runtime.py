@@ -29,7 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import errors, metrics, migrate, slow_requests
+from shared import docs_ui, errors, metrics, migrate, slow_requests
 from shared import logging as json_logging
 from shared.consumer import DeadLetters, EventConsumer, Handler, Record
 from shared.db import create_engine, session_factory
@@ -228,7 +228,11 @@ class ServiceRuntime:
 
         ``body_limits``: path prefix → the most bytes a request body may have there, where a route needs more (or
         less) than ``max_body_bytes``; ``/admin/`` gets ``max_admin_body_bytes``."""
-        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        # /docs from the service's own files (shared.docs_ui), not FastAPI's pages, which load from a public CDN.
+        app = FastAPI(
+            title=title, description=description, version="0.1.0", lifespan=self.lifespan, docs_url=None, redoc_url=None
+        )
+        docs_ui.install(app)
         for key, value in state.items():
             setattr(app.state, key, value)
         self.install(app, body_limits=body_limits)

@@ -389,8 +389,9 @@ WARM = {"room_temps_c": [21.0], "satisfaction": "satisfied"}
 BUILD: dict[tuple[str, str], Build] = {
     **{
         (EVERY_SERVICE, f"GET {p}"): _get(p)
-        for p in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+        for p in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect")
     },
+    (EVERY_SERVICE, "GET /docs/assets/{name}"): _get("/docs/assets/swagger-ui.css"),
     # intake
     ("intake", "POST /v1/grid-reports"): lambda w, k: Call(
         "POST",
