@@ -2,18 +2,21 @@
 
 Every error answer is ``{"detail": {"code", "message", "field"}}``, except a 422 from input validation, whose
 ``detail`` is a list with one entry per field at fault. Routes declare the statuses they can answer with
-``responses=errors.responses(401, 404, …)``.
+``responses=errors.responses(401, 404, …)``; those of the shared plumbing (413, 408, and 401 for a credential
+dependency) are added to every route by ``declare_refusals``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.utils import create_model_field
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
@@ -103,6 +106,48 @@ _STATUS = {
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route for the error statuses it can answer, in the error model above."""
     return {s: {"model": InvalidOut if s == 422 else ErrorOut, "description": _STATUS[s]} for s in statuses}
+
+
+# Methods whose requests carry a body: BodyLimit (413) and BodyDeadline (408) stand in front of every one of them.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def declare_refusals(routes: Iterable[Any], *, credentials: Collection[Callable[..., Any]]) -> None:
+    """Adds to the OpenAPI ``responses`` of ``routes`` (an APIRouter's, before the app includes it) the refusals that
+    come from plumbing every route shares rather than from the route's own code, so no route has to remember them:
+    413 (shared.limits.BodyLimit) and 408 (shared.slow_requests.BodyDeadline) on every route with a body method, 401
+    on every route that depends, directly or through another dependency, on one of ``credentials`` (shared.auth's
+    bearer token and admin token). A status the route declares itself is kept as declared.
+
+    What a route's own code decides stays in its ``responses=``: 403 where a role or scope is refused, 429 where it
+    spends a rate limit, 401 where it checks a credential itself (a 12345 signature, a gateway key);
+    tests/unit/test_openapi_refusals.py holds them to the authorization matrix and to the rate limiter's use."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            statuses: list[int] = []
+            if (route.methods or set()) & BODY_METHODS:
+                statuses += [408, 413]
+            if _depends_on(route.dependant, credentials):
+                statuses.append(401)
+            added = {s: spec for s, spec in responses(*statuses).items() if s not in route.responses}
+            if added:
+                # A new dict: a route may share its ``responses=`` with others.
+                route.responses = {**route.responses, **added}
+                route.response_fields = {
+                    **route.response_fields,
+                    **{
+                        s: create_model_field(
+                            name=f"Response_{s}_{route.unique_id}", type_=spec["model"], mode="serialization"
+                        )
+                        for s, spec in added.items()
+                    },
+                }
+        elif (router := getattr(route, "original_router", None)) is not None:
+            declare_refusals(router.routes, credentials=credentials)  # a router included in this one
+
+
+def _depends_on(dependant: Any, calls: Collection[Callable[..., Any]]) -> bool:
+    return any(d.call in calls or _depends_on(d, calls) for d in dependant.dependencies)
 
 
 def refused_value(exc: DBAPIError) -> bool:

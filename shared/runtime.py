@@ -29,7 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import docs_ui, errors, metrics, migrate, slow_requests
+from shared import auth, docs_ui, errors, metrics, migrate, slow_requests
 from shared import logging as json_logging
 from shared.consumer import DeadLetters, EventConsumer, Handler, Record
 from shared.db import create_engine, session_factory
@@ -238,6 +238,8 @@ class ServiceRuntime:
         self.install(app, body_limits=body_limits)
         errors.install(app)
         for router in routers:
+            # Every route's OpenAPI lists the refusals of the shared plumbing (413, 408; 401 behind a credential).
+            errors.declare_refusals(router.routes, credentials=(auth.bearer, auth.admin))
             app.include_router(router)
         if self.settings.cors_origins:
             # Bearer tokens travel in a header, never in cookies: no credentials mode.
