@@ -7,7 +7,8 @@ service. Two guards, both given ``ServiceSettings.http_request_timeout_seconds``
 
 - the head (request line and headers): ``guarded_protocol`` subclasses uvicorn's HTTP protocol with a timer armed
   when a connection opens and when a request's first byte arrives, cancelled once its headers are complete. When it
-  fires the connection is closed: with no complete head there is no request to answer.
+  fires the connection is closed: with no complete head there is no request to answer. The same timer runs for the
+  rest of a body that was answered before it was read (a refusal), which uvicorn would otherwise read to its end.
 - the body: ``BodyDeadline``, an ASGI middleware, gives the body as long again from the moment the app is called
   (the head is complete), plus a second for every ``MIN_BODY_RATE`` bytes that arrive, so a large upload on a slow
   line (a district's registry, 2.2 MB) is not cut off while a client that drips a few bytes gains nothing (Apache's
@@ -85,16 +86,23 @@ class _H11HeadTimeout(H11Protocol):
         self._head_timer.arm()
 
     def data_received(self, data: bytes) -> None:
-        if self.conn.their_state is h11.IDLE:
+        before = self.conn.their_state
+        if before is h11.IDLE:
             self._head_timer.arm()  # the first bytes of the next request's head
         super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:
-            self._head_timer.cancel()  # the head was parsed (h11 leaves IDLE only on a complete request head)
+        after = self.conn.their_state
+        if after is not before and before in (h11.IDLE, h11.SEND_BODY):
+            # The head was parsed (h11 leaves IDLE only on a complete head), or the rest of a body came in.
+            self._head_timer.cancel()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
-            self._head_timer.arm()  # part of a pipelined request's head was read while the answer went out
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state is h11.SEND_BODY or (self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]):
+            # Answered before its body was read (a refusal): the rest must still come in time, or a client
+            # dripping it holds the connection. Or part of a pipelined request's head came while the answer went out.
+            self._head_timer.arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_timer.cancel()
@@ -120,6 +128,17 @@ def _httptools_head_timeout() -> type[Any] | None:
         def on_headers_complete(self) -> None:
             self._head_timer.cancel()
             super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._head_timer.cancel()  # the rest of a body answered before it was read (below) is in
+            super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
+                # Answered before its body was read (a refusal): the rest must still come in time, or a client
+                # dripping it holds the connection (each byte would put off the keep-alive timeout).
+                self._head_timer.arm()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._head_timer.cancel()

@@ -36,6 +36,10 @@ def echo_app() -> FastAPI:
     async def ping() -> dict[str, bool]:
         return {"ok": True}
 
+    @app.post("/refuse")
+    async def refuse() -> dict[str, bool]:
+        return {"read": False}  # answers without reading the body, as a refusal does
+
     return app
 
 
@@ -140,6 +144,31 @@ async def test_a_body_that_stalls_is_answered_408(parser: str) -> None:
             assert detail["code"] == "request_timeout"
             assert "秒内发送完毕" in detail["message"]
             await closed_within(reader, 5)
+        finally:
+            writer.close()
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_the_rest_of_a_body_answered_before_it_was_read_must_still_come_in_time(parser: str) -> None:
+    async with serving(config(parser)) as base:  # type: ignore[arg-type]
+        reader, writer = await connect(base)
+        try:
+            writer.write(b"POST /refuse HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+            await writer.drain()
+            status, _, body = await read_response(reader)
+            assert (status, json.loads(body)) == (200, {"read": False})
+            for _ in range(int(LIMIT / 0.3) + 10):  # drip the rest: each byte would put off the keep-alive timeout
+                try:
+                    writer.write(b"x")
+                    await writer.drain()
+                    assert await asyncio.wait_for(reader.read(1), 0.3) == b""
+                except TimeoutError:
+                    continue
+                except ConnectionError:
+                    pass
+                break
+            else:
+                pytest.fail("the connection is still open")
         finally:
             writer.close()
 
