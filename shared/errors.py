@@ -129,7 +129,8 @@ def declare_refusals(routes: Iterable[Any], *, credentials: Collection[Callable[
                 statuses += [408, 413]
             if _depends_on(route.dependant, credentials):
                 statuses.append(401)
-            added = {s: spec for s, spec in responses(*statuses).items() if s not in route.responses}
+            declared = {str(s) for s in route.responses}
+            added = {s: spec for s, spec in responses(*statuses).items() if str(s) not in declared}
             if added:
                 # A new dict: a route may share its ``responses=`` with others.
                 route.responses = {**route.responses, **added}
