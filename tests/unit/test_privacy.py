@@ -1,5 +1,6 @@
-"""Personal data: masking of a resident's contact details, redaction of free text, and event contracts that
-cannot carry a phone number."""
+"""Personal data: masking of a resident's contact details, the detector on a corpus of free text as the loop's people
+write it (recall and precision printed with ``-s``), text hygiene, and event contracts that cannot carry a phone
+number."""
 
 from __future__ import annotations
 
@@ -7,10 +8,25 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from shared.contracts.common import UnitType
 from shared.contracts.dispatch import AssignmentResolved, AssignmentReturned, ExtensionRequested
-from shared.privacy import mask_name, mask_phone, redact
+from shared.privacy import (
+    ID_MASK,
+    PHONE_MASK,
+    FreeText,
+    PiiKind,
+    contains_pii,
+    find_pii,
+    id_check_digit,
+    luhn_valid,
+    mask_name,
+    mask_phone,
+    redact,
+)
+from shared.text import FORBIDDEN_CHAR, forbidden_at, xml_safe
+from tests.unit.pii_corpus import CARD1, ID1, NEGATIVES, POSITIVES, REGISTRY_NAMES, Positive
 
 MOBILE = re.compile(r"1[3-9]\d{9}")
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -86,3 +102,72 @@ def test_event_contracts_redact_their_free_text() -> None:
     )
     for text in (resolved.action_taken, returned.note, extension.reason):
         assert text is not None and "13800001234" not in text and "李女士" not in text and "更换阀门" in text
+
+
+# -- the detector on the corpus (tests/unit/pii_corpus.py) --------------------------------------------------------
+
+
+def _missed(p: Positive) -> list[str]:
+    out = redact(p.text, names=REGISTRY_NAMES)
+    return [s for s in p.secrets if s in out] + [f"lost {k!r}" for k in p.keep if k not in out]
+
+
+def test_the_corpus_is_large_enough_and_its_numbers_are_valid() -> None:
+    assert len(POSITIVES) + len(NEGATIVES) >= 200 and len(POSITIVES) >= 100 and len(NEGATIVES) >= 100
+    assert (
+        id_check_digit(ID1[:17]) == ID1[17]
+        and luhn_valid(CARD1)
+        and not luhn_valid(CARD1[:-1] + "0" * (CARD1[-1] != "0"))
+    )
+
+
+def test_every_positive_is_redacted_and_no_negative_is_touched() -> None:
+    missed = {p.text: m for p in POSITIVES if (m := _missed(p))}
+    touched = {n: redact(n, names=REGISTRY_NAMES) for n in NEGATIVES if redact(n, names=REGISTRY_NAMES) != n}
+    found = len(POSITIVES) - len(missed)
+    recall = found / len(POSITIVES)
+    precision = found / (found + len(touched)) if found + len(touched) else 1.0
+    print(
+        f"\nPII corpus: {len(POSITIVES)} positives, {len(NEGATIVES)} negatives; "
+        f"recall {recall:.3f} ({found}/{len(POSITIVES)}), precision {precision:.3f} "
+        f"({len(touched)} negatives altered)"
+    )
+    assert not missed, "personal data left:\n" + "\n".join(f"{t!r}: {m}" for t, m in missed.items())
+    assert not touched, "text altered that holds no personal data:\n" + "\n".join(
+        f"{n!r} → {o!r}" for n, o in touched.items()
+    )
+    assert recall == 1.0 and precision == 1.0
+
+
+@pytest.mark.parametrize("positive", POSITIVES, ids=lambda p: p.text[:24])
+def test_redacting_twice_changes_nothing_and_finds_nothing(positive: Positive) -> None:
+    once = redact(positive.text, names=REGISTRY_NAMES)
+    assert redact(once, names=REGISTRY_NAMES) == once
+    assert not contains_pii(once, names=REGISTRY_NAMES), find_pii(once, names=REGISTRY_NAMES)
+
+
+def test_what_surrounds_a_number_is_kept_as_typed() -> None:
+    # Full-width text around a full-width number keeps its width: only the number is replaced.
+    assert redact("业主，手机１３９１２３４５６７８，３号楼") == f"业主，手机{PHONE_MASK}，３号楼"
+    matches = find_pii("电话　１３９－８７６５－４３２１。")
+    assert [(m.kind, m.text) for m in matches] == [(PiiKind.MOBILE, "１３９－８７６５－４３２１")]
+
+
+def test_a_check_digit_decides_without_a_word_saying_what_the_number_is() -> None:
+    wrong = ID1[:17] + ("0" if ID1[17] != "0" else "1")
+    assert ID_MASK in redact(f"编号{ID1}")
+    assert redact(f"编号{wrong}") == f"编号{wrong}"
+    assert ID_MASK in redact(f"身份证{wrong}")  # mistyped after 身份证: still an ID number
+
+
+def test_text_hygiene_refuses_what_xml_cannot_carry() -> None:
+    class Note(BaseModel):
+        note: FreeText
+
+    for bad in ("a\x0bb", "\x00", "\x1f", "\ufffe", "\uffff", "x\ud800y"):
+        with pytest.raises(ValidationError) as caught:
+            Note(note=bad)
+        (error,) = caught.value.errors()
+        assert error["type"] == FORBIDDEN_CHAR and error["loc"] == ("note",)
+    assert Note(note="行一\n行二\t\r 电话13912345678").note == f"行一\n行二\t\r 电话{PHONE_MASK}"
+    assert xml_safe("a\x0bb\ufffec\ud800") == "abc" and forbidden_at("ok\n") is None
