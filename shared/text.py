@@ -45,6 +45,16 @@ def _clean(text: str) -> str:
     return text
 
 
-CleanText = Annotated[str, AfterValidator(_clean)]
+def clean(text: str) -> str:
+    """``text`` itself, or a PydanticCustomError (a 422 naming the field) if it holds a character XML 1.0 forbids."""
+    return _clean(text)
+
+
+CLEAN = AfterValidator(_clean)
+"""The validator of ``CleanText``, for an optional field whose limits must be checked first, on the text as sent:
+``Annotated[str, Field(max_length=100), CLEAN] | None`` (pydantic applies the ``Field`` limits of an optional field
+after the validators)."""
+
+CleanText = Annotated[str, CLEAN]
 """Text a person typed (a name, a note, a description): refused with a 422 naming the field when it holds a character
 XML 1.0 forbids."""

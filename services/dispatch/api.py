@@ -31,6 +31,7 @@ from shared.clock import Clock
 from shared.errors import ApiError, responses
 from shared.outbox import OutboxWriter
 from shared.runtime import Transaction
+from shared.text import CLEAN
 
 router = APIRouter()
 
@@ -335,7 +336,7 @@ async def get_rules(session: Session) -> list[RuleSetOut]:
 
 @router.put("/admin/rules", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
 async def put_rules(
-    body: dict[str, Any], session: Session, note: Annotated[str, Query(max_length=300)] = ""
+    body: dict[str, Any], session: Session, note: Annotated[str, Query(max_length=300), CLEAN] = ""
 ) -> dict[str, int]:
     """A new version of the rules (tiers, routes, clocks, escalation, limits), in force at once on every
     replica; no restart."""

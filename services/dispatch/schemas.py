@@ -10,9 +10,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from services.dispatch.domain import ReturnReason
 from shared.contracts.common import Tier, UnitType
 from shared.inputs import ISO
+from shared.privacy import STORED, FreeText
+from shared.text import CLEAN, CleanText
 
 # A reference to a photo stored elsewhere (an object-store key or URL), never the photo itself.
-PhotoRef = Annotated[str, Field(max_length=300)]
+PhotoRef = Annotated[str, Field(max_length=300), CLEAN]
 ScopeKind = Annotated[str, Field(max_length=20)]
 ScopeIds = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=10_000)]
 
@@ -20,7 +22,7 @@ ScopeIds = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], F
 class UnitIn(BaseModel):
     id: str = Field(min_length=1, max_length=64)
     type: UnitType
-    name: str = Field(min_length=1, max_length=200)
+    name: CleanText = Field(min_length=1, max_length=200)
     district_id: str = Field(min_length=1, max_length=64)
     covers: dict[ScopeKind, ScopeIds] = Field(
         default_factory=dict, max_length=10, description="scope kind (substation, compound, street, district) → ids"
@@ -32,7 +34,9 @@ class UnitsIn(BaseModel):
 
 
 class ResolveIn(BaseModel):
-    action_taken: str = Field(min_length=1, max_length=2000, description="What was done (处置情况).")
+    action_taken: FreeText = Field(
+        min_length=1, max_length=2000, description="What was done (处置情况), stored redacted."
+    )
     measured_temp_c: float | None = Field(
         default=None, ge=-10, le=40, strict=True, description="Indoor temperature after the fix."
     )
@@ -40,26 +44,26 @@ class ResolveIn(BaseModel):
 
 
 class ProgressIn(BaseModel):
-    note: str = Field(min_length=1, max_length=2000, description="Progress note (办理进展).")
+    note: FreeText = Field(min_length=1, max_length=2000, description="Progress note (办理进展), stored redacted.")
 
 
 class ReturnIn(BaseModel):
     """退单: why this assignment is not ours."""
 
     reason: ReturnReason
-    note: str | None = Field(default=None, max_length=1000)
+    note: Annotated[str, Field(max_length=1000), STORED] | None = Field(default=None, description="Stored redacted.")
 
 
 class ExtensionIn(BaseModel):
     """延期: the new resolve deadline asked for, and why (e.g. main pipe replacement)."""
 
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: FreeText = Field(min_length=1, max_length=1000, description="Why, stored redacted.")
     resolve_due: Annotated[AwareDatetime, ISO]
 
 
 class DecisionIn(BaseModel):
     approved: bool = Field(strict=True)
-    note: str | None = Field(default=None, max_length=1000)
+    note: Annotated[str, Field(max_length=1000), STORED] | None = Field(default=None, description="Stored redacted.")
 
 
 class TierIn(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -11,6 +11,8 @@ from pydantic_core import PydanticCustomError
 from services.followup import messages
 from services.followup.domain import PLAUSIBLE_INDOOR_C
 from shared.contracts.common import Satisfaction
+from shared.privacy import STORED
+from shared.text import CleanText
 
 
 def _plausible(temps: list[float]) -> list[float]:
@@ -42,8 +44,12 @@ class VisitIn(BaseModel):
         validate_default=True,
         description="满意 satisfied / 基本满意 mostly / 不满意 dissatisfied. Required when reached, absent otherwise.",
     )
-    notes: str | None = Field(default=None, max_length=2000)
-    photo_refs: list[str] = Field(default_factory=list, max_length=20, description="References of uploaded photos.")
+    notes: Annotated[str, Field(max_length=2000), STORED] | None = Field(
+        default=None, description="What the worker noted (回访记录), stored redacted."
+    )
+    photo_refs: list[CleanText] = Field(
+        default_factory=list, max_length=20, description="References of uploaded photos."
+    )
 
     @field_validator("room_temps_c")
     @classmethod
@@ -111,8 +117,10 @@ class SpotCheckIn(BaseModel):
         strict=True,
         description="The return-visit record does not match what was found (回访记录不实): fails.",
     )
-    notes: str | None = Field(default=None, max_length=2000)
-    photo_refs: list[str] = Field(default_factory=list, max_length=20)
+    notes: Annotated[str, Field(max_length=2000), STORED] | None = Field(
+        default=None, description="What the task force noted, stored redacted."
+    )
+    photo_refs: list[CleanText] = Field(default_factory=list, max_length=20)
 
     @field_validator("room_temps_c")
     @classmethod

@@ -9,21 +9,23 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.common import Category
 from shared.inputs import ISO
+from shared.privacy import FreeText
+from shared.text import CLEAN, CleanText
 
 # A reference to a photo stored elsewhere (an object-store key or URL), never the photo itself.
-PhotoRef = Annotated[str, Field(max_length=300)]
+PhotoRef = Annotated[str, Field(max_length=300), CLEAN]
 
 
 class AreaIn(BaseModel):
     id: str = Field(min_length=1, max_length=64)
     kind: Literal["district", "street", "community", "grid", "compound", "substation"]
-    name: str = Field(min_length=1, max_length=200)
+    name: CleanText = Field(min_length=1, max_length=200)
     parent_id: str | None = Field(default=None, max_length=64)
 
 
 class BuildingIn(BaseModel):
     id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    name: CleanText = Field(min_length=1, max_length=200)
     compound_id: str = Field(max_length=64)
     grid_id: str = Field(max_length=64)
     substation_id: str | None = Field(default=None, max_length=64)
@@ -32,10 +34,10 @@ class BuildingIn(BaseModel):
 class HouseholdIn(BaseModel):
     id: str = Field(min_length=1, max_length=64)
     building_id: str = Field(max_length=64)
-    unit_no: str = Field(max_length=16)
-    room: str = Field(max_length=16)
-    resident_name: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=32)
+    unit_no: CleanText = Field(max_length=16)
+    room: CleanText = Field(max_length=16)
+    resident_name: Annotated[str, Field(max_length=100), CLEAN] | None = None
+    phone: Annotated[str, Field(max_length=32), CLEAN] | None = None
     priority_group: Literal["elderly_alone", "disabled", "low_income"] | None = None
 
 
@@ -57,7 +59,7 @@ class GridReportIn(BaseModel):
     household_id: str | None = Field(default=None, max_length=64)
     building_id: str | None = Field(default=None, max_length=64)
     category: Category | None = Field(default=None, description="Omitted: classified from the description.")
-    description: str = Field(min_length=1, max_length=2000)
+    description: FreeText = Field(min_length=1, max_length=2000, description="What is wrong, stored redacted.")
     measured_temp_c: float | None = Field(
         default=None, ge=-10, le=40, strict=True, description="Indoor temperature (°C)."
     )
@@ -125,12 +127,18 @@ class HotlineOrderIn(BaseModel):
     household_id: str | None = Field(default=None, max_length=64, description="Registry household id.")
     building_id: str | None = Field(default=None, max_length=64, description="Registry building id (building-wide).")
     category: Category | None = Field(default=None, description="Omitted: classified from the content.")
-    content: str = Field(min_length=1, max_length=2000, description="诉求内容, as the operator typed it.")
+    content: FreeText = Field(
+        min_length=1, max_length=2000, description="诉求内容, as the operator typed it; stored redacted."
+    )
     accepted_at: Annotated[datetime | None, ISO] = Field(
         default=None, description="When 12345 took the call (受理时间)."
     )
-    caller_name: str | None = Field(default=None, max_length=100, description="Accepted and never stored.")
-    caller_phone: str | None = Field(default=None, max_length=32, description="Accepted and never stored.")
+    caller_name: Annotated[str, Field(max_length=100), CLEAN] | None = Field(
+        default=None, description="Accepted and never stored."
+    )
+    caller_phone: Annotated[str, Field(max_length=32), CLEAN] | None = Field(
+        default=None, description="Accepted and never stored."
+    )
     photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
 
 
@@ -187,7 +195,7 @@ class ReadingsOut(BaseModel):
 
 class FindingIn(BaseModel):
     category: Category | None = Field(default=None, description="Omitted: classified from the description.")
-    description: str = Field(min_length=1, max_length=2000)
+    description: FreeText = Field(min_length=1, max_length=2000, description="What was found, stored redacted.")
     photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
 
 
