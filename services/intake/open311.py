@@ -37,6 +37,7 @@ from shared.clock import Clock
 from shared.contracts.common import Category, Channel
 from shared.errors import ApiError, refused_value
 from shared.limits import RateLimiter, retry_after
+from shared.text import xml_safe
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 
@@ -114,7 +115,7 @@ def _xml_value(parent: ET.Element, value: Any) -> None:
     if isinstance(value, bool):
         parent.text = "true" if value else "false"
     elif value is not None:
-        parent.text = str(value)
+        parent.text = xml_safe(str(value))  # what XML 1.0 cannot carry is dropped, not written
 
 
 def _xml_fill(parent: ET.Element, data: dict[str, Any]) -> None:
