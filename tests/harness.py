@@ -1,5 +1,5 @@
-"""What integration and e2e tests share: the real stack's addresses, fresh databases, Kafka readers,
-and services run in-process (with an injected clock) or as real processes.
+"""What integration and e2e tests share: the real stack's addresses (Kafka, PostgreSQL, S3), fresh databases, Kafka
+readers, and services run in-process (with an injected clock) or as real processes.
 
 A stack that is not running is a failure, never a skip: ``deploy/local/stack up`` starts it.
 """
@@ -25,9 +25,11 @@ from fastapi import FastAPI
 
 from deploy.chaos.stack import free_ports as free_ports  # one definition, shared with the chaos run
 from shared.events import BadEvent, Envelope, decode
+from shared.photos import PhotoStore, PhotoStoreSettings
 
 PG_PORT = int(os.environ.get("PG_PORT", "55432"))
 KAFKA = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '19092')}"
+S3_ENDPOINT = f"http://127.0.0.1:{os.environ.get('S3_PORT', '19000')}"  # the stack's S3Proxy, dev credentials
 
 
 def db_url(name: str) -> str:
@@ -54,6 +56,13 @@ async def check_stack() -> None:
         )
     finally:
         await producer.stop()
+    try:
+        await PhotoStore(PhotoStoreSettings(endpoint_url=S3_ENDPOINT)).ping()
+    except Exception as exc:
+        pytest.fail(
+            f"S3 (S3Proxy) of the local stack is not reachable at {S3_ENDPOINT} ({exc!r}): run deploy/local/stack up",
+            pytrace=False,
+        )
 
 
 async def fresh_database(name: str) -> str:
