@@ -266,6 +266,8 @@ _SINGLE_END = (
     "某家的说称讲在已不没和对与及等并也都住户室楼因于给向打拨致回请需要问答叫所门处屋"
     "现今昨前后从到再又还就才刚曾将会能想让把被跟或但而着过"
 )
+# What ends a name but may also be in one (王和平, 赵刚) is not taken for the end inside it.
+_NOT_GIVEN = frozenset(_SINGLE_END) - frozenset("和刚")
 _END = re.compile(
     rf"(?:[^{_CJK}]|$|电话|手机|座机|固话|联系|反映|反应|表示|来电|要求|投诉|告知|签字|签收|本人|明天|明日|上午|下午|晚上|早上"
     rf"|中午|独居|代为|代报|夫妇|老两口|女儿|儿子|母亲|父亲|老伴|家属|目前|由于|认为|觉得|满意|居住|一家|同意|确认|称|[{_SINGLE_END}])"
@@ -274,13 +276,20 @@ _NOT_NAMES = frozenset(
     "房间 房子 房屋 房东 高度 温度 时间 时候 安全 关于 关闭 关注 万一 于是 常常 全部 全家 全天 全体 金额"
     " 路上 成功 方便 方面 文件 白天 程度 马上 管道 管理 单位 单元 车辆 卫生 包括 齐全 连续 连接 周围 周末"
     " 周边 任何 任务 应该 应当 严重 许多 康复 费用 简单 项目 解决 解释 尤其 阳台 司机 车库 冷热 冷水 华北"
-    " 暖气 毛病 钱款 段落 宁可 曾经 向来 易于 乔迁".split()
+    " 暖气 毛病 钱款 段落 宁可 曾经 向来 易于 乔迁 施工 安装 安监 应急 高区 高层 党员 车主 房主 余下 常年 成员"
+    " 路人 游客 时常 全楼 全体 金属 武警".split()
+)
+# A name opening a clause, as grid workers and crews write down whom they spoke to (张建国表示满意), is a name only
+# when what follows is something a person does: 表示, 反映, 称, 说, 家, 电话, …
+_CLAUSE_START = re.compile(rf"(?:^|(?<=[，。；、：:,;.!?！？\s（(]))(?={_SURNAME}[{_CJK}])")
+_SPEAKS = re.compile(
+    "表示|反映|反应|称|说|讲|同意|确认|要求|来电|投诉|告知|签字|签收|不在|在家|家|电话|手机|满意|不满意|认为|觉得|夫妇|一家|本人"
 )
 
 
-def _name_at(norm: str, at: int, *, any_chars: bool) -> int:
+def _name_at(norm: str, at: int, *, any_chars: bool, end_by: re.Pattern[str] = _END) -> int:
     """The end of a name starting at ``at`` (0: none): a surname and one or two characters, or with ``any_chars``
-    (after 姓名：) any two to four, followed by something that ends a name."""
+    (after 姓名：) any two to four, followed by something that ends a name (``end_by``)."""
     if any_chars:
         for length in (4, 3, 2):
             cand = norm[at : at + length]
@@ -295,9 +304,10 @@ def _name_at(norm: str, at: int, *, any_chars: bool) -> int:
         cand = norm[at:end]
         if len(norm) < end or not re.fullmatch(f"[{_CJK}]+", norm[surname.end() : end]):
             continue
-        if cand in _NOT_NAMES or cand[:2] in _NOT_NAMES or any(c in _SINGLE_END for c in norm[surname.end() : end]):
+        given_chars = norm[surname.end() : end]
+        if cand in _NOT_NAMES or cand[:2] in _NOT_NAMES or any(c in _NOT_GIVEN for c in given_chars):
             continue
-        if _END.match(norm, end):
+        if end_by.match(norm, end):
             return end
     return 0
 
@@ -314,6 +324,9 @@ def _names(norm: str, names: Iterable[str]) -> list[tuple[PiiKind, int, int, str
             found.append((PiiKind.NAME, m.end(), end, NAME_MASK))
     for m in _INTRODUCER.finditer(norm):
         if end := _name_at(norm, m.end(), any_chars=False):
+            found.append((PiiKind.NAME, m.end(), end, NAME_MASK))
+    for m in _CLAUSE_START.finditer(norm):
+        if end := _name_at(norm, m.end(), any_chars=False, end_by=_SPEAKS):
             found.append((PiiKind.NAME, m.end(), end, NAME_MASK))
     return found
 
