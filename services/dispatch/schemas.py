@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispatch.domain import ReturnReason
 from shared.contracts.common import Tier, UnitType
-from shared.inputs import ISO
+from shared.inputs import IsoDateTime
 from shared.privacy import STORED, FreeText
 from shared.text import CLEAN, CleanText
 
@@ -58,7 +58,7 @@ class ExtensionIn(BaseModel):
     """延期: the new resolve deadline asked for, and why (e.g. main pipe replacement)."""
 
     reason: FreeText = Field(min_length=1, max_length=1000, description="Why, stored redacted.")
-    resolve_due: Annotated[AwareDatetime, ISO]
+    resolve_due: IsoDateTime
 
 
 class DecisionIn(BaseModel):
@@ -72,7 +72,7 @@ class TierIn(BaseModel):
 
 class ColdSnapIn(BaseModel):
     active: bool = Field(strict=True)
-    until: Annotated[AwareDatetime | None, ISO] = None
+    until: IsoDateTime | None = None
 
 
 class AssignmentOut(BaseModel):

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from shared.contracts.common import Satisfaction
 from shared.contracts.followup import ReopenReason
+from shared.inputs import MAX_YEAR, MIN_YEAR
 
 # Indoor readings outside this range are measurement errors, not verdicts.
 PLAUSIBLE_INDOOR_C = (0.0, 35.0)
@@ -154,13 +155,14 @@ def spot_check_sample(
 
 # -- the calendar of reports (local days and ISO weeks) -----------------------------------------------------
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")  # ASCII digits: \d would take full-width ones too
 
 
 def parse_week(week: str) -> date:
-    """The Monday of an ISO week written ``2026-W47``; ValueError for anything else."""
+    """The Monday of an ISO week written ``2026-W47`` in 2000–2100; ValueError for anything else (a week at year 1
+    or 9999 has no window the date arithmetic can compute)."""
     m = _WEEK.match(week)
-    if not m:
+    if not m or not MIN_YEAR <= int(m[1]) <= MAX_YEAR:
         raise ValueError(f"not an ISO week: {week!r}")
     try:
         return date.fromisocalendar(int(m[1]), int(m[2]), 1)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared import privacy
+from shared import inputs, privacy
 from shared.contracts.common import Category, Priority
 
 # -- priority ----------------------------------------------------------------------------------------
@@ -256,11 +256,17 @@ def signature_valid(secret: str, timestamp: str, body: bytes, signature: str) ->
     return hmac.compare_digest(sign(secret, timestamp, body), signature.strip().lower())
 
 
+# 2100-12-31T23:59:59Z: a later timestamp is not one of a clock in service.
+MAX_UNIX_SECONDS = 4_133_980_799
+
+
 def timestamp_fresh(timestamp: str, *, now: float, max_skew_seconds: int) -> bool:
-    """The timestamp is whole Unix seconds, within ``max_skew_seconds`` of now, either way."""
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    """The timestamp is whole Unix seconds in ASCII digits, within ``max_skew_seconds`` of now, either way."""
+    try:
+        seconds = inputs.ascii_int(timestamp, low=0, high=MAX_UNIX_SECONDS)
+    except inputs.InputRefused:
         return False
-    return abs(now - int(timestamp)) <= max_skew_seconds
+    return abs(now - seconds) <= max_skew_seconds
 
 
 def backoff_seconds(attempt: int, *, base: float, cap: float) -> float:

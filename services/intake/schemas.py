@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.common import Category
-from shared.inputs import ISO
+from shared.inputs import BOUNDED, ISO, IsoDateTime
 from shared.privacy import FreeText
 from shared.text import CLEAN, CleanText
 
@@ -130,7 +130,7 @@ class HotlineOrderIn(BaseModel):
     content: FreeText = Field(
         min_length=1, max_length=2000, description="诉求内容, as the operator typed it; stored redacted."
     )
-    accepted_at: Annotated[datetime | None, ISO] = Field(
+    accepted_at: Annotated[datetime | None, ISO, BOUNDED] = Field(
         default=None, description="When 12345 took the call (受理时间)."
     )
     caller_name: Annotated[str, Field(max_length=100), CLEAN] | None = Field(
@@ -180,7 +180,7 @@ class RedriveOut(BaseModel):
 
 class ReadingIn(BaseModel):
     sensor_id: str = Field(min_length=1, max_length=64)
-    measured_at: Annotated[AwareDatetime, ISO]
+    measured_at: IsoDateTime
     temp_c: float = Field(ge=-40, le=60, strict=True)
 
 
@@ -203,7 +203,7 @@ class VisitIn(BaseModel):
     """访民问暖 入户走访: one visit, what was measured, whom the worker spoke to, what was found."""
 
     household_id: str = Field(min_length=1, max_length=64)
-    visited_at: Annotated[AwareDatetime | None, ISO] = Field(default=None, description="Omitted: now.")
+    visited_at: IsoDateTime | None = Field(default=None, description="Omitted: now.")
     measured_temp_c: float | None = Field(default=None, ge=-10, le=40, strict=True)
     residents_reached: int = Field(ge=0, le=50, strict=True)
     findings: list[FindingIn] = Field(default_factory=list, max_length=10)
