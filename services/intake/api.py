@@ -4,6 +4,7 @@ residents and staff, and the admin registry and callback queue. Open311 lives in
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -35,7 +36,7 @@ from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
 from shared.clock import Clock
 from shared.db import retry_races
 from shared.errors import ApiError, NotFound, responses
-from shared.inputs import IsoDate
+from shared.inputs import IsoDate, not_in_future
 from shared.limits import RateLimiter
 from shared.runtime import Transaction
 
@@ -56,6 +57,13 @@ def _intake(request: Request) -> service.Intake:
 def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
+
+
+def _not_future(request: Request, at: datetime | None, field: str) -> None:
+    """A time the caller observed lies no later than the service's clock plus the allowed skew, else 422."""
+    skew = _settings(request).max_clock_skew_seconds
+    if at is not None and not not_in_future(at, now=_clock(request).now(), skew_seconds=skew):
+        raise ApiError(422, "in_future", messages.IN_FUTURE.format(seconds=skew), field)
 
 
 def _parse(model: type[M], raw: bytes) -> M:
@@ -140,6 +148,7 @@ async def log_visit(
     """访民问暖 入户走访: log a household visit; each finding becomes a report."""
     require(principal, Role.GRID_WORKER)
     _limits(request).check(GRID_WORKER, principal.sub)
+    _not_future(request, body.visited_at, "visited_at")
     visit, created = await visits.log_visit(
         session,
         _intake(request),

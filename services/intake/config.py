@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.inputs import WebUrl
 from shared.limits import Rate
 from shared.settings import ServiceSettings
 
@@ -36,7 +37,9 @@ class HotlineIntegration(BaseModel):
     """One 12345 platform that sends work orders and receives status callbacks."""
 
     secret: SecretStr
-    callback_url: str | None = Field(default=None, description="Where status changes are POSTed; None: no callbacks.")
+    callback_url: WebUrl | None = Field(
+        default=None, description="Where status changes are POSTed (https:// or http://); None: no callbacks."
+    )
 
 
 class IntakeSettings(ServiceSettings):

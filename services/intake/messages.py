@@ -47,7 +47,10 @@ OPEN311_LOCATION_MISSING = (
 )
 OPEN311_LOCATION_UNKNOWN = "登记簿中没有该住户或楼栋 (unknown address_id)"
 OPEN311_DESCRIPTION_TOO_LONG = "description 超过 4000 字 (description longer than 4000 characters)"
-OPEN311_BAD_DATE = "日期须为 W3C 格式，如 2026-11-20T08:00:00+08:00 (dates must be W3C format)"
+OPEN311_BAD_DATE = (
+    "{name} 须为 2000 至 2100 年间的 W3C 时间，如 2026-11-20T08:00:00+08:00 "
+    "({name} must be a W3C date-time in 2000–2100)"
+)
 OPEN311_BAD_STATUS = "status 只能是 open 或 closed (status must be open or closed)"
 OPEN311_RANGE_TOO_LONG = "查询时间跨度不能超过 90 天 (the date range may not span more than 90 days)"
 OPEN311_NOT_FOUND = "未找到该诉求 (service request not found)"
@@ -57,3 +60,10 @@ OPEN311_BAD_ATTRIBUTE = "attribute[{code}] 取值无效 (invalid attribute value
 OPEN311_BAD_VALUE = "参数含有无法保存的字符（如空字符）(a parameter holds a character that cannot be stored)"
 OPEN311_RATE_LIMITED = "请求过于频繁，请 {seconds} 秒后再试 (rate limit exceeded, retry after {seconds} s)"
 OPEN311_AGENCY = "城关区供热诉求办理"
+OPEN311_BAD_MEDIA_URL = "media_url 须为 https:// 或 http:// 开头的网址 (media_url must be an https:// or http:// URL)"
+OPEN311_SERVER_ERROR = "服务器内部错误，请稍后再试 (internal error, try again later)"
+OPEN311_NO_SUCH_CALL = "没有这个接口 (no such Open311 call)"
+OPEN311_METHOD_NOT_ALLOWED = "该接口不支持此请求方法 (method not allowed)"
+
+# Times a caller observed
+IN_FUTURE = "时间晚于当前时间（允许误差 {seconds} 秒），请检查设备时钟 (time in the future)"

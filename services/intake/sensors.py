@@ -71,6 +71,16 @@ async def ingest(
         raise ApiError(
             413, "batch_too_large", messages.SENSOR_BATCH_TOO_LARGE.format(max=settings.sensor_max_batch), "readings"
         )
+    latest = at + timedelta(seconds=settings.max_clock_skew_seconds)
+    for i, r in enumerate(readings):
+        if r.measured_at > latest:
+            # Stored, a reading from the future would be the sensor's latest and hide every real one until then.
+            raise ApiError(
+                422,
+                "in_future",
+                messages.IN_FUTURE.format(seconds=settings.max_clock_skew_seconds),
+                f"readings.{i}.measured_at",
+            )
     ids = sorted({r.sensor_id for r in readings})
     # Locked in id order: two batches of the same sensors apply their runs one after the other.
     connection = await session.connection()
@@ -98,8 +108,12 @@ async def ingest(
     for sensor_id, points in by_sensor.items():
         row = known[sensor_id]
         points.sort()
+        stored = domain.ColdRun(row.cold_since, row.last_reading_at, row.last_temp_c)
+        if row.last_reading_at is not None and row.last_reading_at > latest:
+            # A reading from the future, stored before those were refused, would hide every real one after it.
+            stored = domain.ColdRun(None, None, None)
         run, reached = domain.advance(
-            domain.ColdRun(row.cold_since, row.last_reading_at, row.last_temp_c),
+            stored,
             points,
             threshold_c=threshold,
             duration=duration,
