@@ -3,7 +3,9 @@
 Body size: ``BodyLimit``, a plain ASGI middleware installed by the runtime on every service. A declared
 ``Content-Length`` above the route's limit is refused before the app runs; a body streamed without one (chunked) is
 counted as it arrives and refused at the first chunk past the limit, so it is never buffered whole. The rest of a
-refused body is read and dropped (up to ``DRAIN_BYTES``) before the 413 goes out, so the client can read it.
+refused body is read and dropped (up to ``DRAIN_BYTES``) before the 413 goes out, so the client can read it. An API
+with an error format of its own (Open311's list of ``{code, description}``) registers it for its path prefix with
+``speak_refusals``, and gets the 413 in that format.
 
 Rate: ``RateLimiter``, a token bucket per caller and kind of caller (a 12345 integration, a grid worker, an Open311
 api_key). A bucket holds ``burst`` tokens and gains ``per_second`` of them a second; a request takes one, or is
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,25 @@ from shared.errors import ApiError
 # connection with unread data resets it, and the client never reads the answer. A body more than this past its
 # limit gets the 413 and the connection closed under it (the client may see only the reset).
 DRAIN_BYTES = 16 * 1024 * 1024
+
+
+# (path, status, message) → (content type, body): a refusal of the plumbing in the format of the API at that path.
+RefusalFormat = Callable[[str, int, str], tuple[str, bytes]]
+
+
+def speak_refusals(app: Any, prefix: str, render: RefusalFormat) -> None:
+    """Refusals the plumbing writes itself (413) under ``prefix`` of ``app`` are rendered by ``render``."""
+    formats: dict[str, RefusalFormat] = getattr(app.state, "refusal_formats", {})
+    app.state.refusal_formats = {**formats, prefix: render}
+
+
+def _format_for(scope: dict[str, Any]) -> RefusalFormat | None:
+    # Starlette puts the app in the scope before its middleware runs.
+    formats: dict[str, RefusalFormat] = getattr(getattr(scope.get("app"), "state", None), "refusal_formats", {})
+    for prefix, render in formats.items():
+        if scope["path"].startswith(prefix):
+            return render
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +167,7 @@ class BodyLimit:
         if declared is not None and declared > limit:
             if declared <= limit + DRAIN_BYTES:
                 await _drain(receive, more=True)
-            await self._refuse(send, limit)
+            await self._refuse(scope, send, limit)
             return
         received = 0
         started = refused = False
@@ -162,7 +183,7 @@ class BodyLimit:
                     refused = True
                     if not started:
                         await _drain(receive, more=message.get("more_body", False))
-                        await self._refuse(send, limit)
+                        await self._refuse(scope, send, limit)
                     # The app sees a client that went away; whatever it answers now is dropped below.
                     return {"type": "http.disconnect"}
             return message
@@ -182,16 +203,20 @@ class BodyLimit:
                 raise
             # The app failed on the body it was denied (a client disconnect to it): the 413 was the answer.
 
-    async def _refuse(self, send: Any, limit: int) -> None:
+    async def _refuse(self, scope: dict[str, Any], send: Any, limit: int) -> None:
         metrics.HTTP_BODY_TOO_LARGE.labels(self.service).inc()
-        detail = {"code": "body_too_large", "message": errors.BODY_TOO_LARGE.format(limit=limit), "field": None}
-        body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+        message = errors.BODY_TOO_LARGE.format(limit=limit)
+        if render := _format_for(scope):
+            kind, body = render(scope["path"], 413, message)
+        else:
+            detail = {"code": "body_too_large", "message": message, "field": None}
+            kind, body = "application/json", json.dumps({"detail": detail}, ensure_ascii=False).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", kind.encode()),
                     (b"content-length", str(len(body)).encode()),
                     # The rest of the body is not read: the connection cannot carry another request.
                     (b"connection", b"close"),

@@ -16,7 +16,7 @@ from services.intake.config import IntakeSettings
 from services.intake.consumers import handlers
 from services.intake.models import inbox, outbox
 from shared.clock import Clock, SystemClock
-from shared.limits import RateLimiter
+from shared.limits import RateLimiter, speak_refusals
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -57,7 +57,7 @@ def create_app(
         background=[deliver_callbacks, prune_replays],
     )
     writer = runtime.writer(settings.topics.complaints)
-    return runtime.build_app(
+    app = runtime.build_app(
         title="供暖诉求受理 · intake",
         description="Every channel in: grid one-tap reports, 12345 orders, Open311, sensors, the visit ledger.",
         routers=[router, open311.router],
@@ -68,3 +68,6 @@ def create_app(
         intake=service.Intake(writer=writer, group_window=timedelta(minutes=settings.group_window_minutes)),
         rate_limits=RateLimiter(service=settings.service_name, rates=settings.rate_limits(), clock=clock),
     )
+    speak_refusals(app, open311.router.prefix + "/", open311.plumbing_refusal)
+    open311.speak_framework_refusals(app)
+    return app

@@ -8,27 +8,34 @@ service_request_id at once, so there are no tokens.
 Readings of the spec: the registry places a request, never coordinates or an address text, so the location is a
 registry id — ``attribute[household_id]`` or ``attribute[building_id]`` (declared in every service definition), or
 ``address_id`` holding a household or building id; ``lat``/``long``/``address_string`` alone are refused with 400.
-``service_code`` is a category of the domain (cold_room, leak, …). Requests of every channel are listed (the
-public view of the district's heating problems) with descriptions stripped of phone numbers and names; the
-submitter's name, phone and e-mail are accepted and never stored. Errors are the spec's array of
-``{code, description}`` with the HTTP status as code; descriptions are Chinese with the English gist.
+``service_code`` is a category of the domain (cold_room, leak, …). The list and the single request are anonymous,
+so they publish only what was meant for the public: requests submitted through Open311 itself (not 12345 orders,
+grid reports, visits or sensor alerts, whose callers never chose to publish), placed at their building — the
+address is the building's name and ``address_id`` the building id, never a household — with descriptions stripped of
+phone numbers and names; the submitter's name, phone and e-mail are accepted and never stored. ``media_url`` is an
+absolute https:// or http:// link. Errors, whatever the status (400, 403, 404, 405, 413, 429, 500), are the spec's
+array of ``{code, description}`` with the HTTP status as code, in JSON or XML as the suffix says; descriptions are
+Chinese with the English gist. The 413 of the body limit comes in that format too (``shared.limits.speak_refusals``).
 """
 
 from __future__ import annotations
 
 import hmac
+import inspect
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree as ET
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 
 from services.intake import domain, messages, service
 from services.intake.config import OPEN311
@@ -36,8 +43,11 @@ from services.intake.models import Building, Household, Report, ReportEvent
 from shared.clock import Clock
 from shared.contracts.common import Category, Channel
 from shared.errors import ApiError, refused_value
+from shared.inputs import InputRefused, parse_datetime, web_url_refusal
 from shared.limits import RateLimiter, retry_after
 from shared.text import xml_safe
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 
@@ -169,12 +179,12 @@ def _fmt(fmt: str) -> str:
     return fmt
 
 
-def _parse_date(raw: str) -> datetime:
+def _parse_date(raw: str, name: str) -> datetime:
+    """A W3C date-time in 2000–2100 (a ``+`` of the offset decoded to a space by a careless client is read back)."""
     try:
-        value = datetime.fromisoformat(raw.strip().replace(" ", "+"))
-    except ValueError as exc:
-        raise Open311Error(400, messages.OPEN311_BAD_DATE) from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return parse_datetime(raw.strip().replace(" ", "+"))
+    except InputRefused as exc:
+        raise Open311Error(400, messages.OPEN311_BAD_DATE.format(name=name)) from exc
 
 
 # -- services ----------------------------------------------------------------------------------------------------
@@ -220,13 +230,19 @@ def request_view(report: Report, building_name: str, resident_name: str | None, 
         "requested_datetime": w3c(report.reported_at),
         "updated_datetime": w3c(report.updated_at),
         "expected_datetime": w3c(report.expected_at),
+        # The building, never the household: the list is anonymous.
         "address": building_name,
-        "address_id": report.household_id or report.building_id,
+        "address_id": report.building_id,
         "zipcode": None,
         "lat": None,
         "long": None,
-        "media_url": report.photo_refs[0] if report.photo_refs else None,
+        "media_url": _media(report.photo_refs),
     }
+
+
+def _media(refs: list[str]) -> str | None:
+    """The first photo, if it is a web link (one stored before links were checked is left out)."""
+    return refs[0] if refs and web_url_refusal(refs[0]) is None else None
 
 
 async def _views(session: AsyncSession, query: Any) -> list[dict[str, Any]]:
@@ -245,10 +261,12 @@ async def _views(session: AsyncSession, query: Any) -> list[dict[str, Any]]:
 
 
 def _base_query() -> Any:
+    """What may be published: requests that came in through Open311 (the resident's name only to redact it)."""
     return (
         select(Report, Building.name, Household.resident_name)
         .join(Building, Building.id == Report.building_id)
         .outerjoin(Household, Household.id == Report.household_id)
+        .where(Report.channel == Channel.OPEN311.value)
     )
 
 
@@ -260,8 +278,8 @@ async def list_requests(session: AsyncSession, params: dict[str, str], *, now: d
     codes = [c.strip() for c in params.get("service_code", "").split(",") if c.strip()]
     if codes:
         query = query.where(Report.category.in_(codes))
-    start = _parse_date(params["start_date"]) if params.get("start_date") else None
-    end = _parse_date(params["end_date"]) if params.get("end_date") else None
+    start = _parse_date(params["start_date"], "start_date") if params.get("start_date") else None
+    end = _parse_date(params["end_date"], "end_date") if params.get("end_date") else None
     if start and not end:
         end = min(now, start + MAX_RANGE)
     end = end or now
@@ -335,7 +353,8 @@ async def create_request(
     measured: float | None = None
     if raw_temp := params.get("attribute[measured_temp_c]", "").strip():
         try:
-            measured = float(raw_temp)
+            # ASCII only: float() also reads full-width digits.
+            measured = float(raw_temp) if raw_temp.isascii() else None
         except ValueError:
             measured = None
         if measured is None or not -10 <= measured <= 40:
@@ -345,6 +364,8 @@ async def create_request(
     except ApiError as exc:
         raise Open311Error(400, messages.OPEN311_LOCATION_UNKNOWN) from exc
     media = params.get("media_url", "").strip()
+    if media and (len(media) > 500 or web_url_refusal(media)):
+        raise Open311Error(400, messages.OPEN311_BAD_MEDIA_URL)
     report, _ = await service.accept(
         session,
         intake,
@@ -355,7 +376,7 @@ async def create_request(
         category=category,
         description=domain.redact(description or SERVICES[category][0], names=_submitter(params))[:2000],
         measured_temp_c=measured,
-        photo_refs=[media[:500]] if media else [],
+        photo_refs=[media] if media else [],
         reporter_kind="resident",
         reporter_id=client_id,
         at=at,
@@ -390,9 +411,43 @@ async def _respond(request: Request, fmt: str, work: Any) -> Response:
         refused.headers.update(exc.headers)
         return refused
     except DBAPIError as exc:
-        if not refused_value(exc):
-            raise
-        return error(fmt, 400, messages.OPEN311_BAD_VALUE)
+        if refused_value(exc):
+            return error(fmt, 400, messages.OPEN311_BAD_VALUE)
+        log.exception("Open311 call failed on the database")
+        return error(fmt, 500, messages.OPEN311_SERVER_ERROR)
+    except Exception:
+        log.exception("Open311 call failed")
+        return error(fmt, 500, messages.OPEN311_SERVER_ERROR)
+
+
+def _suffix(path: str) -> str:
+    return "xml" if path.endswith(".xml") else "json"
+
+
+def plumbing_refusal(path: str, status: int, message: str) -> tuple[str, bytes]:
+    """A refusal of the shared plumbing (413) under ``/open311/``, in the spec's error list (shared.limits)."""
+    answer = error(_suffix(path), status, message)
+    return answer.media_type or "application/json", bytes(answer.body)
+
+
+_FRAMEWORK = {404: messages.OPEN311_NO_SUCH_CALL, 405: messages.OPEN311_METHOD_NOT_ALLOWED}
+
+
+def speak_framework_refusals(app: FastAPI) -> None:
+    """The framework's own refusals under ``/open311/`` — an unknown call (404), a method a call does not take (405),
+    anything else it raises — in the spec's error list instead of the services' error JSON; elsewhere unchanged."""
+    elsewhere = app.exception_handlers[HTTPException]
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith(router.prefix + "/") or not isinstance(exc, HTTPException):
+            answer = elsewhere(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        description = _FRAMEWORK.get(exc.status_code, messages.OPEN311_BAD_VALUE)
+        answer = error(_suffix(request.url.path), exc.status_code, description)
+        answer.headers.update(exc.headers or {})
+        return answer
+
+    app.add_exception_handler(HTTPException, refused)
 
 
 class Open311ErrorOut(BaseModel):
@@ -406,7 +461,9 @@ _REFUSALS = {
     400: "Bad format suffix, parameter or value",
     403: "api_key missing or not valid",
     404: "No such service or service request",
+    413: "Request body too large",
     429: "Too many requests for this api_key (Retry-After)",
+    500: "Internal error",
 }
 
 

@@ -1,0 +1,92 @@
+"""Open311's anonymous list publishes only requests submitted through Open311, at building level; and every refusal
+under ``/open311/v2/`` — the body limit's 413 included — comes in the spec's error list, JSON or XML by the suffix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import httpx
+import pytest
+
+from services.intake import open311
+from services.intake.config import DEV_HOTLINE_INTEGRATION, DEV_HOTLINE_SECRET, DEV_OPEN311_KEY
+from services.intake.hotline import signed_headers
+from tests.integration.conftest import Loop
+
+HOUSEHOLD, BUILDING = "H-LK-1-101", "B-LK-1"
+
+
+def _problem(r: httpx.Response, fmt: str, status: int) -> str:
+    """The one error of a refusal in the spec's format; its description."""
+    assert r.status_code == status, r.text
+    if fmt == "xml":
+        assert r.headers["content-type"].startswith("text/xml")
+        root = ET.fromstring(r.content)
+        assert root.tag == "errors" and root.findtext("error/code") == str(status), r.text
+        return root.findtext("error/description") or ""
+    assert r.headers["content-type"].startswith("application/json")
+    [problem] = r.json()
+    assert set(problem) == {"code", "description"} and problem["code"] == status
+    return str(problem["description"])
+
+
+async def test_only_open311_requests_are_listed_and_only_at_their_building(loop: Loop) -> None:
+    http = loop.intake.http
+    form = {"api_key": DEV_OPEN311_KEY, "service_code": "cold_room", "address_id": HOUSEHOLD, "description": "不热"}
+    r = await http.post("/open311/v2/requests.json", data=form)
+    assert r.status_code == 201, r.text
+    public = r.json()[0]["service_request_id"]
+    r = await http.post(
+        "/v1/grid-reports", json={"household_id": HOUSEHOLD, "description": "暖气片不热"}, headers=loop.auth("GW-01")
+    )
+    assert r.status_code in (200, 201), r.text
+    grid = r.json()["id"]
+    raw = json.dumps({"order_no": "GD-O311-PUBLIC-1", "household_id": HOUSEHOLD, "content": "暖气不热"}).encode()
+    headers = signed_headers(DEV_HOTLINE_INTEGRATION, DEV_HOTLINE_SECRET, raw) | {"Content-Type": "application/json"}
+    r = await http.post("/hotline/v1/orders", content=raw, headers=headers)
+    assert r.status_code in (200, 201), r.text
+    order = r.json()["report_id"]
+
+    ids = f"{public},{grid},{order}"
+    listed = (await http.get("/open311/v2/requests.json", params={"service_request_id": ids})).json()
+    assert [x["service_request_id"] for x in listed] == [public]
+    recent = {x["service_request_id"] for x in (await http.get("/open311/v2/requests.json")).json()}
+    assert public in recent and not {grid, order} & recent
+    [view] = listed
+    assert view["address_id"] == BUILDING and HOUSEHOLD not in json.dumps(view, ensure_ascii=False)
+    xml = await http.get("/open311/v2/requests.xml", params={"service_request_id": ids})
+    assert [e.text for e in ET.fromstring(xml.content).iter("service_request_id")] == [public]
+    assert HOUSEHOLD.encode() not in xml.content
+    for other in (grid, order):
+        _problem(await http.get(f"/open311/v2/requests/{other}.json"), "json", 404)
+    assert (await http.get(f"/open311/v2/requests/{public}.json")).json()[0]["address_id"] == BUILDING
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_a_body_over_the_limit_is_a_413_in_the_spec_format(loop: Loop, fmt: str) -> None:
+    limit = loop.intake.app.state.settings.max_body_bytes
+    r = await loop.intake.http.post(
+        f"/open311/v2/requests.{fmt}",
+        content=b"api_key=" + b"x" * (limit + 1),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert str(limit) in _problem(r, fmt, 413)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_an_unknown_call_a_wrong_method_and_a_failure_answer_in_the_spec_format(
+    loop: Loop, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    http = loop.intake.http
+    _problem(await http.get(f"/open311/v2/nothing-here.{fmt}"), fmt, 404)
+    r = await http.delete(f"/open311/v2/services.{fmt}")
+    _problem(r, fmt, 405)
+    assert "GET" in r.headers["Allow"]
+
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("the list broke")
+
+    monkeypatch.setattr(open311, "list_requests", broken)
+    _problem(await http.get(f"/open311/v2/requests.{fmt}"), fmt, 500)
