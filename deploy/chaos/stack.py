@@ -1,5 +1,5 @@
-"""The chaos run's own world: a private Kafka + PostgreSQL (``deploy/local/stack`` with its own STACK_DIR and free
-ports) and the three services on free ports against it, with the faults it can inject into each.
+"""The chaos run's own world: a private Kafka + PostgreSQL + S3Proxy (``deploy/local/stack`` with its own STACK_DIR
+and free ports) and the three services on free ports against it, with the faults it can inject into each.
 
 Nothing here touches the shared local stack: every pid it signals is read from the private STACK_DIR (the broker's
 pid file, the postmaster's ``postmaster.pid``) or is a service process this run started.
@@ -21,6 +21,7 @@ from deploy.local.services import REPO, SERVICES, ServiceSet
 
 STACK_SCRIPT = REPO / "deploy" / "local" / "stack"
 SHARED_LIBS = REPO / ".local" / "kafka" / "libs"
+SHARED_S3_LIBS = REPO / ".local" / "s3proxy" / "libs"
 CHAOS_DIR = REPO / ".local" / "chaos"
 
 
@@ -42,19 +43,22 @@ class StackError(RuntimeError):
 
 @dataclass
 class PrivateStack:
-    """Kafka and PostgreSQL of this run only, under ``home``/stack, on ports nobody else uses. ``home`` is named after
-    the run's process, so two runs in one checkout never touch each other's, and one whose process is gone is a
-    leftover the next run stops and removes."""
+    """Kafka, PostgreSQL and S3Proxy of this run only, under ``home``/stack, on ports nobody else uses. ``home`` is
+    named after the run's process, so two runs in one checkout never touch each other's, and one whose process is gone
+    is a leftover the next run stops and removes."""
 
     home: Path = field(default_factory=lambda: CHAOS_DIR / f"run-{os.getpid()}")
     kafka_port: int = 0
     controller_port: int = 0
     pg_port: int = 0
+    s3_port: int = 0  # the stack script starts S3Proxy too; it must not reach for the shared stack's port
     log: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not (self.kafka_port and self.controller_port and self.pg_port):
             self.kafka_port, self.controller_port, self.pg_port = free_ports(3)
+        if not self.s3_port:
+            (self.s3_port,) = free_ports(1)
 
     @property
     def root(self) -> Path:
@@ -70,6 +74,8 @@ class PrivateStack:
             "KAFKA_PORT": str(self.kafka_port),
             "KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "PG_PORT": str(self.pg_port),
+            "S3_PORT": str(self.s3_port),
+            "S3_HEAP_OPTS": "-Xms64m -Xmx256m",
             "KAFKA_HEAP_OPTS": "-Xms128m -Xmx512m",
             "KAFKA_WAIT_TIMEOUT": "120",
         }
@@ -94,8 +100,8 @@ class PrivateStack:
         return out
 
     def prepare(self) -> None:
-        """A clean STACK_DIR (leftovers of interrupted runs are stopped and removed first) with the Kafka jars of the
-        shared stack hard-linked (copied across file systems), so nothing is downloaded again."""
+        """A clean STACK_DIR (leftovers of interrupted runs are stopped and removed first) with the Kafka and S3Proxy
+        jars of the shared stack hard-linked (copied across file systems), so nothing is downloaded again."""
         for other in CHAOS_DIR.glob("run-*"):
             if other != self.home and not _chaos_alive(other.name.removeprefix("run-")):
                 PrivateStack(home=other, kafka_port=1, controller_port=1, pg_port=1).stop_leftover()
@@ -103,21 +109,21 @@ class PrivateStack:
         if self.root.exists():
             self.stop_leftover()
             shutil.rmtree(self.root, ignore_errors=True)
-        libs = self.root / "kafka" / "libs"
-        libs.parent.mkdir(parents=True, exist_ok=True)
-        if SHARED_LIBS.is_dir() and any(SHARED_LIBS.glob(".complete-*")):
-            libs.mkdir()
-            for src in SHARED_LIBS.iterdir():
-                if src.is_file():
-                    try:
-                        os.link(src, libs / src.name)
-                    except OSError:
-                        shutil.copy2(src, libs / src.name)
+        for shared, component in ((SHARED_LIBS, "kafka"), (SHARED_S3_LIBS, "s3proxy")):
+            libs = self.root / component / "libs"
+            libs.parent.mkdir(parents=True, exist_ok=True)
+            if shared.is_dir() and any(shared.glob(".complete-*")):
+                libs.mkdir()
+                for src in shared.iterdir():
+                    if src.is_file():
+                        try:
+                            os.link(src, libs / src.name)
+                        except OSError:
+                            shutil.copy2(src, libs / src.name)
 
     def stop_leftover(self) -> None:
         """Stop what a previous run left running in this STACK_DIR (its own pid files only)."""
-        kafka, pg = self.kafka_pid(), self.postmaster_pid()
-        if kafka is None and pg is None:
+        if self.kafka_pid() is None and self.postmaster_pid() is None and self.s3proxy_pid() is None:
             return
         # The leftover runs on the ports its config names; `stack down` reads them from the pid files.
         subprocess.run([str(STACK_SCRIPT), "down"], env=self.env(), cwd=REPO, capture_output=True, timeout=120)
@@ -140,6 +146,11 @@ class PrivateStack:
 
     def postmaster_pid(self) -> int | None:
         return _live_pid(self.root / "postgres" / "data" / "postmaster.pid", must_contain=str(self.root))
+
+    def s3proxy_pid(self) -> int | None:
+        return _live_pid(
+            self.root / "s3proxy" / "s3proxy.pid", must_contain=str(self.root / "s3proxy" / "s3proxy.conf")
+        )
 
     def kill_kafka(self) -> None:
         """kill -9 the broker (no clean shutdown: the log is recovered at the next start)."""
