@@ -78,7 +78,7 @@ class PiiMatch:
 
 def _normalise(text: str) -> tuple[str, list[int]]:
     """NFKC per character, and for each character of the result the index of the character it came from."""
-    if text.isascii():
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
         return text, list(range(len(text)))
     parts: list[str] = []
     owner: list[int] = []

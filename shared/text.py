@@ -39,8 +39,8 @@ def _clean(text: str) -> str:
         raise PydanticCustomError(
             FORBIDDEN_CHAR,
             "Text must not contain control characters other than tab, line feed and carriage return, U+FFFE, U+FFFF"
-            " or lone surrogates (U+{code:04X} at position {position})",
-            {"code": ord(text[at]), "position": at},
+            " or lone surrogates ({char} at position {position})",
+            {"char": f"U+{ord(text[at]):04X}", "position": at},
         )
     return text
 

@@ -169,5 +169,6 @@ def test_text_hygiene_refuses_what_xml_cannot_carry() -> None:
             Note(note=bad)
         (error,) = caught.value.errors()
         assert error["type"] == FORBIDDEN_CHAR and error["loc"] == ("note",)
+        assert f"U+{ord(bad[min(1, len(bad) - 1)]):04X}" in error["msg"], error["msg"]
     assert Note(note="行一\n行二\t\r 电话13912345678").note == f"行一\n行二\t\r 电话{PHONE_MASK}"
     assert xml_safe("a\x0bb\ufffec\ud800") == "abc" and forbidden_at("ok\n") is None
