@@ -54,8 +54,9 @@ def in_range(value: date) -> bool:
 D = TypeVar("D", bound=date)
 
 
-def _bounded(value: D) -> D:
-    if not in_range(value):
+def _bounded(value: D | None) -> D | None:
+    # None passes: the annotation may sit on an optional field (``Annotated[datetime | None, ISO, BOUNDED]``).
+    if value is not None and not in_range(value):
         raise PydanticCustomError(
             "date_out_of_range",
             "Date should be between {low}-01-01 and {high}-12-31",

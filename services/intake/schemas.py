@@ -130,7 +130,7 @@ class HotlineOrderIn(BaseModel):
     content: FreeText = Field(
         min_length=1, max_length=2000, description="诉求内容, as the operator typed it; stored redacted."
     )
-    accepted_at: Annotated[datetime | None, ISO, BOUNDED] = Field(
+    accepted_at: Annotated[datetime, ISO, BOUNDED] | None = Field(
         default=None, description="When 12345 took the call (受理时间)."
     )
     caller_name: Annotated[str, Field(max_length=100), CLEAN] | None = Field(
