@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from xml.etree import ElementTree
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from services.intake.open311 import to_xml
 from shared.contracts.common import UnitType
 from shared.contracts.dispatch import AssignmentResolved, AssignmentReturned, ExtensionRequested
 from shared.privacy import (
@@ -172,3 +174,9 @@ def test_text_hygiene_refuses_what_xml_cannot_carry() -> None:
         assert f"U+{ord(bad[min(1, len(bad) - 1)]):04X}" in error["msg"], error["msg"]
     assert Note(note="行一\n行二\t\r 电话13912345678").note == f"行一\n行二\t\r 电话{PHONE_MASK}"
     assert xml_safe("a\x0bb\ufffec\ud800") == "abc" and forbidden_at("ok\n") is None
+
+
+def test_open311_writes_well_formed_xml_whatever_was_stored() -> None:
+    document = to_xml("service_requests", [{"description": "暖气\x0b不热\x00", "service_notice": "已受理\uffff"}])
+    (request,) = ElementTree.fromstring(document)
+    assert request.findtext("description") == "暖气不热" and request.findtext("service_notice") == "已受理"
