@@ -98,7 +98,8 @@ _CHAIN = re.compile(rf"(?<![A-Za-z0-9])(?<![A-Za-z][\-_])\d+(?:{_SEP}{{1,3}}\d+)
 _GROUP = re.compile(r"\d+[Xx]?")
 
 _PHONE_WORDS = re.compile(
-    r"(?:电话|手机|座机|固话|联系方式|号码|号是|tel|phone|mobile|致电|拨打|微信)[^\d\[\]]{0,4}$", re.IGNORECASE
+    r"(?:电话|手机|座机|固话|联系方式|(?<![单案编订卡证件])号码|号是|tel|phone|mobile|致电|拨打|微信)[^\d\[\]]{0,4}$",
+    re.IGNORECASE,
 )
 _ID_WORDS = re.compile(r"(?:身份证|证件|身份号|公民身份)[^\d\[\]]{0,6}$")
 _CARD_WORDS = re.compile(r"(?:卡号|银行卡|储蓄卡|信用卡|工资卡|借记卡|账号|帐号|账户|帐户)[^\d\[\]]{0,6}$")
@@ -222,7 +223,8 @@ def _numbers(norm: str) -> list[tuple[PiiKind, int, int]]:
                 # The whole chain after 电话/手机, of no shape above: 8123456, 13 912 345 678 (not a list: 1,2,3).
                 digits = "".join(g[0] for g in groups)
                 joints = "".join(norm[groups[k][2] : groups[k + 1][1]] for k in range(len(groups) - 1))
-                if 7 <= len(digits) <= 12 and digits.isdigit() and not set(joints) & set(",/\\"):
+                date = len(digits) == 8 and _born(digits)  # 电话回访 20261204: a day, not a number
+                if 7 <= len(digits) <= 12 and digits.isdigit() and not date and not set(joints) & set(",/\\"):
                     hit = (PiiKind.PHONE, len(groups) - 1)
             if hit is None:
                 i += 1
