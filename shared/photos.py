@@ -33,12 +33,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from shared.photo_checks import (
     ImageType,
@@ -112,6 +112,15 @@ class PhotoStoreSettings(BaseModel):
     read_timeout_seconds: float = Field(default=10.0, gt=0)
     # What a 503 answers in Retry-After when S3 cannot be reached.
     retry_after_seconds: int = Field(default=30, ge=1)
+
+    @field_validator("camera_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
     def refuse_placeholders(self) -> None:
         """Production must not run on the local stack's credentials."""

@@ -13,12 +13,14 @@ import io
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
+from botocore.config import Config
 from PIL import ExifTags, Image
 
 from shared.photos import (
@@ -46,12 +48,29 @@ def settings(**overrides: object) -> PhotoStoreSettings:
 
 
 @pytest.fixture(scope="module")
-async def store() -> PhotoStore:
+async def store() -> AsyncIterator[PhotoStore]:
     await check_stack()
     store = PhotoStore(settings())
     await store.ensure_bucket()
     await store.ensure_bucket()  # idempotent
-    return store
+    yield store
+    await asyncio.to_thread(empty_and_remove, store.settings)
+
+
+def empty_and_remove(s: PhotoStoreSettings) -> None:
+    """This run's bucket goes when the module is done, so runs do not pile up in the stack's data."""
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s.endpoint_url,
+        region_name=s.region,
+        aws_access_key_id=s.access_key_id,
+        aws_secret_access_key=s.secret_access_key.get_secret_value(),
+        config=Config(request_checksum_calculation="when_required", response_checksum_validation="when_required"),
+    )
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s.bucket):
+        for obj in page.get("Contents", []):
+            s3.delete_object(Bucket=s.bucket, Key=obj["Key"])
+    s3.delete_bucket(Bucket=s.bucket)
 
 
 async def upload(
