@@ -534,7 +534,7 @@ _FORM = {
     summary="POST Service Request",
     status_code=201,
     openapi_extra=_FORM,
-    responses=_answers(400, 403, 429, ok=201),
+    responses=_answers(400, 403, 413, 429, ok=201),
 )
 async def post_request(request: Request, fmt: str) -> Response:
     async def work(f: str) -> Response:
