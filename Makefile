@@ -64,7 +64,7 @@ test-integration: stack
 test-e2e: stack browser
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/e2e
 
-FUZZ_EXAMPLES ?= 200
+FUZZ_EXAMPLES ?= 500
 fuzz: stack             ## the schemathesis fuzz of every API, longer than in make test (coverage phase for every role)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_COVERAGE=all $(PYTHON) -m pytest $(TEST_FLAGS) tests/e2e/test_fuzz.py
 
