@@ -4,7 +4,8 @@ running as processes on the real stack, as every kind of caller.
 Each service goes through ``schemathesis run`` once per role with that role's bearer token (grid worker, unit, task
 force, district), then once as the admin (bearer and ``X-Admin-Token``), who also takes the operations that need no
 token (public, operational, the console's sign-in) and intake's integrations (12345 requests signed one by one, the
-Open311 ``api_key``, the sensor gateway key: ``fuzz_hooks.py``). Positive and negative data, a fixed seed, at most
+Open311 ``api_key``, the sensor gateway key: ``fuzz_hooks.py``, which also draws boundary dates, non-ASCII digits
+and control characters the schemas alone rarely yield). Positive and negative data, a fixed seed, at most
 ``FUZZ_EXAMPLES`` generated examples per operation in the example-driven phases (examples, fuzzing, stateful); the
 coverage phase (boundaries and every kind of invalid value, hundreds of cases) in the admin's pass, or in every pass
 with ``FUZZ_COVERAGE=all`` (``make fuzz``). Checks: no 5xx, every status code documented, the content type and the
