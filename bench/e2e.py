@@ -32,7 +32,7 @@ from bench.intake_common import ADMIN, KAFKA, drop, recreate, registry
 from bench.intake_reports import body
 from deploy.local.services import REPO, SERVICES, ServiceSet
 from shared.auth import Principal, Role, issue
-from shared.settings import DEV_AUTH_SECRET
+from shared.settings import DEV_AUTH_PRIVATE_KEY
 from shared.topics import Topics
 from tests.harness import free_ports
 
@@ -153,7 +153,7 @@ async def system(
     n_latency = int(rate * seconds)
     async with reuse_or_start(given, "e2e", ("intake", "dispatch")) as ss:
         topics = Topics(ss.topic_prefix)
-        token = issue(Principal(role=Role.GRID_WORKER, sub="GW-B", scope="G-B-01"), DEV_AUTH_SECRET)
+        token = issue(Principal(role=Role.GRID_WORKER, sub="GW-B", scope="G-B-01"), DEV_AUTH_PRIVATE_KEY)
         limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
         async with httpx.AsyncClient(timeout=60, limits=limits) as http:
             intake, dispatch = ss.url("intake"), ss.url("dispatch")

@@ -36,7 +36,7 @@ from bench.intake_common import ADMIN, Figures, drive, dsn, registry, running_in
 from services.intake.api import Session
 from services.intake.schemas import GridReportIn
 from shared.auth import CurrentPrincipal, Principal, Role, issue, require
-from shared.settings import DEV_AUTH_SECRET
+from shared.settings import DEV_AUTH_PRIVATE_KEY
 
 CATEGORIES = ("cold_room", "leak", "clogged_filter", "air_lock")
 DESCRIPTIONS = ("居民反映暖气不热，室温15度", "暖气片接口滴水", "入户滤网堵塞", "暖气片需要排气")
@@ -154,7 +154,7 @@ async def measure(total: int, concurrency: int, warmup: int = 200) -> Measured:
             )
             return {"id": row_id}
 
-        token = issue(Principal(role=Role.GRID_WORKER, sub="GW-B", scope="G-B-01"), DEV_AUTH_SECRET)
+        token = issue(Principal(role=Role.GRID_WORKER, sub="GW-B", scope="G-B-01"), DEV_AUTH_PRIVATE_KEY)
         headers = {"Authorization": f"Bearer {token}"}
 
         async def report(i: int) -> None:

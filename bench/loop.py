@@ -62,7 +62,7 @@ async def run(
     async with reuse_or_start(given, "loop", ("intake", "dispatch", "followup")) as ss:
         urls = {n: ss.url(n) for n in ("intake", "dispatch", "followup")}
         creds = Credentials()
-        api = Api(urls=urls, tokens=d.tokens(creds.auth_secret), credentials=creds, concurrency=64)
+        api = Api(urls=urls, tokens=d.tokens(creds.auth_private_key), credentials=creds, concurrency=64)
         await api.request("intake", "PUT", "/admin/registry", label="registry", admin=True, body=d.intake_registry())
         await api.request("dispatch", "PUT", "/admin/units", label="units", admin=True, body=d.dispatch_units())
         history = await api.request("dispatch", "GET", "/admin/rules", label="rules", admin=True)

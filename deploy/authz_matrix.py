@@ -251,6 +251,7 @@ MATRIX: tuple[Row, ...] = (
         ADMIN_ONLY,
     ),
     Row("dispatch", ("POST /v1/login",), "调度台登录（凭用户名密码）", PUBLIC),
+    Row("dispatch", ("GET /.well-known/jwks.json",), "令牌验签公钥（JWKS，无密钥）", PUBLIC),
     Row(
         "dispatch",
         ("GET /console", "GET /console/", "GET /console/config.json", "GET /console/{name}"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from deploy.client import HeatingClient
 from deploy.seed import registry
-from shared.settings import DEV_AUTH_SECRET
+from shared.settings import DEV_AUTH_PRIVATE_KEY
 
 
 def step(text: str) -> None:
@@ -59,7 +59,7 @@ def run_loop(
 
 def main() -> int:
     doc = registry.read()
-    tokens = registry.tokens(doc, os.environ.get("AUTH_SECRET", DEV_AUTH_SECRET))
+    tokens = registry.tokens(doc, os.environ.get("AUTH_PRIVATE_KEY", DEV_AUTH_PRIVATE_KEY))
     c = HeatingClient(
         intake=os.environ.get("INTAKE_URL", "http://127.0.0.1:8001"),
         dispatch=os.environ.get("DISPATCH_URL", "http://127.0.0.1:8002"),

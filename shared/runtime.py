@@ -85,7 +85,8 @@ class ServiceRuntime:
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         s = self.settings
         json_logging.configure(s.service_name, s.log_level)
-        app.state.auth_secret = s.auth_secret.get_secret_value()
+        if getattr(app.state, "auth", None) is None:  # a service may bring its own (dispatch: its key, versions)
+            app.state.auth = auth.Auth(auth.verifier_from_settings(s))
         app.state.runtime = self
         if s.migrate_on_start:
             await asyncio.to_thread(migrate.upgrade, self._migrations_dir, s.database_url)

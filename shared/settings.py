@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topics
 
-DEV_AUTH_SECRET = "dev-only-auth-secret-change-me"
+# The development signing key (Ed25519) and its public key set. Public in this repository, so refused in production:
+# dispatch must be given its own key (DISPATCH_AUTH_PRIVATE_KEY), intake and follow-up its JWKS or JWKS URL.
+DEV_AUTH_PRIVATE_KEY = """-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJ49jnGFPT4tmVSHTkJo1IoCN1ssPXTWzsUXOQ8/ZZHI
+-----END PRIVATE KEY-----
+"""
+DEV_AUTH_PUBLIC_JWK = {"kty": "OKP", "crv": "Ed25519", "x": "QPblaRweOikRwmhPPAWYPMqAdgeONOMN_n4Hgz-wXSk"}
 DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
 
 
@@ -17,6 +23,8 @@ class ServiceSettings(BaseSettings):
     """What every service needs. Subclasses set ``env_prefix`` (INTAKE_, DISPATCH_, FOLLOWUP_)."""
 
     model_config = SettingsConfigDict(extra="ignore")
+    # Dispatch holds the signing key and checks its tokens with its public half; the others need a key set.
+    signs_tokens: ClassVar[bool] = False
 
     service_name: str = "service"
     environment: Literal["development", "test", "production"] = "development"
@@ -46,7 +54,23 @@ class ServiceSettings(BaseSettings):
     consumer_workers: int = Field(default=3, ge=1)
     # How long an event that overtook the fact it rests on (see shared.consumer.NotYet) waits before dead-lettering.
     consumer_wait_seconds: float = 300.0
-    auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
+    # Tokens (shared.auth): who issues them and for whom, where the public keys are. Neither JWKS set: development
+    # and test trust the dev key; production must name one. JSON in the environment: {"keys": [...]}.
+    auth_issuer: str = "heating-dispatch"
+    auth_audience: str = "heating-api"
+    auth_jwks: dict[str, Any] | None = None
+    auth_jwks_url: str | None = None
+    # An external OIDC provider (a city's unified identity) trusted as well: its issuer, JWKS URL, audience, and the
+    # claims that carry the role (grid_worker, unit, task_force, district, admin), the subject and the scope.
+    auth_oidc_issuer: str | None = None
+    auth_oidc_jwks_url: str | None = None
+    auth_oidc_audience: str = "heating-api"
+    auth_oidc_role_claim: str = "heating_role"
+    auth_oidc_sub_claim: str = "sub"
+    auth_oidc_scope_claim: str = "heating_scope"
+    # How long a service trusts what it knows of an account's token version: a deactivated account's tokens are
+    # refused everywhere within this long (plus, in intake and follow-up, the event's way over Kafka).
+    auth_revocation_cache_seconds: float = Field(default=30.0, ge=0, le=30)
     admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
     # Browser pages on other origins allowed to call this API (e.g. the dispatch console reading follow-up's
     # reports); JSON in the environment: ["http://127.0.0.1:8002"]. Empty: no CORS headers at all.
@@ -65,10 +89,15 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> ServiceSettings:
         if self.environment == "production":
-            for name in ("auth_secret", "admin_token"):
-                value: SecretStr = getattr(self, name)
-                if "change-me" in value.get_secret_value() or len(value.get_secret_value()) < 16:
-                    raise ValueError(f"{name} is a placeholder or too short; set a real secret in production")
+            value = self.admin_token.get_secret_value()
+            if "change-me" in value or len(value) < 16:
+                raise ValueError("admin_token is a placeholder or too short; set a real secret in production")
+            if self.auth_jwks is not None and any(
+                k.get("x") == DEV_AUTH_PUBLIC_JWK["x"] for k in self.auth_jwks.get("keys", [])
+            ):
+                raise ValueError("auth_jwks holds the development key; set the real public keys in production")
+            if not self.signs_tokens and not (self.auth_jwks or self.auth_jwks_url or self.auth_oidc_jwks_url):
+                raise ValueError("set auth_jwks or auth_jwks_url (the issuer's public keys) in production")
         return self
 
     @property

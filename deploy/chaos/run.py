@@ -275,7 +275,9 @@ async def _storm(
     # The simulator reconciled at the end of its season, while the services were still catching up after the last
     # fault; once all is quiet it reconciles again, and that is the verdict (the first one is kept for the record).
     result.early = outcome.reconciliation
-    api = Api(urls=season_opts.urls, tokens=season.district.tokens(creds.auth_secret), credentials=creds, patience=60)
+    api = Api(
+        urls=season_opts.urls, tokens=season.district.tokens(creds.auth_private_key), credentials=creds, patience=60
+    )
     try:
         outcome.reconciliation = await reconcile.fetch(api, outcome.accepted, grace=10.0)
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import yaml
 
-from shared.auth import Principal, Role, issue
+from shared.auth import Principal, Role, TokenIssuer
 from shared.settings import DEV_ADMIN_TOKEN
 
 DEFAULT_FILE = Path(__file__).with_name("registry.yaml")
@@ -74,15 +74,19 @@ def dispatch_units(doc: dict[str, Any]) -> dict[str, Any]:
     return {"units": [{**u, "district_id": u.get("district_id", district_id)} for u in doc["units"]]}
 
 
-def tokens(doc: dict[str, Any], secret: str) -> dict[str, str]:
-    """Demo credentials: a signed token for every person and unit of the seed (development only)."""
+def tokens(doc: dict[str, Any], private_key: str) -> dict[str, str]:
+    """Demo credentials: a token for every person and unit of the seed, signed with dispatch's private key
+    (development only). Service tokens: they name no account, so they end at their expiry, not by revocation."""
+    signer = TokenIssuer(private_key)
+    ttl = 365 * 24 * 3600
     out = {
-        p["sub"]: issue(Principal(role=Role(p["role"]), sub=p["sub"], scope=p["scope"]), secret)
+        p["sub"]: signer.issue(Principal(role=Role(p["role"]), sub=p["sub"], scope=p["scope"]), ttl_seconds=ttl)
         for p in doc.get("people", [])
     }
     for u in doc["units"]:
-        out[u["id"]] = issue(Principal(role=Role.UNIT, sub=u["id"], scope=doc["district"]["id"]), secret)
-    out["admin"] = issue(Principal(role=Role.ADMIN, sub="admin"), secret)
+        unit = Principal(role=Role.UNIT, sub=u["id"], scope=doc["district"]["id"])
+        out[u["id"]] = signer.issue(unit, ttl_seconds=ttl)
+    out["admin"] = signer.issue(Principal(role=Role.ADMIN, sub="admin"), ttl_seconds=ttl)
     return out
 
 

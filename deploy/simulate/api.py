@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 
 # The services' development credentials (they refuse them in production); the env overrides them.
 DEV_HOTLINE_INTEGRATION = "12345-dev"
@@ -29,7 +29,7 @@ DEV_SENSOR_KEY = "dev-only-sensor-key-change-me"
 
 @dataclass(frozen=True)
 class Credentials:
-    auth_secret: str = DEV_AUTH_SECRET
+    auth_private_key: str = DEV_AUTH_PRIVATE_KEY  # signs the tokens of people and systems it acts as
     admin_token: str = DEV_ADMIN_TOKEN
     hotline_integration: str = DEV_HOTLINE_INTEGRATION
     hotline_secret: str = DEV_HOTLINE_SECRET
@@ -39,7 +39,7 @@ class Credentials:
     def from_env(cls) -> Credentials:
         e = os.environ.get
         return cls(
-            auth_secret=e("AUTH_SECRET", DEV_AUTH_SECRET),
+            auth_private_key=e("AUTH_PRIVATE_KEY", DEV_AUTH_PRIVATE_KEY),
             admin_token=e("ADMIN_TOKEN", DEV_ADMIN_TOKEN),
             hotline_integration=e("HOTLINE_INTEGRATION", DEV_HOTLINE_INTEGRATION),
             hotline_secret=e("HOTLINE_SECRET", DEV_HOTLINE_SECRET),

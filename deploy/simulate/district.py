@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from deploy.seed import registry as seed_registry
-from shared.auth import Principal, Role, issue
+from shared.auth import Principal, Role, TokenIssuer
 
 STREET_NAMES = ("东岗", "雁滩", "拱星墩", "焦家湾", "盐场路", "靖远路", "草场街", "伏龙坪", "白银路", "张掖路")
 COMMUNITY_NAMES = ("和平", "建设", "光明", "团结", "幸福", "新华", "民主", "胜利", "友谊", "育才", "东风", "红星")
@@ -176,12 +176,18 @@ class District:
             ]
         }
 
-    def tokens(self, secret: str) -> dict[str, str]:
-        """A signed token for every person and unit, the district and an admin (development credentials)."""
-        out = {p.sub: issue(Principal(role=Role(p.role), sub=p.sub, scope=p.scope), secret) for p in self.people}
+    def tokens(self, private_key: str) -> dict[str, str]:
+        """A token for every person and unit, the district and an admin, signed with dispatch's private key
+        (development credentials; service tokens, not revocable per account)."""
+        signer = TokenIssuer(private_key)
+        ttl = 365 * 24 * 3600
+        out = {
+            p.sub: signer.issue(Principal(role=Role(p.role), sub=p.sub, scope=p.scope), ttl_seconds=ttl)
+            for p in self.people
+        }
         for u in self.units:
-            out[u.id] = issue(Principal(role=Role.UNIT, sub=u.id, scope=self.id), secret)
-        out["admin"] = issue(Principal(role=Role.ADMIN, sub="simulator"), secret)
+            out[u.id] = signer.issue(Principal(role=Role.UNIT, sub=u.id, scope=self.id), ttl_seconds=ttl)
+        out["admin"] = signer.issue(Principal(role=Role.ADMIN, sub="simulator"), ttl_seconds=ttl)
         return out
 
 

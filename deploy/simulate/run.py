@@ -70,7 +70,7 @@ class Season:
         self.creds = Credentials.from_env()
         self.api = Api(
             urls=options.urls,
-            tokens=self.district.tokens(self.creds.auth_secret),
+            tokens=self.district.tokens(self.creds.auth_private_key),
             credentials=self.creds,
             patience=options.patience,
         )

@@ -1,25 +1,30 @@
-"""Console sign-in: accounts with salted scrypt hashes, ``POST /v1/login`` for the existing signed token, and
-``PUT /admin/accounts`` to load them."""
+"""Console sign-in: accounts with argon2 password hashes, ``POST /v1/login`` for a signed token (throttled,
+services.dispatch.throttle), ``PUT /admin/accounts`` to load them, and ``GET /.well-known/jwks.json``, the public
+keys every service checks tokens with.
+
+An account's ``token_version`` travels in its login tokens (claim ``ver``); loading the account deactivated, with
+another password or acting as someone else bumps it, which ends every token issued before in all three services:
+dispatch reads the version here, intake and follow-up hear it as ``AccountTokensRevoked``."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
-import hashlib
-import hmac
-import secrets
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.dispatch.api import Session
+from services.dispatch import metrics, passwords, throttle
+from services.dispatch.api import Now, Session, Writer
+from services.dispatch.config import DispatchSettings
 from services.dispatch.models import Account, Unit
-from shared.auth import AdminOnly, Principal, Role, issue
+from shared.auth import AdminOnly, Auth, Principal, Role, TokenIssuer, VersionLookup
+from shared.contracts.dispatch import AccountTokensRevoked
 from shared.errors import ApiError, responses
 
 router = APIRouter()
@@ -29,55 +34,24 @@ LOGIN_TTL_SECONDS = 12 * 3600
 
 # Texts people read. The failure is the same whether the name or the password is wrong (no user enumeration).
 LOGIN_FAILED = "用户名或密码错误"
+LOGIN_LOCKED = "登录失败次数过多，请稍后再试"
 UNKNOWN_UNIT = "未登记的责任单位，请先加载单位登记簿"
 SCOPE_REQUIRED = "该角色须指定管辖范围（网格、街道或区）"
 
-# scrypt cost: 16 MiB and tens of milliseconds per hash, run off the event loop.
-_N, _R, _P, _DKLEN = 2**14, 8, 1, 32
-_MAXMEM = 64 * 1024 * 1024
 
+def version_lookup(sessions: Any) -> VersionLookup:
+    """Dispatch's check of a login token's account: its current version, or None if it is unknown or inactive.
+    ``sessions``: a callable giving the runtime's session factory once the service has started."""
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+    async def current(account: str) -> int | None:
+        factory: async_sessionmaker[AsyncSession] = sessions()
+        async with factory() as session:
+            row = (
+                await session.execute(select(Account.active, Account.token_version).where(Account.username == account))
+            ).first()
+        return row[1] if row is not None and row[0] else None
 
-
-def hash_password(password: str) -> str:
-    """``scrypt$n$r$p$salt$digest`` with a fresh 16-byte salt; the parameters travel with the hash so they can
-    be raised later without invalidating stored accounts."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=_DKLEN, maxmem=_MAXMEM)
-    return f"scrypt${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
-
-
-def verify_password(password: str, encoded: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = encoded.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        candidate = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
-            maxmem=_MAXMEM,
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(candidate, expected)
-
-
-@functools.cache
-def _decoy_hash() -> str:
-    # Checked against when the name is unknown, so an unknown name costs as much time as a wrong password.
-    return hash_password(secrets.token_hex(16))
-
-
-def _check(password: str, stored: str | None) -> bool:
-    matches = verify_password(password, stored or _decoy_hash())
-    return matches and stored is not None
+    return current
 
 
 # -- shapes ------------------------------------------------------------------------------------------------
@@ -131,32 +105,100 @@ class AccountsIn(BaseModel):
 # -- endpoints ---------------------------------------------------------------------------------------------
 
 
-@router.post("/v1/login", response_model=LoginOut, tags=["console"], responses=responses(401, 422))
-async def login(body: LoginIn, session: Session, request: Request) -> LoginOut:
-    """Sign in with a console account: the answer carries the same signed token every API accepts. A wrong name
-    and a wrong password fail alike (401, one Chinese message)."""
-    account = await session.get(Account, body.username)
+@router.get("/.well-known/jwks.json", tags=["console"])
+async def jwks(request: Request) -> dict[str, Any]:
+    """The public keys tokens are signed with (RFC 7517): what intake and follow-up fetch (``*_AUTH_JWKS_URL``).
+    Holds no secret."""
+    issuer: TokenIssuer = request.app.state.issuer
+    return issuer.jwks()
+
+
+@router.post("/v1/login", response_model=LoginOut, tags=["console"], responses=responses(401, 422, 429))
+async def login(body: LoginIn, request: Request, clock: Now) -> LoginOut:
+    """Sign in with a console account: the answer carries a signed token every API accepts. A wrong name and a
+    wrong password fail alike (401, one Chinese message). Repeated failures of an account, or from one address, lock
+    sign-in for a growing while (429 with ``Retry-After``), whatever the password."""
+    settings: DispatchSettings = request.app.state.runtime.settings
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
+    policy = throttle.Policy(
+        account_after=settings.login_lockout_after,
+        address_after=settings.login_address_lockout_after,
+        base_seconds=settings.login_lockout_base_seconds,
+        max_seconds=settings.login_lockout_max_seconds,
+        window_seconds=settings.login_failure_window_seconds,
+    )
+    keys = throttle.keys(body.username, request.client.host if request.client else "unknown")
+    now = clock.now()
+    # Each step in its own transaction: a failure is counted even though the request ends in an error.
+    async with sessions() as session:
+        lock = await throttle.locked(session, keys, now)
+        account = await session.get(Account, body.username)
+    if lock is not None:
+        metrics.LOGINS.labels("locked").inc()
+        metrics.LOGIN_REFUSED_LOCKED.labels(throttle.kind(lock[0])).inc()
+        raise ApiError(429, "login_locked", LOGIN_LOCKED, headers={"Retry-After": str(lock[1])})
     stored = account.password_hash if account is not None and account.active else None
-    if not await asyncio.to_thread(_check, body.password.get_secret_value(), stored) or account is None:
+    ok, upgraded = await asyncio.to_thread(passwords.check, body.password.get_secret_value(), stored)
+    if not ok or account is None:
+        async with sessions() as session, session.begin():
+            for key in keys:
+                if await throttle.failed(session, key, policy, now) is not None:
+                    metrics.LOGIN_LOCKOUTS.labels(throttle.kind(key)).inc()
+        metrics.LOGINS.labels("failed").inc()
         raise ApiError(401, "login_failed", LOGIN_FAILED)
+    async with sessions() as session, session.begin():
+        await throttle.succeeded(session, body.username)
+        if upgraded is not None:  # an scrypt hash (or weaker argon2 parameters) replaced now the password is known
+            row = await session.get(Account, body.username, with_for_update=True)
+            if row is not None and row.password_hash == account.password_hash:
+                row.password_hash = upgraded
+    metrics.LOGINS.labels("ok").inc()
     principal = Principal(role=Role(account.role), sub=account.sub, scope=account.scope)
-    token = issue(principal, request.app.state.auth_secret, ttl_seconds=LOGIN_TTL_SECONDS)
+    issuer: TokenIssuer = request.app.state.issuer
+    at = int(time.time())
+    token = issuer.issue(
+        principal, ttl_seconds=LOGIN_TTL_SECONDS, account=account.username, token_version=account.token_version, now=at
+    )
     return LoginOut(
         token=token,
         role=principal.role,
         sub=principal.sub,
         scope=principal.scope,
         display_name=account.display_name,
-        expires_at=datetime.fromtimestamp(int(time.time()) + LOGIN_TTL_SECONDS, UTC),
+        expires_at=datetime.fromtimestamp(at + LOGIN_TTL_SECONDS, UTC),
     )
 
 
+def _prepare(body: AccountsIn, existing: dict[str, Account]) -> tuple[list[str], list[str | None]]:
+    """Per account: its hash (the stored one when the password is unchanged, so reloading the same accounts ends no
+    session), and why its tokens are revoked (None: they are not)."""
+    hashes, reasons = [], []
+    for a in body.accounts:
+        old = existing.get(a.username)
+        password = a.password.get_secret_value()
+        same, upgraded = passwords.verify(password, old.password_hash) if old is not None else (False, None)
+        hashes.append(
+            (upgraded or old.password_hash) if same and old is not None else passwords.hash_password(password)
+        )
+        reason = None
+        if old is not None:
+            if old.active and not a.active:
+                reason = "deactivated"
+            elif not same:
+                reason = "password"
+        reasons.append(reason)
+    return hashes, reasons
+
+
 @router.put("/admin/accounts", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
-async def put_accounts(body: AccountsIn, session: Session) -> dict[str, int]:
-    """Load or update console accounts (each password hashed with its own salt). Idempotent; ``active: false``
-    locks an account out."""
+async def put_accounts(
+    body: AccountsIn, session: Session, writer: Writer, clock: Now, request: Request
+) -> dict[str, int]:
+    """Load or update console accounts (passwords hashed with argon2, each with its own salt). Idempotent;
+    ``active: false`` locks an account out. Deactivating an account, changing its password, role, subject or
+    scope ends the tokens it signed in for, in every service within the revocation cache window."""
     units = {u.id: u for u in (await session.scalars(select(Unit))).all()}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, a in enumerate(body.accounts):
         scope, name = a.scope, a.display_name
         if a.role is Role.UNIT:
@@ -176,20 +218,42 @@ async def put_accounts(body: AccountsIn, session: Session) -> dict[str, int]:
                 "active": a.active,
             }
         )
-    hashes = await asyncio.to_thread(lambda: [hash_password(a.password.get_secret_value()) for a in body.accounts])
+    names = [a.username for a in body.accounts]
+    existing = {
+        a.username: a
+        for a in (await session.scalars(select(Account).where(Account.username.in_(names)).with_for_update())).all()
+    }
+    hashes, reasons = await asyncio.to_thread(_prepare, body, existing)
     # The last entry of a name wins (one statement cannot update a row twice).
-    values = {row["username"]: {**row, "password_hash": h} for row, h in zip(rows, hashes, strict=True)}
+    values: dict[str, dict[str, Any]] = {}
+    revoked: dict[str, str] = {}
+    for row, h, reason in zip(rows, hashes, reasons, strict=True):
+        username: str = row["username"]
+        old = existing.get(username)
+        if old is not None and (old.role, old.sub, old.scope) != (row["role"], row["sub"], row["scope"]):
+            reason = reason or "identity"
+        version = (old.token_version if old is not None else 1) + (1 if reason else 0)
+        values[username] = {**row, "password_hash": h, "token_version": version}
+        if reason:
+            revoked[username] = reason
+        else:
+            revoked.pop(username, None)
     if values:
         stmt = insert(Account).values(list(values.values()))
+        columns = ("password_hash", "role", "sub", "scope", "display_name", "active", "token_version")
         await session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[Account.username],
-                set_={
-                    **{
-                        c: stmt.excluded[c] for c in ("password_hash", "role", "sub", "scope", "display_name", "active")
-                    },
-                    "updated_at": func.now(),
-                },
+                set_={**{c: stmt.excluded[c] for c in columns}, "updated_at": func.now()},
             )
         )
+    at = clock.now()
+    auth: Auth = request.app.state.auth
+    for account, reason in revoked.items():
+        version = values[account]["token_version"]
+        event = AccountTokensRevoked(account=account, token_version=version, revoked_at=at)
+        await writer.emit(session, event, key=f"account:{account}", at=at)
+        metrics.TOKENS_REVOKED.labels(reason).inc()
+        if auth.versions is not None:
+            auth.versions.forget(account)  # this replica at once; the others within their cache window
     return {"accounts": len(values)}

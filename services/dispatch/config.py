@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.dispatch.domain import DEFAULT_RULES_FILE
 from shared.inputs import WebUrl
-from shared.settings import ServiceSettings
+from shared.settings import DEV_AUTH_PRIVATE_KEY, ServiceSettings
 
 
 class DispatchSettings(ServiceSettings):
@@ -25,3 +26,31 @@ class DispatchSettings(ServiceSettings):
         default="http://127.0.0.1:8003", description="Where the console's browser reaches follow-up (reports)."
     )
     run_timers: bool = Field(default=True, description="Fire deadlines in this replica (any number may).")
+
+    # Tokens: dispatch signs them (shared.auth) with this Ed25519 key, PEM or a private JWK; the dev key is refused
+    # in production. Its public half is served at /.well-known/jwks.json for intake and follow-up.
+    signs_tokens: ClassVar[bool] = True
+    auth_private_key: SecretStr = SecretStr(DEV_AUTH_PRIVATE_KEY)
+
+    # Sign-in throttling (services.dispatch.throttle), kept in the database so every replica sees it: past
+    # ``login_lockout_after`` failures of an account (``login_address_lockout_after`` of a client address; an office
+    # behind one address has many people), each further failure locks it out for twice as long as the one before,
+    # from ``login_lockout_base_seconds`` up to ``login_lockout_max_seconds``. Failures older than
+    # ``login_failure_window_seconds`` are forgotten.
+    login_lockout_after: int = Field(default=5, ge=1)
+    login_address_lockout_after: int = Field(default=20, ge=1)
+    login_lockout_base_seconds: float = Field(default=1.0, gt=0)
+    login_lockout_max_seconds: float = Field(default=900.0, gt=0)
+    login_failure_window_seconds: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _real_signing_key(self) -> DispatchSettings:
+        key = self.auth_private_key.get_secret_value().strip()
+        if self.environment == "production" and key in ("", DEV_AUTH_PRIVATE_KEY.strip()):
+            raise ValueError(
+                "auth_private_key is the development key (a placeholder) or unset; set the real signing key in "
+                "production"
+            )
+        if not key:  # unset (docker-compose passes an empty default): the development key
+            self.auth_private_key = SecretStr(DEV_AUTH_PRIVATE_KEY)
+        return self

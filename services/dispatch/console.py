@@ -28,7 +28,7 @@ from services.dispatch import access
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import Assignment, Case, CaseEvent
 from services.dispatch.routing import OPEN_STATUSES
-from shared.auth import Principal, Role, verify
+from shared.auth import Principal, Role, authenticate
 from shared.errors import responses
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ async def console_events(
     """Server-sent events for a signed-in console: ``version`` whenever what the caller may see changes (and
     once on connecting), with no case data in it; ``expired`` when the token runs out. The token is checked
     exactly like the ``Authorization`` header."""
-    principal = verify(token.strip(), request.app.state.auth_secret)
+    principal = await authenticate(request, token.strip())
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -17,6 +17,7 @@ from services.dispatch.consumers import handlers
 from services.dispatch.domain import CHAIN, Clock, load_rules
 from services.dispatch.gauges import refresh_gauges
 from services.dispatch.models import inbox, outbox, timers
+from shared.auth import Auth, TokenIssuer, TokenVersions, verifier_from_settings
 from shared.clock import Clock as TimeSource
 from shared.clock import SystemClock
 from shared.outbox import OutboxWriter
@@ -69,10 +70,21 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
         background=[run_timers, gauges] if settings.run_timers else [gauges],
         on_start=on_start,
     )
+    issuer = TokenIssuer(
+        settings.auth_private_key.get_secret_value(), issuer=settings.auth_issuer, audience=settings.auth_audience
+    )
+    auth = Auth(
+        verifier_from_settings(settings, own_jwks=issuer.jwks()),
+        TokenVersions(
+            accounts.version_lookup(lambda: runtime.sessions), ttl_seconds=settings.auth_revocation_cache_seconds
+        ),
+    )
     return runtime.build_app(
         title="供暖诉求调度 · dispatch",
         description="网格吹哨、部门报到: cases, assignments on the clock, the escalation chain, 退单 and 延期.",
         routers=[router, accounts.router, console.router],
         clock=time_source,
         writer=runtime.writer(settings.topics.cases),
+        issuer=issuer,
+        auth=auth,
     )

@@ -63,6 +63,19 @@ for _unit_type in UnitType:
     for _histogram in (TIME_TO_SIGN_IN, TIME_TO_ON_SITE, TIME_TO_RESOLVE):
         _histogram.labels(_unit_type.value)
 
+# Console sign-in: outcomes (ok, failed, locked) and lockouts begun, by what was locked (account or address).
+LOGINS = Counter("dispatch_logins_total", "Console sign-in attempts by outcome", ["outcome"])
+LOGIN_LOCKOUTS = Counter("dispatch_login_lockouts_total", "Sign-in lockouts begun", ["kind"])
+LOGIN_REFUSED_LOCKED = Counter("dispatch_login_throttled_total", "Sign-ins refused with 429 during a lockout", ["kind"])
+TOKENS_REVOKED = Counter("dispatch_account_tokens_revoked_total", "Token versions bumped", ["reason"])
+for _outcome in ("ok", "failed", "locked"):
+    LOGINS.labels(_outcome)
+for _kind in ("account", "address"):
+    LOGIN_LOCKOUTS.labels(_kind)
+    LOGIN_REFUSED_LOCKED.labels(_kind)
+for _reason in ("deactivated", "password", "identity"):
+    TOKENS_REVOKED.labels(_reason)
+
 
 EXTENSION_DECISIONS = ("approved", "refused")
 

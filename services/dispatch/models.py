@@ -172,10 +172,26 @@ class Account(Base):
     __tablename__ = "accounts"
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
-    password_hash: Mapped[str] = mapped_column(String(256))  # scrypt$n$r$p$salt$digest (base64)
+    password_hash: Mapped[str] = mapped_column(String(256))  # argon2id (pwdlib); older rows scrypt$n$r$p$salt$digest
     role: Mapped[str] = mapped_column(String(16))
     sub: Mapped[str] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    # Carried in login tokens (claim ``ver``); bumped when the account is deactivated, its password or whom it acts
+    # as changes, which ends every token issued before (shared.auth.TokenVersions).
+    token_version: Mapped[int] = mapped_column(default=1, server_default="1")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LoginFailures(Base):
+    """Failed sign-ins per account (``account:<name>``) or client address (``address:<ip>``), shared by every
+    replica: past a threshold each further failure locks the key out for twice as long (services.dispatch.throttle).
+    """
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

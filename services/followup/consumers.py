@@ -7,7 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import facts, service
 from services.followup.config import FollowupSettings
+from services.followup.models import token_versions
+from shared import revocations
 from shared.contracts.dispatch import (
+    AccountTokensRevoked,
     AssignmentArrived,
     AssignmentResolved,
     AssignmentReturned,
@@ -84,6 +87,7 @@ def handlers(settings: FollowupSettings, writer: OutboxWriter) -> Handlers:
             CaseRetiered: on_retiered,
             CaseRoundStarted: on_round,
             CaseResolved: on_resolved,
+            AccountTokensRevoked: revocations.handler(token_versions),
         },
         topics.complaints: {
             ComplaintReported: on_complaint,

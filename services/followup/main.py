@@ -16,10 +16,11 @@ from services.followup.api import router
 from services.followup.config import FollowupSettings
 from services.followup.consumers import handlers
 from services.followup.metrics import refresh_gauges
-from services.followup.models import inbox, outbox, timers
+from services.followup.models import inbox, outbox, timers, token_versions
 from shared import timers as durable
 from shared.clock import Clock, SystemClock
 from shared.outbox import OutboxWriter
+from shared.revocations import auth_of
 from shared.runtime import ServiceRuntime
 from shared.timers import TimerEngine
 
@@ -102,4 +103,5 @@ def create_app(settings: FollowupSettings | None = None, clock: Clock | None = N
         routers=[router],
         clock=time_source,
         writer=runtime.writer(topic),
+        auth=auth_of(settings, runtime, token_versions),
     )

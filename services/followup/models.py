@@ -13,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
 from shared.outbox import messaging_tables
+from shared.revocations import token_versions_table
 from shared.timers import timers_table
 
 
@@ -21,6 +22,7 @@ class Base(DeclarativeBase):
 
 
 outbox, inbox = messaging_tables(Base.metadata)
+token_versions = token_versions_table(Base.metadata)  # what dispatch announced of accounts' tokens
 timers = timers_table(Base.metadata)
 
 BUILDING = "building"  # Visit.target of a building-level visit (no household known)

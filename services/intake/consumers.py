@@ -10,9 +10,11 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, feedback
-from services.intake.models import Report
+from services.intake.models import Report, token_versions
+from shared import revocations
 from shared.consumer import Handler, NotYet, PermanentError
 from shared.contracts.dispatch import (
+    AccountTokensRevoked,
     AssignmentReturned,
     AssignmentSignedIn,
     CaseAssigned,
@@ -92,7 +94,10 @@ def handlers(topics: Topics) -> Handlers:
         },
         topics.followup: {CaseClosed: _status("closed"), CaseReopened: _status("reopened")},
     }
-    return {
+    checked = {
         topic: {model: _of_a_known_case(fn, may_overtake=topic == topics.followup) for model, fn in of.items()}
         for topic, of in by_topic.items()
     }
+    # Not about a case: the token versions of console accounts (shared.revocations).
+    checked[topics.cases][AccountTokensRevoked] = revocations.handler(token_versions)
+    return checked

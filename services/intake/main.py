@@ -14,9 +14,10 @@ from services.intake import hotline, open311, service
 from services.intake.api import router
 from services.intake.config import IntakeSettings
 from services.intake.consumers import handlers
-from services.intake.models import inbox, outbox
+from services.intake.models import inbox, outbox, token_versions
 from shared.clock import Clock, SystemClock
 from shared.limits import RateLimiter, speak_refusals
+from shared.revocations import auth_of
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -67,6 +68,7 @@ def create_app(
         writer=writer,
         intake=service.Intake(writer=writer, group_window=timedelta(minutes=settings.group_window_minutes)),
         rate_limits=RateLimiter(service=settings.service_name, rates=settings.rate_limits(), clock=clock),
+        auth=auth_of(settings, runtime, token_versions),
     )
     speak_refusals(app, open311.router.prefix + "/", open311.plumbing_refusal)
     open311.speak_framework_refusals(app)

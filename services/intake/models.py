@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
 from shared.outbox import messaging_tables
+from shared.revocations import token_versions_table
 
 
 class Base(DeclarativeBase):
@@ -35,6 +36,7 @@ class Base(DeclarativeBase):
 
 
 outbox, inbox = messaging_tables(Base.metadata)
+token_versions = token_versions_table(Base.metadata)  # what dispatch announced of accounts' tokens
 
 
 class Area(Base):

@@ -184,3 +184,15 @@ class CaseRetiered(EventPayload):
     previous_tier: Tier
     by: str
     at: datetime
+
+
+class AccountTokensRevoked(EventPayload):
+    """A console account's tokens issued before now stop working: it was deactivated, its password changed, or whom
+    it acts as changed. Intake and follow-up refuse tokens of the account below ``token_version``. Key: the account
+    (``account:<name>``), not a case."""
+
+    event_type = "AccountTokensRevoked"
+
+    account: str = Field(description="The console account's username.")
+    token_version: int = Field(ge=1, description="The lowest token version still valid for the account.")
+    revoked_at: datetime

@@ -12,7 +12,7 @@ import pytest
 from deploy.client import HeatingClient
 from deploy.local.services import REPO, SERVICES, ServiceSet
 from deploy.seed import registry
-from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 from shared.topics import Topics
 from tests.harness import RUN_ID, check_stack, drop_database, free_ports, fresh_database, new_prefix, run_db
 
@@ -52,7 +52,7 @@ def services_running(label: str, extra_env: dict[str, str] | None = None) -> Ite
             intake=services.url("intake"),
             dispatch=services.url("dispatch"),
             followup=services.url("followup"),
-            tokens=registry.tokens(doc, DEV_AUTH_SECRET),
+            tokens=registry.tokens(doc, DEV_AUTH_PRIVATE_KEY),
         )
         yield Running(services, client, Topics(prefix))
         client.close()

@@ -35,7 +35,7 @@ from deploy.client import HeatingClient
 from deploy.local.prometheus import PrometheusServer, config_for, ensure_installed, write_config
 from deploy.local.services import REPO, SERVICES, ServiceSet
 from deploy.seed import registry
-from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 from shared.topics import Topics
 from tests.harness import (
     KAFKA,
@@ -338,7 +338,7 @@ def observed() -> Iterator[Observed]:
             intake=services.url("intake"),
             dispatch=services.url("dispatch"),
             followup=services.url("followup"),
-            tokens=registry.tokens(doc, DEV_AUTH_SECRET),
+            tokens=registry.tokens(doc, DEV_AUTH_PRIVATE_KEY),
         )
         scenario = Scenario(services, client, prometheus, Topics(services.topic_prefix))
         scenario.wait_query("all three services scraped", 'count(up{job=~"intake|dispatch|followup"} == 1) == 3')

@@ -14,7 +14,7 @@ from services.followup.config import FollowupSettings
 from services.followup.main import create_app as followup_app
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app as intake_app
-from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 from shared.topics import Topics
 from tests.harness import (
     KAFKA,
@@ -45,7 +45,14 @@ async def loop() -> AsyncIterator[Loop]:
     await check_stack()
     prefix = new_prefix("it")
     # A verdict for a case intake never heard of waits 2 s (not 5 min) for its CaseOpened before dead-lettering.
-    common = {"kafka_bootstrap": KAFKA, "kafka_topic_prefix": prefix, "environment": "test", "consumer_wait_seconds": 2}
+    # What the services know of accounts' token versions is trusted for 1 s (not 30), so revocation tests run fast.
+    common = {
+        "kafka_bootstrap": KAFKA,
+        "kafka_topic_prefix": prefix,
+        "environment": "test",
+        "consumer_wait_seconds": 2,
+        "auth_revocation_cache_seconds": 1,
+    }
     doc = registry.read()
     dbs = {name: run_db(f"{name}_it") for name in ("intake", "dispatch", "followup")}
     async with (
@@ -60,6 +67,6 @@ async def loop() -> AsyncIterator[Loop]:
         admin = {"X-Admin-Token": DEV_ADMIN_TOKEN}
         (await i.http.put("/admin/registry", json=registry.intake_registry(doc), headers=admin)).raise_for_status()
         (await d.http.put("/admin/units", json=registry.dispatch_units(doc), headers=admin)).raise_for_status()
-        yield Loop(i, d, f, Topics(prefix), registry.tokens(doc, DEV_AUTH_SECRET))
+        yield Loop(i, d, f, Topics(prefix), registry.tokens(doc, DEV_AUTH_PRIVATE_KEY))
     for db in dbs.values():
         await drop_database(db)

@@ -37,7 +37,7 @@ from services.intake.hotline import signed_headers
 from services.intake.models import HotlineCallback, Report
 from shared.auth import Principal, Role, issue
 from shared.privacy import mask_name, mask_phone
-from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 from tests.harness import wait_until
 from tests.integration.conftest import Loop
 
@@ -183,7 +183,7 @@ def guess(world: World) -> Guess:
 
 
 def mint(role: Role, sub: str, scope: str) -> str:
-    return issue(Principal(role=role, sub=sub, scope=scope), DEV_AUTH_SECRET)
+    return issue(Principal(role=role, sub=sub, scope=scope), DEV_AUTH_PRIVATE_KEY)
 
 
 async def report(w: World, key: str, n: int, category: str, description: str, unit: str) -> None:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from deploy.seed import registry
-from shared.auth import Role, verify
-from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
+from shared.auth import Role, verifier_for_jwks
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PUBLIC_JWK
 from tests.integration.conftest import Loop
 
 ADMIN = {"X-Admin-Token": DEV_ADMIN_TOKEN}
@@ -41,7 +41,7 @@ async def test_the_right_password_gives_a_token_that_works(seeded: Loop) -> None
     body = r.json()
     assert body["role"] == "unit" and body["sub"] == "U-HEAT-1" and body["scope"] == "D-CG"
     assert body["display_name"] == "城关第一供热公司"
-    principal = verify(body["token"], DEV_AUTH_SECRET)
+    principal = await verifier_for_jwks({"keys": [DEV_AUTH_PUBLIC_JWK]}).verify(body["token"])
     assert principal is not None and principal.role is Role.UNIT and principal.sub == "U-HEAT-1"
     lasts = datetime.fromisoformat(body["expires_at"]) - datetime.now(UTC)
     assert timedelta(hours=11) < lasts <= timedelta(hours=12)  # one working day, not a demo token's year

@@ -24,7 +24,7 @@ from shared.contracts.common import Category, Channel, Location, Priority, Satis
 from shared.contracts.followup import CaseClosed, CaseReopened, ReopenReason
 from shared.contracts.intake import ComplaintReported
 from shared.events import Envelope
-from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 from shared.timers import TimerEngine
 from shared.topics import Topics
 from tests.harness import (
@@ -139,8 +139,8 @@ async def desk() -> AsyncIterator[Desk]:
         run_timers=False,
     )
     doc = registry.read()
-    tokens = registry.tokens(doc, DEV_AUTH_SECRET)
-    tokens["TF-OTHER"] = issue(Principal(role=Role.TASK_FORCE, sub="TF-OTHER", scope="S-OTHER"), DEV_AUTH_SECRET)
+    tokens = registry.tokens(doc, DEV_AUTH_PRIVATE_KEY)
+    tokens["TF-OTHER"] = issue(Principal(role=Role.TASK_FORCE, sub="TF-OTHER", scope="S-OTHER"), DEV_AUTH_PRIVATE_KEY)
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all")
     await producer.start()
     async with run_in_process(create_app(settings, clock=clock)) as svc:

@@ -36,7 +36,7 @@ from shared.contracts.dispatch import (
 )
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported, HouseholdVisited
 from shared.events import Envelope, EventPayload
-from shared.settings import DEV_AUTH_SECRET
+from shared.settings import DEV_AUTH_PRIVATE_KEY
 from shared.timers import TimerEngine
 from shared.topics import Topics
 from tests.harness import (
@@ -83,7 +83,8 @@ PEOPLE = {
 
 def tokens() -> dict[str, str]:
     return {
-        sub: issue(Principal(role=role, sub=sub, scope=scope), DEV_AUTH_SECRET) for sub, (role, scope) in PEOPLE.items()
+        sub: issue(Principal(role=role, sub=sub, scope=scope), DEV_AUTH_PRIVATE_KEY)
+        for sub, (role, scope) in PEOPLE.items()
     }
 
 

@@ -10,17 +10,17 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.dispatch import accounts, console
+from services.dispatch import console, passwords
 from services.dispatch.config import DispatchSettings
 from services.dispatch.main import create_app
 from shared.auth import Principal, Role, issue
-from shared.settings import DEV_AUTH_SECRET
+from shared.settings import DEV_AUTH_PRIVATE_KEY
+from tests.keys import another_key
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(DispatchSettings())
-    app.state.auth_secret = DEV_AUTH_SECRET  # what the lifespan would set
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
 
@@ -83,14 +83,14 @@ async def test_the_stream_refuses_a_bad_token_like_the_api_does(http: httpx.Asyn
     for bad in (
         "",
         "not-a-token",
-        issue(unit, "another-secret"),
-        issue(unit, DEV_AUTH_SECRET, ttl_seconds=-10),  # expired
-        issue(unit, DEV_AUTH_SECRET)[:-2] + "xx",  # signature tampered with
+        issue(unit, another_key()),  # signed with a key nobody trusts
+        issue(unit, DEV_AUTH_PRIVATE_KEY, ttl_seconds=-120),  # expired (beyond the 30 s leeway for clock skew)
+        issue(unit, DEV_AUTH_PRIVATE_KEY)[:-2] + "xx",  # signature tampered with
     ):
         r = await http.get("/console/events", params={"token": bad})
         assert r.status_code == 401, bad
         assert r.json()["detail"]["message"] == "未登录或令牌无效"
-    admin = await http.get("/console/events", params={"token": issue(Principal(role=Role.ADMIN), DEV_AUTH_SECRET)})
+    admin = await http.get("/console/events", params={"token": issue(Principal(role=Role.ADMIN), DEV_AUTH_PRIVATE_KEY)})
     assert admin.status_code == 403
 
 
@@ -110,22 +110,27 @@ async def test_cors_is_off_unless_origins_are_configured() -> None:
             assert "access-control-allow-origin" not in other.headers
 
 
-def test_passwords_are_salted_scrypt_hashes() -> None:
-    one, two = accounts.hash_password("heat1-demo"), accounts.hash_password("heat1-demo")
-    assert one != two and one.startswith("scrypt$16384$8$1$")  # a fresh salt each time
-    assert accounts.verify_password("heat1-demo", one) and accounts.verify_password("heat1-demo", two)
-    assert not accounts.verify_password("heat1-demo!", one)
-    assert not accounts.verify_password("heat1-demo", "garbage")
-    assert not accounts.verify_password("heat1-demo", "pbkdf2$1$2$3$AAAA$AAAA")
+def test_passwords_are_salted_argon2_hashes_and_old_scrypt_ones_still_verify() -> None:
+    one, two = passwords.hash_password("heat1-demo"), passwords.hash_password("heat1-demo")
+    assert one != two and one.startswith("$argon2id$")  # a fresh salt each time
+    assert passwords.verify("heat1-demo", one) == (True, None) and passwords.verify("heat1-demo", two)[0]
+    assert passwords.verify("heat1-demo!", one) == (False, None)
+    assert passwords.verify("heat1-demo", "garbage") == (False, None)
+    assert passwords.verify("heat1-demo", "pbkdf2$1$2$3$AAAA$AAAA") == (False, None)
+    legacy = passwords.ScryptHasher().hash("heat1-demo")
+    assert legacy.startswith("scrypt$16384$8$1$")
+    ok, upgraded = passwords.verify("heat1-demo", legacy)
+    assert ok and upgraded is not None and upgraded.startswith("$argon2id$")  # replaced at the next sign-in
+    assert passwords.verify("heat1-demo!", legacy) == (False, None)
 
 
 def test_an_unknown_name_costs_as_much_as_a_wrong_password() -> None:
-    stored = accounts.hash_password("right-password")
-    accounts._check("warm-up", None)
+    stored = passwords.hash_password("right-password")
+    passwords.check("warm-up", None)
     started = time.perf_counter()
-    assert not accounts._check("wrong-password", stored)
+    assert not passwords.check("wrong-password", stored)[0]
     wrong = time.perf_counter() - started
     started = time.perf_counter()
-    assert not accounts._check("wrong-password", None)
+    assert not passwords.check("wrong-password", None)[0]
     unknown = time.perf_counter() - started
-    assert unknown > wrong / 3  # both run one scrypt; no early return for an unknown name
+    assert unknown > wrong / 3  # both run one argon2; no early return for an unknown name

@@ -117,12 +117,13 @@ def test_dev_credentials_exist_only_outside_production_and_placeholders_are_refu
     strong = "x" * 32
     dev = IntakeSettings(environment="development")
     assert DEV_HOTLINE_INTEGRATION in dev.integrations and dev.open311_api_keys and dev.sensor_gateway_keys
-    prod = IntakeSettings(environment="production", auth_secret=strong, admin_token=strong)
+    jwks = "https://dispatch.example/.well-known/jwks.json"
+    prod = IntakeSettings(environment="production", auth_jwks_url=jwks, admin_token=strong)
     assert prod.integrations == {} and prod.open311_api_keys == {} and prod.sensor_gateway_keys == {}
     with pytest.raises(ValidationError, match=r"hotline_integrations\.12345-CG"):
         IntakeSettings(
             environment="production",
-            auth_secret=strong,
+            auth_jwks_url=jwks,
             admin_token=strong,
             hotline_integrations={"12345-CG": {"secret": "short", "callback_url": "https://12345.example/cb"}},
         )
