@@ -22,7 +22,9 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from deploy.seed import registry as seed_registry
-from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_SECRET, ServiceSettings
+from services.dispatch.config import DispatchSettings
+from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY, ServiceSettings
+from tests.keys import another_key
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -277,7 +279,8 @@ def test_service_env_names_are_settings_fields(name: str) -> None:
         assert key.startswith(prefix(name)), f"{name}: {key} does not have the prefix {prefix(name)}"
         field = key.removeprefix(prefix(name)).lower()
         assert field in cls.model_fields, f"{name}: {key} sets no field of {cls.__name__} (typo or renamed field?)"
-    required = {"DATABASE_URL", "KAFKA_BOOTSTRAP", "HTTP_HOST", "HTTP_PORT", "AUTH_SECRET", "ADMIN_TOKEN"}
+    keys = "AUTH_PRIVATE_KEY" if name == "dispatch" else "AUTH_JWKS_URL"  # the issuer signs, the others verify
+    required = {"DATABASE_URL", "KAFKA_BOOTSTRAP", "HTTP_HOST", "HTTP_PORT", keys, "ADMIN_TOKEN"}
     assert {prefix(name) + f for f in required} <= set(raw_env(name))
 
 
@@ -316,7 +319,10 @@ def test_service_waits_for_healthy_infrastructure(name: str) -> None:
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_secrets_default_to_the_dev_placeholders(name: str) -> None:
     raw = raw_env(name)
-    assert default_of(raw[prefix(name) + "AUTH_SECRET"]) == DEV_AUTH_SECRET
+    if name == "dispatch":
+        assert default_of(raw[prefix(name) + "AUTH_PRIVATE_KEY"]) == ""  # the development key
+    else:
+        assert default_of(raw[prefix(name) + "AUTH_JWKS_URL"]) == "http://dispatch:8002/.well-known/jwks.json"
     assert default_of(raw[prefix(name) + "ADMIN_TOKEN"]) == DEV_ADMIN_TOKEN
 
 
@@ -331,7 +337,10 @@ def test_service_settings_validate_from_the_compose_env(name: str, monkeypatch: 
     assert settings.http_host == "0.0.0.0"
     assert settings.database_url == e[prefix(name) + "DATABASE_URL"]
     assert settings.kafka_bootstrap == advertised_listeners()["PLAINTEXT"]
-    assert settings.auth_secret.get_secret_value() == DEV_AUTH_SECRET
+    if isinstance(settings, DispatchSettings):
+        assert settings.auth_private_key.get_secret_value() == DEV_AUTH_PRIVATE_KEY
+    else:
+        assert settings.auth_jwks_url == "http://dispatch:8002/.well-known/jwks.json"
     assert settings.admin_token.get_secret_value() == DEV_ADMIN_TOKEN
     assert settings.environment == "development"
     # The routes the health check and Prometheus hit are served by that app.
@@ -345,7 +354,7 @@ def test_production_refuses_the_placeholder_secrets(name: str, monkeypatch: pyte
         monkeypatch.setenv(key, value)
     with pytest.raises(ValidationError, match="placeholder"):
         settings_class(name)()
-    real = {"ENVIRONMENT": "production", "AUTH_SECRET": "s" * 32, "ADMIN_TOKEN": "t" * 32}
+    real = {"ENVIRONMENT": "production", "AUTH_PRIVATE_KEY": another_key(), "ADMIN_TOKEN": "t" * 32}
     for key, value in env(name, real).items():
         monkeypatch.setenv(key, value)
     assert settings_class(name)().environment == "production"
