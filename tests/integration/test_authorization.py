@@ -522,6 +522,7 @@ BUILD: dict[tuple[str, str], Build] = {
     ("dispatch", "POST /v1/login"): lambda w, k: Call(
         "POST", "/v1/login", body={"username": "pm1", "password": "pm1-demo-2026"}
     ),
+    ("dispatch", "GET /.well-known/jwks.json"): lambda w, k: Call("GET", "/.well-known/jwks.json"),
     ("dispatch", "GET /console"): lambda w, k: Call("GET", "/console"),
     ("dispatch", "GET /console/"): lambda w, k: Call("GET", "/console/"),
     ("dispatch", "GET /console/config.json"): lambda w, k: Call("GET", "/console/config.json"),
