@@ -19,6 +19,8 @@ HS256 token "signed" with the public key, or a key the service does not know are
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
 import logging
@@ -68,9 +70,6 @@ class Principal(BaseModel):
 
 def key_id(public_jwk: Mapping[str, Any]) -> str:
     """RFC 7638 thumbprint (SHA-256, base64url) of a public JWK: a stable ``kid`` derived from the key itself."""
-    import base64
-    import hashlib
-
     required = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
     members = {k: public_jwk[k] for k in required[str(public_jwk["kty"])]}
     digest = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.dispatch.config import DispatchSettings
+from services.dispatch.throttle import Policy
 from services.followup.config import FollowupSettings
 from services.followup.main import create_app as followup_app
 from services.intake.config import IntakeSettings
@@ -199,3 +200,18 @@ def test_production_refuses_the_dev_keys() -> None:
     with pytest.raises(ValueError, match="development key"):
         ServiceSettings(environment="production", admin_token=strong, auth_jwks=SIGNER.jwks())
     ServiceSettings(environment="production", admin_token=strong, auth_jwks=TokenIssuer(another_key()).jwks())
+
+
+def test_a_lockout_doubles_from_the_threshold_up_to_its_cap() -> None:
+    policy = Policy(account_after=5, address_after=20, base_seconds=1, max_seconds=900)
+    assert [policy.lockout("account:heat1", n) for n in (1, 4, 5, 6, 7, 14, 15, 99)] == [
+        None,
+        None,
+        1,
+        2,
+        4,
+        512,
+        900,
+        900,
+    ]
+    assert policy.lockout("address:10.0.0.1", 19) is None and policy.lockout("address:10.0.0.1", 20) == 1
