@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,6 +78,13 @@ async def failed(session: AsyncSession, key: str, policy: Policy, now: datetime)
                 "last_failure_at": now,
             },
         ).returning(LoginFailures.failures)
+    )
+    # Forgotten failures go with the failures that keep coming (names guessed at leave one row each).
+    await session.execute(
+        delete(LoginFailures).where(
+            LoginFailures.last_failure_at < forgotten,
+            or_(LoginFailures.locked_until.is_(None), LoginFailures.locked_until < now),
+        )
     )
     seconds = policy.lockout(key, int(count or 1))
     if seconds is not None:

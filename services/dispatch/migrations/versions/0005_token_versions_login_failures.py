@@ -26,8 +26,10 @@ def upgrade() -> None:
         sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('key', name=op.f('pk_login_failures')),
     )
+    op.create_index(op.f('ix_login_failures_last_failure_at'), 'login_failures', ['last_failure_at'])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_login_failures_last_failure_at'), table_name='login_failures')
     op.drop_table('login_failures')
     op.drop_column('accounts', 'token_version')
