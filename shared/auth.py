@@ -38,6 +38,8 @@ from fastapi import Depends, HTTPException, Request, status
 from jwt.algorithms import OKPAlgorithm
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.settings import DEV_AUTH_PUBLIC_JWK, ServiceSettings
+
 log = logging.getLogger(__name__)
 
 # What the services accept: signatures made with a private key. HS* (a shared secret) and none never.
@@ -370,12 +372,10 @@ def admin(request: Request) -> None:
 AdminOnly = Depends(admin)
 
 
-def verifier_from_settings(settings: Any, *, own_jwks: Mapping[str, Any] | None = None) -> TokenVerifier:
+def verifier_from_settings(settings: ServiceSettings, *, own_jwks: Mapping[str, Any] | None = None) -> TokenVerifier:
     """The trusts a service's settings name (``shared.settings.ServiceSettings``): the issuer's key set (given,
     fetched from a URL, the issuer's own public keys, or in development the dev key), and an OIDC provider."""
-    from shared.settings import DEV_AUTH_PUBLIC_JWK
-
-    if settings.auth_jwks_url:
+    if settings.auth_jwks_url and own_jwks is None:  # the issuer itself never fetches its own keys
         keys = KeySet(settings.auth_jwks, url=settings.auth_jwks_url)
     else:
         doc = {"keys": [*(own_jwks or {}).get("keys", []), *(settings.auth_jwks or {}).get("keys", [])]}

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.dispatch.config import DispatchSettings
+from services.dispatch.main import create_app as dispatch_app
 from services.dispatch.throttle import Policy
 from services.followup.config import FollowupSettings
 from services.followup.main import create_app as followup_app
@@ -215,3 +216,9 @@ def test_a_lockout_doubles_from_the_threshold_up_to_its_cap() -> None:
         900,
     ]
     assert policy.lockout("address:10.0.0.1", 19) is None and policy.lockout("address:10.0.0.1", 20) == 1
+
+
+async def test_dispatch_trusts_its_own_key_without_fetching_it() -> None:
+    settings = DispatchSettings(auth_jwks_url="http://127.0.0.1:9/.well-known/jwks.json")  # nothing listens there
+    state = dispatch_app(settings).state
+    assert await state.auth.verifier.verify(state.issuer.issue(UNIT, ttl_seconds=60)) is not None
