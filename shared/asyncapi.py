@@ -29,7 +29,8 @@ def document(consumes: Mapping[str, Mapping[str, list[type[EventPayload]]]]) -> 
         channel = topic.replace(".", "_")
         channels[channel] = {
             "address": topic,
-            "description": f"Produced by {producer}. Key: the case id (the household before a case exists). "
+            "description": f"Produced by {producer}. Key: the case id (the household before a case exists; "
+            "account:<name> for an account's AccountTokensRevoked). "
             f"Dead letters: {topics.dlq(topic)}.",
             "messages": {m.event_type: _ref(m.event_type) for m in models},
         }

@@ -1,4 +1,5 @@
-"""Kafka topic names. One topic per producing service; the key is the case id (or the household before a case)."""
+"""Kafka topic names. One topic per producing service; the key is the case id (or the household before a case, or
+``account:<name>`` for an account's token revocation)."""
 
 from __future__ import annotations
 
