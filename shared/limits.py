@@ -5,7 +5,7 @@ Body size: ``BodyLimit``, a plain ASGI middleware installed by the runtime on ev
 counted as it arrives and refused at the first chunk past the limit, so it is never buffered whole. The rest of a
 refused body is read and dropped (up to ``DRAIN_BYTES``) before the 413 goes out, so the client can read it. An API
 with an error format of its own (Open311's list of ``{code, description}``) registers it for its path prefix with
-``speak_refusals``, and gets the 413 in that format.
+``speak_refusals``, and gets the 413 (and shared.slow_requests' 408) in that format.
 
 Rate: ``RateLimiter``, a token bucket per caller and kind of caller (a 12345 integration, a grid worker, an Open311
 api_key). A bucket holds ``burst`` tokens and gains ``per_second`` of them a second; a request takes one, or is
@@ -49,6 +49,15 @@ def _format_for(scope: dict[str, Any]) -> RefusalFormat | None:
         if scope["path"].startswith(prefix):
             return render
     return None
+
+
+def render_refusal(scope: dict[str, Any], status: int, code: str, message: str) -> tuple[str, bytes]:
+    """(content type, body) of a refusal the plumbing writes itself (413 here, 408 in shared.slow_requests): in the
+    format registered for the request's path with ``speak_refusals``, else the error JSON."""
+    if render := _format_for(scope):
+        return render(scope["path"], status, message)
+    detail = {"code": code, "message": message, "field": None}
+    return "application/json", json.dumps({"detail": detail}, ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,12 +214,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: dict[str, Any], send: Any, limit: int) -> None:
         metrics.HTTP_BODY_TOO_LARGE.labels(self.service).inc()
-        message = errors.BODY_TOO_LARGE.format(limit=limit)
-        if render := _format_for(scope):
-            kind, body = render(scope["path"], 413, message)
-        else:
-            detail = {"code": "body_too_large", "message": message, "field": None}
-            kind, body = "application/json", json.dumps({"detail": detail}, ensure_ascii=False).encode()
+        kind, body = render_refusal(scope, 413, "body_too_large", errors.BODY_TOO_LARGE.format(limit=limit))
         await send(
             {
                 "type": "http.response.start",

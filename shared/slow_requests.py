@@ -23,7 +23,6 @@ bounded here.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -31,6 +30,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from shared import errors
+from shared.limits import render_refusal
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class BodyDeadline:
             except TimeoutError:
                 expired = True
                 if not started:
-                    await self._refuse(send)
+                    await self._refuse(scope, send)
                 # The app sees a client that went away; whatever it answers now is dropped below.
                 return {"type": "http.disconnect"}
             received += len(message.get("body", b""))
@@ -212,18 +212,16 @@ class BodyDeadline:
                 raise
             # The app failed on the body that never came (a client disconnect to it): the 408 was the answer.
 
-    async def _refuse(self, send: Any) -> None:
+    async def _refuse(self, scope: dict[str, Any], send: Any) -> None:
         log.info("request body not complete in time; answered 408", extra={"limit_s": self.seconds})
         message = errors.REQUEST_TIMEOUT.format(seconds=_seconds(self.seconds))
-        body = json.dumps(
-            {"detail": {"code": "request_timeout", "message": message, "field": None}}, ensure_ascii=False
-        ).encode()
+        kind, body = render_refusal(scope, 408, "request_timeout", message)
         await send(
             {
                 "type": "http.response.start",
                 "status": 408,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", kind.encode()),
                     (b"content-length", str(len(body)).encode()),
                     # The rest of the body may still come: the connection cannot carry another request.
                     (b"connection", b"close"),

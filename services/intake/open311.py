@@ -13,9 +13,10 @@ so they publish only what was meant for the public: requests submitted through O
 grid reports, visits or sensor alerts, whose callers never chose to publish), placed at their building — the
 address is the building's name and ``address_id`` the building id, never a household — with descriptions stripped of
 phone numbers and names; the submitter's name, phone and e-mail are accepted and never stored. ``media_url`` is an
-absolute https:// or http:// link. Errors, whatever the status (400, 403, 404, 405, 413, 429, 500), are the spec's
+absolute https:// or http:// link. Errors, whatever the status (400, 403, 404, 405, 408, 413, 429, 500), are the spec's
 array of ``{code, description}`` with the HTTP status as code, in JSON or XML as the suffix says; descriptions are
-Chinese with the English gist. The 413 of the body limit comes in that format too (``shared.limits.speak_refusals``).
+Chinese with the English gist. The 413 of the body limit and the 408 of a body that stalls come in that format too
+(``shared.limits.speak_refusals``).
 """
 
 from __future__ import annotations
@@ -425,7 +426,7 @@ def _suffix(path: str) -> str:
 
 
 def plumbing_refusal(path: str, status: int, message: str) -> tuple[str, bytes]:
-    """A refusal of the shared plumbing (413) under ``/open311/``, in the spec's error list (shared.limits)."""
+    """A refusal of the shared plumbing (413, 408) under ``/open311/``, in the spec's error list (shared.limits)."""
     answer = error(_suffix(path), status, message)
     return answer.media_type or "application/json", bytes(answer.body)
 
@@ -461,6 +462,7 @@ _REFUSALS = {
     400: "Bad format suffix, parameter or value",
     403: "api_key missing or not valid",
     404: "No such service or service request",
+    408: "The request body did not arrive in time (the connection is closed)",
     413: "Request body too large",
     429: "Too many requests for this api_key (Retry-After)",
     500: "Internal error",
@@ -534,7 +536,7 @@ _FORM = {
     summary="POST Service Request",
     status_code=201,
     openapi_extra=_FORM,
-    responses=_answers(400, 403, 413, 429, ok=201),
+    responses=_answers(400, 403, 408, 413, 429, ok=201),
 )
 async def post_request(request: Request, fmt: str) -> Response:
     async def work(f: str) -> Response:

@@ -14,7 +14,9 @@ from fastapi import FastAPI, Request
 
 from services.dispatch.main import create_app as dispatch_app
 from services.followup.main import create_app as followup_app
+from services.intake import open311
 from services.intake.main import create_app as intake_app
+from shared.limits import speak_refusals
 from shared.runtime import server_config
 from shared.settings import ServiceSettings
 from shared.slow_requests import BodyDeadline
@@ -43,9 +45,9 @@ def echo_app() -> FastAPI:
     return app
 
 
-def config(parser: str, *, keep_alive: int = 75) -> object:
+def config(parser: str, *, keep_alive: int = 75, app: FastAPI | None = None) -> object:
     settings = ServiceSettings(http_port=0, http_request_timeout_seconds=LIMIT, http_keep_alive_seconds=keep_alive)
-    cfg = server_config(echo_app(), settings)
+    cfg = server_config(app or echo_app(), settings)
     if parser == "h11":
         from shared.slow_requests import guarded_protocol
 
@@ -144,6 +146,37 @@ async def test_a_body_that_stalls_is_answered_408(parser: str) -> None:
             assert detail["code"] == "request_timeout"
             assert "秒内发送完毕" in detail["message"]
             await closed_within(reader, 5)
+        finally:
+            writer.close()
+
+
+@pytest.mark.parametrize("suffix", ["json", "xml"])
+async def test_a_stalled_body_under_open311_is_answered_in_the_spec_error_list(suffix: str) -> None:
+    """The 408 is rendered like the body limit's 413: in the format registered for the path (Open311's list)."""
+    app = echo_app()
+    speak_refusals(app, open311.router.prefix + "/", open311.plumbing_refusal)
+
+    @app.post(open311.router.prefix + "/requests.{fmt}")
+    async def submit(request: Request) -> dict[str, int]:
+        return {"received": len(await request.body())}
+
+    async with serving(config("httptools", app=app)) as base:  # type: ignore[arg-type]
+        reader, writer = await connect(base)
+        try:
+            writer.write(
+                f"POST {open311.router.prefix}/requests.{suffix} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+                + b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nservice_code=1"
+            )
+            await writer.drain()
+            status, headers, body = await read_response(reader)
+            assert status == 408
+            if suffix == "json":
+                assert headers["content-type"].startswith("application/json")
+                [error] = json.loads(body)
+                assert error["code"] == 408 and "秒内发送完毕" in error["description"]
+            else:
+                assert "xml" in headers["content-type"]
+                assert body.decode().count("<error>") == 1 and "<code>408</code>" in body.decode()
         finally:
             writer.close()
 
