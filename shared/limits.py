@@ -60,6 +60,19 @@ def render_refusal(scope: dict[str, Any], status: int, code: str, message: str) 
     return "application/json", json.dumps({"detail": detail}, ensure_ascii=False).encode()
 
 
+async def send_refusal(scope: dict[str, Any], send: Any, status: int, code: str, message: str) -> None:
+    """Answers with a plumbing refusal (``render_refusal``) and closes the connection: the rest of the request's body
+    is not read, so the connection cannot carry another request."""
+    kind, body = render_refusal(scope, status, code, message)
+    headers = [
+        (b"content-type", kind.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 @dataclass(frozen=True, slots=True)
 class Rate:
     """A token bucket's shape: ``burst`` requests at once, then ``per_second`` on average."""
@@ -214,20 +227,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: dict[str, Any], send: Any, limit: int) -> None:
         metrics.HTTP_BODY_TOO_LARGE.labels(self.service).inc()
-        kind, body = render_refusal(scope, 413, "body_too_large", errors.BODY_TOO_LARGE.format(limit=limit))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", kind.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    # The rest of the body is not read: the connection cannot carry another request.
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_refusal(scope, send, 413, "body_too_large", errors.BODY_TOO_LARGE.format(limit=limit))
 
 
 async def _drain(receive: Any, *, more: bool) -> None:

@@ -30,7 +30,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from shared import errors
-from shared.limits import render_refusal
+from shared.limits import send_refusal
 
 log = logging.getLogger(__name__)
 
@@ -215,20 +215,7 @@ class BodyDeadline:
     async def _refuse(self, scope: dict[str, Any], send: Any) -> None:
         log.info("request body not complete in time; answered 408", extra={"limit_s": self.seconds})
         message = errors.REQUEST_TIMEOUT.format(seconds=_seconds(self.seconds))
-        kind, body = render_refusal(scope, 408, "request_timeout", message)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 408,
-                "headers": [
-                    (b"content-type", kind.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    # The rest of the body may still come: the connection cannot carry another request.
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_refusal(scope, send, 408, "request_timeout", message)
 
 
 def _seconds(seconds: float) -> str:
