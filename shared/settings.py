@@ -80,9 +80,9 @@ class ServiceSettings(BaseSettings):
     # admin loads (registry, units, accounts, rules) carry a whole district: the generated 50-street district's
     # registry, 12,000 households, weighs 2.2 MB. A larger registry is loaded in several PUTs (each an upsert).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    # How far past the service's clock a time a caller observed (a sensor reading, a household visit, a 12345
-    # order's acceptance) may lie before it is refused as in the future (shared.inputs.not_in_future): room for
-    # the sender's clock running a little fast, never for a reading from tomorrow.
+    # How far past the service's clock a time a caller observed (a sensor reading, a household visit) may lie
+    # before it is refused as in the future (shared.inputs.not_in_future): room for the sender's clock running a
+    # little fast, never for a reading from tomorrow. (A 12345 order's accepted_at is bounded, not stored or used.)
     max_clock_skew_seconds: int = Field(default=300, ge=0)
     max_admin_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
