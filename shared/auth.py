@@ -374,15 +374,22 @@ AdminOnly = Depends(admin)
 
 def verifier_from_settings(settings: ServiceSettings, *, own_jwks: Mapping[str, Any] | None = None) -> TokenVerifier:
     """The trusts a service's settings name (``shared.settings.ServiceSettings``): the issuer's key set (given,
-    fetched from a URL, the issuer's own public keys, or in development the dev key), and an OIDC provider."""
-    if settings.auth_jwks_url and own_jwks is None:  # the issuer itself never fetches its own keys
-        keys = KeySet(settings.auth_jwks, url=settings.auth_jwks_url)
-    else:
-        doc = {"keys": [*(own_jwks or {}).get("keys", []), *(settings.auth_jwks or {}).get("keys", [])]}
-        if not doc["keys"]:
-            doc = {"keys": [DEV_AUTH_PUBLIC_JWK]}  # production refuses this case (shared.settings)
-        keys = KeySet(doc)
-    trusts = [Trust(issuer=settings.auth_issuer, keys=keys, audience=settings.auth_audience)]
+    fetched from a URL, the issuer's own public keys, or in development and test only the dev key), and an OIDC
+    provider. Outside development and test the dev key is never trusted: with no key set named, the issuer's tokens
+    are not trusted at all (production settings refuse that unless ``auth_trust_issuer`` is false)."""
+    trusts: list[Trust] = []
+    if settings.auth_trust_issuer:
+        keys: KeySet | None = None
+        if settings.auth_jwks_url and own_jwks is None:  # the issuer itself never fetches its own keys
+            keys = KeySet(settings.auth_jwks, url=settings.auth_jwks_url)
+        else:
+            doc = {"keys": [*(own_jwks or {}).get("keys", []), *(settings.auth_jwks or {}).get("keys", [])]}
+            if not doc["keys"] and settings.trusts_dev_key:
+                doc = {"keys": [DEV_AUTH_PUBLIC_JWK]}
+            if doc["keys"]:
+                keys = KeySet(doc)
+        if keys is not None:
+            trusts.append(Trust(issuer=settings.auth_issuer, keys=keys, audience=settings.auth_audience))
     if settings.auth_oidc_issuer and settings.auth_oidc_jwks_url:
         trusts.append(
             Trust(

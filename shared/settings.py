@@ -55,8 +55,11 @@ class ServiceSettings(BaseSettings):
     # How long an event that overtook the fact it rests on (see shared.consumer.NotYet) waits before dead-lettering.
     consumer_wait_seconds: float = 300.0
     # Tokens (shared.auth): who issues them and for whom, where the public keys are. Neither JWKS set: development
-    # and test trust the dev key; production must name one. JSON in the environment: {"keys": [...]}.
+    # and test trust the dev key; production must name one (the dev key is never trusted there). JSON in the
+    # environment: {"keys": [...]}. ``auth_trust_issuer`` false: dispatch's tokens (logins, the admin tooling's) are
+    # not trusted at all, only the OIDC provider's; production demands one or the other explicitly.
     auth_issuer: str = "heating-dispatch"
+    auth_trust_issuer: bool = True
     auth_audience: str = "heating-api"
     auth_jwks: dict[str, Any] | None = None
     auth_jwks_url: str | None = None
@@ -96,9 +99,24 @@ class ServiceSettings(BaseSettings):
                 k.get("x") == DEV_AUTH_PUBLIC_JWK["x"] for k in self.auth_jwks.get("keys", [])
             ):
                 raise ValueError("auth_jwks holds the development key; set the real public keys in production")
-            if not self.signs_tokens and not (self.auth_jwks or self.auth_jwks_url or self.auth_oidc_jwks_url):
-                raise ValueError("set auth_jwks or auth_jwks_url (the issuer's public keys) in production")
+            if self.auth_trust_issuer and not self.signs_tokens and not (self.auth_jwks or self.auth_jwks_url):
+                raise ValueError(
+                    "set auth_jwks or auth_jwks_url (the issuer's public keys) in production, or auth_trust_issuer="
+                    "false to trust the OIDC provider alone"
+                )
+        if bool(self.auth_oidc_issuer) != bool(self.auth_oidc_jwks_url):
+            raise ValueError("an OIDC provider needs both auth_oidc_issuer and auth_oidc_jwks_url")
+        if not self.auth_trust_issuer:
+            if self.signs_tokens:
+                raise ValueError("the issuer must trust its own tokens (auth_trust_issuer)")
+            if not self.auth_oidc_issuer:
+                raise ValueError("auth_trust_issuer is false and no OIDC provider is set: no token would be accepted")
         return self
+
+    @property
+    def trusts_dev_key(self) -> bool:
+        """Whether the development key may stand in for a missing key set: in development and test only."""
+        return self.environment in ("development", "test")
 
     @property
     def topics(self) -> Topics:

@@ -203,6 +203,32 @@ def test_production_refuses_the_dev_keys() -> None:
     ServiceSettings(environment="production", admin_token=strong, auth_jwks=TokenIssuer(another_key()).jwks())
 
 
+async def test_production_with_an_oidc_provider_alone_never_trusts_the_dev_key() -> None:
+    """Only a city's provider configured: a token signed with the repository's dev key (anyone can mint one, admin
+    included) is refused, and dispatch's issuer is trusted only when its keys are named."""
+    strong = "t" * 32
+    oidc = {"auth_oidc_issuer": "https://id.city.example", "auth_oidc_jwks_url": "https://id.city.example/jwks"}
+    dev_admin = issue(Principal(role=Role.ADMIN, sub="root"), DEV_AUTH_PRIVATE_KEY)
+    for settings_cls in (IntakeSettings, FollowupSettings, ServiceSettings):
+        with pytest.raises(ValueError, match="auth_trust_issuer"):  # the intent must be explicit
+            settings_cls(environment="production", admin_token=strong, **oidc)
+        settings = settings_cls(environment="production", admin_token=strong, auth_trust_issuer=False, **oidc)
+        verifier = verifier_from_settings(settings)
+        assert list(verifier._trusts) == ["https://id.city.example"]
+        assert await verifier.verify(dev_admin) is None
+        # Even settings that skipped validation never fall back to the dev key outside development and test.
+        unchecked = settings_cls.model_construct(environment="production", admin_token=strong, **oidc)
+        assert await verifier_from_settings(unchecked).verify(dev_admin) is None
+    # Development and test still trust it (the seed and the tests sign with it).
+    assert await verifier_from_settings(ServiceSettings(environment="development")).verify(dev_admin) is not None
+    with pytest.raises(ValueError, match="no token would be accepted"):
+        ServiceSettings(auth_trust_issuer=False)
+    with pytest.raises(ValueError, match="both"):
+        ServiceSettings(auth_oidc_issuer="https://id.city.example")
+    with pytest.raises(ValueError, match="its own tokens"):
+        DispatchSettings(auth_trust_issuer=False, **oidc)
+
+
 def test_a_lockout_doubles_from_the_threshold_up_to_its_cap() -> None:
     policy = Policy(account_after=5, address_after=20, base_seconds=1, max_seconds=900)
     assert [policy.lockout("account:heat1", n) for n in (1, 4, 5, 6, 7, 14, 15, 99)] == [
