@@ -4,16 +4,19 @@ residents and staff, and the admin registry and callback queue. Open311 lives in
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic_core import PydanticCustomError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, hotline, messages, registry, sensors, service, visits
 from services.intake.config import GRID_WORKER, IntakeSettings
+from services.intake.public_text import mask_rooms
 from services.intake.schemas import (
     CallbackOut,
     ContactOut,
@@ -44,6 +47,17 @@ router = APIRouter()
 M = TypeVar("M", bound=BaseModel)
 IdQuery = Annotated[str | None, Query(max_length=64)]
 OrderQuery = Annotated[str | None, Query(max_length=80)]
+
+
+def _ascii_digits(value: Any) -> Any:
+    """A number read from a query string in ASCII digits only: pydantic's lax int also reads ``1_0``, `` 10``,
+    ``+10`` and ``10.0``."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,9}", value):
+        raise PydanticCustomError("ascii_int", "Input should be a whole number in ASCII digits")
+    return value
+
+
+CountQuery = Annotated[int, Query(ge=1, le=1000), BeforeValidator(_ascii_digits)]
 
 
 Session = Transaction
@@ -263,10 +277,11 @@ async def public_report(report_id: str, session: Session) -> PublicReportOut:
         id=report.id,
         category=report.category,
         status=report.status,
-        status_note=events[-1].note if events else domain.STATUS_NOTES["accepted"],
+        status_note=mask_rooms(events[-1].note if events else domain.STATUS_NOTES["accepted"]),
         reported_at=report.reported_at,
         updated_at=report.updated_at,
-        timeline=[ReportEventOut.model_validate(e) for e in events],
+        # Anyone holding the number reads this: a note naming the household's door shows the building only.
+        timeline=[ReportEventOut(status=e.status, note=mask_rooms(e.note), at=e.at) for e in events],
     )
 
 
@@ -420,7 +435,7 @@ async def list_callbacks(
     state: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
     integration_id: IdQuery = None,
     order_no: OrderQuery = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: CountQuery = 100,
 ) -> list[CallbackOut]:
     """The 12345 callback queue: pending, delivered and dead (parked after bounded retries)."""
     rows = await hotline.list_callbacks(

@@ -46,7 +46,6 @@ OPEN311_LOCATION_MISSING = (
     "本系统不按坐标或地址文字猜测位置 (a registry household or building id is required)"
 )
 OPEN311_LOCATION_UNKNOWN = "登记簿中没有该住户或楼栋 (unknown address_id)"
-OPEN311_DESCRIPTION_TOO_LONG = "description 超过 4000 字 (description longer than 4000 characters)"
 OPEN311_BAD_DATE = (
     "{name} 须为 2000 至 2100 年间的 W3C 时间，如 2026-11-20T08:00:00+08:00 "
     "({name} must be a W3C date-time in 2000–2100)"
@@ -57,6 +56,12 @@ OPEN311_NOT_FOUND = "未找到该诉求 (service request not found)"
 OPEN311_BAD_FORMAT = "只支持 json 或 xml (format must be json or xml)"
 OPEN311_BAD_BODY = "请求体须为 application/x-www-form-urlencoded (form-encoded body expected)"
 OPEN311_BAD_ATTRIBUTE = "attribute[{code}] 取值无效 (invalid attribute value)"
+OPEN311_BAD_CHAR = (
+    "参数 {name} 含有不允许的控制字符 {char}（XML 1.0 不允许的字符）"
+    "(parameter {name} holds {char}, a character XML 1.0 forbids)"
+)
+OPEN311_PARAM_TOO_LONG = "参数 {name} 超过 {limit} 字 (parameter {name} longer than {limit} characters)"
+OPEN311_BAD_ENCODING = "请求体须为 UTF-8 编码的表单 (the form must be UTF-8)"
 OPEN311_BAD_VALUE = "参数含有无法保存的字符（如空字符）(a parameter holds a character that cannot be stored)"
 OPEN311_RATE_LIMITED = "请求过于频繁，请 {seconds} 秒后再试 (rate limit exceeded, retry after {seconds} s)"
 OPEN311_AGENCY = "城关区供热诉求办理"

@@ -12,11 +12,13 @@ registry id — ``attribute[household_id]`` or ``attribute[building_id]`` (decla
 so they publish only what was meant for the public: requests submitted through Open311 itself (not 12345 orders,
 grid reports, visits or sensor alerts, whose callers never chose to publish), placed at their building — the
 address is the building's name and ``address_id`` the building id, never a household — with descriptions stripped of
-phone numbers and names; the submitter's name, phone and e-mail are accepted and never stored. ``media_url`` is an
-absolute https:// or http:// link. Errors, whatever the status (400, 403, 404, 405, 408, 413, 429, 500), are the spec's
-array of ``{code, description}`` with the HTTP status as code, in JSON or XML as the suffix says; descriptions are
-Chinese with the English gist. The 413 of the body limit and the 408 of a body that stalls come in that format too
-(``shared.limits.speak_refusals``).
+phone numbers and names, and descriptions and status notes of the household's door (3单元501室 → [门牌已隐去]);
+the submitter's name, phone and e-mail are accepted and never stored. Every parameter, form or query, is checked once
+before any is read (``check_params``): a character XML 1.0 forbids or a value over its length is a 400 naming it.
+``media_url`` is an absolute https:// or http:// link. Errors, whatever the status (400, 403, 404, 405, 408, 413,
+429, 500), are the spec's array of ``{code, description}`` with the HTTP status as code, in JSON or XML as the suffix
+says; descriptions are Chinese with the English gist. The 413 of the body limit and the 408 of a body that stalls
+come in that format too (``shared.limits.speak_refusals``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import hmac
 import inspect
 import json
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -41,12 +44,13 @@ from starlette.exceptions import HTTPException
 from services.intake import domain, messages, service
 from services.intake.config import OPEN311
 from services.intake.models import Building, Household, Report, ReportEvent
+from services.intake.public_text import mask_rooms
 from shared.clock import Clock
 from shared.contracts.common import Category, Channel
 from shared.errors import ApiError, refused_value
 from shared.inputs import InputRefused, parse_datetime, web_url_refusal
 from shared.limits import RateLimiter, retry_after
-from shared.text import xml_safe
+from shared.text import forbidden_at, xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,14 @@ router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 
 MAX_RANGE = timedelta(days=90)
 MAX_LIST = 1000
+# The longest a parameter may be: the description and a link have their own limits, below; anything else a client
+# sends (a name, an id, lat/long, account_id, which is echoed) is short; a list of ids is long.
+MAX_PARAM = 1000
+_LONG_PARAMS = {"description": 4000, "media_url": 500, "service_request_id": 40 * MAX_LIST}
+# A temperature as people write it: ASCII digits, an optional sign and at most two decimals. ``float()`` also reads
+# ``1_5``, ``1e1``, `` 15``, ``nan``, ``inf`` and full-width digits.
+_TEMPERATURE = re.compile(r"-?[0-9]{1,2}(?:\.[0-9]{1,2})?")
+TEMP_RANGE = (-10.0, 40.0)
 SERVICES: dict[Category, tuple[str, str, str]] = {
     # code → (name, description, keywords)
     Category.COLD_ROOM: ("暖气不热 / 室温不达标", "室内温度低于18 °C，暖气片不热或温吞", "暖气不热,温度低,室温"),
@@ -180,6 +192,34 @@ def _fmt(fmt: str) -> str:
     return fmt
 
 
+def parse_temperature(raw: str) -> float | None:
+    """``attribute[measured_temp_c]`` written in ASCII decimals within -10–40 °C, or None when it is not."""
+    if not _TEMPERATURE.fullmatch(raw):
+        return None
+    value = float(raw)
+    return value if TEMP_RANGE[0] <= value <= TEMP_RANGE[1] else None
+
+
+def _name(key: str) -> str:
+    """A parameter's name as a refusal may quote it (what it cannot carry dropped, shortened)."""
+    return xml_safe(key)[:64]
+
+
+def check_params(params: dict[str, str]) -> None:
+    """Every parameter of a call, once, before any is read: a name or value with a character XML 1.0 forbids (a
+    vertical tab, a NUL, a lone surrogate: shared.text) or longer than its limit is a 400 naming the parameter. The
+    parameters are read by hand, so this is where CleanText's rule is applied to them: what is stored, echoed or
+    published never holds what the XML list cannot carry."""
+    for key, value in params.items():
+        for text in (key, value):
+            if (at := forbidden_at(text)) is not None:
+                char = f"U+{ord(text[at]):04X}"
+                raise Open311Error(400, messages.OPEN311_BAD_CHAR.format(name=_name(key), char=char))
+        limit = _LONG_PARAMS.get(key, MAX_PARAM)
+        if len(value) > limit:
+            raise Open311Error(400, messages.OPEN311_PARAM_TOO_LONG.format(name=_name(key), limit=limit))
+
+
 def _parse_date(raw: str, name: str) -> datetime:
     """A W3C date-time in 2000–2100 (a ``+`` of the offset decoded to a space by a careless client is read back)."""
     try:
@@ -222,10 +262,12 @@ def request_view(report: Report, building_name: str, resident_name: str | None, 
     return {
         "service_request_id": report.id,
         "status": "closed" if closed else "open",
-        "status_notes": note or domain.STATUS_NOTES.get(report.status, report.status),
+        "status_notes": mask_rooms(note or domain.STATUS_NOTES.get(report.status, report.status)),
         "service_name": SERVICES[category][0],
         "service_code": category.value,
-        "description": domain.redact(report.description, names=[resident_name] if resident_name else []),
+        # The household's door (3单元501室, 3-2-501) is kept in stored text for those who go there; the anonymous
+        # list shows the building only.
+        "description": mask_rooms(domain.redact(report.description, names=[resident_name] if resident_name else [])),
         "agency_responsible": report.agency.replace(",", "、") if report.agency else messages.OPEN311_AGENCY,
         "service_notice": "",
         "requested_datetime": w3c(report.reported_at),
@@ -341,8 +383,6 @@ async def create_request(
     except ValueError as exc:
         raise Open311Error(400, messages.OPEN311_SERVICE_UNKNOWN) from exc
     description = params.get("description", "").strip()
-    if len(description) > 4000:
-        raise Open311Error(400, messages.OPEN311_DESCRIPTION_TOO_LONG)
     household_id = params.get("attribute[household_id]", "").strip() or None
     building_id = params.get("attribute[building_id]", "").strip() or None
     address_id = params.get("address_id", "").strip() or None
@@ -352,20 +392,16 @@ async def create_request(
     if not household_id and not building_id:
         raise Open311Error(400, messages.OPEN311_LOCATION_MISSING)
     measured: float | None = None
-    if raw_temp := params.get("attribute[measured_temp_c]", "").strip():
-        try:
-            # ASCII only: float() also reads full-width digits.
-            measured = float(raw_temp) if raw_temp.isascii() else None
-        except ValueError:
-            measured = None
-        if measured is None or not -10 <= measured <= 40:
+    if raw_temp := params.get("attribute[measured_temp_c]", ""):
+        measured = parse_temperature(raw_temp)
+        if measured is None:
             raise Open311Error(400, messages.OPEN311_BAD_ATTRIBUTE.format(code="measured_temp_c"))
     try:
         building, household = await service.place(session, household_id, building_id)
     except ApiError as exc:
         raise Open311Error(400, messages.OPEN311_LOCATION_UNKNOWN) from exc
     media = params.get("media_url", "").strip()
-    if media and (len(media) > 500 or web_url_refusal(media)):
+    if media and web_url_refusal(media):
         raise Open311Error(400, messages.OPEN311_BAD_MEDIA_URL)
     report, _ = await service.accept(
         session,
@@ -399,7 +435,12 @@ async def _params(request: Request) -> dict[str, str]:
         body = await request.body()
         if body and kind not in ("", "application/x-www-form-urlencoded"):
             raise Open311Error(400, messages.OPEN311_BAD_BODY)
-        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise Open311Error(400, messages.OPEN311_BAD_ENCODING) from exc
+        params.update(form)
+    check_params(params)
     return params
 
 

@@ -16,24 +16,31 @@ from shared.text import CLEAN, CleanText
 PhotoRef = Annotated[str, Field(max_length=300), CLEAN]
 
 
+# A registry id (area, building, household, sensor): ASCII letters and digits, then also ``. _ : -``. A building id is
+# published as Open311's address_id and every id travels in events, URLs and XML, so an id is refused (422 naming the
+# field) rather than stored with a character one of them cannot carry or would read differently.
+REGISTRY_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+RegistryId = Annotated[str, Field(min_length=1, max_length=64, pattern=REGISTRY_ID)]
+
+
 class AreaIn(BaseModel):
-    id: str = Field(min_length=1, max_length=64)
+    id: RegistryId
     kind: Literal["district", "street", "community", "grid", "compound", "substation"]
     name: CleanText = Field(min_length=1, max_length=200)
-    parent_id: str | None = Field(default=None, max_length=64)
+    parent_id: RegistryId | None = None
 
 
 class BuildingIn(BaseModel):
-    id: str = Field(min_length=1, max_length=64)
+    id: RegistryId
     name: CleanText = Field(min_length=1, max_length=200)
-    compound_id: str = Field(max_length=64)
-    grid_id: str = Field(max_length=64)
-    substation_id: str | None = Field(default=None, max_length=64)
+    compound_id: RegistryId
+    grid_id: RegistryId
+    substation_id: RegistryId | None = None
 
 
 class HouseholdIn(BaseModel):
-    id: str = Field(min_length=1, max_length=64)
-    building_id: str = Field(max_length=64)
+    id: RegistryId
+    building_id: RegistryId
     unit_no: CleanText = Field(max_length=16)
     room: CleanText = Field(max_length=16)
     resident_name: Annotated[str, Field(max_length=100), CLEAN] | None = None
@@ -42,8 +49,8 @@ class HouseholdIn(BaseModel):
 
 
 class SensorIn(BaseModel):
-    id: str = Field(min_length=1, max_length=64, description="The sensor's own id (室温采集器编号).")
-    household_id: str = Field(min_length=1, max_length=64)
+    id: RegistryId = Field(description="The sensor's own id (室温采集器编号).")
+    household_id: RegistryId
 
 
 class RegistryIn(BaseModel):

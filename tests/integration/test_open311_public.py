@@ -4,15 +4,17 @@ under ``/open311/v2/`` — the body limit's 413 included — comes in the spec's
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
 
-from services.intake import open311
+from services.intake import open311, public_text
 from services.intake.config import DEV_HOTLINE_INTEGRATION, DEV_HOTLINE_SECRET, DEV_OPEN311_KEY
 from services.intake.hotline import signed_headers
+from services.intake.models import Report, ReportEvent
 from tests.integration.conftest import Loop
 
 HOUSEHOLD, BUILDING = "H-LK-1-101", "B-LK-1"
@@ -90,3 +92,47 @@ async def test_an_unknown_call_a_wrong_method_and_a_failure_answer_in_the_spec_f
 
     monkeypatch.setattr(open311, "list_requests", broken)
     _problem(await http.get(f"/open311/v2/requests.{fmt}"), fmt, 500)
+
+
+async def test_the_public_views_show_the_building_but_not_the_household_door(loop: Loop) -> None:
+    """The redactor keeps room numbers in stored text (the crew needs them); the anonymous views mask them."""
+    http = loop.intake.http
+    description = "3单元501室暖气不热，室温只有15.5度，隔壁3-2-502也一样"
+    form = {
+        "api_key": DEV_OPEN311_KEY,
+        "service_code": "cold_room",
+        "address_id": HOUSEHOLD,
+        "description": description,
+    }
+    r = await http.post("/open311/v2/requests.json", data=form)
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    async with loop.intake.app.state.runtime.sessions() as session, session.begin():
+        stored = await session.get(Report, rid)
+        assert stored is not None and "501" in stored.description  # kept for the crew
+        at = stored.reported_at + timedelta(minutes=5)
+        session.add(ReportEvent(report_id=rid, status="accepted", note="已到5楼501室查看，阀门已调", at=at))
+
+    by_id = (await http.get("/open311/v2/requests.json", params={"service_request_id": rid})).json()
+    recent = [x for x in (await http.get("/open311/v2/requests.json")).json() if x["service_request_id"] == rid]
+    single = (await http.get(f"/open311/v2/requests/{rid}.json")).json()
+    for [view] in (by_id, recent, single):
+        text = json.dumps(view, ensure_ascii=False)
+        assert "501" not in text and "502" not in text, text
+        assert view["description"].startswith(public_text.ROOM_MASK) and "15.5度" in view["description"]
+        assert public_text.ROOM_MASK in view["status_notes"]
+        assert view["address_id"] == BUILDING and view["address"]  # the building stays
+    for path, params in (
+        ("/open311/v2/requests.xml", {"service_request_id": rid}),
+        (f"/open311/v2/requests/{rid}.xml", {}),
+    ):
+        xml = await http.get(path, params=params)
+        [request] = ET.fromstring(xml.content).iter("request")
+        assert b"501" not in xml.content and b"502" not in xml.content
+        assert "15.5度" in (request.findtext("description") or "")
+    listed = await http.get("/open311/v2/requests.xml")
+    assert rid.encode() in listed.content and b"501" not in listed.content
+
+    status = (await http.get(f"/v1/public/reports/{rid}")).json()
+    assert "501" not in json.dumps(status, ensure_ascii=False)
+    assert public_text.ROOM_MASK in status["status_note"]
