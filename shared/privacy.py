@@ -20,7 +20,16 @@ One detector (``find_pii``) reads Chinese free text as people type it:
   is a number.
 * **Names** come after an introducer (我是, 居民, 业主, 联系人, …) as a surname and one or two characters followed by
   something that ends a name (a verb such as 反映, 电话, punctuation, the end); ``姓名：`` takes any two to four
-  characters; a surname with an honorific (王女士, 李大爷) is a name. ``names`` adds the people a service knows of.
+  characters; a surname with an honorific (王女士, 李大爷, 刘海燕女士) is a name; so is a name after a contact verb
+  (已电话联系…, 回访…, 给…打电话, 与…沟通), or standing alone next to a phone number (王建国 13800004567).
+  A clause opening with a surname's character is a name only before what a person does (表示, 反映, 家 but not 家园)
+  and never when it is a common word (周一, 孙子, 付款, 高温: ``_NOT_NAMES``) or a place: precision first, for the
+  data migrations apply this to every stored row. ``names`` adds the people a service knows of, ``numbers`` the
+  phone numbers (a 12345 caller's), however they are written.
+* **Also**: e-mail addresses; WeChat and QQ ids after 微信 / QQ; mobiles glued to tel/wx or to a letter after 电话;
+  numbers in Chinese numerals after 电话 (一三八…). ``redact`` repeats until nothing more is found (idempotent).
+* **Photo references** (``PhotoRef``): an http(s) URL, ``photo://<id>`` or an id; another scheme or personal data
+  is refused.
 """
 
 from __future__ import annotations
@@ -34,12 +43,16 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
+from shared.inputs import web_url_refusal
 from shared.text import clean
 
 PHONE_MASK = "[电话已隐去]"
 ID_MASK = "[证件号已隐去]"
 CARD_MASK = "[卡号已隐去]"
+EMAIL_MASK = "[邮箱已隐去]"
+ACCOUNT_MASK = "[账号已隐去]"
 NAME_MASK = "[姓名已隐去]"
 RESIDENT = "居民"
 
@@ -51,6 +64,8 @@ class PiiKind(StrEnum):
     ID_CARD = "id_card"
     BANK_CARD = "bank_card"
     NAME = "name"
+    EMAIL = "email"
+    ACCOUNT = "account"  # a WeChat or QQ id after 微信 / QQ
 
 
 _MASKS = {
@@ -59,6 +74,8 @@ _MASKS = {
     PiiKind.PHONE: PHONE_MASK,
     PiiKind.ID_CARD: ID_MASK,
     PiiKind.BANK_CARD: CARD_MASK,
+    PiiKind.EMAIL: EMAIL_MASK,
+    PiiKind.ACCOUNT: ACCOUNT_MASK,
 }
 
 
@@ -93,7 +110,7 @@ def _normalise(text: str) -> tuple[str, list[int]]:
 
 # Between the groups of one number: spaces, dashes, dots, underscores, slashes, commas, brackets, middle dots and
 # zero-width characters, at most three in a row (``010 - 6512 3456``). NFKC has already made full-width ones ASCII.
-_SEP = r"[ \t\-\u2010-\u2015\u2212_./\\,()\u00b7\u2022\u30fb\u200b-\u200d\ufeff]"
+_SEP = r"[ \t\-\u2010-\u2015\u2212_./\\,()~\u00b7\u2022\u30fb\u200b-\u200f\u2060-\u2064\u00ad\u180e\ufeff]"
 _CHAIN = re.compile(rf"(?<![A-Za-z0-9])(?<![A-Za-z][\-_])\d+(?:{_SEP}{{1,3}}\d+)*[Xx]?(?![A-Za-z0-9])")
 _GROUP = re.compile(r"\d+[Xx]?")
 
@@ -167,6 +184,8 @@ def _mobile(digits: str, groups: list[str], *, context: bool) -> bool:
         return False
     if context or len(groups) == 1:
         return True
+    if len(groups) == 11:
+        return True  # typed digit by digit: 1 3 9 1 2 3 4 5 6 7 8
     # Groups of at least three digits (a leading 86 or 0086 aside): 139 8765 4321, 139.8765.4321.
     body = groups[1:] if groups[0] in ("86", "0086") else groups
     return all(len(g) >= 3 for g in body)
@@ -201,7 +220,7 @@ def _numbers(norm: str) -> list[tuple[PiiKind, int, int]]:
             id_ctx = bool(_ID_WORDS.search(before))
             card_ctx = bool(_CARD_WORDS.search(before))
             hit: tuple[PiiKind, int] | None = None
-            for j in range(min(len(groups), i + 8) - 1, i - 1, -1):
+            for j in range(min(len(groups), i + 11) - 1, i - 1, -1):
                 part = [g[0] for g in groups[i : j + 1]]
                 digits = "".join(part)
                 if "X" in digits.upper()[:-1]:
@@ -260,8 +279,17 @@ _HONORIFICS = (
 _HONORIFIC = re.compile(f"(?<![保公门环警海完])(?<!\\[){_SURNAME}(?:{_HONORIFICS})")
 _CJK = "\u4e00-\u9fff\u3400-\u4dbf"
 _INTRODUCER = re.compile(
-    r"(?<!\[)(?:我是|我叫|本人|户主|居民|业主|住户|租户|联系人|来电人|报修人|反映人|投诉人|诉求人|申请人|签收人|老人|家属)"
+    r"(?<!\[)(?:我是|我叫|本人|户主|居民|业主|住户|租户|联系人|来电人|报修人|反映人|投诉人|诉求人|申请人|签收人|老人|家属"
+    r"|(?<![\u4e00-\u9fff])联系|联系了|联系上|电话联系|致电|回访|走访|通知|询问)"
     rf"(?:[:：]|是|为|叫|姓名[:：]?)?[ \t]*(?={_SURNAME}[{_CJK}])"
+)
+# 给刘海燕打电话, 与刘海燕沟通: a name between a preposition and a way of talking to someone.
+_TALKED_WITH = re.compile(
+    rf"(?<!\[)(?:给|与|和|同|向|跟)({_SURNAME}[{_CJK}]{{1,2}}?)"
+    "(?=打电话|打了电话|打过电话|沟通|联系|通话|协商|确认|解释|说明|电话)"
+)
+_INTRODUCER_SPACED = re.compile(
+    r"(?<!\[)(?:联系人|来电人|报修人|反映人|投诉人|姓名|我是|我叫|本人|户主|居民|业主)[:：]?[ \t]*"
 )
 _LABEL = re.compile(rf"(?<!\[)姓名[:：]?[ \t]*(?!{RESIDENT})(?=[{_CJK}])")
 _SINGLE_END = (
@@ -272,24 +300,60 @@ _SINGLE_END = (
 _NOT_GIVEN = frozenset(_SINGLE_END) - frozenset("和刚")
 _END = re.compile(
     rf"(?:[^{_CJK}]|$|电话|手机|座机|固话|联系|反映|反应|表示|来电|要求|投诉|告知|签字|签收|本人|明天|明日|上午|下午|晚上|早上"
-    rf"|中午|独居|代为|代报|夫妇|老两口|女儿|儿子|母亲|父亲|老伴|家属|目前|由于|认为|觉得|满意|居住|一家|同意|确认|称|[{_SINGLE_END}])"
+    rf"|中午|独居|代为|代报|夫妇|老两口|女儿|儿子|母亲|父亲|老伴|家属|目前|由于|认为|觉得|满意|居住|一家|同意|确认|称|沟通|协商"
+    rf"|[{_SINGLE_END}])"
 )
+# Common words that begin with a surname's character: never a name, wherever they stand (周一来电, 付款称已缴费,
+# 孙子在家, 高温说不热). Precision matters most: the data migrations apply the detector to every stored row.
 _NOT_NAMES = frozenset(
-    "房间 房子 房屋 房东 高度 温度 时间 时候 安全 关于 关闭 关注 万一 于是 常常 全部 全家 全天 全体 金额"
-    " 路上 成功 方便 方面 文件 白天 程度 马上 管道 管理 单位 单元 车辆 卫生 包括 齐全 连续 连接 周围 周末"
-    " 周边 任何 任务 应该 应当 严重 许多 康复 费用 简单 项目 解决 解释 尤其 阳台 司机 车库 冷热 冷水 华北"
-    " 暖气 毛病 钱款 段落 宁可 曾经 向来 易于 乔迁 施工 安装 安监 应急 高区 高层 党员 车主 房主 余下 常年 成员"
-    " 路人 游客 时常 全楼 全体 金属 武警".split()
+    "房间 房子 房屋 房东 房主 房顶 房管 高度 温度 温差 温暖 温控 常温 高温 低温 时间 时候"
+    " 时段 安全 安排 安装 安检 安置 安监 关于 关闭 关注 关阀 关门 万一 万科 万达 于是 常常"
+    " 常年 全部 全天 全体 全楼 全市 全区 金额 金属 金色 金地 金茂 路上 路面 路口 路段 成功"
+    " 成本 成员 方便 方面 方庄 方式 方向 方案 文件 文明 白天 白班 程度 程序 马上 马路 管道"
+    " 管网 管理 管线 管井 管家 单位 单元 单价 单据 车辆 车库 车位 车主 卫生 卫生间 包括 齐全"
+    " 连续 连接 连日 周围 周末 周边 周一 周二 周三 周四 周五 周六 周日 周天 周期 任何 任务"
+    " 应该 应当 应急 严重 许多 康复 费用 简单 项目 解决 解释 尤其 阳台 阳光 司机 冷热 冷水"
+    " 华北 暖气 毛病 钱款 段落 宁可 曾经 向来 向阳 易于 乔迁 施工 高区 高层 高新 党员 余下"
+    " 路人 游客 时常 武警 付款 付费 江水 江边 水管 孙子 孙女 孙媳 儿子 女儿 老伴 外孙 邻居"
+    " 童年 申请 申报 石油 石化 宫殿 上午 下午 左右 左侧 史上 龙头 林业 黎明 贺卡 顾客 毛巾"
+    " 钱包 严格 武汉 戴帽 莫非 孔洞 汤水 常住 康乐 施救 文字 牛奶 葛洲 邢台 安徽 齐鲁 易燃"
+    " 乔木 庞大 颜色 庄园 章程 鲁能 岳阳 殷切 申通 欧洲 耿直 关系 兰州 焦急 左边 柳州 甘肃"
+    " 祝福 包头 宁夏 尚未 符合 舒适 纪律 梅花 童装 凌晨 毕竟 单独 季度 涂料 成都 苗圃 谷歌"
+    " 盛夏 曲线 骆驼 蓝色 路灯 游戏 辛苦 管子 柴油 蒙古 鲍鱼 华为 华润 华侨 祁连 蒲公 房产"
+    " 滕州 屈指 解除 牟利 艾滋 尤为 阳面 时刻 农业 农村 司法 卓越 古城 吉林 简易 车间 连带"
+    " 麦当 娄底 景区 景观 党委 费时 冷气 冷却 席位 卫视 米黄 柏油 宗旨 桂花 全是 应答 闵行"
+    " 苟且 边上 边缘 夏天 夏季 江南 江北 黄河 黄色 红色 白色 高压 低压 水压 温水 热水 金融"
+    " 李村 王府 王府井 幸福 党支 高铁 高速 常规 余热 余额 余量 全年 全屋 全程 全面 应用 应收"
+    " 应缴 应退 应付 费率 华府 华庭 华苑 金桥 金城 金沙 龙湖 龙城 龙江 龙华 万象 万和 万寿"
+    " 明珠 曲江 景山 景泰 景园 秦皇 秦岭 宁波 江苏 江西 吉祥 康居 康城 方圆".split()
 )
+# What follows a name in a clause, for words that also end a place: 家园, 家属院, 园, 站, 路, … (阳光家园, 李村家属院).
+_PLACE_AFTER = re.compile("家(?:园|属|苑|庄|村|湾|坡|桥|巷|营|楼|沟|寨|集|店|坝|河|岭|窑)")
 # A name opening a clause, as grid workers and crews write down whom they spoke to (张建国表示满意), is a name only
-# when what follows is something a person does: 表示, 反映, 称, 说, 家, 电话, …
+# when what follows is something a person does: 表示, 反映, 称, 说, 家 (a household, not 家园), 电话, …
 _CLAUSE_START = re.compile(rf"(?:^|(?<=[，。；、：:,;.!?！？\s（(]))(?={_SURNAME}[{_CJK}])")
 _SPEAKS = re.compile(
-    "表示|反映|反应|称|说|讲|同意|确认|要求|来电|投诉|告知|签字|签收|不在|在家|家|电话|手机|满意|不满意|认为|觉得|夫妇|一家|本人"
+    "表示|反映|反应|称|说|讲|同意|确认|要求|来电|投诉|告知|签字|签收|不在|在家|家(?!园|属|苑|庄|村|湾|坡|桥|巷|营|楼|沟|寨|集|店|坝|河|岭|窑|具|电|常|政|务|乡|里|中|门)"
+    "|电话|手机|满意|不满意|认为|觉得|夫妇|一家|本人"
 )
+# Characters a clause-start candidate's given name does not hold: the words for places, units and things
+# (高新区, 热力站, 万科园), which a clause opens with far more often than with a person.
+_NOT_GIVEN_IN_CLAUSE = frozenset("园区站院村路街局司业委队部所厂办组班们款费温管阀网线楼号层户室度日期次")
+_HONORIFIC_AFTER_NAME = re.compile(
+    rf"(?={_SURNAME}[{_CJK}]{{1,2}}(?:女士|先生|同志|老师|阿姨|大爷|大妈|奶奶|爷爷|师傅))"
+)
+_HONORIFIC_WORD = re.compile("女士|先生|同志|老师|阿姨|大爷|大妈|奶奶|爷爷|师傅")
+_SPACED_NAME = re.compile(rf"{_SURNAME}[ \t\u3000][{_CJK}]{{1,2}}")
+# A chain of CJK characters next to a phone number, standing alone: 王建国 13800004567, 13800004567 王建国.
+_NEAR_NUMBER_BEFORE = re.compile(rf"(?:^|(?<=[^{_CJK}]))({_SURNAME}[{_CJK}]{{1,2}})[ \t:：]*$")
+_NEAR_NUMBER_AFTER = re.compile(rf"[ \t]+({_SURNAME}[{_CJK}]{{1,2}})(?=[^{_CJK}]|$)")
 
 
-def _name_at(norm: str, at: int, *, any_chars: bool, end_by: re.Pattern[str] = _END) -> int:
+def _common_word(cand: str) -> bool:
+    return cand in _NOT_NAMES or cand[:2] in _NOT_NAMES or cand[-2:] in _NOT_NAMES
+
+
+def _name_at(norm: str, at: int, *, any_chars: bool, end_by: re.Pattern[str] = _END, clause: bool = False) -> int:
     """The end of a name starting at ``at`` (0: none): a surname and one or two characters, or with ``any_chars``
     (after 姓名：) any two to four, followed by something that ends a name (``end_by``)."""
     if any_chars:
@@ -307,7 +371,11 @@ def _name_at(norm: str, at: int, *, any_chars: bool, end_by: re.Pattern[str] = _
         if len(norm) < end or not re.fullmatch(f"[{_CJK}]+", norm[surname.end() : end]):
             continue
         given_chars = norm[surname.end() : end]
-        if cand in _NOT_NAMES or cand[:2] in _NOT_NAMES or any(c in _NOT_GIVEN for c in given_chars):
+        if _common_word(cand) or any(c in _NOT_GIVEN for c in given_chars):
+            continue
+        if clause and (any(c in _NOT_GIVEN_IN_CLAUSE for c in given_chars) or _PLACE_AFTER.match(norm, end - 1)):
+            continue
+        if _PLACE_AFTER.match(norm, end):
             continue
         if end_by.match(norm, end):
             return end
@@ -328,19 +396,98 @@ def _names(norm: str, names: Iterable[str]) -> list[tuple[PiiKind, int, int, str
         if end := _name_at(norm, m.end(), any_chars=False):
             found.append((PiiKind.NAME, m.end(), end, NAME_MASK))
     for m in _CLAUSE_START.finditer(norm):
-        if end := _name_at(norm, m.end(), any_chars=False, end_by=_SPEAKS):
+        if end := _name_at(norm, m.end(), any_chars=False, end_by=_SPEAKS, clause=True):
             found.append((PiiKind.NAME, m.end(), end, NAME_MASK))
+    for m in _HONORIFIC_AFTER_NAME.finditer(norm):
+        # 刘海燕女士: a full name before an honorific (王女士 alone is the rule above; 公司李女士 is not 司李).
+        for given in (2, 1):
+            end = m.start() + 1 + given
+            cand = norm[m.start() : end]
+            if not _HONORIFIC_WORD.match(norm, end) or re.fullmatch(_SURNAME, norm[end - 1]):
+                continue
+            if not _common_word(cand) and not any(c in _NOT_GIVEN for c in cand[1:]):
+                found.append((PiiKind.NAME, m.start(), end, NAME_MASK))
+                break
+    for m in _TALKED_WITH.finditer(norm):
+        cand = m.group(1)
+        if not _common_word(cand) and not any(c in _NOT_GIVEN for c in cand[1:]):
+            found.append((PiiKind.NAME, m.start(1), m.end(1), NAME_MASK))
+    for m in _INTRODUCER_SPACED.finditer(norm):
+        # 联系人：赵 伟 — a space typed inside the name.
+        spaced = _SPACED_NAME.match(norm, m.end())
+        if spaced and _END.match(norm, spaced.end()) and norm[spaced.end() - 1] not in _NOT_GIVEN:
+            found.append((PiiKind.NAME, m.end(), spaced.end(), NAME_MASK))
+    return found
+
+
+def _names_by_numbers(norm: str, numbers: list[tuple[PiiKind, int, int]]) -> list[tuple[PiiKind, int, int, str]]:
+    """A name written right next to a phone number, standing alone: ``王建国 13800004567``."""
+    found: list[tuple[PiiKind, int, int, str]] = []
+    for kind, start, end in numbers:
+        if kind not in (PiiKind.MOBILE, PiiKind.LANDLINE, PiiKind.PHONE):
+            continue
+        for near in (_NEAR_NUMBER_BEFORE.search(norm, max(0, start - 8), start), _NEAR_NUMBER_AFTER.match(norm, end)):
+            if near and not _common_word(cand := near.group(1)) and not any(c in _NOT_GIVEN for c in cand[1:]):
+                found.append((PiiKind.NAME, near.start(1), near.end(1), NAME_MASK))
+    return found
+
+
+# -- what is not a digit chain: e-mail, WeChat and QQ ids, numbers glued to letters or in Chinese numerals ----------
+
+_EMAIL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+_ACCOUNT = re.compile(
+    r"(?:微信号?|微信账号|weixin|wechat|wx|vx|QQ号?|qq号?|扣扣号?)(?:码)?[ \t:：]*(?:是|为)?[ \t:：]*"
+    r"([A-Za-z][A-Za-z0-9_\-]{5,19}|\d{5,12})(?![A-Za-z0-9_\-])",
+    re.IGNORECASE,
+)
+# A mobile glued to a Latin contact word (tel13800138000, wx13800138000) or to a letter after 电话 (13800138000X).
+_GLUED_MOBILE = re.compile(r"(?<!\d)(?:0086|86)?1[3-9]\d{9}(?!\d)")
+_CONTACT_PREFIX = re.compile(r"(?:tel|phone|mobile|mob|cell|wx|vx|qq|wechat|weixin)[ \t:：#.]*$", re.IGNORECASE)
+_CN_DIGITS = "零〇○一二三四五六七八九幺两"
+_CN_NUMBER = re.compile(f"[{_CN_DIGITS}]{{7,}}")
+_CN_MOBILE = re.compile(f"(?<![{_CN_DIGITS}])一[三四五六七八九][{_CN_DIGITS}]{{9}}(?![{_CN_DIGITS}])")
+
+
+def _digits_of(number: str) -> str:
+    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", number))
+    if len(digits) > 11 and digits.startswith("86"):
+        digits = digits[2:]
+    elif len(digits) > 11 and digits.startswith("0086"):
+        digits = digits[4:]
+    return digits
+
+
+def _others(norm: str, numbers: Iterable[str]) -> list[tuple[PiiKind, int, int]]:
+    found: list[tuple[PiiKind, int, int]] = []
+    found += [(PiiKind.EMAIL, m.start(), m.end()) for m in _EMAIL.finditer(norm)]
+    found += [(PiiKind.ACCOUNT, m.start(1), m.end(1)) for m in _ACCOUNT.finditer(norm)]
+    for m in _GLUED_MOBILE.finditer(norm):
+        before = norm[max(0, m.start() - 12) : m.start()]
+        if _CONTACT_PREFIX.search(before) or _PHONE_WORDS.search(before):
+            found.append((PiiKind.MOBILE, m.start(), m.end()))
+    for m in _CN_NUMBER.finditer(norm):
+        if _PHONE_WORDS.search(norm[max(0, m.start() - 12) : m.start()]):
+            found.append((PiiKind.PHONE, m.start(), m.end()))
+    found += [(PiiKind.MOBILE, m.start(), m.end()) for m in _CN_MOBILE.finditer(norm)]
+    for number in numbers:
+        # A number the service knows (a 12345 caller's), however it is written: 138-0013-8000, 138 0013 8000.
+        digits = _digits_of(number) if number else ""
+        if len(digits) >= 7:
+            pattern = f"{_SEP}{{0,3}}".join(digits)
+            found += [(PiiKind.PHONE, m.start(), m.end()) for m in re.finditer(f"(?<!\\d){pattern}(?!\\d)", norm)]
     return found
 
 
 # -- the detector ---------------------------------------------------------------------------------------------
 
 
-def find_pii(text: str, *, names: Iterable[str] = ()) -> list[PiiMatch]:
+def find_pii(text: str, *, names: Iterable[str] = (), numbers: Iterable[str] = ()) -> list[PiiMatch]:
     """Every piece of personal data in ``text``, in order and not overlapping (the earlier, then the longer, wins),
-    with the positions of the text as given."""
+    with the positions of the text as given. ``names`` and ``numbers``: people and phone numbers the caller knows
+    are concerned (a 12345 order's caller), found however they are written."""
     norm, owner = _normalise(text)
-    spans = [(kind, s, e, _MASKS[kind]) for kind, s, e in _numbers(norm)] + _names(norm, names)
+    found = _numbers(norm) + _others(norm, numbers)
+    spans = [(kind, s, e, _MASKS[kind]) for kind, s, e in found] + _names(norm, names) + _names_by_numbers(norm, found)
     spans.sort(key=lambda span: (span[1], -(span[2] - span[1])))
     out: list[PiiMatch] = []
     taken = 0
@@ -353,26 +500,30 @@ def find_pii(text: str, *, names: Iterable[str] = ()) -> list[PiiMatch]:
     return out
 
 
-def contains_pii(text: str, *, names: Iterable[str] = ()) -> bool:
-    return bool(find_pii(text, names=names))
+def contains_pii(text: str, *, names: Iterable[str] = (), numbers: Iterable[str] = ()) -> bool:
+    return bool(find_pii(text, names=names, numbers=numbers))
 
 
-def redact(text: str, *, names: Iterable[str] = ()) -> str:
+def redact(text: str, *, names: Iterable[str] = (), numbers: Iterable[str] = ()) -> str:
     """Free text with phone, ID and bank card numbers and people's names replaced by masks: stores, events, logs
     and public feeds carry only this form (a 12345 operator often types the caller's name and number into the
     order's content; a unit writes down whom it called). ``names``: people known to be concerned, e.g. the
-    household's resident. The characters around what is replaced are kept as typed; redacting twice changes
-    nothing."""
-    matches = find_pii(text, names=names)
-    if not matches:
-        return text
-    parts: list[str] = []
-    at = 0
-    for m in matches:
-        parts += [text[at : m.start], m.replacement]
-        at = m.end
-    parts.append(text[at:])
-    return "".join(parts)
+    household's resident; ``numbers``: phone numbers known to be concerned. The characters around what is
+    replaced are kept as typed. Redacting twice changes nothing: a mask can reveal a name's context (王女士王建国:
+    the first mask reads as 居民, before a name), so the text is redacted until nothing more is found."""
+    names, numbers = list(names), list(numbers)
+    for _ in range(4):
+        matches = find_pii(text, names=names, numbers=numbers)
+        if not matches:
+            return text
+        parts: list[str] = []
+        at = 0
+        for m in matches:
+            parts += [text[at : m.start], m.replacement]
+            at = m.end
+        parts.append(text[at:])
+        text = "".join(parts)
+    return text
 
 
 PublicText = Annotated[
@@ -422,3 +573,49 @@ def mask_name(name: str | None) -> str | None:
     if len(name) == 1:
         return "*"
     return name[0] + "*" * (len(name) - 1)
+
+
+# -- photo references -----------------------------------------------------------------------------------------
+
+PHOTO_SCHEME = "photo://"
+_PHOTO_ID = re.compile(r"[A-Za-z0-9._/\-]{1,200}")
+PHOTO_REF_INVALID = "photo_ref_invalid"
+
+
+def photo_ref_refusal(value: str) -> str | None:
+    """Why ``value`` is not a photo reference, or None when it is: an http(s) URL (shared.inputs.WebUrl's rule),
+    ``photo://<id>`` or a bare id of ``A-Z a-z 0-9 . _ / -`` (at most 200), holding no personal data."""
+    if value.lower().startswith(("http://", "https://")):
+        reason = web_url_refusal(value)
+        if reason:
+            return reason
+    else:
+        ident = value[len(PHOTO_SCHEME) :] if value.startswith(PHOTO_SCHEME) else value
+        if not _PHOTO_ID.fullmatch(ident):
+            return "only https:// and http:// links, photo://<id> and ids of letters, digits, '.', '_', '/' and '-'"
+    if find_pii(value):
+        return "it holds personal data (a phone, ID or card number, an e-mail address or a name)"
+    return None
+
+
+def _photo_ref(value: str) -> str:
+    clean(value)
+    reason = photo_ref_refusal(value)
+    if reason:
+        raise PydanticCustomError(PHOTO_REF_INVALID, "Photo reference refused: {reason}", {"reason": reason})
+    return value
+
+
+PhotoRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=500,
+        description="A photo stored elsewhere: an http(s) URL, photo://<id> or an id (A-Z a-z 0-9 . _ / -); never"
+        " personal data.",
+    ),
+    AfterValidator(_photo_ref),
+]
+"""A reference to a photo stored elsewhere (an object-store key, ``photo://<id>`` or an http(s) URL), never the photo
+itself: refused with a 422 naming the field when it has another scheme (``javascript:``), characters an id has not, or
+personal data (``刘海燕13800138000.jpg``). Shown to overseers and put on events, so it is checked like a link."""

@@ -132,7 +132,11 @@ async def receive_order(
         household=household,
         category=order.category or domain.classify(order.content),
         # The caller's name and number are never stored: gone from the operator's text too.
-        description=domain.redact(order.content, names=[order.caller_name] if order.caller_name else []),
+        description=domain.redact(
+            order.content,
+            names=[order.caller_name] if order.caller_name else [],
+            numbers=[order.caller_phone] if order.caller_phone else [],
+        ),
         measured_temp_c=None,
         photo_refs=order.photo_refs,
         reporter_kind="hotline",

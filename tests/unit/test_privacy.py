@@ -148,6 +148,20 @@ def test_redacting_twice_changes_nothing_and_finds_nothing(positive: Positive) -
     assert not contains_pii(once, names=REGISTRY_NAMES), find_pii(once, names=REGISTRY_NAMES)
 
 
+def test_redacting_any_text_of_the_corpus_twice_changes_nothing() -> None:
+    for text in [p.text for p in POSITIVES] + list(NEGATIVES):
+        once = redact(text, names=REGISTRY_NAMES)
+        assert redact(once, names=REGISTRY_NAMES) == once, text
+
+
+def test_a_known_number_is_masked_however_it_is_written() -> None:
+    # A 12345 order's caller: the operator may type the number in any shape, or only part of the text holds it.
+    for typed in ("回电1380013 8000", "回电138-0013-8000", "回电１３８００１３８０００", "回电138.0013.8000"):
+        assert redact(typed, numbers=["+86 138 0013 8000"]) == f"回电{PHONE_MASK}", typed
+    assert redact("户号13800138000", numbers=["13800138000"]) == f"户号{PHONE_MASK}"
+    assert redact("室温18度", numbers=["13800138000"]) == "室温18度"
+
+
 def test_what_surrounds_a_number_is_kept_as_typed() -> None:
     # Full-width text around a full-width number keeps its width: only the number is replaced.
     assert redact("业主，手机１３９１２３４５６７８，３号楼") == f"业主，手机{PHONE_MASK}，３号楼"
