@@ -30,8 +30,8 @@ from shared.auth import AdminOnly, CurrentPrincipal, Role, require
 from shared.clock import Clock
 from shared.errors import ApiError, responses
 from shared.outbox import OutboxWriter
+from shared.privacy import STORED
 from shared.runtime import Transaction
-from shared.text import CLEAN
 
 router = APIRouter()
 
@@ -336,10 +336,10 @@ async def get_rules(session: Session) -> list[RuleSetOut]:
 
 @router.put("/admin/rules", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
 async def put_rules(
-    body: dict[str, Any], session: Session, note: Annotated[str, Query(max_length=300), CLEAN] = ""
+    body: dict[str, Any], session: Session, note: Annotated[str, Query(max_length=300), STORED] = ""
 ) -> dict[str, int]:
     """A new version of the rules (tiers, routes, clocks, escalation, limits), in force at once on every
-    replica; no restart."""
+    replica; no restart. The note is stored redacted (shared.privacy), like every free text."""
     try:
         rules = Rules.model_validate(body)
     except ValidationError as exc:

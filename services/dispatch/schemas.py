@@ -10,11 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.dispatch.domain import ReturnReason
 from shared.contracts.common import Tier, UnitType
 from shared.inputs import IsoDateTime
-from shared.privacy import STORED, FreeText
-from shared.text import CLEAN, CleanText
+from shared.privacy import STORED, FreeText, PhotoRef
+from shared.text import CleanText
 
-# A reference to a photo stored elsewhere (an object-store key or URL), never the photo itself.
-PhotoRef = Annotated[str, Field(max_length=300), CLEAN]
 ScopeKind = Annotated[str, Field(max_length=20)]
 ScopeIds = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=10_000)]
 

@@ -11,8 +11,7 @@ from pydantic_core import PydanticCustomError
 from services.followup import messages
 from services.followup.domain import PLAUSIBLE_INDOOR_C
 from shared.contracts.common import Satisfaction
-from shared.privacy import STORED
-from shared.text import CleanText
+from shared.privacy import STORED, PhotoRef
 
 
 def _plausible(temps: list[float]) -> list[float]:
@@ -47,7 +46,7 @@ class VisitIn(BaseModel):
     notes: Annotated[str, Field(max_length=2000), STORED] | None = Field(
         default=None, description="What the worker noted (回访记录), stored redacted."
     )
-    photo_refs: list[CleanText] = Field(
+    photo_refs: list[PhotoRef] = Field(
         default_factory=list, max_length=20, description="References of uploaded photos."
     )
 
@@ -120,7 +119,7 @@ class SpotCheckIn(BaseModel):
     notes: Annotated[str, Field(max_length=2000), STORED] | None = Field(
         default=None, description="What the task force noted, stored redacted."
     )
-    photo_refs: list[CleanText] = Field(default_factory=list, max_length=20)
+    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
 
     @field_validator("room_temps_c")
     @classmethod

@@ -9,12 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.common import Category
 from shared.inputs import BOUNDED, ISO, IsoDateTime
-from shared.privacy import FreeText
+from shared.privacy import FreeText, PhotoRef
 from shared.text import CLEAN, CleanText
-
-# A reference to a photo stored elsewhere (an object-store key or URL), never the photo itself.
-PhotoRef = Annotated[str, Field(max_length=300), CLEAN]
-
 
 # A registry id (area, building, household, sensor): ASCII letters and digits, then also ``. _ : -``. A building id is
 # published as Open311's address_id and every id travels in events, URLs and XML, so an id is refused (422 naming the
