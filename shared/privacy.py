@@ -349,8 +349,14 @@ _NEAR_NUMBER_BEFORE = re.compile(rf"(?:^|(?<=[^{_CJK}]))({_SURNAME}[{_CJK}]{{1,2
 _NEAR_NUMBER_AFTER = re.compile(rf"[ \t]+({_SURNAME}[{_CJK}]{{1,2}})(?=[^{_CJK}]|$)")
 
 
+# The people of the loop by their role: a name never holds one (回访时居民不在 is not 时居民).
+_ROLES = ("居民", "业主", "住户", "租户", "物业", "师傅", "家属", "邻居", "老人", "网格", "维修", "热力")
+
+
 def _common_word(cand: str) -> bool:
-    return cand in _NOT_NAMES or cand[:2] in _NOT_NAMES or cand[-2:] in _NOT_NAMES
+    return (
+        cand in _NOT_NAMES or cand[:2] in _NOT_NAMES or cand[-2:] in _NOT_NAMES or any(role in cand for role in _ROLES)
+    )
 
 
 def _name_at(norm: str, at: int, *, any_chars: bool, end_by: re.Pattern[str] = _END, clause: bool = False) -> int:

@@ -18,6 +18,7 @@ from shared.privacy import (
     ID_MASK,
     PHONE_MASK,
     FreeText,
+    PhotoRef,
     PiiKind,
     contains_pii,
     find_pii,
@@ -194,3 +195,35 @@ def test_open311_writes_well_formed_xml_whatever_was_stored() -> None:
     document = to_xml("service_requests", [{"description": "暖气\x0b不热\x00", "service_notice": "已受理\uffff"}])
     (request,) = ElementTree.fromstring(document)
     assert request.findtext("description") == "暖气不热" and request.findtext("service_notice") == "已受理"
+
+
+def test_a_photo_reference_is_a_link_or_an_id_and_holds_no_personal_data() -> None:
+    class Photos(BaseModel):
+        photo_refs: list[PhotoRef]
+
+    kept = [
+        "photo://demo",
+        "photo://sim/A-1/after.jpg",
+        "p/1.jpg",
+        "P-20261123-01",
+        "uploads/0f3a9c7e5b2d4e6f8a1b2c3d4e5f6a7b",
+        "https://photos.example.org/x/1.jpg",
+    ]
+    assert Photos(photo_refs=kept).photo_refs == kept
+    for bad in (
+        "javascript:alert(1)",
+        "data:image/png;base64,AAAA",
+        "file:///etc/passwd",
+        "刘海燕13800138000.jpg",
+        "13800138000.jpg",
+        "https://x.example.org/13800138000.jpg",
+        f"photo://{ID1}",
+        "photo://a b",
+        "a\x0bb",
+        "",
+        "x" * 201,
+    ):
+        with pytest.raises(ValidationError) as caught:
+            Photos(photo_refs=["photo://ok", bad])
+        (error,) = caught.value.errors()
+        assert error["loc"] == ("photo_refs", 1), (bad, error)
