@@ -9,14 +9,18 @@ dispatch reads the version here, intake and follow-up hear it as ``AccountTokens
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch import metrics, passwords, throttle
@@ -25,9 +29,13 @@ from services.dispatch.config import DispatchSettings
 from services.dispatch.models import Account, Unit
 from shared.auth import AdminOnly, Auth, Principal, Role, TokenIssuer, VersionLookup
 from shared.contracts.dispatch import AccountTokensRevoked
+from shared.db import lost_a_race
 from shared.errors import ApiError, responses
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+T = TypeVar("T")
+RACE_ATTEMPTS = 4
 
 # One working day: a dispatcher signs in at the start of a shift, not once a year like a demo token.
 LOGIN_TTL_SECONDS = 12 * 3600
@@ -35,6 +43,7 @@ LOGIN_TTL_SECONDS = 12 * 3600
 # Texts people read. The failure is the same whether the name or the password is wrong (no user enumeration).
 LOGIN_FAILED = "用户名或密码错误"
 LOGIN_LOCKED = "登录失败次数过多，请稍后再试"
+LOGIN_BUSY = "登录请求过多，请稍后再试"
 UNKNOWN_UNIT = "未登记的责任单位，请先加载单位登记簿"
 SCOPE_REQUIRED = "该角色须指定管辖范围（网格、街道或区）"
 
@@ -113,11 +122,35 @@ async def jwks(request: Request) -> dict[str, Any]:
     return issuer.jwks()
 
 
+async def _transaction(sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """``work`` in a short transaction of its own, done again when PostgreSQL picks it as a deadlock's or a
+    serialization failure's victim: a lost race on sign-in is retried, never a 500."""
+    for attempt in range(1, RACE_ATTEMPTS + 1):
+        try:
+            async with sessions() as session, session.begin():
+                return await work(session)
+        except DBAPIError as exc:
+            if attempt == RACE_ATTEMPTS or not lost_a_race(exc):
+                raise
+            log.warning("sign-in lost a lock race; trying again", extra={"attempt": attempt})
+            await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
+
+
+def _gate(request: Request, settings: DispatchSettings) -> passwords.HashGate:
+    state = request.app.state
+    gate: passwords.HashGate | None = getattr(state, "login_gate", None)
+    if gate is None:
+        gate = state.login_gate = passwords.HashGate(settings.login_hash_concurrency, settings.login_hash_queue)
+    return gate
+
+
 @router.post("/v1/login", response_model=LoginOut, tags=["console"], responses=responses(401, 422, 429))
 async def login(body: LoginIn, request: Request, clock: Now) -> LoginOut:
     """Sign in with a console account: the answer carries a signed token every API accepts. A wrong name and a
     wrong password fail alike (401, one Chinese message). Repeated failures of an account, or from one address, lock
-    sign-in for a growing while (429 with ``Retry-After``), whatever the password."""
+    sign-in for a growing while (429 ``login_locked`` with ``Retry-After``), whatever the password; so do too many
+    sign-ins waiting for a password check at once (429 ``login_busy``)."""
     settings: DispatchSettings = request.app.state.runtime.settings
     sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
     policy = throttle.Policy(
@@ -128,30 +161,43 @@ async def login(body: LoginIn, request: Request, clock: Now) -> LoginOut:
         window_seconds=settings.login_failure_window_seconds,
     )
     keys = throttle.keys(body.username, request.client.host if request.client else "unknown")
-    now = clock.now()
-    # Each step in its own transaction: a failure is counted even though the request ends in an error.
-    async with sessions() as session:
-        lock = await throttle.locked(session, keys, now)
-        account = await session.get(Account, body.username)
-    if lock is not None:
-        metrics.LOGINS.labels("locked").inc()
-        metrics.LOGIN_REFUSED_LOCKED.labels(throttle.kind(lock[0])).inc()
-        raise ApiError(429, "login_locked", LOGIN_LOCKED, headers={"Retry-After": str(lock[1])})
-    stored = account.password_hash if account is not None and account.active else None
-    ok, upgraded = await asyncio.to_thread(passwords.check, body.password.get_secret_value(), stored)
+    gate = _gate(request, settings)
+    try:
+        async with gate.admit():
+            now = clock.now()
+
+            async def count(session: AsyncSession) -> tuple[throttle.Attempt | throttle.Locked, Account | None]:
+                counted = await throttle.attempt(session, keys, policy, now)
+                found = await session.get(Account, body.username) if isinstance(counted, throttle.Attempt) else None
+                return counted, found
+
+            # Counted before the password is checked, and committed: parallel guesses cannot pass the count.
+            counted, account = await _transaction(sessions, count)
+            if isinstance(counted, throttle.Locked):
+                metrics.LOGINS.labels("locked").inc()
+                metrics.LOGIN_REFUSED_LOCKED.labels(throttle.kind(counted.key)).inc()
+                raise ApiError(429, "login_locked", LOGIN_LOCKED, headers={"Retry-After": str(counted.seconds)})
+            stored = account.password_hash if account is not None and account.active else None
+            ok, upgraded = await gate.run(passwords.check, body.password.get_secret_value(), stored)
+    except passwords.Busy:
+        metrics.LOGINS.labels("busy").inc()
+        raise ApiError(429, "login_busy", LOGIN_BUSY, headers={"Retry-After": "1"}) from None
     if not ok or account is None:
-        async with sessions() as session, session.begin():
-            for key in keys:
-                if await throttle.failed(session, key, policy, now) is not None:
-                    metrics.LOGIN_LOCKOUTS.labels(throttle.kind(key)).inc()
+        failed_at = clock.now()
+        for key in await _transaction(sessions, lambda s: throttle.failed(s, counted, policy, failed_at)):
+            metrics.LOGIN_LOCKOUTS.labels(throttle.kind(key)).inc()
+        await _forget_stale(sessions, policy, failed_at)
         metrics.LOGINS.labels("failed").inc()
         raise ApiError(401, "login_failed", LOGIN_FAILED)
-    async with sessions() as session, session.begin():
-        await throttle.succeeded(session, body.username)
+
+    async def settle(session: AsyncSession) -> None:
+        await throttle.succeeded(session, counted)
         if upgraded is not None:  # an scrypt hash (or weaker argon2 parameters) replaced now the password is known
             row = await session.get(Account, body.username, with_for_update=True)
             if row is not None and row.password_hash == account.password_hash:
                 row.password_hash = upgraded
+
+    await _transaction(sessions, settle)
     metrics.LOGINS.labels("ok").inc()
     principal = Principal(role=Role(account.role), sub=account.sub, scope=account.scope)
     issuer: TokenIssuer = request.app.state.issuer
@@ -167,6 +213,16 @@ async def login(body: LoginIn, request: Request, clock: Now) -> LoginOut:
         display_name=account.display_name,
         expires_at=datetime.fromtimestamp(at + LOGIN_TTL_SECONDS, UTC),
     )
+
+
+async def _forget_stale(sessions: async_sessionmaker[AsyncSession], policy: throttle.Policy, now: datetime) -> None:
+    """Old attempts' rows go with the failures that keep coming, in a statement of their own that skips what a
+    sign-in holds; best effort (a failure here must not turn a 401 into a 500)."""
+    try:
+        async with sessions() as session, session.begin():
+            await throttle.forget_stale(session, policy, now)
+    except DBAPIError:
+        log.warning("stale sign-in counts not deleted; the next failure tries again", exc_info=True)
 
 
 def _prepare(body: AccountsIn, existing: dict[str, Account]) -> tuple[list[str], list[str | None]]:

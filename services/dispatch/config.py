@@ -42,6 +42,10 @@ class DispatchSettings(ServiceSettings):
     login_lockout_base_seconds: float = Field(default=1.0, gt=0)
     login_lockout_max_seconds: float = Field(default=900.0, gt=0)
     login_failure_window_seconds: float = Field(default=3600.0, gt=0)
+    # Password checks (argon2id: 64 MiB and tens of milliseconds each) run at most ``login_hash_concurrency`` at a
+    # time in a process; ``login_hash_queue`` more sign-ins may wait, any further one is answered 429 at once.
+    login_hash_concurrency: int = Field(default=2, ge=1)
+    login_hash_queue: int = Field(default=16, ge=0)
 
     @model_validator(mode="after")
     def _real_signing_key(self) -> DispatchSettings:

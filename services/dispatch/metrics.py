@@ -68,7 +68,7 @@ LOGINS = Counter("dispatch_logins_total", "Console sign-in attempts by outcome",
 LOGIN_LOCKOUTS = Counter("dispatch_login_lockouts_total", "Sign-in lockouts begun", ["kind"])
 LOGIN_REFUSED_LOCKED = Counter("dispatch_login_throttled_total", "Sign-ins refused with 429 during a lockout", ["kind"])
 TOKENS_REVOKED = Counter("dispatch_account_tokens_revoked_total", "Token versions bumped", ["reason"])
-for _outcome in ("ok", "failed", "locked"):
+for _outcome in ("ok", "failed", "locked", "busy"):
     LOGINS.labels(_outcome)
 for _kind in ("account", "address"):
     LOGIN_LOCKOUTS.labels(_kind)

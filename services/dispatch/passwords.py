@@ -1,16 +1,26 @@
 """Console passwords: argon2id through pwdlib. Hashes stored before it (salted scrypt, ``scrypt$n$r$p$salt$digest``)
-still verify, and are replaced by an argon2 hash at the account's next successful sign-in."""
+still verify, and are replaced by an argon2 hash at the account's next successful sign-in.
+
+A check costs 64 MiB and tens of milliseconds of a core, and sign-in is open to anyone: ``HashGate`` bounds how many
+run at once in a process and how many sign-ins may wait for one; past that a sign-in is refused at once (``Busy``)
+rather than piling up hashes."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+
+T = TypeVar("T")
 
 # scrypt as the project stored it: 16 MiB and tens of milliseconds per hash.
 _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
@@ -75,3 +85,48 @@ def _decoy_hash() -> str:
 def check(password: str, stored: str | None) -> tuple[bool, str | None]:
     matches, updated = verify(password, stored or _decoy_hash())
     return matches and stored is not None, updated if stored is not None else None
+
+
+class Busy(Exception):
+    """Too many sign-ins are waiting for a password check in this process."""
+
+
+class HashGate:
+    """At most ``concurrency`` password checks at once in this process (each in a worker thread), and at most
+    ``queue`` more sign-ins admitted to wait for one."""
+
+    def __init__(self, concurrency: int = 2, queue: int = 16) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+        self._limit = concurrency + queue
+        self._admitted = 0
+        self.running = 0  # checks in a thread now (tests read it)
+
+    @contextlib.asynccontextmanager
+    async def admit(self) -> AsyncIterator[None]:
+        """Admit a sign-in, or raise ``Busy`` when as many as the gate holds are already in."""
+        if self._admitted >= self._limit:
+            raise Busy
+        self._admitted += 1
+        try:
+            yield
+        finally:
+            self._admitted -= 1
+
+    async def run(self, check: Callable[..., T], *args: object) -> T:
+        """``check(*args)`` in a worker thread once a slot is free. The slot is given back when the thread ends,
+        not when the caller stops waiting: a cancelled sign-in cannot let more hashes run than the gate allows."""
+        loop = asyncio.get_running_loop()
+        await self._slots.acquire()
+        self.running += 1
+
+        def release() -> None:
+            self.running -= 1
+            self._slots.release()
+
+        try:
+            work = loop.run_in_executor(None, functools.partial(check, *args))
+        except BaseException:
+            release()
+            raise
+        work.add_done_callback(lambda _: release())  # shielded below: done only when the thread is
+        return await asyncio.shield(work)

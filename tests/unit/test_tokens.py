@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.dispatch.config import DispatchSettings
 from services.dispatch.main import create_app as dispatch_app
-from services.dispatch.throttle import Policy
+from services.dispatch.throttle import Policy, keys
 from services.followup.config import FollowupSettings
 from services.followup.main import create_app as followup_app
 from services.intake.config import IntakeSettings
@@ -242,6 +242,15 @@ def test_a_lockout_doubles_from_the_threshold_up_to_its_cap() -> None:
         900,
     ]
     assert policy.lockout("address:10.0.0.1", 19) is None and policy.lockout("address:10.0.0.1", 20) == 1
+
+
+def test_a_client_is_counted_by_its_address_an_ipv6_one_by_its_64() -> None:
+    assert keys("heat1", "10.0.0.7") == ["account:heat1", "address:10.0.0.7"]
+    assert keys("heat1", "::ffff:10.0.0.7")[1] == "address:10.0.0.7"  # IPv4 mapped into IPv6
+    same = {keys("heat1", a)[1] for a in ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", "2001:DB8:1:2::9")}
+    assert same == {"address:2001:db8:1:2::/64"}
+    assert keys("heat1", "2001:db8:1:3::1")[1] == "address:2001:db8:1:3::/64"
+    assert keys("heat1", "unknown")[1] == "address:unknown"
 
 
 async def test_dispatch_trusts_its_own_key_without_fetching_it() -> None:
