@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +27,7 @@ from services.dispatch import metrics, passwords, throttle
 from services.dispatch.api import Now, Session, Writer
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import Account, Unit
-from shared.auth import AdminOnly, Auth, Principal, Role, TokenIssuer, VersionLookup
+from shared.auth import AdminOnly, Auth, Principal, Role, TokenIssuer, TokenVersions, VersionLookup
 from shared.contracts.dispatch import AccountTokensRevoked
 from shared.db import lost_a_race
 from shared.errors import ApiError, responses
@@ -304,12 +304,24 @@ async def put_accounts(
             )
         )
     at = clock.now()
-    auth: Auth = request.app.state.auth
     for account, reason in revoked.items():
         version = values[account]["token_version"]
-        event = AccountTokensRevoked(account=account, token_version=version, revoked_at=at)
-        await writer.emit(session, event, key=f"account:{account}", at=at)
+        revocation = AccountTokensRevoked(account=account, token_version=version, revoked_at=at)
+        await writer.emit(session, revocation, key=f"account:{account}", at=at)
         metrics.TOKENS_REVOKED.labels(reason).inc()
-        if auth.versions is not None:
-            auth.versions.forget(account)  # this replica at once; the others within their cache window
+    auth: Auth = request.app.state.auth
+    if revoked and auth.versions is not None:
+        _forget_after_commit(session, auth.versions, list(revoked))
     return {"accounts": len(values)}
+
+
+def _forget_after_commit(session: AsyncSession, versions: TokenVersions, accounts: list[str]) -> None:
+    """This replica forgets the accounts' cached token versions once the new ones are committed (the others within
+    their cache window). Forgotten before, a request in between would cache the old version again, and the revoked
+    tokens would pass here for another whole window."""
+
+    def forget(_: Any) -> None:
+        for account in accounts:
+            versions.forget(account)
+
+    event.listen(session.sync_session, "after_commit", forget, once=True)

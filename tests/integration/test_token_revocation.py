@@ -6,9 +6,12 @@ tokens name no account and go on working."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
+import asyncpg
 import httpx
+import pytest
 
 from shared.settings import DEV_ADMIN_TOKEN
 from tests.integration.conftest import Loop
@@ -93,3 +96,43 @@ async def test_a_changed_password_ends_the_old_tokens_only(loop: Loop) -> None:
     assert await answers(loop, new) == ALL_OK
     # Service tokens (minted by the admin tooling, no account) are not revocable per account.
     assert await answers(loop, loop.tokens["TF-JYG"]) == ALL_OK
+
+
+async def test_a_request_during_the_revoking_transaction_does_not_cache_the_old_version(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dispatch forgets an account's cached version only once the new one is committed: a request that looks the
+    account up right after the forgetting (here, at the very moment) must find the revocation, not cache the old
+    version for another window."""
+    await load(loop, task_force("rev-c", "password-rev-c"))
+    token = await sign_in(loop, "rev-c", "password-rev-c")
+    h = {"Authorization": f"Bearer {token}"}
+    assert (await loop.dispatch.http.get("/v1/cases", headers=h)).status_code == 200  # its version now cached
+    versions = loop.dispatch.app.state.auth.versions
+    url = loop.dispatch.runtime.settings.database_url.replace("+asyncpg", "")
+    real_forget = versions.forget
+
+    def lookup_now(account: str) -> int | None:
+        """What a request arriving now would read (another connection, so only what is committed)."""
+        found: list[int | None] = []
+
+        async def read() -> None:
+            conn = await asyncpg.connect(url)
+            try:
+                row = await conn.fetchrow("SELECT active, token_version FROM accounts WHERE username = $1", account)
+            finally:
+                await conn.close()
+            found.append(row["token_version"] if row is not None and row["active"] else None)
+
+        worker = threading.Thread(target=lambda: asyncio.run(read()))
+        worker.start()
+        worker.join()
+        return found[0]
+
+    def forget_then_a_request_arrives(account: str) -> None:
+        real_forget(account)
+        versions._cache[account] = (time.monotonic(), lookup_now(account))
+
+    monkeypatch.setattr(versions, "forget", forget_then_a_request_arrives)
+    await load(loop, task_force("rev-c", "password-rev-c", active=False))
+    assert (await loop.dispatch.http.get("/v1/cases", headers=h)).status_code == 401  # at once, not a window later
