@@ -31,6 +31,7 @@ from shared.auth import AdminOnly, Auth, Principal, Role, TokenIssuer, TokenVers
 from shared.contracts.dispatch import AccountTokensRevoked
 from shared.db import lost_a_race
 from shared.errors import ApiError, responses
+from shared.text import CleanText
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -67,7 +68,7 @@ def version_lookup(sessions: Any) -> VersionLookup:
 
 
 class LoginIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: CleanText = Field(min_length=1, max_length=64)
     password: SecretStr = Field(min_length=1, max_length=256)
 
 
@@ -86,17 +87,17 @@ SIGN_IN_ROLES = (Role.UNIT, Role.TASK_FORCE, Role.GRID_WORKER, Role.DISTRICT)
 class AccountIn(BaseModel):
     """A person who signs in to the console, and whom they act as (admin acts with ``X-Admin-Token`` only)."""
 
-    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    username: CleanText = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: SecretStr = Field(min_length=8, max_length=256)
     role: Role
-    sub: str = Field(min_length=1, max_length=64, description="Unit id for a unit; the person's id otherwise.")
-    scope: str = Field(
+    sub: CleanText = Field(min_length=1, max_length=64, description="Unit id for a unit; the person's id otherwise.")
+    scope: CleanText = Field(
         default="",
         max_length=64,
         description="Grid (grid worker), street (task force) or district (district); a unit's defaults to the "
         "district of its registry entry.",
     )
-    display_name: str = Field(default="", max_length=200, description="Default: the unit's registry name.")
+    display_name: CleanText = Field(default="", max_length=200, description="Default: the unit's registry name.")
     active: bool = Field(default=True, strict=True)
 
     @field_validator("role")

@@ -90,3 +90,17 @@ async def test_the_live_stream_refuses_what_the_api_refuses(seeded: Loop) -> Non
     for params in ({}, {"token": "v1.bogus.token"}, {"token": seeded.tokens["U-HEAT-1"] + "x"}):
         r = await http.get("/console/events", params=params)
         assert r.status_code == 401 and r.json()["detail"]["code"] == "unauthenticated"
+
+
+async def test_account_texts_refuse_characters_xml_cannot_carry(seeded: Loop) -> None:
+    http = seeded.dispatch.http
+    person = {"username": "tf-text", "password": "password-tf-text", "role": "task_force", "sub": "TF-JYG"}
+    person["scope"] = "S-JYG"
+    for field, bad in (("display_name", "专班\x0b王"), ("sub", "TF\x00JYG"), ("scope", "S-JYG\ufffe")):
+        r = await http.put("/admin/accounts", json={"accounts": [{**person, field: bad}]}, headers=ADMIN)
+        assert r.status_code == 422, (field, r.text)
+        detail = r.json()["detail"]
+        assert any(e["field"] == f"accounts.0.{field}" and e["code"] == "text_forbidden_char" for e in detail), detail
+    assert (await http.put("/admin/accounts", json={"accounts": [person]}, headers=ADMIN)).status_code == 200
+    signed_in = await http.post("/v1/login", json={"username": "tf\x0btext", "password": "password-tf-text"})
+    assert signed_in.status_code == 422 and signed_in.json()["detail"][0]["field"] == "username"
