@@ -286,10 +286,69 @@ async def _migrate(svc: Any, module: Any) -> None:
         await s.run_sync(run)
 
 
+async def _snapshot(loop: Loop, case_id: str, ids: dict[str, str]) -> dict[str, Any]:
+    """Every stored text the three data migrations redact, for the rows seeded below."""
+    out: dict[str, Any] = {}
+    async with loop.dispatch.runtime.sessions() as s:
+        out["assignment"] = tuple(
+            (
+                await s.execute(
+                    text("SELECT action_taken, return_note FROM assignments WHERE id = :a"), {"a": ids["assignment"]}
+                )
+            ).one()
+        )
+        out["extension"] = tuple(
+            (
+                await s.execute(
+                    text("SELECT reason, decision_note FROM extensions WHERE id = :e"), {"e": ids["extension"]}
+                )
+            ).one()
+        )
+        out["events"] = sorted(
+            json.dumps(d, ensure_ascii=False, sort_keys=True)
+            for d in (
+                await s.execute(
+                    text(
+                        "SELECT detail FROM case_events"
+                        " WHERE case_id = :c AND kind IN ('progress', 'extension_requested')"
+                    ),
+                    {"c": case_id},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    async with loop.intake.runtime.sessions() as s:
+        out["description"] = (
+            await s.execute(text("SELECT description FROM reports WHERE case_id = :c"), {"c": case_id})
+        ).scalar_one()
+        out["findings"] = (
+            await s.execute(text("SELECT findings FROM household_visits WHERE id = :v"), {"v": ids["household_visit"]})
+        ).scalar_one()
+    async with loop.followup.runtime.sessions() as s:
+        out["visit"] = (
+            await s.execute(text("SELECT notes FROM visits WHERE id = :v"), {"v": ids["visit"]})
+        ).scalar_one()
+        out["spot_check"] = (
+            await s.execute(text("SELECT notes FROM spot_checks WHERE id = :v"), {"v": ids["spot_check"]})
+        ).scalar_one()
+    return out
+
+
 async def test_the_data_migrations_redact_what_was_stored_before(loop: Loop, place: list[str]) -> None:
-    """Rows written as they were before the edge redacted (set here by SQL) come out redacted, and a second run
-    changes nothing."""
+    """Rows written as they were before the edge redacted (set here by SQL, one for every column each migration
+    redacts: assignments, extensions and the timeline in dispatch; reports and household visits in intake; return
+    visits and spot checks in follow-up) come out redacted, and a second run changes nothing."""
     case_id, a = await case_of(loop, place[0], "cold_room", "卧室不热", "U-HEAT-1")
+    sfx = uuid.uuid4().hex[:8]
+    ids = {
+        "assignment": a,
+        "extension": f"E-MIG-{sfx}",
+        "household_visit": f"HV-MIG-{sfx}",
+        "visit": f"V-MIG-{sfx}",
+        "spot_check": f"SC-MIG-{sfx}",
+    }
+    now = datetime.now(UTC)
     async with loop.dispatch.runtime.sessions() as s, s.begin():
         await s.execute(
             text("UPDATE assignments SET action_taken = :t, return_note = :n WHERE id = :a"),
@@ -297,11 +356,23 @@ async def test_the_data_migrations_redact_what_was_stored_before(loop: Loop, pla
         )
         await s.execute(
             text(
-                "INSERT INTO case_events (case_id, kind, actor, at, detail)"
-                " VALUES (:c, 'progress', 'U-HEAT-1', now(), CAST(:d AS jsonb))"
+                "INSERT INTO extensions (id, assignment_id, case_id, unit_id, street_id, reason,"
+                " requested_resolve_due, status, requested_at, decided_by, decided_at, decision_note)"
+                " VALUES (:id, :a, :c, 'U-HEAT-1', 'ST-LK', :r, :due, 'refused', :at, 'TF-LK', :at, :d)"
             ),
-            {"c": case_id, "d": json.dumps({"assignment_id": a, "note": PROGRESS}, ensure_ascii=False)},
+            {"id": ids["extension"], "a": a, "c": case_id, "r": REASON, "d": DECISION, "due": now, "at": now},
         )
+        for kind, detail in (
+            ("progress", {"assignment_id": a, "note": PROGRESS}),
+            ("extension_requested", {"extension_id": ids["extension"], "reason": REASON}),
+        ):
+            await s.execute(
+                text(
+                    "INSERT INTO case_events (case_id, kind, actor, at, detail)"
+                    " VALUES (:c, :k, 'U-HEAT-1', now(), CAST(:d AS jsonb))"
+                ),
+                {"c": case_id, "k": kind, "d": json.dumps(detail, ensure_ascii=False)},
+            )
     async with loop.intake.runtime.sessions() as s, s.begin():
         await s.execute(
             text("UPDATE reports SET description = :d WHERE case_id = :c"),
@@ -310,29 +381,88 @@ async def test_the_data_migrations_redact_what_was_stored_before(loop: Loop, pla
                 "c": case_id,
             },
         )
+        home = (await s.execute(text("SELECT building_id FROM households WHERE id = :h"), {"h": place[0]})).scalar_one()
+        findings = [
+            # Only the registry knows this resident: no introducer, no honorific before the name.
+            {"category": "cold_room", "description": f"入户见到{RESIDENT}本人，卧室14度，电话{RESIDENT_PHONE}"},
+            {"category": "leak", "description": "阀门滴水"},
+        ]
+        await s.execute(
+            text(
+                "INSERT INTO household_visits (id, household_id, building_id, grid_id, grid_worker_id, visited_at,"
+                " residents_reached, problem_found, findings, report_ids)"
+                " VALUES (:id, :h, :b, 'G-PHN-01', 'GW-01', :at, 1, true, CAST(:f AS jsonb), '[]'::jsonb)"
+            ),
+            {
+                "id": ids["household_visit"],
+                "h": place[0],
+                "b": home,
+                "at": now,
+                "f": json.dumps(findings, ensure_ascii=False),
+            },
+        )
+    async with loop.followup.runtime.sessions() as s, s.begin():
+        common = {
+            "c": case_id,
+            "h": place[0],
+            "at": now,
+            "units": json.dumps(["U-HEAT-1"]),
+        }
+        await s.execute(
+            text(
+                "INSERT INTO visits (id, case_id, round, target, category, household_id, building_id, grid_id,"
+                " community_id, street_id, district_id, unit_ids, resolved_at, due_at, standard_c, status, attempts,"
+                " attempt_log, unreached, notes, photo_refs)"
+                " VALUES (:id, :c, 99, :h, 'cold_room', :h, 'B-MIG', 'G-PHN-01', 'CM-LK', 'ST-LK', 'D-1',"
+                " CAST(:units AS jsonb), :at, :at, 18.0, 'closed', 0, '[]'::jsonb, false, :n, '[]'::jsonb)"
+            ),
+            {**common, "id": ids["visit"], "n": VISIT},
+        )
+        await s.execute(
+            text(
+                "INSERT INTO spot_checks (id, street_id, district_id, community_id, week, case_id, round,"
+                " household_id, building_id, unit_ids, closed_at, standard_c, drawn_at, status, record_mismatch,"
+                " notes, photo_refs)"
+                " VALUES (:id, 'ST-LK', 'D-1', 'CM-LK', '2026-W49', :c, 99, :h, 'B-MIG', CAST(:units AS jsonb), :at,"
+                " 18.0, :at, 'failed', true, :n, '[]'::jsonb)"
+            ),
+            {**common, "id": ids["spot_check"], "n": f"抽核：{PROGRESS}"},
+        )
+    before = await _snapshot(loop, case_id, ids)
     dispatch = _migration("dispatch", "0004_redact_stored_free_text.py")
     intake = _migration("intake", "0004_redact_stored_free_text.py")
     followup = _migration("followup", "0003_redact_stored_free_text.py")
-    for _ in range(2):
-        await _migrate(loop.dispatch, dispatch)
-        await _migrate(loop.intake, intake)
-        await _migrate(loop.followup, followup)
-    async with loop.dispatch.runtime.sessions() as s:
-        row = (await s.execute(text("SELECT action_taken, return_note FROM assignments WHERE id = :a"), {"a": a})).one()
-        details = (
-            (
-                await s.execute(
-                    text("SELECT detail FROM case_events WHERE case_id = :c AND kind = 'progress'"), {"c": case_id}
-                )
-            )
-            .scalars()
-            .all()
-        )
-    async with loop.intake.runtime.sessions() as s:
-        description = (
-            await s.execute(text("SELECT description FROM reports WHERE case_id = :c"), {"c": case_id})
-        ).scalar_one()
-    assert row.action_taken == f"电话{PHONE_MASK}联系居民后上门排气", row
-    assert row.return_note == f"经业主{NAME_MASK}{PHONE_MASK}确认为自装管道", row
-    assert [d["note"] for d in details] == ["已联系业主[姓名已隐去]，手机[电话已隐去]，约好下午上门"], details
-    assert description == f"居民反映卧室不热，手机{PHONE_MASK}", description
+    await _migrate(loop.dispatch, dispatch)
+    await _migrate(loop.intake, intake)
+    await _migrate(loop.followup, followup)
+    after = await _snapshot(loop, case_id, ids)
+    for module, svc in ((dispatch, loop.dispatch), (intake, loop.intake), (followup, loop.followup)):
+        await _migrate(svc, module)
+    assert await _snapshot(loop, case_id, ids) == after, "a second run changed what the first left"
+
+    # Every seeded column was changed, and holds nothing personal now.
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == set(before), f"not redacted: {set(before) - changed}"
+    assert not leaked("migrated", after), after
+    assert after["assignment"] == (
+        f"电话{PHONE_MASK}联系居民后上门排气",
+        f"经业主{NAME_MASK}{PHONE_MASK}确认为自装管道",
+    )
+    assert after["extension"] == (
+        f"居民{NAME_MASK}（{PHONE_MASK}）不在家，需延期",
+        f"经与户主{NAME_MASK} {PHONE_MASK} 确认，同意延期",
+    ), after["extension"]
+    notes = [json.loads(e) for e in after["events"]]
+    assert sorted(n.get("note") or n.get("reason") for n in notes) == sorted(
+        ["已联系业主[姓名已隐去]，手机[电话已隐去]，约好下午上门", f"居民{NAME_MASK}（{PHONE_MASK}）不在家，需延期"]
+    ), notes
+    assert after["description"] == f"居民反映卧室不热，手机{PHONE_MASK}", after["description"]
+    assert after["findings"] == [
+        {"category": "cold_room", "description": f"入户见到居民本人，卧室14度，电话{PHONE_MASK}"},
+        {"category": "leak", "description": "阀门滴水"},
+    ], after["findings"]
+    assert after["visit"] == f"居民{NAME_MASK}表示满意，电话{PHONE_MASK}", after["visit"]
+    assert after["spot_check"] == "抽核：已联系业主[姓名已隐去]，手机[电话已隐去]，约好下午上门", after["spot_check"]
+    for value in after.values():
+        flat = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        assert not contains_pii(flat, names=[RESIDENT]), flat
