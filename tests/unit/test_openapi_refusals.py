@@ -23,7 +23,7 @@ from shared.errors import BODY_METHODS
 APPS: dict[str, Callable[[], FastAPI]] = {"intake": intake_app, "dispatch": dispatch_app, "followup": followup_app}
 # How a route spends a caller's tokens: shared.limits.RateLimiter from app.state, directly or through a helper; or
 # dispatch's sign-in lockout (services.dispatch.throttle).
-RATE_LIMITED = re.compile(r"_limits\(request\)|_within_rate\(|\.rate_limits\b|throttle\.locked\(")
+RATE_LIMITED = re.compile(r"_limits\(request\)|_within_rate\(|\.rate_limits\b|throttle\.attempt\(")
 
 
 def operations(app: FastAPI) -> Iterator[tuple[str, str, Any, dict[str, Any]]]:
