@@ -359,6 +359,10 @@ def _common_word(cand: str) -> bool:
     )
 
 
+# What follows 姓名 in a form's heading rather than a name: 姓名电话：…, 姓名不详, 姓名地址.
+_FIELD_LABEL = re.compile("电话|手机|地址|住址|性别|年龄|证件|身份|联系|不详|未知|未留|不明|及|和|与|、")
+
+
 def _name_at(norm: str, at: int, *, any_chars: bool, end_by: re.Pattern[str] = _END, clause: bool = False) -> int:
     """The end of a name starting at ``at`` (0: none): a surname and one or two characters, or with ``any_chars``
     (after 姓名：) any two to four, followed by something that ends a name (``end_by``)."""
@@ -366,7 +370,7 @@ def _name_at(norm: str, at: int, *, any_chars: bool, end_by: re.Pattern[str] = _
         for length in (4, 3, 2):
             cand = norm[at : at + length]
             if len(cand) == length and re.fullmatch(f"[{_CJK}]+", cand) and _END.match(norm, at + length):
-                if cand[-1] not in _SINGLE_END:
+                if cand[-1] not in _SINGLE_END and not _FIELD_LABEL.match(cand) and not _common_word(cand):
                     return at + length
     surname = re.compile(_SURNAME).match(norm, at)
     if not surname:
