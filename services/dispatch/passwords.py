@@ -99,7 +99,6 @@ class HashGate:
         self._slots = asyncio.Semaphore(concurrency)
         self._limit = concurrency + queue
         self._admitted = 0
-        self.running = 0  # checks in a thread now (tests read it)
 
     @contextlib.asynccontextmanager
     async def admit(self) -> AsyncIterator[None]:
@@ -117,16 +116,10 @@ class HashGate:
         not when the caller stops waiting: a cancelled sign-in cannot let more hashes run than the gate allows."""
         loop = asyncio.get_running_loop()
         await self._slots.acquire()
-        self.running += 1
-
-        def release() -> None:
-            self.running -= 1
-            self._slots.release()
-
         try:
             work = loop.run_in_executor(None, functools.partial(check, *args))
         except BaseException:
-            release()
+            self._slots.release()
             raise
-        work.add_done_callback(lambda _: release())  # shielded below: done only when the thread is
+        work.add_done_callback(lambda _: self._slots.release())  # shielded below: done only when the thread is
         return await asyncio.shield(work)
