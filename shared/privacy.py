@@ -325,7 +325,9 @@ _NOT_NAMES = frozenset(
     " 苟且 边上 边缘 夏天 夏季 江南 江北 黄河 黄色 红色 白色 高压 低压 水压 温水 热水 金融"
     " 李村 王府 王府井 幸福 党支 高铁 高速 常规 余热 余额 余量 全年 全屋 全程 全面 应用 应收"
     " 应缴 应退 应付 费率 华府 华庭 华苑 金桥 金城 金沙 龙湖 龙城 龙江 龙华 万象 万和 万寿"
-    " 明珠 曲江 景山 景泰 景园 秦皇 秦岭 宁波 江苏 江西 吉祥 康居 康城 方圆".split()
+    " 明珠 曲江 景山 景泰 景园 秦皇 秦岭 宁波 江苏 江西 吉祥 康居 康城 方圆"
+    " 韩国 全国 全民 卫星 华丽 冷静 桂林 沈阳 申明 农民 宁静 江山 高明 高峰 高山 黄金 金华 石林 温和"
+    " 兰花 梅花 马达 雷达".split()
 )
 # What follows a name in a clause, for words that also end a place: 家园, 家属院, 园, 站, 路, … (阳光家园, 李村家属院).
 _PLACE_AFTER = re.compile("家(?:园|属|苑|庄|村|湾|坡|桥|巷|营|楼|沟|寨|集|店|坝|河|岭|窑)")
@@ -339,6 +341,16 @@ _SPEAKS = re.compile(
 # Characters a clause-start candidate's given name does not hold: the words for places, units and things
 # (高新区, 热力站, 万科园), which a clause opens with far more often than with a person.
 _NOT_GIVEN_IN_CLAUSE = frozenset("园区站院村路街局司业委队部所厂办组班们款费温管阀网线楼号层户室度日期次")
+# Characters people's given names are made of. A name opening a clause or standing beside a number has no word
+# before it saying it is a name, so there every character of its given name must be one of these: 江面, 叶片, 韩国,
+# 沈阳 (a surname's character and another) are not taken for people. Precision first: the rule is applied to every
+# stored row by the data migrations, and a name it misses there has an introducer or an honorific far more often.
+_GIVEN_CHARS = frozenset(
+    "东丰丹为丽义乐云亮仁仲伟伯佳依俊信俭倩健光兰兴兵军冬凤凯刚利剑勇华博卫叔吉君哲喜嘉国增大妍威娇娜娟婉婷媛孝季宁宇安宏宙宝宸富寿小山岚岩岭峰川帅帆平庆康建弘强彤彦彩彬德志忠思怡恒悦惠慧成才拴振敏文斌新"
+    "旭旺旻昀昊昌明昕星春昱晓晖晗晨晴晶智曜曦月朝杉杰松林柏柱栋栓根桂桃梅梓森欣武毅民永汐江河泉泓波泽洁洋洪浩浪海涛润涵淑添清湖源溪澄澈瀚炎炜烨焕然煌燕爱猛玉玮玲珀珊珍珏珠琛琥琦琪琳琴瑗瑚瑛瑜瑞瑶瑾璇璐"
+    "璞璟生益盛睿碧磊礼祥禄福秀秋立粟紫繁红绿翠翡耀胜航良艳芝芬花芳芷芸若英茹荣荷莉莲莹菊菲萍萱蓉蓓蓝蕊蕙蕾薇虹诗谷豪贞贵超轩辉辰远逸金鑫钢铁铜银锁锋锐长阳隆雁雪雯雷霖霜霞露青静颖风飞香馨高鸿鹏鹤鹰麟"
+    "龙"
+)
 _HONORIFIC_AFTER_NAME = re.compile(
     rf"(?={_SURNAME}[{_CJK}]{{1,2}}(?:女士|先生|同志|老师|阿姨|大爷|大妈|奶奶|爷爷|师傅))"
 )
@@ -383,7 +395,10 @@ def _name_at(norm: str, at: int, *, any_chars: bool, end_by: re.Pattern[str] = _
         given_chars = norm[surname.end() : end]
         if _common_word(cand) or any(c in _NOT_GIVEN for c in given_chars):
             continue
-        if clause and (any(c in _NOT_GIVEN_IN_CLAUSE for c in given_chars) or _PLACE_AFTER.match(norm, end - 1)):
+        if clause and (
+            any(c in _NOT_GIVEN_IN_CLAUSE or c not in _GIVEN_CHARS for c in given_chars)
+            or _PLACE_AFTER.match(norm, end - 1)
+        ):
             continue
         if _PLACE_AFTER.match(norm, end):
             continue
@@ -437,7 +452,7 @@ def _names_by_numbers(norm: str, numbers: list[tuple[PiiKind, int, int]]) -> lis
         if kind not in (PiiKind.MOBILE, PiiKind.LANDLINE, PiiKind.PHONE):
             continue
         for near in (_NEAR_NUMBER_BEFORE.search(norm, max(0, start - 8), start), _NEAR_NUMBER_AFTER.match(norm, end)):
-            if near and not _common_word(cand := near.group(1)) and not any(c in _NOT_GIVEN for c in cand[1:]):
+            if near and not _common_word(cand := near.group(1)) and all(c in _GIVEN_CHARS for c in cand[1:]):
                 found.append((PiiKind.NAME, near.start(1), near.end(1), NAME_MASK))
     return found
 
