@@ -305,7 +305,8 @@ async def _accept(
     location_json = location.model_dump(mode="json")
     # Names and phone numbers live once, in the household registry: the report keeps the redacted text only.
     names = [household.resident_name] if household and household.resident_name else []
-    public_text = domain.redact(description, names=names)[:2000]
+    numbers = [household.phone] if household and household.phone else []
+    public_text = domain.redact(description, names=names, numbers=numbers)[:2000]
     # A report joining an incident already in hand is told what its lead was told: units convened, deadline.
     report = Report(
         id=report_id,

@@ -36,6 +36,7 @@ async def log_visit(
     assert household is not None
     visited_at = body.visited_at or at
     names = [household.resident_name] if household.resident_name else []
+    numbers = [household.phone] if household.phone else []
     visit_id = service.new_id("V")
     # The visit row first: a resent idempotency key waits here for the first send and gets its visit back.
     visit = await session.scalar(
@@ -52,7 +53,7 @@ async def log_visit(
             problem_found=bool(body.findings),
             # What the worker typed may name the resident or give a number: kept redacted, like a report's text.
             findings=[
-                f.model_dump(mode="json") | {"description": domain.redact(f.description, names=names)}
+                f.model_dump(mode="json") | {"description": domain.redact(f.description, names=names, numbers=numbers)}
                 for f in body.findings
             ],
             report_ids=[],

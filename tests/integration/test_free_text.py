@@ -115,6 +115,49 @@ async def place(loop: Loop) -> list[str]:
     return households
 
 
+async def test_the_residents_own_number_is_redacted_however_it_is_grouped(loop: Loop, place: list[str]) -> None:
+    """A grouping no phone pattern reads (137-00-007-788) is still the resident's number, which the registry knows:
+    intake redacts it from a grid report and from a household visit's findings before they are stored."""
+    odd = f"{RESIDENT_PHONE[:3]}-{RESIDENT_PHONE[3:5]}-{RESIDENT_PHONE[5:8]}-{RESIDENT_PHONE[8:]}"
+    assert not contains_pii(f"联系{odd}上门"), "the detector alone now reads this grouping: pick another"
+    gw = {"Authorization": f"Bearer {loop.tokens['GW-01']}"}
+    r = await loop.intake.http.post(
+        "/v1/grid-reports",
+        json={"household_id": place[1], "category": "cold_room", "description": f"卧室不热，联系{odd}上门"},
+        headers=gw,
+    )
+    assert r.status_code == 201, r.text
+    r = await loop.intake.http.post(
+        "/v1/visits",
+        json={
+            "household_id": place[1],
+            "visited_at": datetime.now(UTC).isoformat(),
+            "residents_reached": 1,
+            "findings": [{"category": "cold_room", "description": f"卧室15度，回电{odd}"}],
+        },
+        headers=gw,
+    )
+    assert r.status_code in (200, 201), r.text
+    async with loop.intake.runtime.sessions() as s:
+        stored = [
+            *(await s.execute(text("SELECT description FROM reports WHERE household_id = :h"), {"h": place[1]}))
+            .scalars()
+            .all(),
+            *(
+                json.dumps(f, ensure_ascii=False)
+                for f in (
+                    await s.execute(
+                        text("SELECT findings FROM household_visits WHERE household_id = :h"), {"h": place[1]}
+                    )
+                )
+                .scalars()
+                .all()
+            ),
+        ]
+    assert len(stored) >= 2 and all(odd not in t for t in stored), stored
+    assert any(f"联系{PHONE_MASK}上门" in t for t in stored), stored
+
+
 async def test_notes_are_stored_and_shown_redacted_in_dispatch_and_followup(loop: Loop, place: list[str]) -> None:
     case_id, a = await case_of(
         loop, place[0], "air_lock", f"{RESIDENT}家暖气片需排气，电话{RESIDENT_PHONE}", "U-HEAT-1"
@@ -297,6 +340,9 @@ async def _snapshot(loop: Loop, case_id: str, ids: dict[str, str]) -> dict[str, 
                 )
             ).one()
         )
+        out["assignment_photos"] = (
+            await s.execute(text("SELECT photo_refs FROM assignments WHERE id = :a"), {"a": ids["assignment"]})
+        ).scalar_one()
         out["extension"] = tuple(
             (
                 await s.execute(
@@ -322,6 +368,9 @@ async def _snapshot(loop: Loop, case_id: str, ids: dict[str, str]) -> dict[str, 
         out["description"] = (
             await s.execute(text("SELECT description FROM reports WHERE case_id = :c"), {"c": case_id})
         ).scalar_one()
+        out["report_photos"] = (
+            await s.execute(text("SELECT photo_refs FROM reports WHERE case_id = :c"), {"c": case_id})
+        ).scalar_one()
         out["findings"] = (
             await s.execute(text("SELECT findings FROM household_visits WHERE id = :v"), {"v": ids["household_visit"]})
         ).scalar_one()
@@ -332,13 +381,24 @@ async def _snapshot(loop: Loop, case_id: str, ids: dict[str, str]) -> dict[str, 
         out["spot_check"] = (
             await s.execute(text("SELECT notes FROM spot_checks WHERE id = :v"), {"v": ids["spot_check"]})
         ).scalar_one()
+        out["visit_photos"] = (
+            await s.execute(text("SELECT photo_refs FROM visits WHERE id = :v"), {"v": ids["visit"]})
+        ).scalar_one()
+        out["spot_check_photos"] = (
+            await s.execute(text("SELECT photo_refs FROM spot_checks WHERE id = :v"), {"v": ids["spot_check"]})
+        ).scalar_one()
     return out
+
+
+# Photo references were any text before PhotoRef: a file name carrying a resident's number.
+PHOTOS = json.dumps(["photo://sim/1.jpg", "13800004567.jpg"])
 
 
 async def test_the_data_migrations_redact_what_was_stored_before(loop: Loop, place: list[str]) -> None:
     """Rows written as they were before the edge redacted (set here by SQL, one for every column each migration
     redacts: assignments, extensions and the timeline in dispatch; reports and household visits in intake; return
-    visits and spot checks in follow-up) come out redacted, and a second run changes nothing."""
+    visits and spot checks in follow-up; the photo references of all four) come out redacted, and a second run
+    changes nothing."""
     case_id, a = await case_of(loop, place[0], "cold_room", "卧室不热", "U-HEAT-1")
     sfx = uuid.uuid4().hex[:8]
     ids = {
@@ -351,8 +411,11 @@ async def test_the_data_migrations_redact_what_was_stored_before(loop: Loop, pla
     now = datetime.now(UTC)
     async with loop.dispatch.runtime.sessions() as s, s.begin():
         await s.execute(
-            text("UPDATE assignments SET action_taken = :t, return_note = :n WHERE id = :a"),
-            {"t": ACTION, "n": RETURN, "a": a},
+            text(
+                "UPDATE assignments SET action_taken = :t, return_note = :n, photo_refs = CAST(:p AS jsonb)"
+                " WHERE id = :a"
+            ),
+            {"t": ACTION, "n": RETURN, "p": PHOTOS, "a": a},
         )
         await s.execute(
             text(
@@ -375,8 +438,9 @@ async def test_the_data_migrations_redact_what_was_stored_before(loop: Loop, pla
             )
     async with loop.intake.runtime.sessions() as s, s.begin():
         await s.execute(
-            text("UPDATE reports SET description = :d WHERE case_id = :c"),
+            text("UPDATE reports SET description = :d, photo_refs = CAST(:p AS jsonb) WHERE case_id = :c"),
             {
+                "p": PHOTOS,
                 "d": f"{RESIDENT}反映卧室不热，手机{RESIDENT_PHONE[:3]}．{RESIDENT_PHONE[3:7]}．{RESIDENT_PHONE[7:]}",
                 "c": case_id,
             },
@@ -414,9 +478,9 @@ async def test_the_data_migrations_redact_what_was_stored_before(loop: Loop, pla
                 " community_id, street_id, district_id, unit_ids, resolved_at, due_at, standard_c, status, attempts,"
                 " attempt_log, unreached, notes, photo_refs)"
                 " VALUES (:id, :c, 99, :h, 'cold_room', :h, 'B-MIG', 'G-PHN-01', 'CM-LK', 'ST-LK', 'D-1',"
-                " CAST(:units AS jsonb), :at, :at, 18.0, 'closed', 0, '[]'::jsonb, false, :n, '[]'::jsonb)"
+                " CAST(:units AS jsonb), :at, :at, 18.0, 'closed', 0, '[]'::jsonb, false, :n, CAST(:p AS jsonb))"
             ),
-            {**common, "id": ids["visit"], "n": VISIT},
+            {**common, "id": ids["visit"], "n": VISIT, "p": PHOTOS},
         )
         await s.execute(
             text(
@@ -424,9 +488,9 @@ async def test_the_data_migrations_redact_what_was_stored_before(loop: Loop, pla
                 " household_id, building_id, unit_ids, closed_at, standard_c, drawn_at, status, record_mismatch,"
                 " notes, photo_refs)"
                 " VALUES (:id, 'ST-LK', 'D-1', 'CM-LK', '2026-W49', :c, 99, :h, 'B-MIG', CAST(:units AS jsonb), :at,"
-                " 18.0, :at, 'failed', true, :n, '[]'::jsonb)"
+                " 18.0, :at, 'failed', true, :n, CAST(:p AS jsonb))"
             ),
-            {**common, "id": ids["spot_check"], "n": f"抽核：{PROGRESS}"},
+            {**common, "id": ids["spot_check"], "n": f"抽核：{PROGRESS}", "p": PHOTOS},
         )
     before = await _snapshot(loop, case_id, ids)
     dispatch = _migration("dispatch", "0004_redact_stored_free_text.py")
@@ -463,6 +527,8 @@ async def test_the_data_migrations_redact_what_was_stored_before(loop: Loop, pla
     ], after["findings"]
     assert after["visit"] == f"居民{NAME_MASK}表示满意，电话{PHONE_MASK}", after["visit"]
     assert after["spot_check"] == "抽核：已联系业主[姓名已隐去]，手机[电话已隐去]，约好下午上门", after["spot_check"]
+    for key in ("assignment_photos", "report_photos", "visit_photos", "spot_check_photos"):
+        assert after[key] == ["photo://sim/1.jpg", f"{PHONE_MASK}.jpg"], (key, after[key])
     for value in after.values():
         flat = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         assert not contains_pii(flat, names=[RESIDENT]), flat

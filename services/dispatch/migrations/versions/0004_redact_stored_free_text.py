@@ -4,7 +4,8 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-04 12:40:00
 
-A unit's progress notes, 退单 notes, 延期 reasons and decisions and the actions taken were stored as typed: the API
+A unit's progress notes, 退单 notes, 延期 reasons and decisions, the actions taken and the photo references (any text
+before PhotoRef) were stored as typed: the API
 redacted nothing (the events carried them redacted, the rows and GET /v1/cases did not). Requests now redact them
 at the edge (shared.privacy.FreeText); this redacts what is already stored, with the detector of today. Run again,
 it changes nothing. Not reversible: downgrade leaves the text redacted.
@@ -49,9 +50,21 @@ def _redact_columns(conn: Any, table: str, columns: list[str]) -> None:
             conn.execute(sa.text(f"UPDATE {table} SET {sets} WHERE id = :id"), {**changed, "id": row[0]})
 
 
+def _redact_photo_refs(conn: Any, table: str) -> None:
+    """Photo references were any text (a file name with the resident's name and number, say): each is redacted."""
+    for key, refs in _rows(conn, table, "id", "photo_refs", "jsonb_array_length(photo_refs) > 0"):
+        clean = [redact(r) if isinstance(r, str) else r for r in refs]
+        if clean != refs:
+            conn.execute(
+                sa.text(f"UPDATE {table} SET photo_refs = CAST(:r AS jsonb) WHERE id = :id"),
+                {"r": json.dumps(clean, ensure_ascii=False), "id": key},
+            )
+
+
 def upgrade() -> None:
     conn = op.get_bind()
     _redact_columns(conn, "assignments", ["action_taken", "return_note"])
+    _redact_photo_refs(conn, "assignments")
     _redact_columns(conn, "extensions", ["reason", "decision_note"])
     # The timeline: a progress note and a 退单 note under "note", a 延期 reason under "reason" (other kinds keep a
     # reason code there, which redaction leaves as it is).

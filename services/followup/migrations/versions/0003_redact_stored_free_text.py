@@ -4,12 +4,13 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-04 12:40:00
 
-The notes of return visits (回访) and spot checks (抽核) were stored as the grid worker or the task force typed them,
-a resident's name and number included. Requests now redact them at the edge (shared.privacy.FreeText); this
-redacts what is already stored, with the detector of today. Run again, it changes nothing. Not reversible:
-downgrade leaves the text redacted.
+The notes and photo references of return visits (回访) and spot checks (抽核) were stored as the grid worker or
+the task force typed them, a resident's name and number included. Requests now redact them at the edge
+(shared.privacy.FreeText, PhotoRef); this redacts what is already stored, with the detector of today. Run again, it
+changes nothing. Not reversible: downgrade leaves the text redacted.
 """
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,10 +43,35 @@ def _redact_notes(conn: Any, table: str) -> None:
         last = rows[-1][0]
 
 
+def _redact_photo_refs(conn: Any, table: str) -> None:
+    """Photo references were any text (a file name with the resident's name and number, say): each is redacted."""
+    last = None
+    while True:
+        after = "AND id > :last" if last is not None else ""
+        rows = conn.execute(
+            sa.text(
+                f"SELECT id, photo_refs FROM {table} WHERE jsonb_array_length(photo_refs) > 0 {after}"
+                f" ORDER BY id LIMIT {BATCH}"
+            ),
+            {"last": last},
+        ).all()
+        if not rows:
+            return
+        for key, refs in rows:
+            clean = [redact(r) if isinstance(r, str) else r for r in refs]
+            if clean != refs:
+                conn.execute(
+                    sa.text(f"UPDATE {table} SET photo_refs = CAST(:r AS jsonb) WHERE id = :id"),
+                    {"r": json.dumps(clean, ensure_ascii=False), "id": key},
+                )
+        last = rows[-1][0]
+
+
 def upgrade() -> None:
     conn = op.get_bind()
-    _redact_notes(conn, "visits")
-    _redact_notes(conn, "spot_checks")
+    for table in ("visits", "spot_checks"):
+        _redact_notes(conn, table)
+        _redact_photo_refs(conn, table)
 
 
 def downgrade() -> None:

@@ -6,8 +6,9 @@ Create Date: 2026-12-04 12:40:00
 
 Reports and the visit ledger's findings were stored redacted, but by a detector that missed what Chinese input
 methods type: full-width digits (１３９…), numbers split by dots or full-width dashes, 居民/业主 before a name, bank
-card numbers. This redacts them again with the detector of today and the household's resident as the registry
-knows them. Run again, it changes nothing. Not reversible: downgrade leaves the text redacted.
+card numbers; reports' photo references were stored as sent. This redacts them again with the detector of today and
+the household's resident as the registry knows them. Run again, it changes nothing. Not reversible: downgrade
+leaves the text redacted.
 """
 
 import json
@@ -32,7 +33,7 @@ def upgrade() -> None:
     while True:
         rows = conn.execute(
             sa.text(
-                "SELECT r.id, r.description, h.resident_name FROM reports AS r"
+                "SELECT r.id, r.description, r.photo_refs, h.resident_name FROM reports AS r"
                 " LEFT JOIN households AS h ON h.id = r.household_id"
                 f" WHERE r.id > :last ORDER BY r.id LIMIT {BATCH}"
             ),
@@ -40,9 +41,17 @@ def upgrade() -> None:
         ).all()
         if not rows:
             break
-        for key, description, name in rows:
-            if (clean := redact(description, names=[name] if name else [])) != description:
+        for key, description, refs, name in rows:
+            names = [name] if name else []
+            if (clean := redact(description, names=names)) != description:
                 conn.execute(sa.text("UPDATE reports SET description = :d WHERE id = :id"), {"d": clean, "id": key})
+            # Photo references were any text (a file name with the resident's name and number, say).
+            clean_refs = [redact(r, names=names) if isinstance(r, str) else r for r in refs or []]
+            if clean_refs != (refs or []):
+                conn.execute(
+                    sa.text("UPDATE reports SET photo_refs = CAST(:r AS jsonb) WHERE id = :id"),
+                    {"r": json.dumps(clean_refs, ensure_ascii=False), "id": key},
+                )
         last = rows[-1][0]
     last = ""
     while True:
