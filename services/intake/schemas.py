@@ -182,7 +182,7 @@ class RedriveOut(BaseModel):
 
 
 class ReadingIn(BaseModel):
-    sensor_id: str = Field(min_length=1, max_length=64)
+    sensor_id: RegistryId = Field(description="A sensor id of the registry (ASCII letters, digits, . _ : -).")
     measured_at: IsoDateTime
     temp_c: float = Field(ge=-40, le=60, strict=True)
 

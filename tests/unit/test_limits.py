@@ -166,10 +166,10 @@ async def test_the_longest_matching_prefix_sets_the_limit() -> None:
 
 
 def heaviest_batch(n: int, *, indent: int | None) -> bytes:
-    """The heaviest valid readings: a 64-character id of CJK characters (escaped as \\uXXXX by default), a timestamp
-    with microseconds and offset, a 17-digit temperature."""
+    """The heaviest valid readings: a 64-character id (registry ids are ASCII), a timestamp with microseconds and
+    offset, a 17-digit temperature."""
     reading = {
-        "sensor_id": "传" * 64,
+        "sensor_id": "S" * 64,
         "measured_at": "2026-11-20T08:00:00.123456+08:00",
         "temp_c": -0.30000000000000004,
     }
