@@ -248,7 +248,8 @@ class ServiceRuntime:
                 CORSMiddleware,
                 allow_origins=self.settings.cors_origins,
                 allow_methods=["GET", "POST", "PUT"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                expose_headers=["Retry-After", "Idempotent-Replayed"],
                 max_age=600,
             )
         return app

@@ -26,6 +26,9 @@ class DispatchSettings(ServiceSettings):
         default="http://127.0.0.1:8003", description="Where the console's browser reaches follow-up (reports)."
     )
     run_timers: bool = Field(default=True, description="Fire deadlines in this replica (any number may).")
+    # Which actions must carry a photo (shared.evidence): 办结 does not by default (the return visit's photo of the
+    # thermometer is the evidence that counts); a district that wants the fix photographed turns it on.
+    photo_required_on_resolve: bool = False
 
     # Tokens: dispatch signs them (shared.auth) with this Ed25519 key, PEM or a private JWK; the dev key is refused
     # in production. Its public half is served at /.well-known/jwks.json for intake and follow-up.
