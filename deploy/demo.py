@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from deploy.client import HeatingClient
+from deploy.field_photo import field_jpeg
 from deploy.seed import registry
 from shared.settings import DEV_AUTH_PRIVATE_KEY
 
@@ -29,8 +31,10 @@ def fix(c: HeatingClient, unit: str, case_id: str, round_: int, temp: float) -> 
     step(f"{unit} 签收")
     c.act(unit, a["id"], "arrive")
     step(f"{unit} 到场")
-    c.act(unit, a["id"], "resolve", action_taken="排气、清洗滤网", measured_temp_c=temp)
-    step(f"{unit} 办结，处置后室温 {temp} °C")
+    photo = c.upload_photo("dispatch", unit, field_jpeg(datetime.now(UTC)))
+    done = c.act(unit, a["id"], "resolve", action_taken="排气、清洗滤网", measured_temp_c=temp, photo_refs=[photo])
+    flagged = sum(p["outside_window"] for p in done["photos"])
+    step(f"{unit} 办结，处置后室温 {temp} °C，现场照片 {len(done['photos'])} 张（时间存疑 {flagged} 张）")
 
 
 def run_loop(
@@ -50,9 +54,12 @@ def run_loop(
         fix(c, unit, case_id, round_, temps[0])
         v = c.wait_visit(worker, case_id, round_)
         step(f"回访任务 {v['id']}，时限 {v['due_at'][:16]}")
-        done = c.record_visit(worker, v["id"], room_temps_c=temps, satisfaction=verdict, photo_refs=["photo://demo"])
+        done = c.record_visit(worker, v["id"], room_temps_c=temps, satisfaction=verdict)  # with a thermometer photo
         outcome = "办结" if done["status"] == "closed" else f"发回重办（{done['reopen_reason']}）"
-        step(f"{worker} 回访：室温 {temps}，{verdict} → {outcome}")
+        step(
+            f"{worker} 回访（{v.get('place_name') or v['household_id']}）：室温 {temps}，{verdict}，测温照片 "
+            f"{len(done['photos'])} 张 → {outcome}"
+        )
     final = c.wait_for("the case to close", lambda: (r := c.report(worker, report["id"]))["status"] == "closed" and r)
     return {"report": final, "case": c.case("TF-JYG", case_id)}
 
@@ -88,7 +95,19 @@ def main() -> int:
         print(f"  诉求 {report['id']} 居民收到的回音: " + " → ".join(e["note"] for e in report["timeline"]))
     ok = all(r["case"]["status"] == "closed" for r in (first, second))
     print("\n闭环完成" if ok else "\n闭环未完成")
+    field_app(c.urls["dispatch"], doc)
     return 0 if ok else 1
+
+
+def field_app(dispatch_url: str, doc: dict[str, Any]) -> None:
+    """Where the phones' app is and whom to sign in as (the seed's demo accounts)."""
+    print(f"\n现场端（手机浏览器打开）：{dispatch_url}/field/    调度台：{dispatch_url}/console/")
+    people = {p["sub"]: p["name"] for p in doc.get("people", [])}
+    units = {u["id"]: u["name"] for u in doc["units"]}
+    for a in doc.get("accounts", []):
+        if a["username"].startswith("gw") or a["username"].endswith("-crew"):
+            who = people.get(a.get("person", "")) or f"{units.get(a.get('unit', ''), '')} 现场人员"
+            print(f"  {a['username']:<12} 密码 {a['password']:<22} {who}")
 
 
 # The season ``make demo`` shows after the scripted pass: seven simulated days of eight wall seconds each.

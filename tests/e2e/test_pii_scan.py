@@ -23,6 +23,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.client import ApiFailure
+from deploy.field_photo import field_jpeg
 from deploy.local.services import SERVICES
 from deploy.seed import registry
 from services.intake.config import DEV_HOTLINE_INTEGRATION, DEV_HOTLINE_SECRET, DEV_OPEN311_KEY
@@ -59,13 +60,13 @@ CORPUS_SECRETS = sorted(
     }
     | {CALLER_PHONE_TYPED}
 )
-# Photo references as clients send them (kept), and ones a client must not be able to store (refused).
-PHOTOS = ["photo://e2e/after.jpg", "uploads/0f3a9c7e5b2d4e6f", "https://photos.example.org/e2e/1.jpg"]
+# Photo references a client must not be able to store (refused: only keys of uploads granted here are photos).
 BAD_PHOTOS = [
     "javascript:alert(1)",
     "刘海燕13800138000.jpg",
     "13800138000.jpg",
     "https://x.example.org/13800138000.jpg",
+    "uploads/13800138000",
 ]
 # Tables that hold names by design: the household registry (names and numbers stored once) and console sign-ins.
 NOT_SCANNED = {"households", "accounts", "alembic_version"}
@@ -225,6 +226,7 @@ def test_no_phone_number_or_name_in_any_log_or_message(running: Running) -> None
     for note in FED:
         c.act("U-HEAT-1", air["id"], "progress", note=note)
     c.act("U-HEAT-1", air["id"], "arrive")
+    photos = [c.upload_photo("dispatch", "U-HEAT-1", field_jpeg(datetime.now(UTC))) for _ in range(2)]
     for bad in BAD_PHOTOS:
         try:
             c.act("U-HEAT-1", air["id"], "resolve", action_taken="排气", measured_temp_c=20.5, photo_refs=[bad])
@@ -238,7 +240,7 @@ def test_no_phone_number_or_name_in_any_log_or_message(running: Running) -> None
         "resolve",
         action_taken=f"电话{phone2}联系{name2[0]}先生后上门排气",
         measured_temp_c=20.5,
-        photo_refs=PHOTOS,
+        photo_refs=photos,
     )
     leak_case = c.wait_for("the 12345 order's case", lambda: c.report("TF-JYG", hotline.json()["report_id"])["case_id"])
     leak = c.wait_assignment("U-PM-1", leak_case)
@@ -256,7 +258,6 @@ def test_no_phone_number_or_name_in_any_log_or_message(running: Running) -> None
         room_temps_c=[20.5],
         satisfaction="satisfied",
         notes=f"{name2}表示满意，电话{phone2}；{FED[1]}；{FED[-2]}",
-        photo_refs=PHOTOS[:1],
     )
     asyncio.run(dead_letter(running.topics))
 
@@ -315,7 +316,7 @@ def test_no_phone_number_or_name_in_any_log_or_message(running: Running) -> None
     for where, body in shown.items():
         findings += scan(where, json.dumps(body, ensure_ascii=False))
     assert not findings, "personal data found:\n" + "\n".join(f"{f.where}: {f.what} in …{f.context}…" for f in findings)
-    assert all(photo in stores["dispatch.assignments"] for photo in PHOTOS), "the photo references were not kept"
+    assert all(photo in stores["dispatch.assignments"] for photo in photos), "the photo references were not kept"
     for store in ("dispatch.case_events", "dispatch.assignments", "dispatch.extensions", "followup.visits"):
         assert PHONE_MASK in stores[store], f"{store}: the scan did not see the redacted notes"
     air_seen = shown[f"GET /v1/cases/{air_case} as TF-JYG"]
