@@ -97,12 +97,13 @@ class Console:
         expect(self.page.locator(".user .live.on")).to_be_visible()  # the live stream is connected
         return self.page
 
-    def shot(self, name: str, *, full_page: bool = True) -> Path:
-        """A screenshot into artifacts/console/; with UPDATE_SCREENSHOTS=1 also into docs/screenshots/console/
-        (the ones the README shows, committed by hand after looking at them)."""
+    def shot(self, name: str, *, docs: bool = False) -> Path:
+        """A screenshot of the whole page into artifacts/console/, one pixel per CSS pixel (a phone's is 390 px
+        wide, not 1170). A ``docs`` one also goes to docs/screenshots/console/ when UPDATE_SCREENSHOTS=1: the
+        pictures the console's README shows, committed after looking at them."""
         path = ARTIFACTS / name
-        self.page.screenshot(path=path, full_page=full_page)
-        if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        self.page.screenshot(path=path, full_page=True, scale="css")
+        if docs and os.environ.get("UPDATE_SCREENSHOTS") == "1":
             DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, DOCS_SCREENSHOTS / name)
         return path

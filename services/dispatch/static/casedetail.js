@@ -2,7 +2,7 @@
 // the assignments and the extension requests.
 
 import { dispatch } from './api.js';
-import { h, notice, place, when } from './dom.js';
+import { h, labelCells, notice, place, when } from './dom.js';
 import {
   ACTORS,
   ASSIGNMENT_STATUSES,
@@ -134,7 +134,7 @@ export function caseHeader(c) {
 
 export function assignmentsTable(assignments) {
   if (!assignments.length) return h('p', { class: 'empty' }, '—');
-  return h(
+  const table = h(
     'table',
     { class: 'grid compact' },
     h(
@@ -165,6 +165,7 @@ export function assignmentsTable(assignments) {
       ),
     ),
   );
+  return labelCells(table);
 }
 
 // Extension requests; with `decide`, the pending ones get 批准 / 不批准 (the task force's decision).

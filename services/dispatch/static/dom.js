@@ -82,6 +82,21 @@ export function place(location) {
   return parts.length ? parts.join(' · ') : location.street_id || '—';
 }
 
+// Each body cell names its column (data-label): a phone shows a table's rows as cards, each value with its label.
+export function labelCells(table) {
+  const head = table.tHead && table.tHead.rows[0];
+  if (!head) return table;
+  const names = [...head.cells].map((th) => th.textContent);
+  for (const body of table.tBodies) {
+    for (const row of body.rows) {
+      [...row.cells].forEach((td, i) => {
+        if (names[i] && !td.hasAttribute('data-label')) td.dataset.label = names[i];
+      });
+    }
+  }
+  return table;
+}
+
 // A local date-time input's value as an ISO instant with the browser's offset.
 export function isoFromLocal(value) {
   const d = new Date(value);
