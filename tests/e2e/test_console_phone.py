@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -172,6 +173,32 @@ def check_layout(c: Console, where: str) -> None:
             control.click(trial=True)
 
 
+def place(location: dict[str, Any]) -> str:
+    """The place as the console shows it: the name dispatch passes on (小区 · 楼栋 · 单元 · 室), else the ids."""
+    name: str | None = location.get("place_name")
+    return name or " · ".join(x for x in (location.get("building_id"), location.get("household_id")) if x)
+
+
+def test_a_place_is_shown_by_name_else_by_its_ids(running: Running, browser: Browser) -> None:
+    c = Console(browser, running, PHONE)
+    name = "粮库家属院 · 1号楼 · 1单元 · 101室"
+    shown = c.page.evaluate(
+        """async (name) => {
+            const { place } = await import('/console/dom.js');
+            return [
+                place({ building_id: 'B-LK-1', household_id: 'H-LK-1-101', place_name: name }),
+                place({ building_id: 'B-LK-1', household_id: 'H-LK-1-101' }),
+                place({ building_id: 'B-LK-1', place_name: null }),
+                place({ street_id: 'S-JYG' }),
+                place(null),
+            ];
+        }""",
+        name,
+    )
+    c.close()
+    assert shown == [name, "B-LK-1 · H-LK-1-101", "B-LK-1", "S-JYG", "—"]
+
+
 def screen_checked(c: Console, number: int, what: str, where: str) -> None:
     """Layout, axe-core and a screenshot of one screen: ``phone-03-unit-case.png``."""
     check_layout(c, where)
@@ -188,6 +215,8 @@ def test_a_dispatcher_signs_in_a_case_on_a_phone(running: Running, console: Call
     case_id = whistle(running, "GW-01", "H-LK-1-101" if phone else "H-LK-1-102", category="clogged_filter")
     row = page.locator(f"tr.row[data-case-id='{case_id}']")
     expect(row).to_be_visible(timeout=LIVE)
+    (mine,) = [a for a in running.client.assignments("U-HEAT-1") if a["case_id"] == case_id]
+    expect(row.locator("td.place")).to_have_text(place(mine["location"]))
     screen_checked(c, 2, "unit-list", "本单位派单")
 
     tap(c, row.get_by_role("button", name="签收"))

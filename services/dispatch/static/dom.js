@@ -75,9 +75,10 @@ export function clearNotice(el) {
   el.hidden = true;
 }
 
-// Where a place is, from the ids the API gives (the registry's names are intake's, not dispatch's).
+// Where a place is: its name as dispatch passes it on (小区 · 楼栋 · 单元 · 室, from the registry), else the ids.
 export function place(location) {
   if (!location) return '—';
+  if (location.place_name) return location.place_name;
   const parts = [location.building_id, location.household_id].filter(Boolean);
   return parts.length ? parts.join(' · ') : location.street_id || '—';
 }
