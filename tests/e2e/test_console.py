@@ -136,7 +136,8 @@ def test_the_task_force_reads_the_timeline_and_approves_an_extension(running: Ru
     events = detail.locator(".timeline .event")
     expect(events).to_have_count(5)
     assert kinds(tp) == ["reported", "opened", "dispatched", "signed_in", "extension_requested"]
-    expect(events.locator(".event-actor")).to_have_text(["网格员", "调度系统", "调度系统", "U-HEAT-2", "U-HEAT-2"])
+    heat2 = "城关第二供热公司"  # U-HEAT-2, by its name (GET /v1/units)
+    expect(events.locator(".event-actor")).to_have_text(["网格员", "调度系统", "调度系统", heat2, heat2])
     expect(events.nth(4).locator(".event-detail")).to_have_text("主管道需更换，需停水施工")
     expect(detail.locator(".extension .ext-status")).to_have_text("待审批")
     tf.shot("05-task-force-case-timeline.png")

@@ -273,6 +273,7 @@ def test_the_task_force_decides_an_extension_on_a_phone(running: Running, consol
     expect(detail.locator(".case-head .mono")).to_have_text(case_id)
     extension = detail.locator(".extension")
     expect(extension.locator(".ext-status")).to_have_text("待审批")
+    expect(extension.locator(".ext-unit")).to_have_text("城关第二供热公司")  # U-HEAT-2 by its name
     if phone:
         expect(page.locator(".list-pane")).to_be_hidden()
     screen_checked(c, 6, "task-force-case", "专班案件详情")

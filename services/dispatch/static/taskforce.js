@@ -17,6 +17,7 @@ import {
   label,
 } from './labels.js';
 import { splitView } from './split.js';
+import { unitName } from './units.js';
 import { unitView } from './unit.js';
 
 const TABS = [
@@ -333,6 +334,7 @@ function reportsTab(root, session) {
     try {
       const r = await followup('GET', '/v1/scorecards');
       const cell = (key, v) => {
+        if (key === 'key') return h('td', { title: v }, unitName(v));
         if (key.endsWith('_rate') || key === 'temperature_compliance') return h('td', {}, percent(v));
         if (key === 'score') return h('td', {}, number(v));
         return h('td', {}, v === null || v === undefined ? '—' : String(v));
