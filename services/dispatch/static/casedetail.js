@@ -208,7 +208,13 @@ export function extensionsList(extensions, { decide = false, onDecided = () => {
 }
 
 function decisionForm(extension, onDecided) {
-  const note = h('input', { type: 'text', name: 'note', maxlength: 1000, placeholder: TEXT.decisionNote });
+  const note = h('input', {
+    type: 'text',
+    name: 'note',
+    maxlength: 1000,
+    placeholder: TEXT.decisionNote,
+    'aria-label': TEXT.decisionNote,
+  });
   const message = h('p', { class: 'notice', hidden: true });
   async function decide(approved) {
     try {
