@@ -206,7 +206,7 @@ def screen_checked(c: Console, number: int, what: str, where: str) -> None:
     c.shot(f"{c.screen.name}-{number:02d}-{what}.png", docs=True)
 
 
-def test_a_dispatcher_signs_in_a_case_on_a_phone(running: Running, console: Callable[[], Console]) -> None:
+def test_a_dispatcher_signs_in_a_case(running: Running, console: Callable[[], Console]) -> None:
     c = console()
     phone = c.screen.phone
     screen_checked(c, 1, "login", "登录")
@@ -253,7 +253,7 @@ def test_a_dispatcher_signs_in_a_case_on_a_phone(running: Running, console: Call
         check_layout(c, "返回列表")
 
 
-def test_the_task_force_decides_an_extension_on_a_phone(running: Running, console: Callable[[], Console]) -> None:
+def test_the_task_force_decides_an_extension(running: Running, console: Callable[[], Console]) -> None:
     c = console()
     phone = c.screen.phone
     case_id = whistle(running, "GW-02" if phone else "GW-03", "H-DF-3-302" if phone else "H-CH-45-101", "air_lock")
@@ -294,7 +294,7 @@ def test_the_task_force_decides_an_extension_on_a_phone(running: Running, consol
     screen_checked(c, 9, "task-force-own", "专班承办")
 
 
-def test_the_district_reads_its_cases_on_a_phone(running: Running, console: Callable[[], Console]) -> None:
+def test_the_district_reads_its_cases(running: Running, console: Callable[[], Console]) -> None:
     c = console()
     phone = c.screen.phone
     worker, household = ("GW-03", "H-CH-48-201") if phone else ("GW-02", "H-DF-3-301")
