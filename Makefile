@@ -47,10 +47,18 @@ down:                   ## stop the services, then the stack
 	$(STACK) down
 
 CHROMIUM := /usr/bin/chromium
-browser:                ## Debian's Chromium and a CJK font for the console's browser tests (never `playwright install`)
+AXE_VERSION := 4.14.1
+AXE := .local/node/node_modules/axe-core
+browser:                ## Debian's Chromium and a CJK font for the browser tests (never `playwright install`); axe-core, pinned, from npm
 	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei; } || \
 	  { echo "needs Debian's chromium: apt-get install -y chromium fonts-wqy-microhei" >&2; exit 1; }
+	@grep -qs '"version": "$(AXE_VERSION)"' $(AXE)/package.json || { \
+	  command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends npm; } || \
+	    { echo "needs npm for axe-core: apt-get install -y npm" >&2; exit 1; }; \
+	  npm install --prefix .local/node --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+	    axe-core@$(AXE_VERSION); }
 
 test: stack browser lint  ## README command 2: every tier on the real stack, the short chaos run last
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/unit tests/integration tests/e2e tests/chaos

@@ -264,6 +264,12 @@ MATRIX: tuple[Row, ...] = (
     ),
     Row(
         "dispatch",
+        ("GET /v1/units",),
+        "责任单位名录（编号、类型、名称，供页面显示单位名称）",
+        _bearer(grid_worker=ANY, unit=ANY, task_force=ANY, district=ANY, admin=ANY),
+    ),
+    Row(
+        "dispatch",
         ("PUT /admin/units", "GET /admin/rules", "PUT /admin/rules", "PUT /admin/accounts"),
         "单位登记簿、调度规则、调度台账号",
         ADMIN_ONLY,

@@ -26,6 +26,7 @@ from services.dispatch.schemas import (
     ReturnIn,
     RuleSetOut,
     TierIn,
+    UnitOut,
     UnitsIn,
 )
 from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
@@ -419,6 +420,13 @@ async def cold_snap(
         at=clock.now(),
     )
     return {"district_id": flag.district_id, "cold_snap": flag.cold_snap, "until": flag.until}
+
+
+@router.get("/v1/units", response_model=list[UnitOut], tags=["units"], responses=responses(401))
+async def list_units(principal: CurrentPrincipal, session: Session) -> list[UnitOut]:
+    """The registry's responsible units with their names, for every signed-in caller: the API answers name a unit
+    by its id (assignments, timeline, extensions, scorecards); the console shows it by name."""
+    return [UnitOut.model_validate(u) for u in await routing.list_units(session)]
 
 
 @router.put("/admin/units", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))

@@ -154,6 +154,11 @@ async def load_units(session: AsyncSession, *, units: list[dict[str, Any]]) -> i
     return len(units)
 
 
+async def list_units(session: AsyncSession) -> list[Unit]:
+    """The registry's units (id, type, name, district), by id: what a page needs to show a unit by its name."""
+    return list((await session.scalars(select(Unit).order_by(Unit.id))).all())
+
+
 def _chunks(items: list[Any], size: int = 5000) -> list[list[Any]]:
     # A statement takes at most 32,767 parameters: 5,000 rows of four columns stay below it.
     return [items[i : i + size] for i in range(0, len(items), size)]

@@ -32,6 +32,17 @@ class UnitsIn(BaseModel):
     units: list[UnitIn] = Field(max_length=10_000)
 
 
+class UnitOut(BaseModel):
+    """A responsible unit as a page names it (no coverage, no people)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    type: str
+    name: str
+    district_id: str
+
+
 class ResolveIn(BaseModel):
     action_taken: FreeText = Field(
         min_length=1, max_length=2000, description="What was done (处置情况), stored redacted."

@@ -3,7 +3,8 @@ three services as processes: a whistle shows up live in the unit's list, the dis
 the task force reads the timeline and approves an extension, and another unit sees nothing of it — not in its
 list, not by typing the id, not on its live-update stream.
 
-Screenshots of each view go to ``artifacts/console/`` (ignored by git).
+Screenshots of each view go to ``artifacts/console/`` (ignored by git); the helpers are in ``browser.py``, the
+phone layout is ``test_console_phone.py``'s.
 """
 
 from __future__ import annotations
@@ -16,78 +17,23 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from deploy.local.services import REPO
+from tests.e2e.browser import LIVE, ZONE, Console, kinds, launch, whistle
 from tests.e2e.conftest import Running
-
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; a browser Playwright downloads itself cannot run here
-# As the machine notes have them: without the background-networking flags Chromium keeps dialling Google's
-# hosts on this closed network. Playwright gives every launch a fresh, empty profile of its own.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = REPO / "artifacts" / "console"
-ZONE = "Asia/Shanghai"
-LIVE = 15_000  # ms: a whistle travels intake → Kafka → dispatch → the stream → the page well within this
 
 expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-wqy-microhei", pytrace=False)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield b
-        b.close()
-
-
-class Console:
-    """One person's browser window on the console; uncaught page errors fail the test."""
-
-    def __init__(self, browser: Browser, running: Running) -> None:
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN", timezone_id=ZONE)
-        self.page: Page = self.context.new_page()
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(f"{r.method} {r.url}"))
-        self.page.goto(running.services.url("dispatch") + "/console/")
-
-    def sign_in(self, username: str, password: str) -> None:
-        self.page.fill("input[name=username]", username)
-        self.page.fill("input[name=password]", password)
-        self.page.get_by_role("button", name="登录").click()
-
-    def signed_in(self, username: str, password: str, display_name: str) -> Page:
-        self.sign_in(username, password)
-        expect(self.page.locator(".user .who")).to_have_text(display_name)
-        expect(self.page.locator(".user .live.on")).to_be_visible()  # the live stream is connected
-        return self.page
-
-    def shot(self, name: str) -> None:
-        self.page.screenshot(path=ARTIFACTS / name, full_page=True)
-
-    def close(self) -> None:
-        self.context.close()
-        assert not self.errors, f"uncaught errors in the page: {self.errors}"
+    yield from launch()
 
 
 @pytest.fixture
@@ -101,19 +47,6 @@ def console(browser: Browser, running: Running) -> Iterator[Any]:
     yield open_console
     for c in opened:
         c.close()
-
-
-def whistle(running: Running, worker: str, household: str, category: str = "cold_room") -> str:
-    """A grid worker's one-tap report; returns the case dispatch opened for it."""
-    report = running.client.grid_report(
-        worker, household_id=household, category=category, description="居民反映暖气不热", measured_temp_c=15.5
-    )
-    return running.client.wait_case_of(worker, report["id"], timeout=30)
-
-
-def kinds(page: Page) -> list[str]:
-    found: list[str] = page.locator(".detail-pane .timeline .event").evaluate_all("els => els.map(e => e.dataset.kind)")
-    return found
 
 
 def test_a_whistle_shows_up_live_and_the_dispatcher_resolves_it(running: Running, console: Any) -> None:
@@ -203,7 +136,8 @@ def test_the_task_force_reads_the_timeline_and_approves_an_extension(running: Ru
     events = detail.locator(".timeline .event")
     expect(events).to_have_count(5)
     assert kinds(tp) == ["reported", "opened", "dispatched", "signed_in", "extension_requested"]
-    expect(events.locator(".event-actor")).to_have_text(["网格员", "调度系统", "调度系统", "U-HEAT-2", "U-HEAT-2"])
+    heat2 = "城关第二供热公司"  # U-HEAT-2, by its name (GET /v1/units)
+    expect(events.locator(".event-actor")).to_have_text(["网格员", "调度系统", "调度系统", heat2, heat2])
     expect(events.nth(4).locator(".event-detail")).to_have_text("主管道需更换，需停水施工")
     expect(detail.locator(".extension .ext-status")).to_have_text("待审批")
     tf.shot("05-task-force-case-timeline.png")

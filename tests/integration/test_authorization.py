@@ -518,6 +518,7 @@ BUILD: dict[tuple[str, str], Build] = {
     ("dispatch", "PUT /v1/districts/{district_id}/cold-snap"): lambda w, k: Call(
         "PUT", "/v1/districts/D-CG/cold-snap", body={"active": False}
     ),
+    ("dispatch", "GET /v1/units"): lambda w, k: Call("GET", "/v1/units"),
     ("dispatch", "PUT /admin/units"): lambda w, k: Call(
         "PUT", "/admin/units", body=registry.dispatch_units(registry.read())
     ),

@@ -6,6 +6,7 @@ import { live } from './live.js';
 import { ROLES, TEXT, label } from './labels.js';
 import { taskForceView } from './taskforce.js';
 import { unitView } from './unit.js';
+import { loadUnits } from './units.js';
 
 const app = document.getElementById('app');
 const user = document.getElementById('user');
@@ -68,8 +69,10 @@ function showLogin(message = '') {
   username.focus();
 }
 
-function showApp(s) {
+async function showApp(s) {
   stop();
+  await loadUnits(); // the units' names, before anything names a unit
+  if (!currentSession()) return; // signed out meanwhile (an expired token)
   const dot = h('span', { class: 'live off', title: TEXT.liveLost }, TEXT.live);
   fill(
     user,

@@ -2,7 +2,7 @@
 // the assignments and the extension requests.
 
 import { dispatch } from './api.js';
-import { h, notice, place, when } from './dom.js';
+import { h, labelCells, notice, place, when } from './dom.js';
 import {
   ACTORS,
   ASSIGNMENT_STATUSES,
@@ -22,6 +22,12 @@ import {
   UNIT_TYPES,
   label,
 } from './labels.js';
+import { unitName } from './units.js';
+
+// Who did it: a system or a person by role, a unit by its name, anyone else (a task force, a district) by id.
+function actor(code) {
+  return Object.hasOwn(ACTORS, code) ? ACTORS[code] : unitName(code);
+}
 
 const STAGE_OF = Object.fromEntries(STAGES.flatMap((s) => s.kinds.map((k) => [k, s])));
 
@@ -34,7 +40,7 @@ function details(event) {
     case 'opened':
       return [`分级：${label(TIERS, d.tier)}`, `优先级：${label(PRIORITIES, d.priority)}`];
     case 'dispatched':
-      return [`派往 ${d.unit_id}（${label(UNIT_TYPES, d.unit_type)}）`, d.round > 1 && `第${d.round}轮`];
+      return [`派往 ${unitName(d.unit_id)}（${label(UNIT_TYPES, d.unit_type)}）`, d.round > 1 && `第${d.round}轮`];
     case 'signed_in':
     case 'arrived':
     case 'unit_resolved':
@@ -44,7 +50,11 @@ function details(event) {
     case 'returned':
       return [label(RETURN_REASONS, d.reason), d.note, d.bounce_count && `累计退单${d.bounce_count}次`];
     case 'escalated':
-      return [label(ESCALATIONS, d.level), d.clock && `${label(CLOCKS, d.clock)}超时`, d.unit_id];
+      return [
+        label(ESCALATIONS, d.level),
+        d.clock && `${label(CLOCKS, d.clock)}超时`,
+        d.unit_id && unitName(d.unit_id),
+      ];
     case 'extension_requested':
       return [d.reason];
     case 'extension_decided':
@@ -95,7 +105,7 @@ export function timelineList(timeline) {
         h('span', { class: 'event-stage' }, stage ? stage.label : '—'),
         h('time', { class: 'event-time', datetime: e.at }, when(e.at)),
         h('span', { class: 'event-kind' }, label(EVENT_KINDS, e.kind)),
-        h('span', { class: 'event-actor' }, label(ACTORS, e.actor)),
+        h('span', { class: 'event-actor', title: e.actor }, actor(e.actor)),
         h('span', { class: 'event-detail' }, details(e).filter(Boolean).join('，')),
       );
     }),
@@ -134,7 +144,7 @@ export function caseHeader(c) {
 
 export function assignmentsTable(assignments) {
   if (!assignments.length) return h('p', { class: 'empty' }, '—');
-  return h(
+  const table = h(
     'table',
     { class: 'grid compact' },
     h(
@@ -149,7 +159,7 @@ export function assignmentsTable(assignments) {
         h(
           'tr',
           { dataset: { assignmentId: a.id } },
-          h('td', {}, `${a.unit_id}（${label(UNIT_TYPES, a.unit_type)}）`),
+          h('td', { title: a.unit_id }, `${unitName(a.unit_id)}（${label(UNIT_TYPES, a.unit_type)}）`),
           h('td', {}, String(a.round)),
           h(
             'td',
@@ -165,6 +175,7 @@ export function assignmentsTable(assignments) {
       ),
     ),
   );
+  return labelCells(table);
 }
 
 // Extension requests; with `decide`, the pending ones get 批准 / 不批准 (the task force's decision).
@@ -183,7 +194,7 @@ export function extensionsList(extensions, { decide = false, onDecided = () => {
           { class: 'ext-head' },
           status,
           h('span', { class: 'mono' }, x.case_id),
-          h('span', {}, x.unit_id),
+          h('span', { class: 'ext-unit', title: x.unit_id }, unitName(x.unit_id)),
           h('span', {}, `申请延至 ${when(x.requested_resolve_due)}`),
           h('span', { class: 'muted' }, `申请于 ${when(x.requested_at)}`),
         ),
@@ -197,7 +208,13 @@ export function extensionsList(extensions, { decide = false, onDecided = () => {
 }
 
 function decisionForm(extension, onDecided) {
-  const note = h('input', { type: 'text', name: 'note', maxlength: 1000, placeholder: TEXT.decisionNote });
+  const note = h('input', {
+    type: 'text',
+    name: 'note',
+    maxlength: 1000,
+    placeholder: TEXT.decisionNote,
+    'aria-label': TEXT.decisionNote,
+  });
   const message = h('p', { class: 'notice', hidden: true });
   async function decide(approved) {
     try {

@@ -75,11 +75,27 @@ export function clearNotice(el) {
   el.hidden = true;
 }
 
-// Where a place is, from the ids the API gives (the registry's names are intake's, not dispatch's).
+// Where a place is: its name as dispatch passes it on (小区 · 楼栋 · 单元 · 室, from the registry), else the ids.
 export function place(location) {
   if (!location) return '—';
+  if (location.place_name) return location.place_name;
   const parts = [location.building_id, location.household_id].filter(Boolean);
   return parts.length ? parts.join(' · ') : location.street_id || '—';
+}
+
+// Each body cell names its column (data-label): a phone shows a table's rows as cards, each value with its label.
+export function labelCells(table) {
+  const head = table.tHead && table.tHead.rows[0];
+  if (!head) return table;
+  const names = [...head.cells].map((th) => th.textContent);
+  for (const body of table.tBodies) {
+    for (const row of body.rows) {
+      [...row.cells].forEach((td, i) => {
+        if (names[i] && !td.hasAttribute('data-label')) td.dataset.label = names[i];
+      });
+    }
+  }
+  return table;
 }
 
 // A local date-time input's value as an ISO instant with the browser's offset.

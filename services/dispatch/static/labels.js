@@ -17,6 +17,8 @@ export const TEXT = {
   noExtensions: '暂无待审批的延期申请',
   loading: '加载中…',
   pickOne: '点击左侧列表中的一条查看详情',
+  backToList: '返回列表',
+  caseDetail: '案件详情',
   lookupPlaceholder: '输入案件编号，如 C-…',
   lookup: '查询',
   refresh: '刷新',

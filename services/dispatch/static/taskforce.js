@@ -4,7 +4,7 @@
 
 import { dispatch, followup, q } from './api.js';
 import { assignmentsTable, caseHeader, extensionsList, stages, timelineList } from './casedetail.js';
-import { clearNotice, fill, h, notice, number, percent, when } from './dom.js';
+import { clearNotice, fill, h, labelCells, notice, number, percent, when } from './dom.js';
 import {
   CASE_STATUSES,
   CATEGORIES,
@@ -16,6 +16,8 @@ import {
   TIERS,
   label,
 } from './labels.js';
+import { splitView } from './split.js';
+import { unitName } from './units.js';
 import { unitView } from './unit.js';
 
 const TABS = [
@@ -83,6 +85,19 @@ function casesTab(root) {
   const empty = h('p', { class: 'empty', hidden: true }, TEXT.noCases);
   const listNotice = h('p', { class: 'notice', hidden: true });
   const detail = h('div', { class: 'detail-body' }, h('p', { class: 'empty' }, TEXT.pickOne));
+  const table = h(
+    'table',
+    { class: 'grid cases' },
+    h('thead', {}, h('tr', {}, ['标记', '案件', '分级', '状态', '优先', '轮次', '受理时间'].map((t) => h('th', {}, t)))),
+    tbody,
+  );
+  const split = splitView(h('div', { class: 'pane list-pane' }, table, empty), detail, {
+    onBack: () => {
+      state.selected = null;
+      for (const row of tbody.children) row.classList.remove('selected');
+      fill(detail, h('p', { class: 'empty' }, TEXT.pickOne));
+    },
+  });
 
   fill(
     root,
@@ -96,26 +111,7 @@ function casesTab(root) {
     ),
     summary,
     listNotice,
-    h(
-      'div',
-      { class: 'split' },
-      h(
-        'div',
-        { class: 'pane list-pane' },
-        h(
-          'table',
-          { class: 'grid cases' },
-          h(
-            'thead',
-            {},
-            h('tr', {}, ['标记', '案件', '分级', '状态', '优先', '轮次', '受理时间'].map((t) => h('th', {}, t))),
-          ),
-          tbody,
-        ),
-        empty,
-      ),
-      h('aside', { class: 'pane detail-pane', 'aria-live': 'polite' }, detail),
-    ),
+    split.element,
   );
 
   // How many cases per tier and status, from the list as loaded.
@@ -153,16 +149,16 @@ function casesTab(root) {
           },
           h(
             'td',
-            {},
+            { class: 'flags' },
             h(
-            'div',
-            { class: 'badges' },
-            c.overdue && h('span', { class: 'badge over' }, '超时'),
-            c.escalation_level && h('span', { class: 'badge esc' }, label(ESCALATIONS, c.escalation_level)),
-            c.supervised && h('span', { class: 'badge esc' }, '督办中'),
+              'div',
+              { class: 'badges' },
+              c.overdue && h('span', { class: 'badge over' }, '超时'),
+              c.escalation_level && h('span', { class: 'badge esc' }, label(ESCALATIONS, c.escalation_level)),
+              c.supervised && h('span', { class: 'badge esc' }, '督办中'),
             ),
           ),
-          h('td', {}, h('div', { class: 'mono' }, c.id), h('div', {}, label(CATEGORIES, c.category))),
+          h('td', { class: 'case' }, h('div', { class: 'mono' }, c.id), h('div', {}, label(CATEGORIES, c.category))),
           h('td', {}, label(TIERS, c.tier)),
           h('td', {}, label(CASE_STATUSES, c.status)),
           h(
@@ -176,6 +172,7 @@ function casesTab(root) {
         ),
       ),
     );
+    labelCells(table);
   }
 
   async function refresh() {
@@ -195,6 +192,7 @@ function casesTab(root) {
   async function select(id) {
     state.selected = id;
     for (const row of tbody.children) row.classList.toggle('selected', row.dataset.caseId === id);
+    split.showDetail(id);
     await loadDetail(id);
   }
 
@@ -335,32 +333,28 @@ function reportsTab(root, session) {
   async function loadScores() {
     try {
       const r = await followup('GET', '/v1/scorecards');
+      const cell = (key, v) => {
+        if (key === 'key') return h('td', { title: v }, unitName(v));
+        if (key.endsWith('_rate') || key === 'temperature_compliance') return h('td', {}, percent(v));
+        if (key === 'score') return h('td', {}, number(v));
+        return h('td', {}, v === null || v === undefined ? '—' : String(v));
+      };
+      const table = h(
+        'table',
+        { class: 'grid compact scorecard' },
+        h('thead', {}, h('tr', {}, SCORE_COLUMNS.map(([, text]) => h('th', {}, text)))),
+        h(
+          'tbody',
+          {},
+          r.lines.map((line) =>
+            h('tr', { dataset: { unit: line.key } }, SCORE_COLUMNS.map(([key]) => cell(key, line[key]))),
+          ),
+        ),
+      );
       fill(
         scores,
         h('h3', {}, `${TEXT.scorecards}（${r.start} 至 ${r.end}）`),
-        r.lines.length
-          ? h(
-              'table',
-              { class: 'grid compact scorecard' },
-              h('thead', {}, h('tr', {}, SCORE_COLUMNS.map(([, text]) => h('th', {}, text)))),
-              h(
-                'tbody',
-                {},
-                r.lines.map((line) =>
-                  h(
-                    'tr',
-                    { dataset: { unit: line.key } },
-                    SCORE_COLUMNS.map(([key]) => {
-                      const v = line[key];
-                      if (key.endsWith('_rate') || key === 'temperature_compliance') return h('td', {}, percent(v));
-                      if (key === 'score') return h('td', {}, number(v));
-                      return h('td', {}, v === null || v === undefined ? '—' : String(v));
-                    }),
-                  ),
-                ),
-              ),
-            )
-          : h('p', { class: 'empty' }, '本期暂无考核数据'),
+        r.lines.length ? labelCells(table) : h('p', { class: 'empty' }, '本期暂无考核数据'),
       );
     } catch (err) {
       fill(scores, h('h3', {}, TEXT.scorecards), h('p', { class: 'notice error', role: 'alert' }, err.message));

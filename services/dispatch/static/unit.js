@@ -3,7 +3,7 @@
 
 import { dispatch, q } from './api.js';
 import { assignmentsTable, caseHeader, extensionsList, stages, timelineList } from './casedetail.js';
-import { clearNotice, duration, fill, h, isoFromLocal, notice, place, when } from './dom.js';
+import { clearNotice, duration, fill, h, isoFromLocal, labelCells, notice, place, when } from './dom.js';
 import {
   ASSIGNMENT_STATUSES,
   CATEGORIES,
@@ -14,6 +14,7 @@ import {
   TEXT,
   label,
 } from './labels.js';
+import { splitView } from './split.js';
 
 const DUE = { sign_in: 'sign_in_due', on_site: 'on_site_due', resolve: 'resolve_due' };
 const OPEN = ['dispatched', 'signed_in', 'on_site'];
@@ -42,6 +43,20 @@ export function unitView(root, { heading = '本单位派单' } = {}) {
     maxlength: 40,
     'aria-label': '案件编号',
   });
+  const table = h(
+    'table',
+    { class: 'grid assignments' },
+    h('thead', {}, h('tr', {}, ['优先', '案件', '位置', '状态', '当前时限', '操作'].map((t) => h('th', {}, t)))),
+    tbody,
+  );
+  const split = splitView(h('div', { class: 'pane list-pane' }, table, empty), detail, {
+    onBack: () => {
+      state.selected = null;
+      state.form = null;
+      for (const row of tbody.children) row.classList.remove('selected');
+      fill(detail, h('p', { class: 'empty' }, TEXT.pickOne));
+    },
+  });
 
   fill(
     root,
@@ -66,26 +81,7 @@ export function unitView(root, { heading = '本单位派单' } = {}) {
       h('button', { type: 'button', onclick: () => refresh() }, TEXT.refresh),
     ),
     listNotice,
-    h(
-      'div',
-      { class: 'split' },
-      h(
-        'div',
-        { class: 'pane list-pane' },
-        h(
-          'table',
-          { class: 'grid assignments' },
-          h(
-            'thead',
-            {},
-            h('tr', {}, ['优先', '案件', '位置', '状态', '当前时限', '操作'].map((t) => h('th', {}, t))),
-          ),
-          tbody,
-        ),
-        empty,
-      ),
-      h('aside', { class: 'pane detail-pane', 'aria-live': 'polite' }, detail),
-    ),
+    split.element,
   );
 
   function remaining(a) {
@@ -148,26 +144,29 @@ export function unitView(root, { heading = '本单位派单' } = {}) {
           },
           h(
             'td',
-            {},
+            { class: 'flags' },
             h(
-            'div',
-            { class: 'badges' },
-            a.priority && a.priority !== 'normal' && h('span', { class: `badge p-${a.priority}` }, label(PRIORITIES, a.priority)),
-            a.priority_resident && h('span', { class: 'badge resident' }, '重点人群'),
-            a.escalation_level && h('span', { class: 'badge esc' }, label(ESCALATIONS, a.escalation_level)),
-            fresh && h('span', { class: 'badge new' }, TEXT.newArrival),
+              'div',
+              { class: 'badges' },
+              a.priority &&
+                a.priority !== 'normal' &&
+                h('span', { class: `badge p-${a.priority}` }, label(PRIORITIES, a.priority)),
+              a.priority_resident && h('span', { class: 'badge resident' }, '重点人群'),
+              a.escalation_level && h('span', { class: 'badge esc' }, label(ESCALATIONS, a.escalation_level)),
+              fresh && h('span', { class: 'badge new' }, TEXT.newArrival),
             ),
           ),
-          h('td', {}, h('div', { class: 'mono' }, a.case_id), h('div', {}, label(CATEGORIES, a.category))),
-          h('td', {}, place(a.location)),
+          h('td', { class: 'case' }, h('div', { class: 'mono' }, a.case_id), h('div', {}, label(CATEGORIES, a.category))),
+          h('td', { class: 'place' }, place(a.location)),
           h('td', { class: 'status' }, label(ASSIGNMENT_STATUSES, a.status)),
           h('td', { class: 'clock' }, clockText(a, left)),
-          h('td', {}, primaryAction(a)),
+          h('td', { class: 'act' }, primaryAction(a)),
         );
         row._assignment = a;
         return row;
       }),
     );
+    labelCells(table);
     state.seen = new Set(state.items.map((a) => a.id));
   }
 
@@ -215,6 +214,7 @@ export function unitView(root, { heading = '本单位派单' } = {}) {
     state.form = null;
     state.selected = a.case_id;
     state.flash = null;
+    split.showDetail(a.case_id);
     await refresh();
     flash(a.case_id, 'ok', DONE[action]);
     return true;
@@ -224,6 +224,7 @@ export function unitView(root, { heading = '本单位派单' } = {}) {
     state.selected = caseId;
     state.form = form;
     for (const row of tbody.children) row.classList.toggle('selected', row.dataset.caseId === caseId);
+    split.showDetail(caseId);
     await loadDetail(caseId);
   }
 
