@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import accounts, console, escalation, routing
+from services.dispatch import accounts, console, escalation, field, routing
 from services.dispatch.api import router
 from services.dispatch.config import DispatchSettings
 from services.dispatch.consumers import handlers
@@ -82,7 +82,7 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
     return runtime.build_app(
         title="供暖诉求调度 · dispatch",
         description="网格吹哨、部门报到: cases, assignments on the clock, the escalation chain, 退单 and 延期.",
-        routers=[router, accounts.router, console.router],
+        routers=[router, accounts.router, console.router, field.router],
         clock=time_source,
         writer=runtime.writer(settings.topics.cases),
         issuer=issuer,
