@@ -148,10 +148,14 @@ function position() {
 }
 
 export async function assignmentView(root, ctx, { id, form = null, edit = null }) {
-  const list = (await cached('assignments')) || [];
+  // Read again when there is signal (another person of the unit may have acted), else the copy on the phone.
+  const list = await load('dispatch', '/v1/assignments', 'assignments')
+    .then((r) => r.data)
+    .catch(async () => (await cached('assignments')) || []);
   const a = list.find((x) => x.id === id) || (edit && edit.context && edit.context.assignment);
   if (!a || !a.id) {
-    fill(root, h('p', { class: 'notice error', role: 'alert' }, '本机没有该派单的数据，请联网后刷新'), h('a', { class: 'button', href: '#/crew' }, TEXT.back));
+    const why = navigator.onLine ? '该派单已办结、退单或撤回' : '本机没有该派单的数据，请联网后刷新';
+    fill(root, h('p', { class: 'notice info' }, why), h('a', { class: 'button', href: '#/crew' }, TEXT.back));
     return;
   }
   const queued = await queuedOf();
@@ -248,7 +252,7 @@ export async function assignmentView(root, ctx, { id, form = null, edit = null }
           await act(ctx, a, name, value, {
             photos: photos ? await photos.blobs() : [],
             edit: edit && edit.kind === name ? edit : null,
-            back: edit ? '#/outbox' : `#/a/${q(a.id)}`,
+            back: edit ? '#/outbox' : name === 'resolve' || name === 'return' ? '#/crew' : `#/a/${q(a.id)}`,
           });
         },
       },
