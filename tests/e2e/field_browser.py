@@ -38,7 +38,9 @@ PHONE: dict[str, Any] = {
     "service_workers": "allow",
 }
 SHOTS = (
-    REPO / "docs" / "screenshots" / "field" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else REPO / "artifacts" / "field"
+    REPO / "docs" / "screenshots" / "field"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else REPO / "artifacts" / "field"
 )
 
 
@@ -51,6 +53,7 @@ class Phone:
             str(profile), executable_path=str(CHROMIUM), args=FLAGS, offline=offline, **PHONE
         )
         self.errors: list[str] = []
+        self.closed = False
         self.finished: list[Request] = []
         self.context.on("requestfinished", lambda r: self.finished.append(r))
         self.page: Page = self.context.pages[0] if self.context.pages else self.context.new_page()
@@ -106,6 +109,9 @@ class Phone:
         return {"files": files, "api": api}
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         self.context.close()
         assert not self.errors, f"uncaught errors in the page: {self.errors}"
 

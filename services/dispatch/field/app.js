@@ -200,4 +200,5 @@ await loadConfig();
 const saved = currentSession();
 if (saved && ROLES_HERE.includes(saved.role)) start(saved);
 else showLogin();
+performance.mark('field-ready');
 document.documentElement.dataset.ready = '1';

@@ -195,7 +195,7 @@ function refusedLine(edit) {
 export async function reportView(root, ctx, { householdId = null, edit = null } = {}) {
   const placesList = await loadPlaces();
   const body = edit ? edit.body : null;
-  const initial = body ? placeFromEdit(body, placesList) : placesList.find((p) => p.household_id === householdId) || null;
+  const initial = body ? placeFromEdit(body, placesList) : (householdId && placesList.find((p) => p.household_id === householdId)) || null;
   const picker = placePicker({ places: placesList, initial });
   const cats = categoryButtons(body && body.category, () => {});
   const description = h('textarea', {
@@ -268,7 +268,7 @@ export async function reportView(root, ctx, { householdId = null, edit = null } 
 export async function ledgerView(root, ctx, { householdId = null, edit = null } = {}) {
   const placesList = await loadPlaces();
   const body = edit ? edit.body : null;
-  const initial = body ? placeFromEdit(body, placesList) : placesList.find((p) => p.household_id === householdId) || null;
+  const initial = body ? placeFromEdit(body, placesList) : (householdId && placesList.find((p) => p.household_id === householdId)) || null;
   const picker = placePicker({ places: placesList, householdsOnly: true, initial });
   const temp = temperatureInput('measured_temp_c', body && body.measured_temp_c);
   let reached = body ? body.residents_reached : 1;

@@ -55,7 +55,7 @@ export async function outboxView(root, ctx) {
         sending: TEXT.sending,
         pending: navigator.onLine ? TEXT.outbox : TEXT.waiting,
       }[state])),
-      h('div', { class: 'item-title' }, item.title),
+      h('div', { class: 'item-title' }, item.title.replace(`${label(ACTIONS, item.kind)} · `, '')),
       h(
         'div',
         { class: 'item-meta' },
