@@ -6,6 +6,7 @@ import { assignmentView, crewListView } from './crew.js';
 import { fill, h, notice } from './dom.js';
 import { ledgerView, reportView, returnVisitView, todayView } from './grid.js';
 import { ROLES, TEXT, label } from './labels.js';
+import { outbox } from './db.js';
 import { drain, items, subscribe } from './outbox.js';
 import { outboxView } from './outboxview.js';
 
@@ -121,42 +122,45 @@ function showLogin(message = '') {
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, maxlength: 256 });
   const line = h('p', { class: 'notice', hidden: true });
   const submit = h('button', { type: 'submit', class: 'primary big' }, TEXT.signIn);
-  fill(
-    app,
-    h(
-      'form',
-      {
-        class: 'form login',
-        novalidate: true,
-        onsubmit: async (e) => {
-          e.preventDefault();
-          submit.disabled = true;
-          notice(line, 'info', TEXT.signingIn);
-          try {
-            const s = await login(username.value.trim(), password.value);
-            if (!ROLES_HERE.includes(s.role)) {
-              notice(line, 'error', TEXT.wrongRole);
-              submit.disabled = false;
-              return;
-            }
-            saveSession(s);
-            start(s);
-          } catch (err) {
-            notice(line, 'error', err.message);
-            password.value = '';
+  const form = h(
+    'form',
+    {
+      class: 'form login',
+      novalidate: true,
+      onsubmit: async (e) => {
+        e.preventDefault();
+        submit.disabled = true;
+        notice(line, 'info', TEXT.signingIn);
+        try {
+          const s = await login(username.value.trim(), password.value);
+          if (!ROLES_HERE.includes(s.role)) {
+            notice(line, 'error', TEXT.wrongRole);
             submit.disabled = false;
+            return;
           }
-        },
+          saveSession(s);
+          start(s);
+        } catch (err) {
+          notice(line, 'error', err.message);
+          password.value = '';
+          submit.disabled = false;
+        }
       },
-      h('h2', {}, '登录'),
-      h('p', { class: 'muted' }, '网格员与责任单位现场人员使用'),
-      h('label', { class: 'field' }, h('span', { class: 'field-label' }, TEXT.username), username),
-      h('label', { class: 'field' }, h('span', { class: 'field-label' }, TEXT.password), password),
-      line,
-      submit,
-    ),
+    },
+    h('h2', {}, '登录'),
+    h('p', { class: 'muted' }, '网格员与责任单位现场人员使用'),
+    h('label', { class: 'field' }, h('span', { class: 'field-label' }, TEXT.username), username),
+    h('label', { class: 'field' }, h('span', { class: 'field-label' }, TEXT.password), password),
+    line,
+    submit,
   );
+  fill(app, form);
   if (message) notice(line, 'error', message);
+  // Actions of a signed-out (or expired) session stay on the phone and go out once that account signs in again.
+  outbox.all().then((kept) => {
+    if (kept.length && !session)
+      form.append(h('p', { class: 'notice info kept' }, `本机保存着 ${kept.length} 项待发送的操作，登录原账号后自动发送`));
+  });
 }
 
 function start(s) {
