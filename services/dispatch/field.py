@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException, status
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.dispatch.config import DispatchSettings
 
@@ -102,19 +102,26 @@ def version() -> str:
 
 
 @functools.cache
-def _worker() -> bytes:
-    return (STATIC / WORKER).read_text(encoding="utf-8").replace(VERSION_MARK, version()).encode()
+def _content(name: str) -> tuple[bytes, str]:
+    """A shipped file's bytes (the worker with its release written in) and its entity tag."""
+    data = _files()[name].read_bytes()
+    if name == WORKER:
+        data = data.replace(VERSION_MARK.encode(), version().encode())
+    return data, '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
-def _file(name: str) -> Response:
+def _file(name: str, request: Request) -> Response:
     path = _files().get(name)
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "not_found", "message": "页面不存在"})
+    data, etag = _content(name)
+    headers = {**_headers(), "ETag": etag}
     if name == WORKER:
-        return Response(
-            _worker(), media_type=_TYPES[".js"], headers={**_headers(), "Service-Worker-Allowed": "/field/"}
-        )
-    return FileResponse(path, media_type=_TYPES[path.suffix], headers=_headers())
+        headers["Service-Worker-Allowed"] = "/field/"
+    # Revalidation (the browser's cache, the worker's precache) answers 304 with no body when nothing changed.
+    if etag in {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(data, media_type=_TYPES[path.suffix], headers=headers)
 
 
 @router.get("/field", include_in_schema=False)
@@ -123,8 +130,8 @@ async def field_root() -> RedirectResponse:
 
 
 @router.get("/field/", include_in_schema=False)
-async def field_page() -> Response:
-    return _file("index.html")
+async def field_page(request: Request) -> Response:
+    return _file("index.html", request)
 
 
 @router.get("/field/config.json", tags=["field app"])
@@ -142,5 +149,5 @@ async def field_config() -> JSONResponse:
 
 
 @router.get("/field/{name}", include_in_schema=False)
-async def field_file(name: str) -> Response:
-    return _file(name)
+async def field_file(name: str, request: Request) -> Response:
+    return _file(name, request)

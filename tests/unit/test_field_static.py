@@ -81,3 +81,13 @@ def test_the_page_builds_the_dom_from_text_only() -> None:
         text = path.read_text(encoding="utf-8")
         for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
             assert banned not in text, f"{path.name} uses {banned}"
+
+
+async def test_an_unchanged_file_is_revalidated_without_its_body(http: httpx.AsyncClient) -> None:
+    first = await http.get("/field/grid.js")
+    etag = first.headers["etag"]
+    again = await http.get("/field/grid.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    assert "content-security-policy" in again.headers
+    other = await http.get("/field/grid.js", headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200 and other.content == first.content
