@@ -12,6 +12,8 @@ Scenarios (the local stack must be up: ``deploy/local/stack up``; services are s
 - ``e2e``: report → ``CaseAssigned`` throughput, and latency at 200 reports/s, intake and dispatch as processes,
   beside a raw aiokafka produce → consume round trip of messages of the same size (``bench.e2e``);
 - ``sensors``: sensor readings/s in batches of 500 beside asyncpg COPY of the same rows (``bench.intake_sensors``);
+- ``photos``: phone photos (1600 px JPEG) granted, uploaded to S3 and accepted (checks, EXIF, a copy without EXIF and a
+  thumbnail) per second, beside raw S3 PUTs of the same bytes (``bench.photos``);
 - ``timers``: 500,000 pending deadlines, 50,000 due within a minute (``bench.timers``);
 - ``loop``: the whole loop (report → closed) sustained for ``--loop-minutes`` at ``--loop-rate``, consumer lag
   and outbox backlog at start and end (``bench.loop``).
@@ -35,11 +37,11 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import e2e, intake_reports, intake_sensors, loop, report, timers
+from bench import e2e, intake_reports, intake_sensors, loop, photos, report, timers
 from bench.intake_common import Figures
 from bench.report import Row, Suite
 
-SCENARIOS = ("one_tap", "e2e", "sensors", "timers", "loop")
+SCENARIOS = ("one_tap", "e2e", "sensors", "photos", "timers", "loop")
 
 
 def _fig(f: Figures, per: int = 1) -> dict[str, float]:
@@ -71,6 +73,12 @@ async def sensors(quick: bool) -> dict[str, Any]:
         "intake": _fig(ours, size),
         "copy": _fig(theirs, size),
     }
+
+
+async def photo_pipeline(quick: bool) -> dict[str, Any]:
+    """``bench.photos``: photos granted, uploaded and accepted, beside raw S3 PUTs of the same bytes."""
+    total, concurrency = (6, 2) if quick else (200, 4)
+    return await photos.measure(total, concurrency)
 
 
 async def timer_engine(quick: bool) -> dict[str, Any]:
@@ -129,6 +137,16 @@ def rows(name: str, raw: dict[str, Any], *, quick: bool, loop_label: str = "") -
                 met(s["rate"] >= 0.3 * b["rate"] and s["rate"] >= 20_000)),
             Row(f"sensor readings (batches of {raw['batch_size']})", "p99 latency per batch", s["p99_ms"], "ms",
                 b["p99_ms"], "COPY p99"),
+        ]  # fmt: skip
+    if name == "photos":
+        a, u, b = raw["accept"], raw["upload"], raw["raw_put"]
+        scenario = f"photos ({raw['photo_bytes'] // 1024} KiB, 1600 px)"
+        label = "raw S3 PUT, same bytes"
+        return [
+            Row(scenario, "accepted/s (checks, EXIF, copy, thumbnail)", a["rate"], "/s", b["rate"], label,
+                "≥ 10/s", met(a["rate"] >= 10)),
+            Row(scenario, "accept p99", a["p99_ms"], "ms", b["p99_ms"], "raw PUT p99"),
+            Row(scenario, "grant + upload/s", u["rate"], "/s", b["rate"], label),
         ]  # fmt: skip
     if name == "timers":
         scenario = f"timers ({raw['pending']:,} pending, {raw['due']:,} due in {raw['window_s']:g} s)"
@@ -197,6 +215,7 @@ async def suite(a: argparse.Namespace, console: Console) -> Suite:
     async def intake_in_process() -> None:  # one intake app in this process at a time
         await one("one_tap", lambda: one_tap(True))
         await one("sensors", lambda: sensors(True))
+        await one("photos", lambda: photo_pipeline(True))
 
     if a.quick:  # side by side: the figures of a quick run mean nothing anyway
         await asyncio.gather(intake_in_process(), one("timers", lambda: timer_engine(True)), bus_scenarios())
@@ -205,6 +224,7 @@ async def suite(a: argparse.Namespace, console: Console) -> Suite:
         await one("one_tap", lambda: one_tap(False))
         await one("e2e", lambda: e2e.run(quick=False))
         await one("sensors", lambda: sensors(False))
+        await one("photos", lambda: photo_pipeline(False))
         await one("timers", lambda: timer_engine(False))
         await one("loop", lambda: loop.run(minutes=loop_minutes, rate=a.loop_rate))
     order = {name: i for i, name in enumerate(SCENARIOS)}
@@ -213,7 +233,13 @@ async def suite(a: argparse.Namespace, console: Console) -> Suite:
 
 
 def _key(scenario: str) -> str:
-    for prefix, key in (("one-tap", "one_tap"), ("report →", "e2e"), ("sensor", "sensors"), ("timers", "timers")):
+    for prefix, key in (
+        ("one-tap", "one_tap"),
+        ("report →", "e2e"),
+        ("sensor", "sensors"),
+        ("photos", "photos"),
+        ("timers", "timers"),
+    ):
         if scenario.startswith(prefix):
             return key
     return "loop"

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app
+from shared.photos import PhotoStoreSettings
 from shared.settings import DEV_ADMIN_TOKEN
 
 # httpx's ASGI transport tries ``import sniffio`` on every request; absent, each try walks sys.path. Record the
@@ -28,6 +29,7 @@ sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 PG_PORT = int(os.environ.get("PG_PORT", "55432"))
 KAFKA = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '19092')}"
+S3 = f"http://127.0.0.1:{os.environ.get('S3_PORT', '19000')}"
 RUN = uuid.uuid4().hex[:8]
 ADMIN = {"X-Admin-Token": DEV_ADMIN_TOKEN}
 # One grid worker sends every report of a run: what is measured is the request path, not its rate limit.
@@ -67,6 +69,7 @@ async def running_intake(name: str, **overrides: Any) -> AsyncIterator[tuple[Fas
         environment="test",
         log_level="WARNING",
         db_pool_size=20,
+        photos=PhotoStoreSettings(endpoint_url=S3),
         **(UNLIMITED | overrides),
     )
     app = create_app(settings)

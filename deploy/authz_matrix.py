@@ -180,6 +180,18 @@ MATRIX: tuple[Row, ...] = (
     Row("intake", ("POST /v1/sensor-readings",), "室温采集器读数", _only(Caller.SENSOR)),
     Row(
         "intake",
+        ("GET /v1/places",),
+        "本网格的楼栋与住户（小区 · 楼栋 · 单元 · 室，无姓名电话）",
+        _bearer(grid_worker=OWN, unit=NO_403, task_force=NO_403, district=NO_403, admin=NO_403),
+    ),
+    Row(
+        "intake",
+        ("POST /v1/photos/uploads",),
+        "照片上传授权（一键上报、走访的照片；只可用于本人的操作）",
+        _bearer(grid_worker=ANY, unit=NO_403, task_force=NO_403, district=NO_403, admin=NO_403),
+    ),
+    Row(
+        "intake",
         (
             "PUT /admin/registry",
             "GET /admin/incidents/{group_id}",
@@ -217,6 +229,12 @@ MATRIX: tuple[Row, ...] = (
         ),
         "派单办理：签收、到场、进展、办结、退单、申请延期",
         ASSIGNEES,
+    ),
+    Row(
+        "dispatch",
+        ("POST /v1/photos/uploads",),
+        "照片上传授权（办结照片；只可用于本方的派单）",
+        _bearer(grid_worker=ANY, unit=ANY, task_force=ANY, district=NO_403, admin=NO_403),
     ),
     Row("dispatch", ("GET /v1/extensions",), "延期申请列表", SUPERVISORS),
     Row(
@@ -276,6 +294,12 @@ MATRIX: tuple[Row, ...] = (
         ("POST /v1/visits/{visit_id}/record",),
         "回访记录",
         _bearer(grid_worker=OWN, unit=NO_403, task_force=NO_403, district=NO_403, admin=NO_403),
+    ),
+    Row(
+        "followup",
+        ("POST /v1/photos/uploads",),
+        "照片上传授权（回访测温照片、抽核照片；只可用于本人的操作）",
+        _bearer(grid_worker=ANY, unit=NO_403, task_force=ANY, district=NO_403, admin=NO_403),
     ),
     Row(
         "followup",

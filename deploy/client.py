@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
+
+from deploy.field_photo import field_jpeg
 
 T = TypeVar("T")
 
@@ -35,6 +38,17 @@ class HeatingClient:
             raise ApiFailure(r)
         return r.json()
 
+    # photos (any service that takes them) ---------------------------------------------------------------
+    def upload_photo(self, service: str, who: str, data: bytes, content_type: str = "image/jpeg") -> str:
+        """Ask ``service`` for an upload grant, POST the photo to S3 with it, and return the key to name in an
+        action (``photo_refs``) sent to the same service."""
+        grant = self.call(service, "POST", "/v1/photos/uploads", who=who, json={"content_type": content_type})
+        r = self._http.post(grant["url"], data=grant["fields"], files={"file": ("photo", data, content_type)})
+        if r.status_code >= 300:
+            raise ApiFailure(r)
+        key: str = grant["key"]
+        return key
+
     # grid worker -------------------------------------------------------------------------------------
     def grid_report(self, who: str, **body: Any) -> Any:
         return self.call("intake", "POST", "/v1/grid-reports", who=who, json=body)
@@ -46,6 +60,10 @@ class HeatingClient:
         return self.call("followup", "GET", "/v1/visits", who=who)
 
     def record_visit(self, who: str, visit_id: str, **body: Any) -> Any:
+        """回访. A visit at which the resident was reached carries a photo of the thermometer (follow-up's rule): one
+        taken now is uploaded unless ``photo_refs`` is given (``photo_refs=[]`` sends none)."""
+        if body.get("reached", True) and "photo_refs" not in body:
+            body["photo_refs"] = [self.upload_photo("followup", who, field_jpeg(datetime.now(UTC)))]
         return self.call("followup", "POST", f"/v1/visits/{visit_id}/record", who=who, json=body)
 
     # unit ----------------------------------------------------------------------------------------------

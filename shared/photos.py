@@ -89,6 +89,10 @@ class PhotoStoreSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     endpoint_url: str = Field(default="http://127.0.0.1:19000", description="The S3 endpoint (scheme, host, port).")
+    # Where phones and browsers reach the same store, when not at ``endpoint_url`` (a service inside a cluster or a
+    # compose network talks to http://s3:9000, a phone to https://photos.example.gov.cn): presigned URLs are signed
+    # for this host. None: ``endpoint_url``.
+    public_endpoint_url: str | None = None
     region: str = "us-east-1"
     bucket: str = "heat-photos"
     access_key_id: str = DEV_S3_ACCESS_KEY
@@ -202,14 +206,22 @@ class PhotoStore:
             # one retry: a request held up by S3 holds up the person's request too
             retries={"max_attempts": 2, "mode": "standard"},
         )
-        self._s3: Any = boto3.session.Session().client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            region_name=settings.region,
-            aws_access_key_id=settings.access_key_id,
-            aws_secret_access_key=settings.secret_access_key.get_secret_value(),
-            config=config,
-        )
+        session = boto3.session.Session()
+
+        def client(endpoint: str) -> Any:
+            return session.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name=settings.region,
+                aws_access_key_id=settings.access_key_id,
+                aws_secret_access_key=settings.secret_access_key.get_secret_value(),
+                config=config,
+            )
+
+        self._s3: Any = client(settings.endpoint_url)
+        # Presigning is local (no request): URLs for phones and browsers are signed for the host they reach.
+        public = settings.public_endpoint_url
+        self._signer: Any = client(public) if public and public != settings.endpoint_url else self._s3
 
     # -- plumbing --------------------------------------------------------------------------------------------------
 
@@ -266,7 +278,7 @@ class PhotoStore:
         ttl = ttl_seconds if ttl_seconds is not None else self.settings.upload_ttl_seconds
         key = f"uploads/{uuid.uuid4().hex}"
         issued = datetime.now(UTC)
-        post = self._s3.generate_presigned_post(
+        post = self._signer.generate_presigned_post(
             Bucket=self.settings.bucket,
             Key=key,
             Fields={"Content-Type": kind.value},
@@ -398,7 +410,7 @@ class PhotoStore:
         local; whether the object exists is ``exists``'s question."""
         if not _SERVED_KEY.match(served_key):
             raise PhotoNotFound(f"{served_key!r} is not a published image or thumbnail")
-        url: str = self._s3.generate_presigned_url(
+        url: str = self._signer.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.settings.bucket, "Key": served_key},
             ExpiresIn=ttl_seconds if ttl_seconds is not None else self.settings.download_ttl_seconds,

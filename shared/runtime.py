@@ -248,9 +248,8 @@ class ServiceRuntime:
                 CORSMiddleware,
                 allow_origins=self.settings.cors_origins,
                 allow_methods=["GET", "POST", "PUT"],
-                # Idempotency-Key: the field app resends a queued action with its key; Retry-After: it waits as told.
                 allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-                expose_headers=["Retry-After"],
+                expose_headers=["Retry-After", "Idempotent-Replayed"],
                 max_age=600,
             )
         return app

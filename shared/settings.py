@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.photos import PhotoStoreSettings
 from shared.topics import Topics
 
 # The development signing key (Ed25519) and its public key set. Public in this repository, so refused in production:
@@ -22,7 +23,9 @@ DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
 class ServiceSettings(BaseSettings):
     """What every service needs. Subclasses set ``env_prefix`` (INTAKE_, DISPATCH_, FOLLOWUP_)."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    # Nested settings from the environment either as JSON (INTAKE_PHOTOS='{"bucket": …}') or one field at a time
+    # (INTAKE_PHOTOS__BUCKET=…).
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
     # Dispatch holds the signing key and checks its tokens with its public half; the others need a key set.
     signs_tokens: ClassVar[bool] = False
 
@@ -88,6 +91,13 @@ class ServiceSettings(BaseSettings):
     # little fast, never for a reading from tomorrow. (A 12345 order's accepted_at is bounded, not stored or used.)
     max_clock_skew_seconds: int = Field(default=300, ge=0)
     max_admin_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Photo evidence (shared.photos, shared.evidence): the S3-compatible store and its limits. JSON in the
+    # environment, e.g. INTAKE_PHOTOS='{"endpoint_url": "https://oss.example.gov.cn", "bucket": "heat-photos",
+    # "access_key_id": "…", "secret_access_key": "…"}'; the default is the local stack's S3Proxy.
+    photos: PhotoStoreSettings = PhotoStoreSettings()
+    # Photos of cases closed longer than this are deleted from the store (and uploads no action named, a day after
+    # their grant); 0 keeps them for ever.
+    photo_retention_days: int = Field(default=365, ge=0)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> ServiceSettings:
@@ -99,6 +109,7 @@ class ServiceSettings(BaseSettings):
                 k.get("x") == DEV_AUTH_PUBLIC_JWK["x"] for k in self.auth_jwks.get("keys", [])
             ):
                 raise ValueError("auth_jwks holds the development key; set the real public keys in production")
+            self.photos.refuse_placeholders()
             if self.auth_trust_issuer and not self.signs_tokens and not (self.auth_jwks or self.auth_jwks_url):
                 raise ValueError(
                     "set auth_jwks or auth_jwks_url (the issuer's public keys) in production, or auth_trust_issuer="

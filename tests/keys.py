@@ -5,6 +5,13 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from shared.photos import PhotoStoreSettings
+
+# S3 credentials that are not the local stack's placeholders (production refuses those).
+REAL_PHOTOS = PhotoStoreSettings(
+    endpoint_url="https://oss.example.gov.cn", access_key_id="heat-prod", secret_access_key="a-real-secret-of-length"
+)
+
 
 def another_key() -> str:
     """A new Ed25519 private key, PEM."""

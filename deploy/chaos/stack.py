@@ -209,6 +209,7 @@ def service_set(stack: PrivateStack, *, callback_url: str, hotline: tuple[str, s
         ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
         pg_port=stack.pg_port,
         kafka_bootstrap=stack.bootstrap,
+        s3_endpoint=f"http://127.0.0.1:{stack.s3_port}",
         topic_prefix="",
         extra_env={
             "INTAKE_HOTLINE_INTEGRATIONS": json.dumps({integration: {"secret": secret, "callback_url": callback_url}}),

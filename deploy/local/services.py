@@ -36,6 +36,7 @@ class ServiceSet:
     databases: dict[str, str] = field(default_factory=lambda: {s: s for s in SERVICES})
     pg_port: int = int(os.environ.get("PG_PORT", "55432"))
     kafka_bootstrap: str = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '19092')}"
+    s3_endpoint: str = f"http://127.0.0.1:{os.environ.get('S3_PORT', '19000')}"  # the stack's S3Proxy
     topic_prefix: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -52,6 +53,8 @@ class ServiceSet:
                 prefix + "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
                 prefix + "KAFKA_TOPIC_PREFIX": self.topic_prefix,
                 prefix + "HTTP_PORT": str(self.ports[name]),
+                # photo evidence in the stack's S3 (dev credentials; shared.photos.PhotoStoreSettings)
+                prefix + "PHOTOS": json.dumps({"endpoint_url": self.s3_endpoint}),
                 "PYTHONPATH": str(REPO),
             }
         )

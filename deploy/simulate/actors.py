@@ -203,7 +203,7 @@ async def work(crew: Crew, who: str, profile: UnitProfile, a: dict[str, Any]) ->
             body = {
                 "action_taken": ACTIONS.get(category, ACTIONS["other"]),
                 "measured_temp_c": round(rng.uniform(18.5, 21.5), 1),
-                "photo_refs": [f"photo://sim/{aid}/after.jpg"],
+                "photo_refs": [await crew.api.photo("dispatch", who, label="resolve_photo")],
             }
             if await act("resolve", body):
                 crew.counts["resolved"] += 1
@@ -299,7 +299,7 @@ async def return_visits(crew: Crew, who: str) -> None:
             body |= {
                 "room_temps_c": temps,
                 "satisfaction": satisfaction,
-                "photo_refs": [f"photo://sim/{v['id']}/thermometer.jpg"],
+                "photo_refs": [await crew.api.photo("followup", who, label="visit_photo")],  # 测温拍照
             }
         done = await crew.guarded(
             "record_visit",

@@ -15,10 +15,12 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from deploy.field_photo import field_jpeg
 from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 
 # The services' development credentials (they refuse them in production); the env overrides them.
@@ -200,6 +202,37 @@ class Api:
             if r.status_code >= 400:
                 raise Refused(label, r)
             return r.json() if r.content else None
+
+    # -- photos ---------------------------------------------------------------------------------------------------
+
+    async def photo(self, service: str, who: str, *, label: str) -> str:
+        """A photo taken now, uploaded with a grant of ``service`` (to name in an action sent to it): the grant
+        (an unused one is harmless) and the S3 upload are retried like any request safe to resend."""
+        grant = await self.request(
+            service,
+            "POST",
+            "/v1/photos/uploads",
+            label=f"{label}_grant",
+            who=who,
+            body={"content_type": "image/jpeg"},
+            retries=3,
+        )
+        data = field_jpeg(datetime.now(UTC), shade=len(grant["key"]))
+        give_up, attempt = time.monotonic() + max(self.patience, 10.0), 0
+        while True:
+            try:
+                r = await self._http.post(
+                    grant["url"], data=grant["fields"], files={"file": ("photo.jpg", data, "image/jpeg")}
+                )
+            except httpx.TransportError:
+                r = None
+            self.tally.answers[(f"{label}_upload", r.status_code if r is not None else 0)] += 1
+            if r is not None and r.status_code < 300:
+                return str(grant["key"])
+            if (r is not None and r.status_code < 500) or time.monotonic() > give_up:
+                raise RuntimeError(f"photo upload to S3 failed: {r.status_code if r is not None else 'no connection'}")
+            attempt += 1
+            await asyncio.sleep(min(2.0, 0.2 * attempt))
 
     # -- the channels --------------------------------------------------------------------------------------------
 

@@ -178,7 +178,7 @@ class Season:
                     "category": a.category.value if a.category else None,
                     "description": a.text,
                     "measured_temp_c": a.temp_c,
-                    "photo_refs": [f"photo://sim/{key}.jpg"],
+                    "photo_refs": [await self.api.photo("intake", a.worker, label="grid_photo")],
                     "idempotency_key": key,
                 }
                 report = await self.api.grid_report(a.worker, body)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
 from services.dispatch import access, extensions, messages, queries, routing, service
+from services.dispatch.config import DispatchSettings
 from services.dispatch.domain import Rules
-from services.dispatch.models import Assignment, Case
+from services.dispatch.models import Assignment, Case, IdempotentReply
 from services.dispatch.schemas import (
+    ArriveIn,
     AssignmentOut,
     CaseEventOut,
     CaseOut,
@@ -26,9 +28,11 @@ from services.dispatch.schemas import (
     TierIn,
     UnitsIn,
 )
-from shared.auth import AdminOnly, CurrentPrincipal, Role, require
+from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
 from shared.clock import Clock
 from shared.errors import ApiError, responses
+from shared.evidence import PHOTO_REFUSALS, Evidence, evidence_of
+from shared.idempotency import IdempotencyKey, once
 from shared.outbox import OutboxWriter
 from shared.privacy import STORED
 from shared.runtime import Transaction
@@ -44,9 +48,15 @@ def _clock(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
+def _settings(request: Request) -> DispatchSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
 Session = Transaction
 Writer = Annotated[OutboxWriter, Depends(_writer)]
 Now = Annotated[Clock, Depends(_clock)]
+Proof = Annotated[Evidence, Depends(evidence_of)]
+Settings = Annotated[DispatchSettings, Depends(_settings)]
 
 
 def assignment_out(a: Assignment, clock: Clock, case: Case | None = None) -> AssignmentOut:
@@ -62,6 +72,26 @@ def assignment_out(a: Assignment, clock: Clock, case: Case | None = None) -> Ass
         out.category, out.priority = case.category, case.priority
         out.priority_resident, out.location = case.priority_resident, case.location
     return out
+
+
+async def with_photos(out: AssignmentOut, a: Assignment, session: Any, evidence: Evidence) -> AssignmentOut:
+    """A detail view's assignment with its photos (short-lived links; the caller may already see the case)."""
+    out.photos = await evidence.shown(session, a.photo_refs or [])
+    return out
+
+
+async def _acting(
+    session: Any,
+    request: Request,
+    key: str | None,
+    principal: Principal,
+    act: Any,
+    status_code: int = 200,
+) -> Any:
+    """An assignee's action, run once per ``Idempotency-Key`` (shared.idempotency)."""
+    return await once(
+        session, IdempotentReply, request, key=key, principal=principal, action=act, status_code=status_code
+    )
 
 
 _PRIORITY_RANK = {"emergency": 0, "urgent": 1, "normal": 2}
@@ -98,9 +128,11 @@ async def my_assignments(
     tags=["assignee console"],
     responses=responses(401, 403, 404, 422),
 )
-async def my_assignment(assignment_id: str, principal: CurrentPrincipal, session: Session, clock: Now) -> AssignmentOut:
+async def my_assignment(
+    assignment_id: str, principal: CurrentPrincipal, session: Session, clock: Now, evidence: Proof
+) -> AssignmentOut:
     a = await access.get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    return assignment_out(a, clock)
+    return await with_photos(assignment_out(a, clock), a, session, evidence)
 
 
 @router.post(
@@ -110,11 +142,21 @@ async def my_assignment(assignment_id: str, principal: CurrentPrincipal, session
     responses=ACTING,
 )
 async def sign_in(
-    assignment_id: str, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
-) -> AssignmentOut:
+    assignment_id: str,
+    principal: CurrentPrincipal,
+    session: Session,
+    writer: Writer,
+    clock: Now,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """签收 / 报到: the unit takes the assignment."""
-    a = await service.sign_in(session, writer, assignment_id=assignment_id, principal=principal, at=clock.now())
-    return assignment_out(a, clock)
+
+    async def act() -> AssignmentOut:
+        a = await service.sign_in(session, writer, assignment_id=assignment_id, principal=principal, at=clock.now())
+        return assignment_out(a, clock)
+
+    return await _acting(session, request, idempotency_key, principal, act)
 
 
 @router.post(
@@ -124,11 +166,25 @@ async def sign_in(
     responses=ACTING,
 )
 async def arrive(
-    assignment_id: str, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
-) -> AssignmentOut:
-    """到场: the unit is on site."""
-    a = await service.arrive(session, writer, assignment_id=assignment_id, principal=principal, at=clock.now())
-    return assignment_out(a, clock)
+    assignment_id: str,
+    principal: CurrentPrincipal,
+    session: Session,
+    writer: Writer,
+    clock: Now,
+    request: Request,
+    body: ArriveIn | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """到场: the unit is on site (optionally with the phone's position, stored to ~100 m)."""
+
+    async def act() -> AssignmentOut:
+        position = body.position.coarse() if body and body.position else None
+        a = await service.arrive(
+            session, writer, assignment_id=assignment_id, principal=principal, at=clock.now(), position=position
+        )
+        return assignment_out(a, clock)
+
+    return await _acting(session, request, idempotency_key, principal, act)
 
 
 @router.post(
@@ -138,36 +194,63 @@ async def arrive(
     responses=ACTING,
 )
 async def progress(
-    assignment_id: str, body: ProgressIn, principal: CurrentPrincipal, session: Session, clock: Now
-) -> AssignmentOut:
+    assignment_id: str,
+    body: ProgressIn,
+    principal: CurrentPrincipal,
+    session: Session,
+    clock: Now,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """办理进展: a note on the case timeline."""
-    a = await service.add_progress(
-        session, assignment_id=assignment_id, principal=principal, note=body.note, at=clock.now()
-    )
-    return assignment_out(a, clock)
+
+    async def act() -> AssignmentOut:
+        a = await service.add_progress(
+            session, assignment_id=assignment_id, principal=principal, note=body.note, at=clock.now()
+        )
+        return assignment_out(a, clock)
+
+    return await _acting(session, request, idempotency_key, principal, act)
 
 
 @router.post(
     "/v1/assignments/{assignment_id}/resolve",
     response_model=AssignmentOut,
     tags=["assignee console"],
-    responses=ACTING,
+    responses={**ACTING, **PHOTO_REFUSALS},
 )
 async def resolve(
-    assignment_id: str, body: ResolveIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
-) -> AssignmentOut:
-    """办结 (the unit's part): what was done; the case then waits for the return visit."""
-    a = await service.resolve(
-        session,
-        writer,
-        assignment_id=assignment_id,
-        principal=principal,
-        at=clock.now(),
-        action_taken=body.action_taken,
-        measured_temp_c=body.measured_temp_c,
-        photo_refs=body.photo_refs,
-    )
-    return assignment_out(a, clock)
+    assignment_id: str,
+    body: ResolveIn,
+    principal: CurrentPrincipal,
+    session: Session,
+    writer: Writer,
+    clock: Now,
+    request: Request,
+    evidence: Proof,
+    settings: Settings,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """办结 (the unit's part): what was done, with photos of the fix (404 for a photo this unit did not upload here,
+    413/422 for one that is too large or not an image, 503 with Retry-After while the photo store is down: nothing
+    is taken then); the case then waits for the return visit."""
+
+    async def act() -> AssignmentOut:
+        a = await service.resolve(
+            session,
+            writer,
+            assignment_id=assignment_id,
+            principal=principal,
+            at=clock.now(),
+            action_taken=body.action_taken,
+            measured_temp_c=body.measured_temp_c,
+            photo_refs=body.photo_refs,
+            evidence=evidence,
+            photo_required=settings.photo_required_on_resolve,
+        )
+        return await with_photos(assignment_out(a, clock), a, session, evidence)
+
+    return await _acting(session, request, idempotency_key, principal, act)
 
 
 @router.post(
@@ -177,19 +260,30 @@ async def resolve(
     responses=ACTING,
 )
 async def return_assignment(
-    assignment_id: str, body: ReturnIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
-) -> AssignmentOut:
+    assignment_id: str,
+    body: ReturnIn,
+    principal: CurrentPrincipal,
+    session: Session,
+    writer: Writer,
+    clock: Now,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """退单: hand the assignment back with a reason code; the case is routed again."""
-    a = await service.return_assignment(
-        session,
-        writer,
-        assignment_id=assignment_id,
-        principal=principal,
-        reason=body.reason,
-        note=body.note,
-        at=clock.now(),
-    )
-    return assignment_out(a, clock)
+
+    async def act() -> AssignmentOut:
+        a = await service.return_assignment(
+            session,
+            writer,
+            assignment_id=assignment_id,
+            principal=principal,
+            reason=body.reason,
+            note=body.note,
+            at=clock.now(),
+        )
+        return assignment_out(a, clock)
+
+    return await _acting(session, request, idempotency_key, principal, act)
 
 
 @router.post(
@@ -200,19 +294,30 @@ async def return_assignment(
     responses=ACTING,
 )
 async def request_extension(
-    assignment_id: str, body: ExtensionIn, principal: CurrentPrincipal, session: Session, writer: Writer, clock: Now
-) -> ExtensionOut:
+    assignment_id: str,
+    body: ExtensionIn,
+    principal: CurrentPrincipal,
+    session: Session,
+    writer: Writer,
+    clock: Now,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """延期: ask the street task force for a later resolve deadline."""
-    ext = await extensions.request_extension(
-        session,
-        writer,
-        assignment_id=assignment_id,
-        principal=principal,
-        reason=body.reason,
-        resolve_due=body.resolve_due,
-        at=clock.now(),
-    )
-    return ExtensionOut.model_validate(ext)
+
+    async def act() -> ExtensionOut:
+        ext = await extensions.request_extension(
+            session,
+            writer,
+            assignment_id=assignment_id,
+            principal=principal,
+            reason=body.reason,
+            resolve_due=body.resolve_due,
+            at=clock.now(),
+        )
+        return ExtensionOut.model_validate(ext)
+
+    return await _acting(session, request, idempotency_key, principal, act, status_code=201)
 
 
 @router.get(
@@ -272,11 +377,11 @@ async def list_cases(
 
 
 @router.get("/v1/cases/{case_id}", response_model=CaseOut, tags=["cases"], responses=responses(401, 404, 422))
-async def get_case(case_id: str, principal: CurrentPrincipal, session: Session, clock: Now) -> CaseOut:
-    """A case with its assignments, extensions and timeline (发现→上报→调度→处置→反馈)."""
+async def get_case(case_id: str, principal: CurrentPrincipal, session: Session, clock: Now, evidence: Proof) -> CaseOut:
+    """A case with its assignments (and their photos), extensions and timeline (发现→上报→调度→处置→反馈)."""
     case, assignments, events, extensions = await queries.get_case(session, case_id=case_id, principal=principal)
     out = CaseOut.model_validate(case)
-    out.assignments = [assignment_out(a, clock) for a in assignments]
+    out.assignments = [await with_photos(assignment_out(a, clock), a, session, evidence) for a in assignments]
     out.timeline = [CaseEventOut.model_validate(e) for e in events]
     out.extensions = [
         ExtensionOut.model_validate(e)

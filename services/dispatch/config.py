@@ -26,6 +26,9 @@ class DispatchSettings(ServiceSettings):
         default="http://127.0.0.1:8003", description="Where the console's browser reaches follow-up (reports)."
     )
     run_timers: bool = Field(default=True, description="Fire deadlines in this replica (any number may).")
+    # Which actions must carry a photo (shared.evidence): 办结 does not by default (the return visit's photo of the
+    # thermometer is the evidence that counts); a district that wants the fix photographed turns it on.
+    photo_required_on_resolve: bool = False
 
     # Tokens: dispatch signs them (shared.auth) with this Ed25519 key, PEM or a private JWK; the dev key is refused
     # in production. Its public half is served at /.well-known/jwks.json for intake and follow-up.
@@ -47,12 +50,10 @@ class DispatchSettings(ServiceSettings):
     login_hash_concurrency: int = Field(default=2, ge=1)
     login_hash_queue: int = Field(default=16, ge=0)
 
-    # The field app (/field/): where the phone's browser reaches intake (一键上报, 访民问暖, places) and S3 (photos).
+    # The field app (/field/): where the phone's browser reaches intake (一键上报, 访民问暖, places); it uploads
+    # photos to ``photos.public_endpoint_url`` (or ``photos.endpoint_url``).
     console_intake_url: WebUrl = Field(
         default="http://127.0.0.1:8001", description="Where the field app's browser reaches intake."
-    )
-    field_photo_url: WebUrl = Field(
-        default="http://127.0.0.1:19000", description="The S3 endpoint the field app uploads photos to."
     )
 
     @model_validator(mode="after")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -48,10 +47,8 @@ def _origin(url: str) -> str:
 
 
 def _photo_origin(settings: DispatchSettings) -> str:
-    """The S3 endpoint the phone uploads photos to (presigned POST) — the photo store's, once dispatch has one."""
-    photos: Any = getattr(settings, "photos", None)
-    url = photos.endpoint_url if photos is not None else settings.field_photo_url
-    return _origin(str(url))
+    """The S3 endpoint the phone uploads photos to (the presigned POST's host): the photo store's public one."""
+    return _origin(settings.photos.public_endpoint_url or settings.photos.endpoint_url)
 
 
 def content_security_policy(settings: DispatchSettings) -> str:

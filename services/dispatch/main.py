@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Row
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import accounts, console, escalation, field, routing
@@ -16,10 +16,11 @@ from services.dispatch.config import DispatchSettings
 from services.dispatch.consumers import handlers
 from services.dispatch.domain import CHAIN, Clock, load_rules
 from services.dispatch.gauges import refresh_gauges
-from services.dispatch.models import inbox, outbox, timers
-from shared.auth import Auth, TokenIssuer, TokenVersions, verifier_from_settings
+from services.dispatch.models import Case, Photo, inbox, outbox, timers
+from shared.auth import Auth, Role, TokenIssuer, TokenVersions, verifier_from_settings
 from shared.clock import Clock as TimeSource
 from shared.clock import SystemClock
+from shared.evidence import Evidence, photo_router, retention
 from shared.outbox import OutboxWriter
 from shared.runtime import ServiceRuntime
 from shared.timers import TimerEngine
@@ -46,6 +47,13 @@ def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSourc
     )
 
 
+def closed_cases(cutoff: datetime) -> Any:
+    """The photo keys of cases closed before ``cutoff`` (the retention job's due list)."""
+    return (
+        select(Photo.key).join(Case, Case.id == Photo.case_id).where(Case.status == "closed", Case.closed_at < cutoff)
+    )
+
+
 def create_app(settings: DispatchSettings | None = None, clock: TimeSource | None = None) -> FastAPI:
     settings = settings or DispatchSettings()
     time_source = clock or SystemClock()
@@ -61,13 +69,14 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
     async def gauges(rt: ServiceRuntime) -> None:
         await refresh_gauges(rt, time_source)
 
+    evidence = Evidence.of(settings, Photo)
     runtime = ServiceRuntime(
         settings,
         outbox=outbox,
         inbox=inbox,
         migrations_dir=MIGRATIONS,
         consumers=lambda rt: handlers(settings.topics, rt.writer(settings.topics.cases), time_source),
-        background=[run_timers, gauges] if settings.run_timers else [gauges],
+        background=[run_timers, gauges, retention(evidence, closed_cases)] if settings.run_timers else [gauges],
         on_start=on_start,
     )
     issuer = TokenIssuer(
@@ -82,7 +91,15 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
     return runtime.build_app(
         title="供暖诉求调度 · dispatch",
         description="网格吹哨、部门报到: cases, assignments on the clock, the escalation chain, 退单 and 延期.",
-        routers=[router, accounts.router, console.router, field.router],
+        routers=[
+            router,
+            accounts.router,
+            console.router,
+            field.router,
+            photo_router(Role.UNIT, Role.GRID_WORKER, Role.TASK_FORCE),
+        ],
+        settings=settings,
+        evidence=evidence,
         clock=time_source,
         writer=runtime.writer(settings.topics.cases),
         issuer=issuer,

@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
+from shared.evidence import PhotoColumns
+from shared.idempotency import IdempotentReplyColumns
 from shared.outbox import messaging_tables
 from shared.timers import timers_table
 
@@ -103,6 +105,8 @@ class Assignment(Base):
     action_taken: Mapped[str | None] = mapped_column(Text)
     measured_temp_c: Mapped[float | None] = mapped_column(Float)
     photo_refs: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # 到场 with the phone's position, rounded to ~100 m (3 decimals): {lat, lon, accuracy_m}
+    arrival_position: Mapped[dict[str, float] | None] = mapped_column(JSONB)
     returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     return_reason: Mapped[str | None] = mapped_column(String(32))
     return_note: Mapped[str | None] = mapped_column(Text)
@@ -195,3 +199,11 @@ class LoginFailures(Base):
     failures: Mapped[int] = mapped_column(default=0)
     last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class Photo(PhotoColumns, Base):
+    """A photo upload this service granted, and once an action named it, the evidence it is (shared.evidence)."""
+
+
+class IdempotentReply(IdempotentReplyColumns, Base):
+    """The first answer to an action sent with an ``Idempotency-Key`` (shared.idempotency)."""

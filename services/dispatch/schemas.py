@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispatch.domain import ReturnReason
 from shared.contracts.common import Tier, UnitType
+from shared.evidence import MAX_PHOTOS, PhotoKey, PhotoOut
 from shared.inputs import IsoDateTime
-from shared.privacy import STORED, FreeText, PhotoRef
+from shared.privacy import STORED, FreeText
 from shared.text import CleanText
 
 ScopeKind = Annotated[str, Field(max_length=20)]
@@ -38,7 +39,31 @@ class ResolveIn(BaseModel):
     measured_temp_c: float | None = Field(
         default=None, ge=-10, le=40, strict=True, description="Indoor temperature after the fix."
     )
-    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
+    photo_refs: list[PhotoKey] = Field(
+        default_factory=list,
+        max_length=MAX_PHOTOS,
+        description="Photos of the fix, uploaded with this service's ``POST /v1/photos/uploads``.",
+    )
+
+
+class Position(BaseModel):
+    """Where the phone was (WGS-84); stored rounded to 3 decimals (~100 m): enough to see the crew was there."""
+
+    lat: float = Field(ge=-90, le=90, strict=True)
+    lon: float = Field(ge=-180, le=180, strict=True)
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000, strict=True)
+
+    def coarse(self) -> dict[str, float]:
+        out = {"lat": round(self.lat, 3), "lon": round(self.lon, 3)}
+        if self.accuracy_m is not None:
+            out["accuracy_m"] = float(max(100, round(self.accuracy_m)))
+        return out
+
+
+class ArriveIn(BaseModel):
+    """到场, optionally with the phone's position."""
+
+    position: Position | None = None
 
 
 class ProgressIn(BaseModel):
@@ -100,6 +125,8 @@ class AssignmentOut(BaseModel):
     priority: str | None = None
     priority_resident: bool | None = None
     location: dict[str, Any] | None = None
+    arrival_position: dict[str, float] | None = None
+    photos: list[PhotoOut] = Field(default_factory=list, description="Photos of the fix (detail views only).")
 
 
 class ExtensionOut(BaseModel):

@@ -48,6 +48,7 @@ from shared.contracts.dispatch import (
 from shared.contracts.followup import CaseClosed, CaseReopened, ReopenReason
 from shared.contracts.intake import ComplaintReported
 from shared.errors import Conflict, NotFound
+from shared.evidence import Evidence
 from shared.outbox import OutboxWriter
 
 # -- the whistle ---------------------------------------------------------------------------------------
@@ -136,15 +137,21 @@ async def sign_in(
 
 
 async def arrive(
-    session: AsyncSession, writer: OutboxWriter, *, assignment_id: str, principal: Principal, at: datetime
+    session: AsyncSession,
+    writer: OutboxWriter,
+    *,
+    assignment_id: str,
+    principal: Principal,
+    at: datetime,
+    position: dict[str, float] | None = None,
 ) -> Assignment:
-    """到场."""
+    """到场, with the phone's position if it gave one (already coarse)."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
     if a.status == "dispatched":
         raise Conflict("not_signed_in", messages.SIGN_IN_FIRST)
     if a.status != "signed_in":
         raise Conflict("already_on_site", messages.ALREADY_ON_SITE)
-    a.status, a.arrived_at = "on_site", at
+    a.status, a.arrived_at, a.arrival_position = "on_site", at, position
     on_time = at <= a.on_site_due
     await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.ON_SITE))
     timeline(session, a.case_id, "arrived", actor_name(principal), at, assignment_id=a.id, on_time=on_time)
@@ -179,13 +186,28 @@ async def resolve(
     action_taken: str,
     measured_temp_c: float | None,
     photo_refs: list[str],
+    evidence: Evidence | None = None,
+    photo_required: bool = False,
 ) -> Assignment:
-    """办结 (the assignee's part). When every part of the round is done the case awaits its return visit."""
+    """办结 (the assignee's part). When every part of the round is done the case awaits its return visit. The photos
+    must be this unit's uploads, checked and published by ``evidence`` (shared.evidence), taken since the dispatch."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
     if a.status == "dispatched":
         raise Conflict("not_signed_in", messages.SIGN_IN_FIRST)
     if a.status not in OPEN_STATUSES:
         raise Conflict("already_resolved", messages.ALREADY_RESOLVED)
+    if evidence is not None:
+        await evidence.accept(
+            session,
+            photo_refs,
+            principal=principal,
+            subject=f"assignment:{a.id}",
+            case_id=a.case_id,
+            window=(a.dispatched_at, at),
+            required=photo_required,
+        )
+    elif photo_refs or photo_required:
+        raise ValueError("photos need the service's evidence store")
     a.status, a.resolved_at = "resolved", at
     a.action_taken, a.measured_temp_c, a.photo_refs = action_taken, measured_temp_c, photo_refs
     on_time = at <= a.resolve_due

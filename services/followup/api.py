@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import domain, messages, queries, render, reports, scorecard, service, spotchecks
 from services.followup.config import FollowupSettings
-from services.followup.models import Round, SpotCheckDraw, Visit
+from services.followup.models import IdempotentReply, Round, SpotCheckDraw, Visit
 from services.followup.schemas import (
     DailyReportOut,
     DayOut,
@@ -30,6 +30,8 @@ from services.followup.schemas import (
 from shared.auth import CurrentPrincipal, Role, require
 from shared.clock import Clock
 from shared.errors import ApiError, NotFound, responses
+from shared.evidence import PHOTO_REFUSALS, Evidence, PhotoOut
+from shared.idempotency import IdempotencyKey, once
 from shared.inputs import IsoDate
 from shared.outbox import OutboxWriter
 from shared.runtime import Transaction
@@ -84,15 +86,27 @@ def _text(body: str) -> Response:
 # -- return visits ---------------------------------------------------------------------------------------------
 
 
-def _visit_out(visit: Visit, round_: Round | None) -> VisitOut:
+def _evidence(request: Request) -> Evidence:
+    return request.app.state.evidence  # type: ignore[no-any-return]
+
+
+def _visit_out(visit: Visit, round_: Round | None, photos: dict[str, PhotoOut] | None = None) -> VisitOut:
     out = VisitOut.model_validate(visit)
-    return out.model_copy(update={"round_outcome": round_.outcome if round_ else None})
+    shown = [photos[k] for k in visit.photo_refs or [] if k in photos] if photos else []
+    return out.model_copy(update={"round_outcome": round_.outcome if round_ else None, "photos": shown})
+
+
+async def _photos(session: AsyncSession, request: Request, *subjects: Any) -> dict[str, PhotoOut]:
+    """The photos of these visits or checks, by key, in one query (short-lived links)."""
+    keys = [k for x in subjects for k in (x.photo_refs or [])]
+    return {p.key: p for p in await _evidence(request).shown(session, keys)} if keys else {}
 
 
 @router.get("/v1/visits", response_model=list[VisitOut], tags=["return visits"], responses=responses(401, 403, 422))
 async def list_visits(
     principal: CurrentPrincipal,
     session: Session,
+    request: Request,
     status: Annotated[
         str, Query(pattern="^(pending|closed|reopened|cancelled|all)$", description="all: any status")
     ] = "pending",
@@ -113,40 +127,53 @@ async def list_visits(
         case_id=case_id,
     )
     rounds = await service.rounds_of(session, visits)
-    return [_visit_out(v, rounds.get((v.case_id, v.round))) for v in visits]
+    photos = await _photos(session, request, *visits)
+    return [_visit_out(v, rounds.get((v.case_id, v.round)), photos) for v in visits]
 
 
 @router.get(
     "/v1/visits/{visit_id}", response_model=VisitOut, tags=["return visits"], responses=responses(401, 403, 404, 422)
 )
-async def get_visit(visit_id: str, principal: CurrentPrincipal, session: Session) -> VisitOut:
+async def get_visit(visit_id: str, principal: CurrentPrincipal, session: Session, request: Request) -> VisitOut:
     require(principal, Role.GRID_WORKER, *OVERSEERS)
     visit = await service.get(session, visit_id=visit_id, principal=principal)
-    return _visit_out(visit, await service.round_of(session, visit))
+    return _visit_out(visit, await service.round_of(session, visit), await _photos(session, request, visit))
 
 
 @router.post(
     "/v1/visits/{visit_id}/record",
     response_model=VisitOut,
     tags=["return visits"],
-    responses=responses(401, 403, 404, 409, 422),
+    responses={**responses(401, 403, 404, 409, 422), **PHOTO_REFUSALS},
 )
 async def record_visit(
-    visit_id: str, body: VisitIn, principal: CurrentPrincipal, session: Session, request: Request
-) -> VisitOut:
-    """回访: measured rooms, photos and the resident's verdict — or ``reached: false`` when nobody could be
-    reached. Closes the case or sends it back to dispatch once the round's visits are in."""
+    visit_id: str,
+    body: VisitIn,
+    principal: CurrentPrincipal,
+    session: Session,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """回访: measured rooms, photos of the thermometer and the resident's verdict — or ``reached: false`` when nobody
+    could be reached. Closes the case or sends it back to dispatch once the round's visits are in. Photos: 404 for
+    one this worker did not upload here, 413/422 too large or not an image, 503 with Retry-After while the photo
+    store is down (nothing is recorded then). Resent with the same ``Idempotency-Key``: the first answer."""
     require(principal, Role.GRID_WORKER)
-    visit, round_ = await service.record(
-        session,
-        _writer(request),
-        visit_id=visit_id,
-        principal=principal,
-        body=body,
-        settings=_settings(request),
-        at=_now(request),
-    )
-    return _visit_out(visit, round_)
+
+    async def act() -> VisitOut:
+        visit, round_ = await service.record(
+            session,
+            _writer(request),
+            visit_id=visit_id,
+            principal=principal,
+            body=body,
+            settings=_settings(request),
+            at=_now(request),
+            evidence=_evidence(request),
+        )
+        return _visit_out(visit, round_, await _photos(session, request, visit))
+
+    return await once(session, IdempotentReply, request, key=idempotency_key, principal=principal, action=act)
 
 
 # -- 每周随机抽核 -----------------------------------------------------------------------------------------------
@@ -235,7 +262,13 @@ async def record_spot_check(
     """The task force's finding; a failure reopens the case (CaseReopened, spot_check_failed)."""
     require(principal, Role.TASK_FORCE, Role.ADMIN)
     check = await spotchecks.record(
-        session, _writer(request), check_id=check_id, principal=principal, body=body, at=_now(request)
+        session,
+        _writer(request),
+        check_id=check_id,
+        principal=principal,
+        body=body,
+        at=_now(request),
+        evidence=_evidence(request),
     )
     return SpotCheckOut.model_validate(check)
 

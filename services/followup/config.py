@@ -27,6 +27,9 @@ class FollowupSettings(ServiceSettings):
 
     # 回访
     visit_within_hours: float = Field(default=24.0, gt=0, description="回访 deadline after a resolution.")
+    # 回访 测温拍照: a visit at which the resident was reached carries at least one photo (the thermometer) unless a
+    # district turns this off (shared.evidence; an unreached attempt never needs one).
+    photo_required_on_visit: bool = True
     unreached_retry_hours: float = Field(
         default=24.0, gt=0, description="After a first unreached attempt the deadline is at least this far away."
     )

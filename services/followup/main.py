@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Row
+from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,9 +16,11 @@ from services.followup.api import router
 from services.followup.config import FollowupSettings
 from services.followup.consumers import handlers
 from services.followup.metrics import refresh_gauges
-from services.followup.models import inbox, outbox, timers, token_versions
+from services.followup.models import CaseFact, Photo, inbox, outbox, timers, token_versions
 from shared import timers as durable
+from shared.auth import Role
 from shared.clock import Clock, SystemClock
+from shared.evidence import Evidence, photo_router, retention
 from shared.outbox import OutboxWriter
 from shared.revocations import auth_of
 from shared.runtime import ServiceRuntime
@@ -70,6 +72,15 @@ async def arm_weekly_draw(session: AsyncSession, settings: FollowupSettings, now
     )
 
 
+def closed_cases(cutoff: datetime) -> Any:
+    """The photo keys of cases closed before ``cutoff`` (the retention job's due list)."""
+    return (
+        select(Photo.key)
+        .join(CaseFact, CaseFact.id == Photo.case_id)
+        .where(CaseFact.status == "closed", CaseFact.closed_at < cutoff)
+    )
+
+
 def create_app(settings: FollowupSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or FollowupSettings()
     time_source = clock or SystemClock()
@@ -87,20 +98,22 @@ def create_app(settings: FollowupSettings | None = None, clock: Clock | None = N
     async def gauges(rt: ServiceRuntime) -> None:
         await refresh_gauges(rt)
 
+    evidence = Evidence.of(settings, Photo)
     runtime = ServiceRuntime(
         settings,
         outbox=outbox,
         inbox=inbox,
         migrations_dir=MIGRATIONS,
         consumers=lambda rt: handlers(settings, rt.writer(topic)),
-        background=[run_timers, gauges] if settings.run_timers else [gauges],
+        background=[run_timers, gauges, retention(evidence, closed_cases)] if settings.run_timers else [gauges],
         on_start=on_start,
     )
     return runtime.build_app(
         title="供暖诉求回访 · followup",
         description="24-hour return visits, the verdict that closes or reopens a case, weekly spot-checks, "
         "unit scorecards and the daily and season reports.",
-        routers=[router],
+        routers=[router, photo_router(Role.GRID_WORKER, Role.TASK_FORCE)],
+        evidence=evidence,
         clock=time_source,
         writer=runtime.writer(topic),
         auth=auth_of(settings, runtime, token_versions),

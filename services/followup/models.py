@@ -12,6 +12,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
+from shared.evidence import PhotoColumns
+from shared.idempotency import IdempotentReplyColumns
 from shared.outbox import messaging_tables
 from shared.revocations import token_versions_table
 from shared.timers import timers_table
@@ -213,6 +215,7 @@ class Visit(Base):
     reopen_reason: Mapped[str | None] = mapped_column(String(16))
     notes: Mapped[str | None] = mapped_column(Text)
     photo_refs: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    place_name: Mapped[str | None] = mapped_column(String(300))  # 小区 · 楼栋 · 单元 · 室 (shared.contracts)
     visited_by: Mapped[str | None] = mapped_column(String(64))
     visited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -263,3 +266,11 @@ class SpotCheck(Base):
     photo_refs: Mapped[list[str]] = mapped_column(JSONB, default=list)
     checked_by: Mapped[str | None] = mapped_column(String(64))
     checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Photo(PhotoColumns, Base):
+    """A photo upload this service granted, and once an action named it, the evidence it is (shared.evidence)."""
+
+
+class IdempotentReply(IdempotentReplyColumns, Base):
+    """The first answer to an action sent with an ``Idempotency-Key`` (shared.idempotency)."""

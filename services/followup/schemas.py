@@ -11,7 +11,8 @@ from pydantic_core import PydanticCustomError
 from services.followup import messages
 from services.followup.domain import PLAUSIBLE_INDOOR_C
 from shared.contracts.common import Satisfaction
-from shared.privacy import STORED, PhotoRef
+from shared.evidence import MAX_PHOTOS, PhotoKey, PhotoOut
+from shared.privacy import STORED
 
 
 def _plausible(temps: list[float]) -> list[float]:
@@ -19,12 +20,6 @@ def _plausible(temps: list[float]) -> list[float]:
     if any(not (low <= t <= high) for t in temps):
         raise PydanticCustomError("temperature_implausible", messages.TEMP_IMPLAUSIBLE)
     return temps
-
-
-def _photo_refs(refs: list[str]) -> list[str]:
-    if any(not r or len(r) > 300 for r in refs):
-        raise PydanticCustomError("photo_ref_invalid", messages.PHOTO_REF_INVALID)
-    return refs
 
 
 class VisitIn(BaseModel):
@@ -46,8 +41,11 @@ class VisitIn(BaseModel):
     notes: Annotated[str, Field(max_length=2000), STORED] | None = Field(
         default=None, description="What the worker noted (回访记录), stored redacted."
     )
-    photo_refs: list[PhotoRef] = Field(
-        default_factory=list, max_length=20, description="References of uploaded photos."
+    photo_refs: list[PhotoKey] = Field(
+        default_factory=list,
+        max_length=MAX_PHOTOS,
+        description="Photos (the thermometer in the room) uploaded with follow-up's ``POST /v1/photos/uploads``; at "
+        "least one when the resident was reached, unless the district turned the rule off.",
     )
 
     @field_validator("room_temps_c")
@@ -68,11 +66,6 @@ class VisitIn(BaseModel):
             raise PydanticCustomError("satisfaction_unexpected", messages.NO_SATISFACTION_WHEN_UNREACHED)
         return answer
 
-    @field_validator("photo_refs")
-    @classmethod
-    def _photos(cls, refs: list[str]) -> list[str]:
-        return _photo_refs(refs)
-
 
 class VisitOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -83,6 +76,7 @@ class VisitOut(BaseModel):
     category: str
     household_id: str | None = Field(description="None for a building-level visit.")
     building_id: str
+    place_name: str | None = Field(default=None, description="小区 · 楼栋 · 单元 · 室, where known.")
     grid_id: str
     community_id: str
     street_id: str
@@ -104,6 +98,7 @@ class VisitOut(BaseModel):
     round_outcome: str | None = Field(
         default=None, description="The round's verdict so far: pending, closed or reopened (a building sample)."
     )
+    photos: list[PhotoOut] = Field(default_factory=list, description="The photos of the visit (short-lived links).")
 
 
 class SpotCheckIn(BaseModel):
@@ -119,17 +114,12 @@ class SpotCheckIn(BaseModel):
     notes: Annotated[str, Field(max_length=2000), STORED] | None = Field(
         default=None, description="What the task force noted, stored redacted."
     )
-    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
+    photo_refs: list[PhotoKey] = Field(default_factory=list, max_length=MAX_PHOTOS)
 
     @field_validator("room_temps_c")
     @classmethod
     def _temps(cls, temps: list[float]) -> list[float]:
         return _plausible(temps)
-
-    @field_validator("photo_refs")
-    @classmethod
-    def _photos(cls, refs: list[str]) -> list[str]:
-        return _photo_refs(refs)
 
 
 class SpotCheckOut(BaseModel):

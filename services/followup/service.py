@@ -19,7 +19,7 @@ from services.followup.models import BUILDING, CaseFact, Round, Visit, timers
 from services.followup.schemas import VisitIn
 from shared import timers as durable
 from shared.auth import Principal, Role
-from shared.contracts.common import Satisfaction
+from shared.contracts.common import Location, Satisfaction
 from shared.contracts.dispatch import CaseResolved
 from shared.contracts.followup import (
     CaseClosed,
@@ -31,6 +31,7 @@ from shared.contracts.followup import (
     VisitUnreached,
 )
 from shared.errors import ApiError, Conflict, NotFound
+from shared.evidence import Evidence
 from shared.outbox import OutboxWriter
 
 VISIT_DUE = "visit_due"
@@ -55,6 +56,16 @@ def in_scope(principal: Principal, model: Any) -> ColumnElement[bool]:
 
 
 # -- owing visits ------------------------------------------------------------------------------------------
+
+
+def _place_of(loc: Location, target: str) -> str | None:
+    """The visit's place as people name it: the case's own (household or building), or the building's part of it
+    for another household of a building sample (the field app adds the room from the grid's registry)."""
+    if not loc.place_name:
+        return None
+    if target == BUILDING or target == loc.household_id:
+        return loc.place_name
+    return " · ".join(loc.place_name.split(" · ")[:2])
 
 
 async def schedule(
@@ -104,6 +115,7 @@ async def schedule(
             category=resolved.category.value,
             household_id=None if target == BUILDING else target,
             building_id=loc.building_id,
+            place_name=_place_of(loc, target),
             grid_id=loc.grid_id,
             community_id=loc.community_id,
             street_id=loc.street_id,
@@ -203,6 +215,7 @@ async def record(
     body: VisitIn,
     settings: FollowupSettings,
     at: datetime,
+    evidence: Evidence | None = None,
 ) -> tuple[Visit, Round]:
     """Record an attempt at a return visit and decide: another attempt (resident not reached), or the visit's
     verdict — and, once the round's visits allow it, 办结 (CaseClosed) or 发回重办 (CaseReopened)."""
@@ -226,6 +239,21 @@ async def record(
         )
     except domain.ReadingRequired as exc:
         raise ApiError(422, "reading_required", messages.READING_REQUIRED_UNREACHED, "room_temps_c") from exc
+    # 测温拍照: the photos must be this worker's uploads, taken since the fix (else flagged for the task force).
+    required = settings.photo_required_on_visit and body.reached
+    if evidence is not None:
+        await evidence.accept(
+            session,
+            body.photo_refs,
+            principal=principal,
+            subject=f"visit:{visit.id}",
+            case_id=visit.case_id,
+            window=(visit.resolved_at, at),
+            required=required,
+        )
+    elif body.photo_refs or required:
+        raise ValueError("photos need the service's evidence store")
+    new_photos = [k for k in body.photo_refs if k not in visit.photo_refs]
     visit.attempt_log = [
         *(visit.attempt_log or []),
         {
@@ -242,7 +270,7 @@ async def record(
         visit.attempts += 1
         visit.due_at = max(visit.due_at, at + timedelta(hours=settings.unreached_retry_hours))
         visit.notes = body.notes or visit.notes
-        visit.photo_refs = [*visit.photo_refs, *body.photo_refs]
+        visit.photo_refs = [*visit.photo_refs, *new_photos]
         if visit.overdue_at is None:
             await durable.schedule(session, timers, kind=VISIT_DUE, ref=visit.id, due_at=visit.due_at)
         await writer.emit(
@@ -268,7 +296,7 @@ async def record(
     visit.room_temps_c, visit.min_temp_c = temps, v.min_temp_c
     visit.satisfaction = body.satisfaction.value if body.satisfaction else None
     visit.notes = body.notes or visit.notes
-    visit.photo_refs = [*visit.photo_refs, *body.photo_refs]
+    visit.photo_refs = [*visit.photo_refs, *new_photos]
     visit.visited_by, visit.visited_at, visit.concluded_at = principal.sub, at, at
     visit.unreached = attempt.unreached
     visit.status = "closed" if v.close else "reopened"

@@ -19,6 +19,7 @@ from services.followup.service import in_scope
 from shared.auth import Principal
 from shared.contracts.followup import CaseReopened, ReopenReason, SpotCheckRecorded, SpotCheckScheduled
 from shared.errors import ApiError, Conflict, NotFound
+from shared.evidence import Evidence
 from shared.outbox import OutboxWriter
 
 
@@ -196,6 +197,7 @@ async def record(
     principal: Principal,
     body: SpotCheckIn,
     at: datetime,
+    evidence: Evidence | None = None,
 ) -> SpotCheck:
     """The task force's finding. Every room ≥ the standard, the resident not dissatisfied and the return-visit
     record true to what was found: passed. Anything else fails the check and reopens the case
@@ -211,6 +213,17 @@ async def record(
     if not passed and not (round_.outcome == "closed" and case.status == "closed" and case.round == check.round):
         # The case moved on since the draw (it can only be reopened once): the finding has nothing to reopen.
         raise Conflict("case_not_closed", messages.SPOT_CHECK_CASE_NOT_CLOSED)
+    if body.photo_refs:
+        if evidence is None:
+            raise ValueError("photos need the service's evidence store")
+        await evidence.accept(
+            session,
+            body.photo_refs,
+            principal=principal,
+            subject=f"spot_check:{check.id}",
+            case_id=check.case_id,
+            window=(check.drawn_at, at),
+        )
     check.status = "passed" if passed else "failed"
     check.room_temps_c, check.min_temp_c = body.room_temps_c, v.min_temp_c
     check.satisfaction = body.satisfaction.value if body.satisfaction else None

@@ -23,6 +23,7 @@ from services.intake.schemas import (
     GridReportIn,
     HotlineOrderIn,
     HotlineOrderOut,
+    PlaceOut,
     PublicReportOut,
     ReadingsIn,
     ReadingsOut,
@@ -39,6 +40,7 @@ from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
 from shared.clock import Clock
 from shared.db import retry_races
 from shared.errors import ApiError, NotFound, responses
+from shared.evidence import PHOTO_REFUSALS
 from shared.inputs import IsoDate, not_in_future
 from shared.limits import RateLimiter
 from shared.runtime import Transaction
@@ -125,7 +127,11 @@ def _limits(request: Request) -> RateLimiter:
     response_model=ReportOut,
     status_code=status.HTTP_201_CREATED,
     tags=["grid worker"],
-    responses={200: {"description": "Same idempotency key: the first report"}, **responses(401, 403, 422, 429)},
+    responses={
+        200: {"description": "Same idempotency key: the first report"},
+        **responses(401, 403, 422, 429),
+        **PHOTO_REFUSALS,
+    },
 )
 async def grid_report(
     body: GridReportIn, principal: CurrentPrincipal, session: Session, request: Request, response: Response
@@ -140,6 +146,7 @@ async def grid_report(
         grid_worker_id=principal.sub,
         grid_id=principal.scope,
         at=_clock(request).now(),
+        evidence=request.app.state.evidence,
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -154,6 +161,7 @@ async def grid_report(
     responses={
         200: {"description": "Same idempotency key: the visit already logged"},
         **responses(401, 403, 422, 429),
+        **PHOTO_REFUSALS,
     },
 )
 async def log_visit(
@@ -170,6 +178,7 @@ async def log_visit(
         grid_worker_id=principal.sub,
         grid_id=principal.scope,
         at=_clock(request).now(),
+        evidence=request.app.state.evidence,
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -189,6 +198,24 @@ async def _grid_of(session: AsyncSession, principal: Principal, grid_id: str | N
     ):
         raise NotFound("grid", messages.GRID_NOT_FOUND)
     return grid_id
+
+
+@router.get("/v1/places", response_model=list[PlaceOut], tags=["grid worker"], responses=responses(401, 403, 422))
+async def places(
+    principal: CurrentPrincipal,
+    session: Session,
+    q: Annotated[
+        str | None, Query(max_length=40, description="Part of a name or a room number, e.g. 粮库 or 101.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=20_000)] = 5_000,
+) -> list[PlaceOut]:
+    """The buildings and households of the grid worker's own grid, as people name them, for 一键上报 and 访民问暖
+    (the field app keeps them for offline use). Names of places only: no resident's name or number."""
+    require(principal, Role.GRID_WORKER)
+    found = await registry.places_of_grid(session, grid_id=principal.scope)
+    if q and (needle := q.strip()):
+        found = [p for p in found if needle in p["label"] or needle == (p["room"] or "")]
+    return [PlaceOut(**p) for p in found[:limit]]
 
 
 @router.get("/v1/visits", response_model=list[VisitOut], tags=["grid worker"], responses=responses(401, 403, 404, 422))

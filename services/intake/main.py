@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from services.intake import hotline, open311, service
 from services.intake.api import router
 from services.intake.config import IntakeSettings
 from services.intake.consumers import handlers
-from services.intake.models import inbox, outbox, token_versions
+from services.intake.models import Photo, Report, inbox, outbox, token_versions
+from shared.auth import Role
 from shared.clock import Clock, SystemClock
+from shared.evidence import Evidence, photo_router, retention
 from shared.limits import RateLimiter, speak_refusals
 from shared.revocations import auth_of
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
+
+
+def closed_reports(cutoff: datetime) -> Any:
+    """The photo keys of reports (一键上报, visit findings) whose case closed before ``cutoff`` (retention)."""
+    return select(func.jsonb_array_elements_text(Report.photo_refs)).where(
+        Report.status == "closed", Report.status_at < cutoff
+    )
 
 
 def create_app(
@@ -49,19 +60,21 @@ def create_app(
                 log.warning("pruning the replay store failed", exc_info=True)
             await asyncio.sleep(every)
 
+    evidence = Evidence.of(settings, Photo)
     runtime = ServiceRuntime(
         settings,
         outbox=outbox,
         inbox=inbox,
         migrations_dir=MIGRATIONS,
         consumers=lambda rt: handlers(settings.topics),
-        background=[deliver_callbacks, prune_replays],
+        background=[deliver_callbacks, prune_replays, retention(evidence, closed_reports)],
     )
     writer = runtime.writer(settings.topics.complaints)
     app = runtime.build_app(
         title="供暖诉求受理 · intake",
         description="Every channel in: grid one-tap reports, 12345 orders, Open311, sensors, the visit ledger.",
-        routers=[router, open311.router],
+        routers=[router, open311.router, photo_router(Role.GRID_WORKER)],
+        evidence=evidence,
         body_limits={"/v1/sensor-readings": settings.sensor_max_body_bytes},
         clock=clock,
         settings=settings,

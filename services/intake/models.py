@@ -27,6 +27,8 @@ from sqlalchemy.dialects.postgresql import JSONB, REAL
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
+from shared.evidence import PhotoColumns
+from shared.idempotency import IdempotentReplyColumns
 from shared.outbox import messaging_tables
 from shared.revocations import token_versions_table
 
@@ -233,3 +235,11 @@ class HouseholdVisit(Base):
     report_ids: Mapped[list[str]] = mapped_column(JSONB)
     idempotency_key: Mapped[str | None] = mapped_column(String(80))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Photo(PhotoColumns, Base):
+    """A photo upload this service granted, and once an action named it, the evidence it is (shared.evidence)."""
+
+
+class IdempotentReply(IdempotentReplyColumns, Base):
+    """The first answer to an action sent with an ``Idempotency-Key`` (shared.idempotency)."""

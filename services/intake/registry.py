@@ -3,13 +3,17 @@ Loaded through the admin API; every report is placed and enriched from it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.intake import messages
 from services.intake.models import Area, Building, Household, Sensor
 from services.intake.schemas import RegistryIn
+from shared.contracts.common import place_label
 from shared.errors import ApiError
 
 
@@ -87,3 +91,57 @@ async def area_and_parents(session: AsyncSession, *, area_id: str) -> list[str]:
 async def resident(session: AsyncSession, *, household_id: str | None) -> Household | None:
     """The household whose resident a report is about (None for a building-wide report)."""
     return await session.get(Household, household_id) if household_id else None
+
+
+async def places_of_grid(session: AsyncSession, *, grid_id: str) -> list[dict[str, Any]]:
+    """The buildings of a grid and their households, as people name them (小区 · 楼栋 · 单元 · 室), in that order:
+    what a grid worker picks a place from. Never a resident's name or number."""
+    compound = aliased(Area)
+    rows = (
+        await session.execute(
+            select(Building, compound.name)
+            .join(compound, compound.id == Building.compound_id)
+            .where(Building.grid_id == grid_id)
+            .order_by(compound.name, Building.name)
+        )
+    ).all()
+    buildings = {b.id: (b, compound_name) for b, compound_name in rows}
+    households = (
+        await session.scalars(select(Household).where(Household.building_id.in_(list(buildings))))
+        if buildings
+        else None
+    )
+    by_building: dict[str, list[Household]] = {}
+    for h in households.all() if households is not None else []:
+        by_building.setdefault(h.building_id, []).append(h)
+    out: list[dict[str, Any]] = []
+    for b, compound_name in buildings.values():
+        common = {"building_id": b.id, "compound_id": b.compound_id, "compound": compound_name, "building": b.name}
+        out.append(
+            common
+            | {
+                "household_id": None,
+                "unit_no": None,
+                "room": None,
+                "priority_resident": False,
+                "label": place_label(compound_name, b.name),
+            }
+        )
+        for h in sorted(by_building.get(b.id, []), key=lambda h: (_natural(h.unit_no), _natural(h.room))):
+            out.append(
+                common
+                | {
+                    "household_id": h.id,
+                    "unit_no": h.unit_no,
+                    "room": h.room,
+                    "priority_resident": bool(h.priority_group),
+                    "label": place_label(compound_name, b.name, h.unit_no, h.room),
+                }
+            )
+    return out
+
+
+def _natural(text: str) -> tuple[int, str]:
+    """Rooms in the order of their numbers (2 before 10); names without a number after."""
+    digits = "".join(c for c in text if c.isascii() and c.isdigit())
+    return (int(digits) if digits else 1 << 30, text)

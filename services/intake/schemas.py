@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.common import Category
+from shared.evidence import MAX_PHOTOS, PhotoKey
 from shared.inputs import BOUNDED, ISO, IsoDateTime
 from shared.privacy import FreeText, PhotoRef
 from shared.text import CLEAN, CleanText
@@ -66,7 +67,11 @@ class GridReportIn(BaseModel):
     measured_temp_c: float | None = Field(
         default=None, ge=-10, le=40, strict=True, description="Indoor temperature (°C)."
     )
-    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
+    photo_refs: list[PhotoKey] = Field(
+        default_factory=list,
+        max_length=MAX_PHOTOS,
+        description="Photos uploaded with intake's POST /v1/photos/uploads.",
+    )
     idempotency_key: str | None = Field(default=None, max_length=80, description="Resend-safe client key.")
 
 
@@ -199,7 +204,11 @@ class ReadingsOut(BaseModel):
 class FindingIn(BaseModel):
     category: Category | None = Field(default=None, description="Omitted: classified from the description.")
     description: FreeText = Field(min_length=1, max_length=2000, description="What was found, stored redacted.")
-    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=20)
+    photo_refs: list[PhotoKey] = Field(
+        default_factory=list,
+        max_length=MAX_PHOTOS,
+        description="Photos uploaded with intake's POST /v1/photos/uploads.",
+    )
 
 
 class VisitIn(BaseModel):
@@ -211,6 +220,20 @@ class VisitIn(BaseModel):
     residents_reached: int = Field(ge=0, le=50, strict=True)
     findings: list[FindingIn] = Field(default_factory=list, max_length=10)
     idempotency_key: str | None = Field(default=None, max_length=80)
+
+
+class PlaceOut(BaseModel):
+    """A building (``household_id`` None: report for the whole building) or a household of the caller's grid."""
+
+    building_id: str
+    household_id: str | None
+    compound_id: str
+    compound: str
+    building: str
+    unit_no: str | None
+    room: str | None
+    label: str = Field(description="小区 · 楼栋 · 单元 · 室, e.g. 粮库家属院 · 1号楼 · 1单元 · 101室")
+    priority_resident: bool = Field(description="A household of priority residents (独居老人、残障、低保…).")
 
 
 class VisitOut(BaseModel):

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, messages, metrics
 from services.intake.models import (
+    Area,
     Building,
     Household,
     Report,
@@ -24,9 +25,11 @@ from services.intake.models import (
     ReportGroup,
 )
 from services.intake.schemas import GridReportIn
-from shared.contracts.common import Category, Channel, Location
+from shared.auth import Principal, Role
+from shared.contracts.common import Category, Channel, Location, place_label
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported
 from shared.errors import ApiError, NotFound
+from shared.evidence import Evidence
 from shared.outbox import OutboxWriter
 
 
@@ -36,6 +39,10 @@ class Intake:
 
     writer: OutboxWriter
     group_window: timedelta
+
+
+# How long before a report or visit is sent its photos may have been taken (a phone offline for a day still counts).
+PHOTO_SLACK = timedelta(hours=48)
 
 
 def new_id(prefix: str) -> str:
@@ -71,8 +78,15 @@ async def place(
     return found, None
 
 
-def location_of(building: Building, household: Household | None) -> Location:
+async def location_of(session: AsyncSession, building: Building, household: Household | None) -> Location:
+    compound = await session.get(Area, building.compound_id)
     return Location(
+        place_name=place_label(
+            compound.name if compound else "",
+            building.name,
+            household.unit_no if household else None,
+            household.room if household else None,
+        ),
         district_id=building.district_id,
         street_id=building.street_id,
         community_id=building.community_id,
@@ -95,8 +109,11 @@ async def report_from_grid(
     grid_worker_id: str,
     grid_id: str,
     at: datetime,
+    evidence: Evidence | None = None,
 ) -> tuple[Report, bool]:
-    """一键上报. Returns the report and whether it is new (a resent idempotency key returns the first one)."""
+    """一键上报. Returns the report and whether it is new (a resent idempotency key returns the first one). Its
+    photos must be this worker's uploads (shared.evidence), taken within ``PHOTO_SLACK`` before it is sent: a
+    phone without signal may hold a report for hours."""
     external_id = f"grid:{grid_worker_id}:{body.idempotency_key}" if body.idempotency_key else None
     if external_id:
         existing = await session.scalar(select(Report).where(Report.external_id == external_id))
@@ -106,6 +123,18 @@ async def report_from_grid(
     building, household = await place(session, body.household_id, body.building_id)
     if building.grid_id != grid_id:
         raise ApiError(403, "not_your_grid", messages.NOT_YOUR_GRID, "household_id")
+    if body.photo_refs:
+        if evidence is None:
+            raise ValueError("photos need the service's evidence store")
+        # A resend of the same key names the same subject, so its photos are not "already used".
+        await evidence.accept(
+            session,
+            body.photo_refs,
+            principal=Principal(role=Role.GRID_WORKER, sub=grid_worker_id, scope=grid_id),
+            subject=external_id or f"grid:{grid_worker_id}:{uuid.uuid4().hex}",
+            case_id=None,
+            window=(at - PHOTO_SLACK, at),
+        )
     return await accept(
         session,
         intake,
@@ -288,7 +317,7 @@ async def _accept(
     integration_id: str | None,
     order_no: str | None,
 ) -> tuple[Report, bool]:
-    location = location_of(building, household)
+    location = await location_of(session, building, household)
     priority_resident = bool(household and household.priority_group)
     if measured_temp_c is None:
         measured_temp_c = domain.temperature_in(description)

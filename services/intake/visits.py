@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake import domain, messages, metrics, service
 from services.intake.models import HouseholdVisit
 from services.intake.schemas import VisitIn, VisitSummaryOut
+from shared.auth import Principal, Role
 from shared.contracts.common import Channel
 from shared.contracts.intake import HouseholdVisited
 from shared.errors import ApiError
+from shared.evidence import Evidence
 
 LOCAL = ZoneInfo("Asia/Shanghai")  # the daily report's day is the local one
 
@@ -28,8 +30,10 @@ async def log_visit(
     grid_worker_id: str,
     grid_id: str,
     at: datetime,
+    evidence: Evidence | None = None,
 ) -> tuple[HouseholdVisit, bool]:
-    """Record a visit and turn its findings into reports. Returns (visit, created)."""
+    """Record a visit and turn its findings into reports. Returns (visit, created). The findings' photos must be
+    this worker's uploads (shared.evidence)."""
     building, household = await service.place(session, body.household_id, None)
     if building.grid_id != grid_id:
         raise ApiError(403, "not_your_grid", messages.NOT_YOUR_GRID, "household_id")
@@ -70,6 +74,19 @@ async def log_visit(
         )
         assert existing is not None
         return existing, False
+    photos = [k for f in body.findings for k in f.photo_refs]
+    if photos:
+        if evidence is None:
+            raise ValueError("photos need the service's evidence store")
+        await evidence.accept(
+            session,
+            photos,
+            principal=Principal(role=Role.GRID_WORKER, sub=grid_worker_id, scope=grid_id),
+            subject=f"ledger:{visit.id}",
+            case_id=None,
+            window=(min(visited_at, at) - service.PHOTO_SLACK, at),
+            field="findings.photo_refs",
+        )
     report_ids: list[str] = []
     for finding in body.findings:
         report, _ = await service.accept(
@@ -94,7 +111,7 @@ async def log_visit(
         HouseholdVisited(
             visit_id=visit.id,
             grid_worker_id=grid_worker_id,
-            location=service.location_of(building, household),
+            location=await service.location_of(session, building, household),
             visited_at=visited_at,
             residents_reached=body.residents_reached,
             measured_temp_c=body.measured_temp_c,

@@ -72,3 +72,21 @@ class Location(BaseModel):
     building_id: str
     household_id: str | None = Field(default=None, description="None for a building-wide problem.")
     substation_id: str | None = Field(default=None, description="换热站 feeding the building.")
+    place_name: str | None = Field(
+        default=None,
+        max_length=300,
+        description="The place as people name it (小区 · 楼栋 · 单元 · 室), for staff screens; no personal data. "
+        "Absent in events written before it existed.",
+    )
+
+
+def place_label(compound: str, building: str, unit_no: str | None = None, room: str | None = None) -> str:
+    """小区 · 楼栋 · 单元 · 室: "粮库家属院 · 1号楼 · 1单元 · 101室". A building named after its compound
+    ("粮库家属院1号楼") is shortened to what follows the compound's name."""
+    short = building[len(compound) :].strip(" ·-") if compound and building.startswith(compound) else building
+    parts = [compound, short or building]
+    if unit_no:
+        parts.append(unit_no if unit_no.endswith("单元") else f"{unit_no}单元")
+    if room:
+        parts.append(room if room.endswith("室") else f"{room}室")
+    return " · ".join(p for p in parts if p)

@@ -14,10 +14,12 @@ from services.followup.config import FollowupSettings
 from services.followup.main import create_app as followup_app
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app as intake_app
+from shared.photos import PhotoStoreSettings
 from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 from shared.topics import Topics
 from tests.harness import (
     KAFKA,
+    S3_ENDPOINT,
     InProcess,
     check_stack,
     drop_database,
@@ -52,6 +54,7 @@ async def loop() -> AsyncIterator[Loop]:
         "environment": "test",
         "consumer_wait_seconds": 2,
         "auth_revocation_cache_seconds": 1,
+        "photos": PhotoStoreSettings(endpoint_url=S3_ENDPOINT),
     }
     doc = registry.read()
     dbs = {name: run_db(f"{name}_it") for name in ("intake", "dispatch", "followup")}
@@ -61,7 +64,13 @@ async def loop() -> AsyncIterator[Loop]:
             dispatch_app(DispatchSettings(database_url=await fresh_database(dbs["dispatch"]), **common))
         ) as d,
         run_in_process(
-            followup_app(FollowupSettings(database_url=await fresh_database(dbs["followup"]), **common))
+            # The verdict tests record visits without photos; the photo rule has its own tests
+            # (test_photo_evidence turns it on), and the e2e tier runs with it on, as production does.
+            followup_app(
+                FollowupSettings(
+                    database_url=await fresh_database(dbs["followup"]), photo_required_on_visit=False, **common
+                )
+            )
         ) as f,
     ):
         admin = {"X-Admin-Token": DEV_ADMIN_TOKEN}

@@ -397,6 +397,13 @@ BUILD: dict[tuple[str, str], Build] = {
         for p in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect")
     },
     (EVERY_SERVICE, "GET /docs/assets/{name}"): _get("/docs/assets/swagger-ui.css"),
+    ("intake", "GET /v1/places"): _get("/v1/places"),
+    **{
+        (service, "POST /v1/photos/uploads"): lambda w, k: Call(
+            "POST", "/v1/photos/uploads", body={"content_type": "image/jpeg"}
+        )
+        for service in ("intake", "dispatch", "followup")
+    },
     # intake
     ("intake", "POST /v1/grid-reports"): lambda w, k: Call(
         "POST",
@@ -607,6 +614,7 @@ async def _stream_shows_more_than_its_own(w: World, kind: Caller, who: str, r: h
 
 SEEN: dict[tuple[str, str], Callable[[World, Caller, Any], bool]] = {
     ("intake", "GET /v1/visits"): lambda w, k, b: w.ledger_visit in _ids(b),
+    ("intake", "GET /v1/places"): lambda w, k, b: any(p["building_id"] == f"B-AZ-{w.sfx}" for p in b),
     ("intake", "GET /v1/visits/summary"): lambda w, k, b: b["grid_id"] == "G-PHN-01",
     ("dispatch", "GET /v1/assignments"): lambda w, k, b: w.assignment(k) in _ids(b),
     ("dispatch", "GET /v1/extensions"): lambda w, k, b: w.extension in _ids(b),

@@ -18,7 +18,7 @@ ADMIN = {"X-Admin-Token": DEV_ADMIN_TOKEN}
 @pytest.fixture(scope="module")
 async def seeded(loop: Loop) -> Loop:
     r = await loop.dispatch.http.put("/admin/accounts", json=registry.dispatch_accounts(registry.read()), headers=ADMIN)
-    assert r.status_code == 200 and r.json() == {"accounts": 8}
+    assert r.status_code == 200 and r.json() == {"accounts": 16}
     return loop
 
 

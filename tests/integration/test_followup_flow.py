@@ -36,11 +36,13 @@ from shared.contracts.dispatch import (
 )
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported, HouseholdVisited
 from shared.events import Envelope, EventPayload
+from shared.photos import PhotoStoreSettings
 from shared.settings import DEV_AUTH_PRIVATE_KEY
 from shared.timers import TimerEngine
 from shared.topics import Topics
 from tests.harness import (
     KAFKA,
+    S3_ENDPOINT,
     InProcess,
     check_stack,
     drop_database,
@@ -362,6 +364,8 @@ def settings_for(database_url: str, prefix: str, **over: Any) -> FollowupSetting
         environment="test",
         run_timers=False,
         district_standard_temp_c={"D-N": 20.0},
+        photos=PhotoStoreSettings(endpoint_url=S3_ENDPOINT),
+        photo_required_on_visit=False,  # these tests are about verdicts; the photo rule is test_photo_evidence's
         **over,
     )
 
@@ -398,7 +402,7 @@ async def test_warm_and_satisfied_closes_the_case(desk: Desk) -> None:
     assert visit["standard_c"] == 18.0
 
     recorded = await desk.record(
-        "GW-01", visit["id"], room_temps_c=[20.5, 19.0], satisfaction="satisfied", photo_refs=["p/1.jpg"], notes="暖和"
+        "GW-01", visit["id"], room_temps_c=[20.5, 19.0], satisfaction="satisfied", notes="暖和"
     )
     assert recorded["status"] == "closed" and recorded["round_outcome"] == "closed"
     assert recorded["min_temp_c"] == 19.0 and recorded["visited_by"] == "GW-01"

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 SERVICES = ("intake", "dispatch", "followup")
-ALL_SERVICES = {"kafka", "postgres", *SERVICES, "seed", "prometheus", "grafana"}
+ALL_SERVICES = {"kafka", "postgres", "s3", *SERVICES, "seed", "prometheus", "grafana"}
 
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
 
@@ -277,8 +277,11 @@ def test_service_env_names_are_settings_fields(name: str) -> None:
     assert prefix(name) == f"{name.upper()}_"
     for key in raw_env(name):
         assert key.startswith(prefix(name)), f"{name}: {key} does not have the prefix {prefix(name)}"
-        field = key.removeprefix(prefix(name)).lower()
+        field, _, nested = key.removeprefix(prefix(name)).lower().partition("__")
         assert field in cls.model_fields, f"{name}: {key} sets no field of {cls.__name__} (typo or renamed field?)"
+        if nested:  # FIELD__SUB sets one field of a nested settings model
+            model = cls.model_fields[field].annotation
+            assert nested in getattr(model, "model_fields", {}), f"{name}: {key} sets no field of {model}"
     keys = "AUTH_PRIVATE_KEY" if name == "dispatch" else "AUTH_JWKS_URL"  # the issuer signs, the others verify
     required = {"DATABASE_URL", "KAFKA_BOOTSTRAP", "HTTP_HOST", "HTTP_PORT", keys, "ADMIN_TOKEN"}
     assert {prefix(name) + f for f in required} <= set(raw_env(name))
@@ -354,7 +357,13 @@ def test_production_refuses_the_placeholder_secrets(name: str, monkeypatch: pyte
         monkeypatch.setenv(key, value)
     with pytest.raises(ValidationError, match="placeholder"):
         settings_class(name)()
-    real = {"ENVIRONMENT": "production", "AUTH_PRIVATE_KEY": another_key(), "ADMIN_TOKEN": "t" * 32}
+    real = {
+        "ENVIRONMENT": "production",
+        "AUTH_PRIVATE_KEY": another_key(),
+        "ADMIN_TOKEN": "t" * 32,
+        "S3_ACCESS_KEY": "heat-prod",
+        "S3_SECRET_KEY": "s" * 32,
+    }
     for key, value in env(name, real).items():
         monkeypatch.setenv(key, value)
     assert settings_class(name)().environment == "production"

@@ -7,6 +7,7 @@ from shared.contracts.common import Satisfaction
 from shared.contracts.followup import CaseClosed
 from shared.events import MAX_EVENT_BYTES, BadEvent, Envelope, EventPayload, decode
 from shared.settings import ServiceSettings
+from tests.keys import REAL_PHOTOS
 
 AT = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -88,9 +89,10 @@ def test_placeholder_secrets_are_refused_in_production() -> None:
     with pytest.raises(ValueError, match="placeholder"):
         ServiceSettings(environment="production")
     with pytest.raises(ValueError, match="auth_jwks"):  # a verifier must be told the issuer's keys
-        ServiceSettings(environment="production", admin_token="another-real-admin-token")
+        ServiceSettings(environment="production", photos=REAL_PHOTOS, admin_token="another-real-admin-token")
     ServiceSettings(
         environment="production",
+        photos=REAL_PHOTOS,
         auth_jwks_url="https://dispatch.example/.well-known/jwks.json",
         admin_token="another-real-admin-token",
     )

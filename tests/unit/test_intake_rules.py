@@ -14,6 +14,7 @@ from services.intake.config import DEV_HOTLINE_INTEGRATION, IntakeSettings
 from services.intake.domain import ColdRun, advance, group_keys, joinable, priority_for, redact
 from services.intake.open311 import ATTRIBUTES, service_list, to_xml
 from shared.contracts.common import Category, Priority
+from tests.keys import REAL_PHOTOS
 
 T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 
@@ -118,11 +119,12 @@ def test_dev_credentials_exist_only_outside_production_and_placeholders_are_refu
     dev = IntakeSettings(environment="development")
     assert DEV_HOTLINE_INTEGRATION in dev.integrations and dev.open311_api_keys and dev.sensor_gateway_keys
     jwks = "https://dispatch.example/.well-known/jwks.json"
-    prod = IntakeSettings(environment="production", auth_jwks_url=jwks, admin_token=strong)
+    prod = IntakeSettings(environment="production", photos=REAL_PHOTOS, auth_jwks_url=jwks, admin_token=strong)
     assert prod.integrations == {} and prod.open311_api_keys == {} and prod.sensor_gateway_keys == {}
     with pytest.raises(ValidationError, match=r"hotline_integrations\.12345-CG"):
         IntakeSettings(
             environment="production",
+            photos=REAL_PHOTOS,
             auth_jwks_url=jwks,
             admin_token=strong,
             hotline_integrations={"12345-CG": {"secret": "short", "callback_url": "https://12345.example/cb"}},

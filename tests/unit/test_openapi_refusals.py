@@ -23,7 +23,10 @@ from shared.errors import BODY_METHODS
 APPS: dict[str, Callable[[], FastAPI]] = {"intake": intake_app, "dispatch": dispatch_app, "followup": followup_app}
 # How a route spends a caller's tokens: shared.limits.RateLimiter from app.state, directly or through a helper; or
 # dispatch's sign-in lockout (services.dispatch.throttle).
-RATE_LIMITED = re.compile(r"_limits\(request\)|_within_rate\(|\.rate_limits\b|throttle\.attempt\(")
+# Spending a rate limit, a login throttle, or a party's cap of open photo upload grants (shared.evidence).
+RATE_LIMITED = re.compile(
+    r"_limits\(request\)|_within_rate\(|\.rate_limits\b|throttle\.attempt\(|evidence_of\(request\)\.grant\("
+)
 
 
 def operations(app: FastAPI) -> Iterator[tuple[str, str, Any, dict[str, Any]]]:

@@ -36,7 +36,7 @@ from shared.auth import (
     verifier_from_settings,
 )
 from shared.settings import DEV_AUTH_PRIVATE_KEY, DEV_AUTH_PUBLIC_JWK, ServiceSettings
-from tests.keys import another_key
+from tests.keys import REAL_PHOTOS, another_key
 
 UNIT = Principal(role=Role.UNIT, sub="U-HEAT-1", scope="D-CG")
 SIGNER = TokenIssuer(DEV_AUTH_PRIVATE_KEY)
@@ -196,11 +196,13 @@ async def test_token_versions_refuse_older_tokens_and_cache_the_answer() -> None
 def test_production_refuses_the_dev_keys() -> None:
     strong = "t" * 32
     with pytest.raises(ValueError, match="development key"):
-        DispatchSettings(environment="production", admin_token=strong)
-    DispatchSettings(environment="production", admin_token=strong, auth_private_key=another_key())
+        DispatchSettings(environment="production", photos=REAL_PHOTOS, admin_token=strong)
+    DispatchSettings(environment="production", photos=REAL_PHOTOS, admin_token=strong, auth_private_key=another_key())
     with pytest.raises(ValueError, match="development key"):
-        ServiceSettings(environment="production", admin_token=strong, auth_jwks=SIGNER.jwks())
-    ServiceSettings(environment="production", admin_token=strong, auth_jwks=TokenIssuer(another_key()).jwks())
+        ServiceSettings(environment="production", photos=REAL_PHOTOS, admin_token=strong, auth_jwks=SIGNER.jwks())
+    ServiceSettings(
+        environment="production", photos=REAL_PHOTOS, admin_token=strong, auth_jwks=TokenIssuer(another_key()).jwks()
+    )
 
 
 async def test_production_with_an_oidc_provider_alone_never_trusts_the_dev_key() -> None:
@@ -211,13 +213,17 @@ async def test_production_with_an_oidc_provider_alone_never_trusts_the_dev_key()
     dev_admin = issue(Principal(role=Role.ADMIN, sub="root"), DEV_AUTH_PRIVATE_KEY)
     for settings_cls in (IntakeSettings, FollowupSettings, ServiceSettings):
         with pytest.raises(ValueError, match="auth_trust_issuer"):  # the intent must be explicit
-            settings_cls(environment="production", admin_token=strong, **oidc)
-        settings = settings_cls(environment="production", admin_token=strong, auth_trust_issuer=False, **oidc)
+            settings_cls(environment="production", photos=REAL_PHOTOS, admin_token=strong, **oidc)
+        settings = settings_cls(
+            environment="production", photos=REAL_PHOTOS, admin_token=strong, auth_trust_issuer=False, **oidc
+        )
         verifier = verifier_from_settings(settings)
         assert list(verifier._trusts) == ["https://id.city.example"]
         assert await verifier.verify(dev_admin) is None
         # Even settings that skipped validation never fall back to the dev key outside development and test.
-        unchecked = settings_cls.model_construct(environment="production", admin_token=strong, **oidc)
+        unchecked = settings_cls.model_construct(
+            environment="production", photos=REAL_PHOTOS, admin_token=strong, **oidc
+        )
         assert await verifier_from_settings(unchecked).verify(dev_admin) is None
     # Development and test still trust it (the seed and the tests sign with it).
     assert await verifier_from_settings(ServiceSettings(environment="development")).verify(dev_admin) is not None

@@ -56,7 +56,7 @@ export async function todayView(root, ctx) {
     const left = (new Date(v.due_at).getTime() - now) / 1000;
     const over = v.overdue_at || left < 0;
     const done = recorded.has(v.id);
-    const where = placeName(v.location, labelOf(placesList, v.household_id, v.building_id));
+    const where = v.place_name || placeName(v.location, labelOf(placesList, v.household_id, v.building_id));
     return h(
       'a',
       {
@@ -412,7 +412,7 @@ export async function returnVisitView(root, ctx, { visitId, edit = null }) {
   const notes = h('textarea', { name: 'notes', rows: 3, maxlength: 2000, placeholder: '回访记录（可选）', value: (body && body.notes) || '' });
   const photos = photoPicker({ label: TEXT.photoThermometer, initial: edit ? edit.photos.map((p) => p.blob) : [] });
   const line = h('p', { class: 'notice', hidden: true });
-  const where = v ? placeName(v.location, labelOf(placesList, v.household_id, v.building_id)) : id;
+  const where = v ? v.place_name || placeName(v.location, labelOf(placesList, v.household_id, v.building_id)) : id;
   fill(
     root,
     h(
@@ -430,6 +430,10 @@ export async function returnVisitView(root, ctx, { visitId, edit = null }) {
           }
           if (reached && !readings.length) return notice(line, 'error', '请至少填写一个房间的室温');
           if (reached && !satisfaction) return notice(line, 'error', '请选择居民满意度');
+          const blobs = await photos.blobs();
+          // Follow-up's rule (unless the district turned it off): a visit that reached the resident shows the
+          // thermometer. Checked here too, so a visit recorded without signal is not refused hours later.
+          if (reached && !blobs.length) return notice(line, 'error', '请拍摄温度计照片');
           const payload = {
             reached,
             room_temps_c: readings,
@@ -448,7 +452,7 @@ export async function returnVisitView(root, ctx, { visitId, edit = null }) {
               path: `/v1/visits/${q(id)}/record`,
               body: payload,
               idem: 'header',
-              photos: await photos.blobs(),
+              photos: blobs,
               photoPath: ['photo_refs'],
             },
             edit ? '#/outbox' : '#/today',

@@ -51,7 +51,7 @@ export async function upload(service, blob) {
 
 // A photo picker: camera or gallery, each photo shrunk at once and shown as a thumbnail that can be removed.
 // `initial`: Blobs already chosen (editing a refused action).
-export function photoPicker({ label = TEXT.photos, initial = [], max = 6 } = {}) {
+export function photoPicker({ label = TEXT.photos, initial = [], max = 10 } = {}) {
   const blobs = [...initial];
   const thumbs = h('div', { class: 'thumbs' });
   const line = h('p', { class: 'notice', hidden: true });
