@@ -17,10 +17,11 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -32,6 +33,7 @@ from tests.e2e.conftest import Running
 from tests.e2e.field_browser import CHROMIUM, Phone, photo_file
 from tests.harness import PG_PORT, S3_ENDPOINT
 
+T = TypeVar("T")
 ZONE = ZoneInfo("Asia/Shanghai")
 FLOW = 30_000  # ms: an action travels the phone's outbox → service → Kafka → the other services well within this
 
@@ -74,7 +76,13 @@ def query(running: Running, service: str, sql: str, *args: Any) -> list[asyncpg.
         finally:
             await conn.close()
 
-    return asyncio.run(run())
+    return off_thread(run)
+
+
+def off_thread(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion in a thread of its own (Playwright's sync API runs a loop in this one)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(fn())).result()
 
 
 def _json(value: Any) -> Any:
@@ -82,7 +90,7 @@ def _json(value: Any) -> Any:
 
 
 def photo_size(key: str) -> tuple[int, int]:
-    info = asyncio.run(PhotoStore(PhotoStoreSettings(endpoint_url=S3_ENDPOINT)).inspect(key))
+    info = off_thread(lambda: PhotoStore(PhotoStoreSettings(endpoint_url=S3_ENDPOINT)).inspect(key))
     return info.width, info.height
 
 
@@ -183,6 +191,10 @@ def test_offline_actions_are_delivered_exactly_once_after_the_browser_restarts(
     page.fill("input[name=room_temp_0]", "20.5")
     page.locator("button[data-satisfaction=satisfied]").tap()
     page.get_by_role("button", name="提交回访").tap()
+    expect(page.locator(".visit-form .notice.error")).to_have_text("请拍摄温度计照片")  # follow-up's rule, offline too
+    page.set_input_files("input[name=photo]", str(photo_file(tmp_path, "thermometer.jpg")))
+    expect(page.locator(".thumb img")).to_have_count(1)
+    page.get_by_role("button", name="提交回访").tap()
     phone.wait_outbox(3)
     # 4. another 访民问暖
     page.locator(".card.household[data-household-id='H-LK-2-201']").get_by_role("link", name="走访").tap()
@@ -259,6 +271,7 @@ def test_a_crew_signs_in_arrives_and_resolves_with_a_photo(running: Running, pho
     phone.shot("09-crew-assignments.png")
 
     card.get_by_role("button", name="签收").tap()
+    expect(page.locator(".toast")).to_contain_text("已发送：签收", timeout=FLOW)
     phone.wait_outbox(0)
     expect(card).to_have_attribute("data-status", "signed_in", timeout=FLOW)
     card.locator(".card-link").tap()
@@ -275,6 +288,7 @@ def test_a_crew_signs_in_arrives_and_resolves_with_a_photo(running: Running, pho
 
     page.locator("input[name=with_position]").check()
     page.get_by_role("button", name="到场", exact=True).tap()
+    expect(page.locator(".toast")).to_contain_text("已发送：到场", timeout=FLOW)
     phone.wait_outbox(0)
     expect(detail).to_have_attribute("data-status", "on_site", timeout=FLOW)
     page.get_by_role("button", name="办结", exact=True).tap()
@@ -284,12 +298,15 @@ def test_a_crew_signs_in_arrives_and_resolves_with_a_photo(running: Running, pho
     expect(page.locator(".form-resolve .thumb img")).to_have_count(1)
     phone.shot("13-crew-resolve-form.png")
     page.locator(".form-resolve").get_by_role("button", name="提交").tap()
+    expect(page.locator(".toast")).to_contain_text("已发送：办结", timeout=FLOW)  # a refusal would show its reason
     phone.wait_outbox(0)
+    expect(page.locator(".cards.assignments, .empty")).to_be_visible()
     expect(page.locator(f"article.assignment[data-id='{a['id']}']")).to_have_count(0)
 
     case = running.client.case("TF-JYG", case_id)
     (mine,) = [x for x in case["assignments"] if x["unit_id"] == "U-HEAT-1"]
     assert mine["status"] == "resolved" and mine["measured_temp_c"] == 20.5
+    assert mine["arrival_position"] == {"lat": 36.061, "lon": 103.835, "accuracy_m": 100.0}  # coarse, ~100 m
     kinds = [e["kind"] for e in case["timeline"]]
     for kind in ("signed_in", "arrived", "unit_resolved"):
         assert kinds.count(kind) == 1, kinds  # each action once
@@ -315,6 +332,7 @@ def test_a_return_visit_with_a_photo_closes_the_case(running: Running, phones: A
     expect(page.locator(".thumb img")).to_have_count(1)
     phone.shot("14-return-visit-form.png")
     page.get_by_role("button", name="提交回访").tap()
+    expect(page.locator(".toast")).to_contain_text("已发送：回访", timeout=FLOW)
     phone.wait_outbox(0)
     expect(page.locator(f".card.visit[data-visit-id='{visit['id']}']")).to_have_count(0, timeout=FLOW)
 
