@@ -7,6 +7,7 @@ its grid; the street task force on the complex cases of its street.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -196,8 +197,9 @@ async def resolve(
         raise Conflict("not_signed_in", messages.SIGN_IN_FIRST)
     if a.status not in OPEN_STATUSES:
         raise Conflict("already_resolved", messages.ALREADY_RESOLVED)
+    photos: list[Any] = []
     if evidence is not None:
-        await evidence.accept(
+        photos = await evidence.accept(
             session,
             photo_refs,
             principal=principal,
@@ -225,6 +227,8 @@ async def resolve(
             on_time=on_time,
             action_taken=action_taken,
             measured_temp_c=measured_temp_c,
+            photos=len(photos),
+            photos_outside_window=sum(1 for p in photos if p.outside_window),
         ),
         key=a.case_id,
         at=at,

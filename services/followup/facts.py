@@ -173,6 +173,7 @@ async def resolved(session: AsyncSession, e: AssignmentResolved) -> None:
     if a.resolved_at is None:
         a.status, a.resolved_at, a.resolve_on_time = "resolved", e.resolved_at, e.on_time
         a.measured_temp_c = e.measured_temp_c
+        a.photos, a.photos_outside_window = e.photos, e.photos_outside_window
         after_commit(session, metrics.UNIT_RESOLUTIONS.labels(a.unit_id, a.unit_type, str(e.on_time).lower()).inc)
 
 

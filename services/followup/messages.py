@@ -118,5 +118,7 @@ SCORE_LABELS = {
     "visits_compliant": "室温达标数",
     "temperature_compliance": "室温达标率",
     "mean_temp_c": "平均实测室温",
+    "photos": "办结照片数",
+    "photos_flagged": "照片时间存疑",
     "score": "综合得分",
 }

@@ -70,6 +70,8 @@ async def scorecard_facts(
             returned_at=a.returned_at,
             withdrawn_at=a.withdrawn_at,
             escalations=a.escalations,
+            photos=a.photos,
+            photos_outside_window=a.photos_outside_window,
         )
         for a, district_id in rows
     ]

@@ -186,6 +186,8 @@ class ScoreLineOut(BaseModel):
     visits_measured: int
     visits_compliant: int
     temperature_compliance: float | None
+    photos: int = Field(description="办结 photos the unit attached.")
+    photos_flagged: int = Field(description="Of them, not shown to be taken during the job (时间存疑).")
     mean_temp_c: float | None
     score: float | None
 

@@ -80,6 +80,8 @@ class AssignmentRow:
     returned_at: datetime | None = None
     withdrawn_at: datetime | None = None
     escalations: int = 0
+    photos: int = 0
+    photos_outside_window: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,8 @@ class Line:
     visits_satisfied: int = 0
     visits_measured: int = 0
     visits_compliant: int = 0
+    photos: int = 0
+    photos_flagged: int = 0
     on_time_sign_in_rate: float | None = None
     on_time_resolve_rate: float | None = None
     redo_rate: float | None = None
@@ -190,6 +194,8 @@ def compute(
         line.assignments += 1
         line.returns += a.returned_at is not None
         line.escalations += a.escalations
+        line.photos += a.photos
+        line.photos_flagged += a.photos_outside_window
         if a.signed_in_at is not None or a.sign_in_due < ended:
             line.sign_in_counted += 1
             line.signed_in_on_time += bool(a.sign_in_on_time)

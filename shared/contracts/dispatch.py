@@ -78,6 +78,10 @@ class AssignmentResolved(EventPayload):
     on_time: bool
     action_taken: PublicText
     measured_temp_c: float | None = None
+    photos: int = Field(default=0, ge=0, description="Photos of the fix the unit attached.")
+    photos_outside_window: int = Field(
+        default=0, ge=0, description="Of them, not shown to be taken between the dispatch and the 办结 (flagged)."
+    )
 
 
 class CaseResolved(EventPayload):

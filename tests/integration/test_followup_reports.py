@@ -349,6 +349,8 @@ U_HEAT_1 = {
     "visits_compliant": 3,
     "temperature_compliance": 0.75,
     "mean_temp_c": 19.12,
+    "photos": 0,
+    "photos_flagged": 0,
     "score": 78.5,
 }
 U_PM_1 = {
@@ -376,6 +378,8 @@ U_PM_1 = {
     "visits_compliant": 0,
     "temperature_compliance": 0.0,
     "mean_temp_c": 18.0,
+    "photos": 0,
+    "photos_flagged": 0,
     "score": 65.0,
 }
 U_HEAT_2 = {
@@ -403,6 +407,8 @@ U_HEAT_2 = {
     "visits_compliant": 1,
     "temperature_compliance": 1.0,
     "mean_temp_c": 19.0,
+    "photos": 0,
+    "photos_flagged": 0,
     "score": 26.67,
 }
 U_N_1 = {
@@ -430,6 +436,8 @@ U_N_1 = {
     "visits_compliant": 1,
     "temperature_compliance": 1.0,
     "mean_temp_c": 21.0,
+    "photos": 0,
+    "photos_flagged": 0,
     "score": 100.0,
 }
 HEATING = {
@@ -456,6 +464,8 @@ HEATING = {
     "visits_compliant": 4,
     "temperature_compliance": 0.8,
     "mean_temp_c": 19.1,
+    "photos": 0,
+    "photos_flagged": 0,
 }
 D_CG = {
     "key": "D-CG",
@@ -481,6 +491,8 @@ D_CG = {
     "visits_compliant": 4,
     "temperature_compliance": 0.8,
     "mean_temp_c": 19.1,
+    "photos": 0,
+    "photos_flagged": 0,
 }
 
 

@@ -44,6 +44,13 @@ async def upload(loop: Loop, service: str, who: str, data: bytes, content_type: 
     return key
 
 
+async def unit_line(loop: Loop, unit: str) -> dict[str, Any]:
+    r = await loop.followup.http.get("/v1/scorecards", headers=loop.auth(unit))
+    assert r.status_code == 200, r.text
+    (line,) = [x for x in r.json()["lines"] if x["key"] == unit] or [{"photos": 0, "photos_flagged": 0}]
+    return line
+
+
 @pytest.fixture(scope="module")
 async def on_site(loop: Loop) -> dict[str, Any]:
     """Three cold-room cases in a building of the test's own, each assigned to 城关第一供热公司, signed in."""
@@ -95,6 +102,7 @@ async def test_a_fix_with_a_photo_is_shown_to_the_task_force_without_gps(loop: L
     assert arrived.status_code == 200, arrived.text
     assert arrived.json()["arrival_position"] == {"lat": 36.061, "lon": 103.834, "accuracy_m": 100.0}
 
+    before = await unit_line(loop, "U-HEAT-1")
     fresh = await upload(loop, "dispatch", "U-HEAT-1", phone_jpeg(taken=exif_now()))
     old = await upload(loop, "dispatch", "U-HEAT-1", phone_jpeg(taken=exif_now(-timedelta(days=3))))
     body = {"action_taken": "更换阀门", "measured_temp_c": 20.5, "photo_refs": [fresh, old]}
@@ -115,6 +123,14 @@ async def test_a_fix_with_a_photo_is_shown_to_the_task_force_without_gps(loop: L
     exif = exif_of(image.content)
     assert not exif.get_ifd(0x8825) and 0x010F not in exif  # no GPS, no maker: nothing of the phone or the place
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= 320
+
+    # the unit's scorecard counts its 办结 photos and the flagged one
+    async def counted() -> dict[str, Any] | None:
+        line = await unit_line(loop, "U-HEAT-1")
+        return line if line["photos"] == before["photos"] + 2 else None
+
+    line = await wait_until("the scorecard to count the photos", counted)
+    assert line["photos_flagged"] == before["photos_flagged"] + 1
 
     # a photo already used is not used again, and another unit never sees it
     other = await d.post(

@@ -1,4 +1,5 @@
-"""photos (upload grants and the photo evidence of return visits), idempotent_replies (Idempotency-Key), visits.place_name
+"""photos (upload grants and the photo evidence of return visits), idempotent_replies (Idempotency-Key), visits.place_name,
+assignments.photos / photos_outside_window (办结 photos for the scorecards)
 
 Revision ID: 0005
 Revises: 0004
@@ -62,8 +63,14 @@ def _drop_photo_tables() -> None:
 def upgrade() -> None:
     _photo_tables()
     op.add_column('visits', sa.Column('place_name', sa.String(length=300), nullable=True))
+    op.add_column('assignments', sa.Column('photos', sa.Integer(), server_default='0', nullable=False))
+    op.add_column(
+        'assignments', sa.Column('photos_outside_window', sa.Integer(), server_default='0', nullable=False)
+    )
 
 
 def downgrade() -> None:
+    op.drop_column('assignments', 'photos_outside_window')
+    op.drop_column('assignments', 'photos')
     op.drop_column('visits', 'place_name')
     _drop_photo_tables()
