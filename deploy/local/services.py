@@ -63,6 +63,9 @@ class ServiceSet:
         console = [f"http://127.0.0.1:{self.ports['dispatch']}", f"http://localhost:{self.ports['dispatch']}"]
         env["FOLLOWUP_CORS_ORIGINS"] = json.dumps(console)
         env["DISPATCH_CONSOLE_FOLLOWUP_URL"] = self.url("followup")
+        # The field app (dispatch's /field/) also calls intake from the phone: 一键上报, 访民问暖, the grid's places.
+        env["INTAKE_CORS_ORIGINS"] = json.dumps(console)
+        env["DISPATCH_CONSOLE_INTAKE_URL"] = self.url("intake")
         # The simulator and the benchmarks compress a season into minutes through one 12345 integration and a
         # handful of grid workers (the default simulation peaks at ~25 orders a second, --scale 20 at ~400): the
         # local services take them without the per-caller rate limits a real city's callers get. Set in the

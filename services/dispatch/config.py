@@ -50,6 +50,12 @@ class DispatchSettings(ServiceSettings):
     login_hash_concurrency: int = Field(default=2, ge=1)
     login_hash_queue: int = Field(default=16, ge=0)
 
+    # The field app (/field/): where the phone's browser reaches intake (一键上报, 访民问暖, places); it uploads
+    # photos to ``photos.public_endpoint_url`` (or ``photos.endpoint_url``).
+    console_intake_url: WebUrl = Field(
+        default="http://127.0.0.1:8001", description="Where the field app's browser reaches intake."
+    )
+
     @model_validator(mode="after")
     def _real_signing_key(self) -> DispatchSettings:
         key = self.auth_private_key.get_secret_value().strip()

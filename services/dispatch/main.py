@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import accounts, console, escalation, routing
+from services.dispatch import accounts, console, escalation, field, routing
 from services.dispatch.api import router
 from services.dispatch.config import DispatchSettings
 from services.dispatch.consumers import handlers
@@ -91,7 +91,13 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
     return runtime.build_app(
         title="供暖诉求调度 · dispatch",
         description="网格吹哨、部门报到: cases, assignments on the clock, the escalation chain, 退单 and 延期.",
-        routers=[router, accounts.router, console.router, photo_router(Role.UNIT, Role.GRID_WORKER, Role.TASK_FORCE)],
+        routers=[
+            router,
+            accounts.router,
+            console.router,
+            field.router,
+            photo_router(Role.UNIT, Role.GRID_WORKER, Role.TASK_FORCE),
+        ],
         settings=settings,
         evidence=evidence,
         clock=time_source,
