@@ -12,9 +12,7 @@ from PIL import ExifTags, Image, ImageDraw
 CAMERA_ZONE = ZoneInfo("Asia/Shanghai")
 
 
-def field_jpeg(
-    taken_at: datetime, *, size: tuple[int, int] = (320, 240), shade: int = 0, grain: float = 0.0
-) -> bytes:
+def field_jpeg(taken_at: datetime, *, size: tuple[int, int] = (320, 240), shade: int = 0, grain: float = 0.0) -> bytes:
     """A JPEG of ``size`` with DateTimeOriginal = ``taken_at`` in the camera's local time (no GPS); ``grain`` adds
     a sensor's noise of that standard deviation (a plain drawing compresses far better than a photo)."""
     image = Image.new("RGB", size, (230 - shade % 60, 230, 220))
