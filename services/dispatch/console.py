@@ -62,15 +62,23 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(followup_url: str) -> str:
-    """Only the console's own scripts and styles, no inline code; API calls to itself and to follow-up."""
+@functools.cache
+def _photos_origin() -> str:
+    """Where browsers reach the photo store (presigned uploads and the thumbnails' links)."""
+    photos = DispatchSettings().photos
+    return _origin(photos.public_endpoint_url or photos.endpoint_url)
+
+
+def content_security_policy(followup_url: str, photos_origin: str = "") -> str:
+    """Only the console's own scripts and styles, no inline code; API calls to itself and to follow-up; photos
+    uploaded to and shown from the photo store."""
     return "; ".join(
         (
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' data:",
-            f"connect-src 'self' {_origin(followup_url)}",
+            f"img-src 'self' data: {photos_origin}".strip(),
+            f"connect-src 'self' {_origin(followup_url)} {photos_origin}".strip(),
             "base-uri 'none'",
             "form-action 'self'",
             "frame-ancestors 'none'",
@@ -80,7 +88,7 @@ def content_security_policy(followup_url: str) -> str:
 
 def _headers() -> dict[str, str]:
     return {
-        "Content-Security-Policy": content_security_policy(_followup_url()),
+        "Content-Security-Policy": content_security_policy(_followup_url(), _photos_origin()),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",  # the stream's URL carries the token
         "X-Frame-Options": "DENY",

@@ -8,13 +8,15 @@ Screenshots go to ``artifacts/field/``; with ``UPDATE_SCREENSHOTS=1`` to ``docs/
 from __future__ import annotations
 
 import os
-import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import BrowserContext, BrowserType, Page, Request, expect
 
 from deploy.local.services import REPO
+from tests.e2e.axe import assert_accessible
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; a browser Playwright downloads itself cannot run here
 FLAGS = [
@@ -90,6 +92,7 @@ class Phone:
         path = SHOTS / name
         self.page.wait_for_timeout(150)  # let the toast and fonts settle: a picture, not an assertion
         self.page.screenshot(path=path, scale="css", animations="disabled")
+        assert_accessible(self.page, f"field-{path.stem}")  # every screen the tests show is checked by axe-core
         return path
 
     def app_bytes(self) -> dict[str, int]:
@@ -121,5 +124,7 @@ def photo_file(tmp: Path, name: str = "photo.jpg", size: tuple[int, int] = (3000
     from tests.photo_factory import phone_jpeg
 
     path = tmp / name
-    path.write_bytes(phone_jpeg(size, taken=time.strftime("%Y:%m:%d %H:%M:%S")))
+    # A phone in Lanzhou writes its local time, with no zone (OffsetTimeOriginal absent), as most cameras do.
+    local = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y:%m:%d %H:%M:%S")
+    path.write_bytes(phone_jpeg(size, taken=local))
     return path

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.e2e.browser import LIVE, ZONE, Console, kinds, launch, whistle
 from tests.e2e.conftest import Running
+from tests.photo_factory import phone_jpeg
 
 expect.set_options(timeout=10_000)
 
@@ -49,7 +51,7 @@ def console(browser: Browser, running: Running) -> Iterator[Any]:
         c.close()
 
 
-def test_a_whistle_shows_up_live_and_the_dispatcher_resolves_it(running: Running, console: Any) -> None:
+def test_a_whistle_shows_up_live_and_the_dispatcher_resolves_it(running: Running, console: Any, tmp_path: Path) -> None:
     c = console()
     c.shot("01-login.png")
     c.sign_in("heat1", "not-the-password")
@@ -87,7 +89,9 @@ def test_a_whistle_shows_up_live_and_the_dispatcher_resolves_it(running: Running
     expect(detail.locator(".form-notice")).to_have_text("实测室温：数值过大")  # the API's 422, in Chinese
     c.shot("03-unit-resolve-error.png")
     page.fill("input[name=measured_temp_c]", "20.5")
-    page.fill("textarea[name=photo_refs]", "P-20261123-01\nP-20261123-02")
+    photo = tmp_path / "fix.jpg"  # taken now, in Lanzhou's local time, as a phone writes it
+    photo.write_bytes(phone_jpeg(taken=datetime.now(ZoneInfo(ZONE)).strftime("%Y:%m:%d %H:%M:%S")))
+    page.set_input_files("input[name=photo]", str(photo))
     detail.locator(".form-resolve").get_by_role("button", name="提交").click()
     expect(detail.locator(".detail-notice")).to_have_text("已办结，等待网格员回访")
     expect(row).to_have_count(0)  # no longer open
@@ -107,6 +111,26 @@ def test_a_whistle_shows_up_live_and_the_dispatcher_resolves_it(running: Running
     (mine,) = [a for a in case["assignments"] if a["unit_id"] == "U-HEAT-1"]
     assert mine["status"] == "resolved" and mine["measured_temp_c"] == 20.5
     assert mine["action_taken"] == "排气、清洗滤网，室温恢复"
+    (taken,) = mine["photos"]
+    assert not taken["outside_window"] and taken["taken_at"]
+
+    # The task force sees the fix's photo and, once the grid worker's 回访 is in, its thermometer photo too.
+    visit = running.client.wait_visit("GW-01", case_id)
+    running.client.record_visit("GW-01", visit["id"], room_temps_c=[20.5], satisfaction="satisfied")
+    running.client.wait_for("the case to close", lambda: running.client.case("TF-JYG", case_id)["status"] == "closed")
+    tf = console()
+    tp = tf.signed_in("jyg", "jyg-demo-2026", "嘉峪关路街道工作专班")
+    tp.get_by_label("状态", exact=True).select_option("closed")
+    tp.locator(f"tr.row[data-case-id='{case_id}']").click()
+    photos = tp.locator(".detail-pane li.photo")
+    expect(photos).to_have_count(2)  # the fix's, then the return visit's thermometer
+    expect(photos.nth(0)).to_contain_text("城关第一供热公司 办结")
+    expect(photos.nth(1)).to_contain_text("第1轮回访")
+    for i in range(2):
+        expect(photos.nth(i).locator("img")).to_have_js_property("complete", True)
+        assert photos.nth(i).locator("img").evaluate("img => img.naturalWidth") > 0  # loaded from S3 under the CSP
+    expect(tp.locator(".detail-pane .badge.flag")).to_have_count(0)
+    tf.shot("08-task-force-case-photos.png")
 
 
 def test_the_task_force_reads_the_timeline_and_approves_an_extension(running: Running, console: Any) -> None:

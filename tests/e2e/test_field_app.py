@@ -7,8 +7,8 @@ Benchmarks are printed, not asserted: the first load in bytes (the app's own fil
 precache included; the API's answers apart) and the offline start (navigation to the signed-in screen, served by
 the service worker with no network). ``UPDATE_SCREENSHOTS=1`` writes the screenshots to docs/screenshots/field/.
 
-TODO(lead): call ``tests.e2e.axe.assert_accessible(page, label)`` on every screen ``shot`` takes (the helper comes
-with the console-phone branch) and fix what it reports as serious or critical.
+Every screen a test takes a screenshot of is also checked by axe-core (``tests.e2e.axe``): no serious or critical
+violation.
 """
 
 from __future__ import annotations
@@ -313,6 +313,10 @@ def test_a_crew_signs_in_arrives_and_resolves_with_a_photo(running: Running, pho
     (stored,) = query(running, "dispatch", "SELECT photo_refs FROM assignments WHERE id = $1", a["id"])
     (key,) = _json(stored["photo_refs"])
     assert max(photo_size(key)) <= 1600
+    # The phone's shrunk copy kept when the photo was taken (its own EXIF time, nothing else), so the photo is not
+    # flagged as taken outside the job.
+    (photo,) = mine["photos"]
+    assert photo["key"] == key and photo["taken_at"] and photo["outside_window"] is False, photo
 
 
 def test_a_return_visit_with_a_photo_closes_the_case(running: Running, phones: Any, tmp_path: Path) -> None:

@@ -36,7 +36,9 @@ async def test_the_page_is_served_with_a_strict_content_security_policy(http: ht
     csp = directives(r.headers["content-security-policy"])
     assert csp["default-src"] == ["'none'"]
     assert csp["script-src"] == ["'self'"] and csp["style-src"] == ["'self'"]
-    assert csp["connect-src"] == ["'self'", "http://127.0.0.1:8003"]  # dispatch itself and follow-up's reports
+    # dispatch itself, follow-up's reports and visits, and the photo store (uploads; thumbnails in img-src)
+    assert csp["connect-src"] == ["'self'", "http://127.0.0.1:8003", "http://127.0.0.1:19000"]
+    assert csp["img-src"] == ["'self'", "data:", "http://127.0.0.1:19000"]
     assert csp["frame-ancestors"] == ["'none'"] and csp["base-uri"] == ["'none'"]
     assert "unsafe" not in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"

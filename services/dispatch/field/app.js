@@ -169,7 +169,7 @@ function start(s) {
     bar,
     h('h1', {}, TEXT.title),
     h('span', { class: 'net', hidden: navigator.onLine }, TEXT.offline),
-    h('a', { class: 'outbox-chip', href: '#/outbox', 'aria-label': TEXT.outbox }, TEXT.outbox),
+    h('a', { class: 'outbox-chip', href: '#/outbox' }, TEXT.outbox), // its name is what it shows: 待发送 N
     h(
       'div',
       { class: 'who' },

@@ -3,6 +3,7 @@
 // receive the action (grants expire in minutes), straight to S3. The action then names the photo's key.
 
 import { ApiError, request } from './api.js';
+import { captureTime, withCaptureTime } from './exif.js';
 import { h, fill, notice } from './dom.js';
 import { TEXT } from './labels.js';
 
@@ -10,6 +11,7 @@ export const MAX_PX = 1600;
 const QUALITY = 0.82;
 
 export async function shrink(file) {
+  const taken = await captureTime(file);
   let bitmap;
   try {
     bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
@@ -26,7 +28,7 @@ export async function shrink(file) {
   bitmap.close();
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', QUALITY));
   if (!blob) throw new Error('照片压缩失败，请重试');
-  return blob;
+  return withCaptureTime(blob, taken); // the canvas dropped the EXIF: keep when it was taken, nothing else
 }
 
 // One photo to S3 through a fresh grant of `service`; resolves to the key the action names.

@@ -19,12 +19,12 @@ export function placePicker({ places, householdsOnly = false, initial = null, on
     oninput: () => render(),
   });
   const crumbs = h('div', { class: 'crumbs' });
-  const list = h('div', { class: 'choices', role: 'list' });
+  const list = h('div', { class: 'choices', role: 'group', 'aria-label': '选择地点' });
   const picked = h('div', { class: 'picked' });
   const el = h('div', { class: 'place-picker' }, picked, h('div', { class: 'finder' }, search, crumbs, list));
 
   const option = (text, onclick, extra = {}) =>
-    h('button', { type: 'button', class: `choice ${extra.class || ''}`, role: 'listitem', onclick, ...extra.attrs }, text);
+    h('button', { type: 'button', class: `choice ${extra.class || ''}`, onclick, ...extra.attrs }, text);
   const pick = (p) => {
     chosen = p;
     search.value = '';

@@ -13,6 +13,7 @@ const SHELL = [
   '/field/data.js',
   '/field/db.js',
   '/field/dom.js',
+  '/field/exif.js',
   '/field/grid.js',
   '/field/labels.js',
   '/field/outbox.js',

@@ -1,7 +1,7 @@
 // One case as both views show it: header, the 发现→上报→调度→处置→反馈 stages, the timeline with who did what,
 // the assignments and the extension requests.
 
-import { dispatch } from './api.js';
+import { dispatch, followup, q } from './api.js';
 import { h, labelCells, notice, place, when } from './dom.js';
 import {
   ACTORS,
@@ -176,6 +176,58 @@ export function assignmentsTable(assignments) {
     ),
   );
   return labelCells(table);
+}
+
+// Photos as thumbnails linking to the photo (short-lived links the API signed for this reader), with when they were
+// taken and 时间存疑 when they do not show they were taken during the job; a deleted one says so.
+export function photoList(items) {
+  return h(
+    'ul',
+    { class: 'photos' },
+    items.map(({ photo, caption }) =>
+      h(
+        'li',
+        { class: `photo${photo.outside_window ? ' flagged' : ''}`, dataset: { key: photo.key } },
+        photo.missing
+          ? h('span', { class: 'photo-missing' }, '照片已不存在')
+          : h(
+              'a',
+              { href: photo.url, target: '_blank', rel: 'noopener noreferrer' },
+              h('img', { src: photo.thumbnail_url, alt: `${caption}照片`, loading: 'lazy' }),
+            ),
+        h(
+          'span',
+          { class: 'photo-caption' },
+          caption,
+          ' · ',
+          photo.taken_at ? `拍摄于 ${when(photo.taken_at)}` : '拍摄时间未知',
+          photo.outside_window ? h('strong', { class: 'badge flag' }, '时间存疑') : null,
+        ),
+      ),
+    ),
+  );
+}
+
+// The units' 办结 photos of a case.
+export function casePhotos(c) {
+  const items = (c.assignments || []).flatMap((a) =>
+    (a.photos || []).map((photo) => ({ photo, caption: `${unitName(a.unit_id)} 办结` })),
+  );
+  return items.length ? [h('h4', {}, '现场照片'), photoList(items)] : null;
+}
+
+// The return visits' photos (测温拍照), read from follow-up for whoever oversees the case.
+export function visitPhotos(caseId) {
+  const box = h('div', { class: 'visit-photos' });
+  followup('GET', `/v1/visits?case_id=${q(caseId)}&status=all`)
+    .then((visits) => {
+      const items = visits.flatMap((v) =>
+        (v.photos || []).map((photo) => ({ photo, caption: `第${v.round}轮回访 ${v.place_name || ''}`.trim() })),
+      );
+      if (items.length) box.replaceChildren(h('h4', {}, '回访照片'), photoList(items));
+    })
+    .catch(() => box.replaceChildren(h('p', { class: 'notice' }, '回访照片暂时无法读取')));
+  return box;
 }
 
 // Extension requests; with `decide`, the pending ones get 批准 / 不批准 (the task force's decision).

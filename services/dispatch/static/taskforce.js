@@ -3,7 +3,15 @@
 // units' scorecards (from follow-up), and the task force's own assignments.
 
 import { dispatch, followup, q } from './api.js';
-import { assignmentsTable, caseHeader, extensionsList, stages, timelineList } from './casedetail.js';
+import {
+  assignmentsTable,
+  caseHeader,
+  casePhotos,
+  extensionsList,
+  stages,
+  timelineList,
+  visitPhotos,
+} from './casedetail.js';
 import { clearNotice, fill, h, labelCells, notice, number, percent, when } from './dom.js';
 import {
   CASE_STATUSES,
@@ -243,6 +251,8 @@ function casesTab(root) {
       timelineList(c.timeline || []),
       h('h4', {}, TEXT.assignments),
       assignmentsTable(c.assignments || []),
+      casePhotos(c),
+      visitPhotos(c.id),
       h('h4', {}, TEXT.extensions),
       extensionsList(c.extensions || [], { decide: true, onDecided: () => refresh() }),
     );

@@ -1,8 +1,8 @@
 // The unit's view: its open assignments with the clock that matters now, and the actions on each
 // (签收, 到场, 进展, 办结, 退单, 延期) — every one a call to dispatch's API, whose answer decides.
 
-import { dispatch, q } from './api.js';
-import { assignmentsTable, caseHeader, extensionsList, stages, timelineList } from './casedetail.js';
+import { dispatch, q, uploadPhoto } from './api.js';
+import { assignmentsTable, caseHeader, casePhotos, extensionsList, stages, timelineList } from './casedetail.js';
 import { clearNotice, duration, fill, h, isoFromLocal, labelCells, notice, place, when } from './dom.js';
 import {
   ASSIGNMENT_STATUSES,
@@ -299,6 +299,7 @@ export function unitView(root, { heading = '本单位派单' } = {}) {
         ),
       h('h4', {}, TEXT.assignments),
       assignmentsTable(c.assignments || []),
+      casePhotos(c),
       (c.extensions || []).length ? [h('h4', {}, TEXT.extensions), extensionsList(c.extensions)] : null,
       h('h4', {}, TEXT.timeline),
       timelineList(c.timeline || []),
@@ -325,16 +326,14 @@ export function unitView(root, { heading = '本单位派单' } = {}) {
     } else if (name === 'resolve') {
       const action = h('textarea', { name: 'action_taken', rows: 3, maxlength: 2000 });
       const temp = h('input', { type: 'number', name: 'measured_temp_c', step: '0.1', inputmode: 'decimal' });
-      const photos = h('textarea', { name: 'photo_refs', rows: 2, placeholder: '每行一个照片编号' });
+      const photos = h('input', { type: 'file', name: 'photo', accept: 'image/jpeg,image/png,image/webp', multiple: true });
       title = '办结';
-      fields = [field('处置情况', action), field('实测室温（°C）', temp), field('照片编号', photos)];
-      body = () => ({
+      fields = [field('处置情况', action), field('实测室温（°C）', temp), field('现场照片', photos)];
+      // The photos go to S3 first (each through a grant of dispatch); the 办结 then names them.
+      body = async () => ({
         action_taken: action.value.trim(),
         measured_temp_c: temp.value === '' ? null : Number(temp.value),
-        photo_refs: photos.value
-          .split(/[\n,，]/)
-          .map((s) => s.trim())
-          .filter(Boolean),
+        photo_refs: await Promise.all([...photos.files].slice(0, 10).map(uploadPhoto)),
       });
     } else if (name === 'return') {
       const reason = h(
@@ -363,7 +362,11 @@ export function unitView(root, { heading = '本单位派单' } = {}) {
           const submit = e.target.querySelector('button[type=submit]');
           submit.disabled = true;
           clearNotice(message);
-          await run(a, name, body(), message);
+          try {
+            await run(a, name, await body(), message);
+          } catch (err) {
+            notice(message, 'error', err.message); // a photo that could not be uploaded
+          }
           submit.disabled = false;
         },
       },
