@@ -244,13 +244,15 @@ async def visit_summary(
 
 
 @router.get("/v1/reports/{report_id}", response_model=ReportOut, tags=["reports"], responses=responses(401, 404, 422))
-async def get_report(report_id: str, principal: CurrentPrincipal, session: Session) -> ReportOut:
-    """A report's status and what the reporter has been told, in order (事事有回音)."""
+async def get_report(report_id: str, principal: CurrentPrincipal, session: Session, request: Request) -> ReportOut:
+    """A report's status and what the reporter has been told, in order (事事有回音), with its photos."""
     report, events = await service.get(session, report_id=report_id)
     if not (_oversees(principal, report.location) or _grid_worker_of(principal, report.location)):
         raise NotFound("report", messages.REPORT_NOT_FOUND)
     out = ReportOut.model_validate(report)
     out.timeline = [ReportEventOut.model_validate(e) for e in events]
+    # 12345's references are links to the platform's own system, not photos of this store: shown as missing.
+    out.photos = await request.app.state.evidence.shown(session, report.photo_refs or [])
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.common import Category
-from shared.evidence import MAX_PHOTOS, PhotoKey
+from shared.evidence import MAX_PHOTOS, PhotoKey, PhotoOut
 from shared.inputs import BOUNDED, ISO, IsoDateTime
 from shared.privacy import FreeText, PhotoRef
 from shared.text import CLEAN, CleanText
@@ -97,6 +97,9 @@ class ReportOut(BaseModel):
     location: dict[str, Any]
     reported_at: datetime
     timeline: list[ReportEventOut] = []
+    photos: list[PhotoOut] = Field(
+        default_factory=list, description="The reporter's photos (short-lived links; in the report's detail only)."
+    )
 
 
 class ContactOut(BaseModel):

@@ -288,3 +288,33 @@ async def test_photos_of_long_closed_cases_and_unused_uploads_are_deleted(loop: 
     (shown,) = [x for x in after["assignments"] if x["id"] == a["id"]]
     assert [p["missing"] for p in shown["photos"]] == [True, True]  # shown as missing, not as a broken page
     assert await retention_pass(evidence, loop.dispatch.runtime.sessions, closed_cases, days=0) == (0, 0)
+
+
+async def test_a_one_tap_photo_shows_with_its_report_until_the_report_is_long_closed(
+    loop: Loop, on_site: dict[str, Any]
+) -> None:
+    from services.intake.main import closed_reports
+
+    i = loop.intake.http
+    household = f"H-PH-{on_site['sfx']}-2"
+    theirs = await upload(loop, "intake", "GW-03", phone_jpeg(taken=exif_now()))
+    body = {"household_id": household, "category": "leak", "description": "暖气片接口滴水", "photo_refs": [theirs]}
+    refused = await i.post("/v1/grid-reports", json=body, headers=loop.auth("GW-01"))
+    assert refused.status_code == 404 and refused.json()["detail"]["field"] == "photo_refs.0", refused.text
+    mine = await upload(loop, "intake", "GW-01", phone_jpeg(taken=exif_now(-timedelta(hours=3))))
+    r = await i.post("/v1/grid-reports", json={**body, "photo_refs": [mine]}, headers=loop.auth("GW-01"))
+    assert r.status_code == 201, r.text
+    report = (await i.get(f"/v1/reports/{r.json()['id']}", headers=loop.auth("GW-01"))).json()
+    (photo,) = report["photos"]
+    assert photo["key"] == mine and not photo["outside_window"] and photo["thumbnail_url"]  # 3 h ago: within 48 h
+
+    async with loop.intake.runtime.sessions() as s, s.begin():
+        await s.execute(
+            text("UPDATE reports SET status = 'closed', status_at = now() - interval '400 days' WHERE id = :r"),
+            {"r": report["id"]},
+        )
+    evidence: Evidence = loop.intake.app.state.evidence
+    closed, _ = await retention_pass(evidence, loop.intake.runtime.sessions, closed_reports, days=365)
+    assert closed >= 1 and not await evidence.store.exists(mine)
+    again = (await i.get(f"/v1/reports/{report['id']}", headers=loop.auth("GW-01"))).json()
+    assert [p["missing"] for p in again["photos"]] == [True]
