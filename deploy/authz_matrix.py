@@ -284,6 +284,12 @@ MATRIX: tuple[Row, ...] = (
     ),
     Row(
         "dispatch",
+        ("GET /field", "GET /field/", "GET /field/config.json", "GET /field/{name}"),
+        "现场端页面（静态文件，离线可用）",
+        PUBLIC,
+    ),
+    Row(
+        "dispatch",
         ("GET /console/events",),
         "调度台实时更新（令牌在查询串；只含版本号）",
         _bearer(grid_worker=OWN, unit=OWN, task_force=OWN, district=OWN, admin=NO_403),

@@ -101,6 +101,10 @@ def resolved_case(running: Running, household: str, category: str) -> tuple[str,
     )
     case_id = running.client.wait_case_of("GW-01", report["id"], timeout=30)
     a = running.client.wait_assignment("U-HEAT-1", case_id, timeout=30)
+    # The e2e tests share one set of services: a (household, category) another test reported is grouped into its case.
+    assert a["status"] == "dispatched", (
+        f"{household}/{category} joined another test's case {case_id}: pick another pair"
+    )
     for action in ("sign-in", "arrive"):
         running.client.act("U-HEAT-1", a["id"], action)
     running.client.act("U-HEAT-1", a["id"], "resolve", action_taken="清洗过滤器，排气", measured_temp_c=19.0)
@@ -161,7 +165,7 @@ def test_one_tap_report_with_a_photo(running: Running, phones: Any, tmp_path: Pa
 def test_offline_actions_are_delivered_exactly_once_after_the_browser_restarts(
     running: Running, phones: Any, tmp_path: Path
 ) -> None:
-    _, visit = resolved_case(running, "H-LK-1-102", "clogged_filter")
+    _, visit = resolved_case(running, "H-LK-1-102", "underfloor_imbalance")
     phone = phones("gw01-offline")
     page = phone.open()
     phone.sign_in("gw01", "gw01-demo-2026", "王军")

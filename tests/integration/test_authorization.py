@@ -535,6 +535,10 @@ BUILD: dict[tuple[str, str], Build] = {
     ("dispatch", "GET /console/"): lambda w, k: Call("GET", "/console/"),
     ("dispatch", "GET /console/config.json"): lambda w, k: Call("GET", "/console/config.json"),
     ("dispatch", "GET /console/{name}"): lambda w, k: Call("GET", "/console/app.js"),
+    ("dispatch", "GET /field"): lambda w, k: Call("GET", "/field"),
+    ("dispatch", "GET /field/"): lambda w, k: Call("GET", "/field/"),
+    ("dispatch", "GET /field/config.json"): lambda w, k: Call("GET", "/field/config.json"),
+    ("dispatch", "GET /field/{name}"): lambda w, k: Call("GET", "/field/app.js"),
     ("dispatch", "GET /console/events"): lambda w, k: Call("GET", "/console/events", token_in_query=True),
     # followup
     ("followup", "GET /v1/visits"): lambda w, k: Call(
