@@ -90,10 +90,13 @@ def _evidence(request: Request) -> Evidence:
     return request.app.state.evidence  # type: ignore[no-any-return]
 
 
-def _visit_out(visit: Visit, round_: Round | None, photos: dict[str, PhotoOut] | None = None) -> VisitOut:
+def _visit_out(
+    visit: Visit, round_: Round | None, photos: dict[str, PhotoOut] | None = None, *, photo_required: bool = True
+) -> VisitOut:
     out = VisitOut.model_validate(visit)
     shown = [photos[k] for k in visit.photo_refs or [] if k in photos] if photos else []
-    return out.model_copy(update={"round_outcome": round_.outcome if round_ else None, "photos": shown})
+    update = {"round_outcome": round_.outcome if round_ else None, "photos": shown, "photo_required": photo_required}
+    return out.model_copy(update=update)
 
 
 async def _photos(session: AsyncSession, request: Request, *subjects: Any) -> dict[str, PhotoOut]:
@@ -128,7 +131,8 @@ async def list_visits(
     )
     rounds = await service.rounds_of(session, visits)
     photos = await _photos(session, request, *visits)
-    return [_visit_out(v, rounds.get((v.case_id, v.round)), photos) for v in visits]
+    required = _settings(request).photo_required_on_visit
+    return [_visit_out(v, rounds.get((v.case_id, v.round)), photos, photo_required=required) for v in visits]
 
 
 @router.get(
@@ -137,7 +141,12 @@ async def list_visits(
 async def get_visit(visit_id: str, principal: CurrentPrincipal, session: Session, request: Request) -> VisitOut:
     require(principal, Role.GRID_WORKER, *OVERSEERS)
     visit = await service.get(session, visit_id=visit_id, principal=principal)
-    return _visit_out(visit, await service.round_of(session, visit), await _photos(session, request, visit))
+    return _visit_out(
+        visit,
+        await service.round_of(session, visit),
+        await _photos(session, request, visit),
+        photo_required=_settings(request).photo_required_on_visit,
+    )
 
 
 @router.post(
@@ -171,7 +180,12 @@ async def record_visit(
             at=_now(request),
             evidence=_evidence(request),
         )
-        return _visit_out(visit, round_, await _photos(session, request, visit))
+        return _visit_out(
+            visit,
+            round_,
+            await _photos(session, request, visit),
+            photo_required=_settings(request).photo_required_on_visit,
+        )
 
     return await once(session, IdempotentReply, request, key=idempotency_key, principal=principal, action=act)
 

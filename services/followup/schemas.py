@@ -99,6 +99,9 @@ class VisitOut(BaseModel):
         default=None, description="The round's verdict so far: pending, closed or reopened (a building sample)."
     )
     photos: list[PhotoOut] = Field(default_factory=list, description="The photos of the visit (short-lived links).")
+    photo_required: bool = Field(
+        default=True, description="Whether recording it with the resident reached needs a photo (the district's rule)."
+    )
 
 
 class SpotCheckIn(BaseModel):

@@ -241,6 +241,10 @@ async def test_a_return_visit_needs_its_thermometer_photo(
 
     visit = await wait_until("the return visit of the fixed case", owed)
     assert visit["place_name"] == "粮库家属院 · 9号楼 · 2单元 · 501室"
+    assert visit["photo_required"] is True  # the phone asks for the photo before it queues the visit
+    monkeypatch.setattr(loop.followup.runtime.settings, "photo_required_on_visit", False)
+    assert (await f.get(f"/v1/visits/{visit['id']}", headers=worker)).json()["photo_required"] is False
+    monkeypatch.setattr(loop.followup.runtime.settings, "photo_required_on_visit", True)
     record = f"/v1/visits/{visit['id']}/record"
     warm = {"room_temps_c": [20.5], "satisfaction": "satisfied"}
     r = await f.post(record, json=warm, headers=worker)

@@ -431,9 +431,11 @@ export async function returnVisitView(root, ctx, { visitId, edit = null }) {
           if (reached && !readings.length) return notice(line, 'error', '请至少填写一个房间的室温');
           if (reached && !satisfaction) return notice(line, 'error', '请选择居民满意度');
           const blobs = await photos.blobs();
-          // Follow-up's rule (unless the district turned it off): a visit that reached the resident shows the
-          // thermometer. Checked here too, so a visit recorded without signal is not refused hours later.
-          if (reached && !blobs.length) return notice(line, 'error', '请拍摄温度计照片');
+          // Follow-up's rule, as the visit carries it (a district may turn it off): a visit that reached the
+          // resident shows the thermometer. Checked here too, so a visit recorded offline is not refused hours later.
+          if (reached && !blobs.length && (!v || v.photo_required !== false)) {
+            return notice(line, 'error', '请拍摄温度计照片');
+          }
           const payload = {
             reached,
             room_temps_c: readings,
