@@ -23,20 +23,23 @@ from shared.topics import Topics
 OUT = Path(__file__).resolve().parents[1] / "docs" / "api"
 
 
-def generated() -> dict[str, Any]:
+def consumed() -> dict[str, dict[str, list[Any]]]:
+    """service → topic → the event types its consumers handle, as each service wires its handlers."""
     topics = Topics()
     consumes = {
         "intake": intake_handlers(topics),
         "dispatch": dispatch_handlers(topics, None, SystemClock()),  # type: ignore[arg-type]
         "followup": followup_handlers(FollowupSettings(), None),  # type: ignore[arg-type]
     }
+    return {svc: {topic: list(by_type) for topic, by_type in h.items()} for svc, h in consumes.items()}
+
+
+def generated() -> dict[str, Any]:
     docs: dict[str, Any] = {
         f"{name}.openapi.json": app().openapi()
         for name, app in (("intake", intake_app), ("dispatch", dispatch_app), ("followup", followup_app))
     }
-    docs["asyncapi.json"] = document(
-        {svc: {topic: list(by_type) for topic, by_type in h.items()} for svc, h in consumes.items()}
-    )
+    docs["asyncapi.json"] = document(consumed())
     return docs
 
 

@@ -6,13 +6,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
+from deploy import readme_block
 from deploy.authz_matrix import EVERY_SERVICE, MATRIX, SERVICES, TITLES, Caller, Row
+from deploy.readme_block import README
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-START = "<!-- authz-matrix:start -->"
-END = "<!-- authz-matrix:end -->"
+BLOCK = "authz-matrix"
 
 _GROUPS = {EVERY_SERVICE: "每个服务 (every service)", **{s: s for s in SERVICES}}
 
@@ -47,19 +46,11 @@ def render() -> str:
 
 
 def replace_block(text: str, block: str) -> str:
-    head, start, rest = text.partition(START)
-    _, end, tail = rest.partition(END)
-    if not start or not end:
-        raise ValueError(f"README has no {START} … {END} block")
-    return f"{head}{START}\n{block}{END}{tail}"
+    return readme_block.replace_block(text, BLOCK, block)
 
 
 def current_block(text: str) -> str:
-    _, start, rest = text.partition(START)
-    block, end, _ = rest.partition(END)
-    if not start or not end:
-        raise ValueError(f"README has no {START} … {END} block")
-    return block.removeprefix("\n")
+    return readme_block.current_block(text, BLOCK)
 
 
 def main() -> None:

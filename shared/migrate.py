@@ -8,9 +8,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+
+# The advisory lock migrations run under (per database: advisory locks are per database in PostgreSQL's lock
+# table, keyed with the database's oid); any 64-bit number nobody else uses.
+MIGRATION_LOCK = 0x68656174_6D696772  # "heatmigr"
 
 
 def config(migrations_dir: Path, url: str) -> Config:
@@ -37,6 +41,9 @@ def run_env(context: Any, metadata: MetaData) -> None:
     def do_run(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=metadata, compare_type=True)
         with context.begin_transaction():
+            # Replicas starting together each run the migrations: the first takes this lock (held until its
+            # transaction commits), the others wait and then find the database at head — no race on the DDL.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             context.run_migrations()
 
     async def run_async() -> None:
