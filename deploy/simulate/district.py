@@ -34,7 +34,8 @@ COMPOUND_NAMES = (
 )
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "建国秀英志强海燕明丽兰平军红梅华玉珍桂芳伟敏静霞涛斌勇娟春秀凤英德福"
-# 重点人群: about one household in twelve, mostly elderly people living alone (DOMAIN.md).
+# 重点人群: about one household in twelve, mostly elderly people living alone (an assumption: docs/domain.md, Rules
+# and figures).
 PRIORITY_GROUPS = (("elderly_alone", 0.5), ("low_income", 0.3), ("disabled", 0.2))
 PRIORITY_SHARE = 0.08
 

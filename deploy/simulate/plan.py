@@ -48,7 +48,8 @@ _HOURLY = (
 )
 HOURLY = tuple(w * 24 / sum(_HOURLY) for w in _HOURLY)
 
-# What residents complain about (the seeds' categories); the cold snap shifts the mix towards cold rooms.
+# What residents complain about (docs/domain.md, Categories; the shares are an assumption); the cold snap shifts the
+# mix towards cold rooms.
 MIX = {
     Category.COLD_ROOM: 52,
     Category.LEAK: 10,

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Category(StrEnum):
-    """What went wrong (DOMAIN.md, from the seeds)."""
+    """What went wrong (docs/domain.md, Categories, priorities, tiers, unit types)."""
 
     COLD_ROOM = "cold_room"  # 暖气不热 / 室温不达标
     LEAK = "leak"  # 跑冒滴漏
