@@ -24,7 +24,7 @@ SEED = 7
 # the bottleneck) with room to catch up after each fault; the eight faults take ~130 s, the load outlasts them.
 REPORTS = 450
 WINDOW_S = 200
-BUDGET_S = 360
+BUDGET_S = 480  # a guard against a hang, not a speed target: alone on 2 cores the run takes ~265 s
 
 
 def test_nothing_lost_nothing_doubled_under_faults_and_load(tmp_path: Path) -> None:
