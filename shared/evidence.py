@@ -213,8 +213,7 @@ class Evidence:
                 rows.append(row)
                 continue
             try:
-                info = await self.store.inspect(key, not_after=row.expires_at)
-                await self.store.publish(key)
+                info, _ = await self.store.accept(key, not_after=row.expires_at)
             except StoreUnavailable as exc:
                 raise self.unavailable(exc) from exc
             except PhotoNotFound as exc:

@@ -306,6 +306,17 @@ class PhotoStore:
     # -- checks ----------------------------------------------------------------------------------------------------
 
     async def inspect(self, key: str, *, not_after: datetime | None = None) -> PhotoInfo:
+        """The checks of an upload, changing nothing in S3 (see ``_inspect``)."""
+        info, _ = await self._inspect(key, not_after=not_after)
+        return info
+
+    async def accept(self, key: str, *, not_after: datetime | None = None) -> tuple[PhotoInfo, Published]:
+        """``inspect`` then ``publish`` on one read of the object (HEAD, GET, two PUTs): what an action naming a
+        photo does."""
+        info, data = await self._inspect(key, not_after=not_after)
+        return info, await self.publish(key, data=data)
+
+    async def _inspect(self, key: str, *, not_after: datetime | None) -> tuple[PhotoInfo, bytes]:
         """Check the upload under ``key``: it exists (``PhotoNotFound``), is within ``max_upload_bytes``
         (``PhotoTooLarge``), was stored no later than ``not_after`` — its grant's expiry — (``UploadExpired``), and is
         an image of an allowed type, the type it was declared as, within ``max_pixels`` (``PhotoWrongType``,
@@ -328,7 +339,7 @@ class PhotoStore:
             max_pixels=self.settings.max_pixels,
             default_tz=self._zone,
         )
-        return PhotoInfo(
+        info = PhotoInfo(
             key=key,
             size=size,
             content_type=decoded.type,
@@ -337,6 +348,7 @@ class PhotoStore:
             taken_at=decoded.taken_at,
             uploaded_at=uploaded_at,
         )
+        return info, data
 
     async def _head(self, key: str) -> dict[str, Any]:
         try:
@@ -371,12 +383,13 @@ class PhotoStore:
 
     # -- serving ---------------------------------------------------------------------------------------------------
 
-    async def publish(self, key: str) -> Published:
+    async def publish(self, key: str, *, data: bytes | None = None) -> Published:
         """Write the copies that may be shown: the photo re-encoded as JPEG (at most ``published_max_px``, turned
         upright, with no EXIF, GPS, XMP or ICC data) and a thumbnail (at most ``thumbnail_px``). Call it after
         ``inspect`` accepted the upload; running it twice writes the same copies again."""
         image_key, thumb_key = published_keys(key)
-        data = await self._read(key)
+        if data is None:  # ``accept`` passes what it already read
+            data = await self._read(key)
         s = self.settings
         rendered = await asyncio.to_thread(
             render,

@@ -270,3 +270,21 @@ async def test_s3_stopped_is_unavailable_and_nothing_is_lost(tmp_path: Path, sto
         assert await private.inspect(grant.key) == accepted
         published = await private.publish(waiting.key)
         assert (await get(private.presign_get(published.image_key))).status_code == 200
+
+
+async def test_accept_checks_and_publishes_from_one_read(store: PhotoStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an action naming a photo runs: the checks of ``inspect`` and the copies of ``publish``, on one GET."""
+    grant = store.presign_upload("image/jpeg")
+    assert await upload(grant, phone_jpeg()) < 300
+    reads = []
+    real = store._read
+
+    async def counted(key: str) -> bytes:
+        reads.append(key)
+        return await real(key)
+
+    monkeypatch.setattr(store, "_read", counted)
+    info, published = await store.accept(grant.key, not_after=grant.expires_at)
+    assert reads == [grant.key]
+    assert info.taken_at is not None and (info.width, info.height) == (1200, 900)
+    assert await store.exists(published.image_key) and await store.exists(published.thumbnail_key)
