@@ -133,16 +133,27 @@ class ServiceRuntime:
         try:
             yield
         finally:
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            if self.broker is not None:
-                for commits in self._commits.values():
-                    await commits.close()
-                await self.broker.stop()
-            await self.producer.stop()
-            await self.engine.dispose()
-            log.info("service stopped")
+            await self._stop()
+
+    async def _stop(self) -> None:
+        """Stop in order, each step bounded by ``shutdown_step_seconds``: what does not stop in time is logged with
+        its stack and left behind, so the process still exits (and its orchestrator still sees it go)."""
+        step = self.settings.shutdown_step_seconds
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=step)
+            for task in stuck:
+                log.error("background task did not stop", extra={"task": task.get_name(), "stack": _stack_of(task)})
+        if self.broker is not None:
+            for commits in self._commits.values():
+                await commits.close()
+            await _bounded("kafka consumers", self.broker.stop(), step)
+        if self.producer is not None:
+            await _bounded("kafka producer", self.producer.stop(), step)
+        if self.engine is not None:
+            await _bounded("database pool", self.engine.dispose(), step)
+        log.info("service stopped")
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -492,6 +503,23 @@ def _prometheus_middleware(service: str) -> Any:
     if service not in _PROM_MIDDLEWARES:
         _PROM_MIDDLEWARES[service] = KafkaPrometheusMiddleware(registry=REGISTRY, app_name=service)
     return _PROM_MIDDLEWARES[service]
+
+
+async def _bounded(what: str, step: Awaitable[Any], seconds: float) -> None:
+    """Await ``step`` for at most ``seconds``; past that, cancel it without waiting (``wait_for`` would wait for the
+    cancellation too, which is what a stuck step does not finish) and log it."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        log.error("shutdown step did not finish", extra={"step": what, "seconds": seconds, "stack": _stack_of(task)})
+        task.cancel()
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("shutdown step failed", extra={"step": what, "error": repr(task.exception())[:300]})
+
+
+def _stack_of(task: asyncio.Task[Any]) -> str:
+    frames = task.get_stack(limit=8)
+    return " <- ".join(f"{f.f_code.co_name} ({Path(f.f_code.co_filename).name}:{f.f_lineno})" for f in reversed(frames))
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:

@@ -57,6 +57,9 @@ class ServiceSettings(BaseSettings):
     consumer_workers: int = Field(default=3, ge=1)
     # How long an event that overtook the fact it rests on (see shared.consumer.NotYet) waits before dead-lettering.
     consumer_wait_seconds: float = 300.0
+    # How long each step of a stop (background tasks, Kafka consumers, the producer, the database pool) may take before
+    # the service logs what is stuck and goes on: a replica that never exits holds up a rollout and a test run alike.
+    shutdown_step_seconds: float = Field(default=10.0, gt=0)
     # Tokens (shared.auth): who issues them and for whom, where the public keys are. Neither JWKS set: development
     # and test trust the dev key; production must name one (the dev key is never trusted there). JSON in the
     # environment: {"keys": [...]}. ``auth_trust_issuer`` false: dispatch's tokens (logins, the admin tooling's) are

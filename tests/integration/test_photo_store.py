@@ -169,9 +169,10 @@ async def test_an_expired_presigned_get_is_refused(store: PhotoStore) -> None:
     grant = store.presign_upload(ImageType.JPEG)
     assert await upload(grant, phone_jpeg((400, 300))) == 204
     published = await store.publish(grant.key)
-    url = store.presign_get(published.thumbnail_key, ttl_seconds=1)
+    # The signature's X-Amz-Date is whole seconds: a TTL of n seconds lasts between n-1 and n from now.
+    url = store.presign_get(published.thumbnail_key, ttl_seconds=3)
     assert (await get(url)).status_code == 200
-    await asyncio.sleep(2.2)
+    await asyncio.sleep(3.5)
     expired = await get(url)
     assert expired.status_code == 403
     assert b"expired" in expired.content
