@@ -23,7 +23,7 @@ from typing import Any
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 
-from services.dispatch import routing
+from services.dispatch import rules
 from services.dispatch.config import DispatchSettings
 from services.dispatch.domain import load_rules
 from services.dispatch.main import MIGRATIONS, timer_engine
@@ -169,7 +169,7 @@ async def run(pending: int, due: int, window: float, replicas: int) -> dict[str,
             rt.sessions = session_factory(rt.engine)
             runtimes.append(rt)
         async with runtimes[0].sessions() as s, s.begin():  # type: ignore[misc]
-            await routing.ensure_rules(s, default=load_rules())
+            await rules.ensure_rules(s, default=load_rules())
         t0 = time.perf_counter()
         start = await prepare(runtimes[0], pending=pending, due=due, window=window, lead=5)
         setup_s = time.perf_counter() - t0

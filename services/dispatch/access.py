@@ -12,10 +12,11 @@ from services.dispatch.models import (
     Assignment,
     Case,
 )
-from services.dispatch.routing import OPEN_STATUSES
+from services.dispatch.states import OPEN
 from shared.auth import Principal, Role
 from shared.contracts.common import UnitType
 from shared.errors import ApiError, NotFound
+from shared.states import values
 
 # -- who may act on what ----------------------------------------------------------------------------------
 
@@ -55,7 +56,7 @@ async def list_for_actor(
         raise ApiError(403, "forbidden", messages.NOT_AN_ASSIGNEE, "Authorization")
     q = select(Assignment, Case).join(Case, Case.id == Assignment.case_id).where(where)
     if not include_done:
-        q = q.where(Assignment.status.in_(OPEN_STATUSES))
+        q = q.where(Assignment.status.in_(values(OPEN)))
     rows = (await session.execute(q.order_by(Assignment.sign_in_due))).all()
     return [(a, c) for a, c in rows]
 

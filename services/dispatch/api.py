@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
-from services.dispatch import access, extensions, messages, queries, routing, service
+from services.dispatch import access, extensions, messages, queries, registry, rules, service
 from services.dispatch.config import DispatchSettings
+from services.dispatch.domain import Clock as SlaClock
 from services.dispatch.domain import Rules
 from services.dispatch.models import Assignment, Case, IdempotentReply
 from services.dispatch.schemas import (
@@ -29,6 +30,7 @@ from services.dispatch.schemas import (
     UnitOut,
     UnitsIn,
 )
+from services.dispatch.states import RUNNING_CLOCK, AssignmentStatus, ExtensionStatus
 from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
 from shared.clock import Clock
 from shared.errors import ApiError, responses
@@ -62,13 +64,10 @@ Settings = Annotated[DispatchSettings, Depends(_settings)]
 
 def assignment_out(a: Assignment, clock: Clock, case: Case | None = None) -> AssignmentOut:
     out = AssignmentOut.model_validate(a)
-    due = {
-        "dispatched": ("sign_in", a.sign_in_due),
-        "signed_in": ("on_site", a.on_site_due),
-        "on_site": ("resolve", a.resolve_due),
-    }.get(a.status)
-    if due is not None:
-        out.clock, out.seconds_left = due[0], (due[1] - clock.now()).total_seconds()
+    running = RUNNING_CLOCK.get(AssignmentStatus(a.status))
+    if running is not None:
+        due = {SlaClock.SIGN_IN: a.sign_in_due, SlaClock.ON_SITE: a.on_site_due, SlaClock.RESOLVE: a.resolve_due}
+        out.clock, out.seconds_left = running.value, (due[running] - clock.now()).total_seconds()
     if case is not None:
         out.category, out.priority = case.category, case.priority
         out.priority_resident, out.location = case.priority_resident, case.location
@@ -325,7 +324,9 @@ async def request_extension(
     "/v1/extensions", response_model=list[ExtensionOut], tags=["task force"], responses=responses(401, 403, 422)
 )
 async def list_extensions(
-    principal: CurrentPrincipal, session: Session, status: Annotated[str | None, Query(max_length=20)] = "pending"
+    principal: CurrentPrincipal,
+    session: Session,
+    status: Annotated[str | None, Query(max_length=20)] = ExtensionStatus.PENDING,
 ) -> list[ExtensionOut]:
     """Extension requests in the caller's street (task force) or district."""
     return [
@@ -411,7 +412,7 @@ async def cold_snap(
     require(principal, Role.DISTRICT, Role.ADMIN)
     if principal.role is Role.DISTRICT and principal.scope != district_id:
         raise ApiError(403, "forbidden", messages.NOT_YOUR_DISTRICT, "district_id")
-    flag = await routing.set_cold_snap(
+    flag = await rules.set_cold_snap(
         session,
         district_id=district_id,
         active=body.active,
@@ -426,13 +427,13 @@ async def cold_snap(
 async def list_units(principal: CurrentPrincipal, session: Session) -> list[UnitOut]:
     """The registry's responsible units with their names, for every signed-in caller: the API answers name a unit
     by its id (assignments, timeline, extensions, scorecards); the console shows it by name."""
-    return [UnitOut.model_validate(u) for u in await routing.list_units(session)]
+    return [UnitOut.model_validate(u) for u in await registry.list_units(session)]
 
 
 @router.put("/admin/units", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
 async def put_units(body: UnitsIn, session: Session) -> dict[str, int]:
     """Load or update the registry of units and what each serves. Idempotent."""
-    return {"units": await routing.load_units(session, units=[u.model_dump() for u in body.units])}
+    return {"units": await registry.load_units(session, units=[u.model_dump() for u in body.units])}
 
 
 @router.get(
@@ -444,7 +445,7 @@ async def put_units(body: UnitsIn, session: Session) -> dict[str, int]:
 )
 async def get_rules(session: Session) -> list[RuleSetOut]:
     """Every version of the dispatch rules, the one in force first."""
-    return [RuleSetOut.model_validate(r) for r in await routing.rule_history(session)]
+    return [RuleSetOut.model_validate(r) for r in await rules.rule_history(session)]
 
 
 @router.put("/admin/rules", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
@@ -454,7 +455,7 @@ async def put_rules(
     """A new version of the rules (tiers, routes, clocks, escalation, limits), in force at once on every
     replica; no restart. The note is stored redacted (shared.privacy), like every free text."""
     try:
-        rules = Rules.model_validate(body)
+        parsed = Rules.model_validate(body)
     except ValidationError as exc:
         raise ApiError(
             422,
@@ -462,4 +463,4 @@ async def put_rules(
             f"{messages.RULES_INVALID}: {exc.errors()[0]['msg']}",
             ".".join(str(p) for p in exc.errors()[0]["loc"]),
         ) from exc
-    return {"version": await routing.put_rules(session, rules=rules, note=note, by="admin")}
+    return {"version": await rules.put_rules(session, rules=parsed, note=note, by="admin")}

@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch import access
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import Assignment, Case, CaseEvent
-from services.dispatch.routing import OPEN_STATUSES
+from services.dispatch.states import OPEN
 from shared.auth import Principal, Role, authenticate
 from shared.errors import responses
+from shared.states import values
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -143,7 +144,7 @@ async def version(session: AsyncSession, principal: Principal) -> tuple[str, int
         parts.append(
             [(a.id, a.status, a.resolve_due.isoformat(), a.escalation_level, c.tier, c.priority) for a, c in rows]
         )
-        own_cases = access.assignments_of(principal).where(Assignment.status.in_(OPEN_STATUSES))
+        own_cases = access.assignments_of(principal).where(Assignment.status.in_(values(OPEN)))
         parts.append(
             await session.scalar(
                 select(func.max(CaseEvent.id)).where(

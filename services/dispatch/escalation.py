@@ -9,23 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import domain, metrics
+from services.dispatch.clocks import LEVEL_ORDER, timer_kind
 from services.dispatch.domain import Clock, Rules
 from services.dispatch.models import (
     Assignment,
     Case,
     timers,
 )
-from services.dispatch.routing import (
-    CLOCK_OPEN,
-    LEVEL_ORDER,
-    OPEN_STATUSES,
-    assign,
-    current_rules,
-    round_assignments,
-    route,
-    timeline,
-    timer_kind,
-)
+from services.dispatch.routing import assign, round_assignments, route
+from services.dispatch.rules import current_rules
+from services.dispatch.states import CLOCK_OPEN, OPEN
+from services.dispatch.timeline import Happened, timeline
 from shared import timers as durable
 from shared.contracts.common import UnitType
 from shared.contracts.dispatch import (
@@ -48,7 +42,7 @@ async def supervise(
     """督办: the district takes the case in hand; its housing bureau is convened if not already."""
     case.supervised = True
     case.escalation_level = EscalationLevel.SUPERVISION.value
-    timeline(session, case.id, "escalated", "dispatch", at, level=EscalationLevel.SUPERVISION.value, clock=cause)
+    timeline(session, case.id, Happened.ESCALATED, "dispatch", at, level=EscalationLevel.SUPERVISION.value, clock=cause)
     metrics.ESCALATIONS.labels(case.district_id, "case", EscalationLevel.SUPERVISION.value).inc()
     await writer.emit(
         session,
@@ -69,7 +63,7 @@ async def supervise(
     )
     # Under 督办 the district's bureau takes the case even if it returned it before: only an assignee
     # already working on the round is not convened twice.
-    current = {x.unit_id for x in await round_assignments(session, case) if x.status in OPEN_STATUSES}
+    current = {x.unit_id for x in await round_assignments(session, case) if x.status in OPEN}
     bureau = await route(session, rules, case, types=(UnitType.HOUSING_BUREAU,), exclude=current)
     await assign(session, writer, rules, case, [b for b in bureau if b.type is UnitType.HOUSING_BUREAU], at)
 
@@ -112,7 +106,7 @@ async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: l
         timeline(
             session,
             case.id,
-            "escalated",
+            Happened.ESCALATED,
             "dispatch",
             now,
             assignment_id=a.id,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import messages, metrics
 from services.dispatch.access import actor_name, get_for_actor, may_supervise
+from services.dispatch.clocks import arm, kinds
 from services.dispatch.domain import Clock
 from services.dispatch.models import (
     Assignment,
@@ -16,7 +17,8 @@ from services.dispatch.models import (
     Extension,
     timers,
 )
-from services.dispatch.routing import OPEN_STATUSES, arm, kinds, new_id, timeline
+from services.dispatch.states import ASSIGNMENT, EXTENSION, OPEN, ExtensionStatus
+from services.dispatch.timeline import Happened, timeline
 from shared import timers as durable
 from shared.auth import Principal, Role
 from shared.contracts.dispatch import (
@@ -25,6 +27,7 @@ from shared.contracts.dispatch import (
     ExtensionRequested,
 )
 from shared.errors import ApiError, Conflict, NotFound
+from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
 # -- 延期 ------------------------------------------------------------------------------------------------
@@ -41,12 +44,11 @@ async def request_extension(
     at: datetime,
 ) -> Extension:
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    if a.status not in OPEN_STATUSES:
-        raise Conflict("assignment_closed", messages.ASSIGNMENT_CLOSED)
+    ASSIGNMENT.check("request_extension", a.status)
     if resolve_due <= a.resolve_due:
         raise ApiError(422, "extension_not_later", messages.EXTENSION_NOT_LATER, "resolve_due")
     pending = await session.scalar(
-        select(Extension).where(Extension.assignment_id == a.id, Extension.status == "pending")
+        select(Extension).where(Extension.assignment_id == a.id, Extension.status == ExtensionStatus.PENDING)
     )
     if pending is not None:
         raise Conflict("extension_pending", messages.EXTENSION_PENDING)
@@ -60,14 +62,14 @@ async def request_extension(
         street_id=case.street_id,
         reason=reason,
         requested_resolve_due=resolve_due,
-        status="pending",
+        status=ExtensionStatus.PENDING,
         requested_at=at,
     )
     session.add(ext)
     timeline(
         session,
         a.case_id,
-        "extension_requested",
+        Happened.EXTENSION_REQUESTED,
         actor_name(principal),
         at,
         assignment_id=a.id,
@@ -123,17 +125,16 @@ async def decide_extension(
     assert case is not None
     if not may_supervise(principal, case.street_id, case.district_id):
         raise NotFound("extension", messages.EXTENSION_NOT_FOUND)
-    if ext.status != "pending":
-        raise Conflict("extension_decided", messages.EXTENSION_DECIDED)
+    decided = EXTENSION.move("approve" if approved else "refuse", ext.status)
     a = await session.get(Assignment, ext.assignment_id, with_for_update=True)
     assert a is not None
     ext.status, ext.decided_by, ext.decided_at, ext.decision_note = (
-        "approved" if approved else "refused",
+        decided,
         actor_name(principal),
         at,
         note,
     )
-    if approved and a.status in OPEN_STATUSES:
+    if approved and a.status in OPEN:
         length = ext.requested_resolve_due - a.dispatched_at
         a.resolve_due = ext.requested_resolve_due
         await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.RESOLVE))
@@ -141,7 +142,7 @@ async def decide_extension(
     timeline(
         session,
         ext.case_id,
-        "extension_decided",
+        Happened.EXTENSION_DECIDED,
         actor_name(principal),
         at,
         extension_id=ext.id,

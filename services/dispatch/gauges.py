@@ -11,18 +11,20 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from services.dispatch import metrics
+from services.dispatch.clocks import timer_kind
 from services.dispatch.domain import CHAIN, Clock
 from services.dispatch.models import Assignment, Case, Unit, timers
-from services.dispatch.routing import CLOCK_OPEN, timer_kind
+from services.dispatch.states import CLOCK_OPEN, CaseStatus
 from shared.clock import Clock as TimeSource
 from shared.contracts.common import Tier
 from shared.contracts.dispatch import EscalationLevel
 from shared.runtime import ServiceRuntime
+from shared.states import values
 from shared.timers import TIMER_FAILURES, TIMER_LATENESS, TIMERS_FIRED
 
 log = logging.getLogger(__name__)
 
-OPEN_CASE_STATUSES = ("assigned", "unrouted", "resolved")  # models.Case.status before "closed"
+OPEN_CASE_STATUSES = values(set(CaseStatus) - {CaseStatus.CLOSED})  # every status a case has before closing
 
 _DUE = {
     Clock.SIGN_IN: Assignment.sign_in_due,
@@ -81,7 +83,7 @@ async def refresh_once(runtime: ServiceRuntime, clock: TimeSource) -> None:
         open_cases = (
             await session.execute(
                 select(Case.status, Case.tier, func.count())
-                .where(Case.status != "closed")
+                .where(Case.status != CaseStatus.CLOSED)
                 .group_by(Case.status, Case.tier)
             )
         ).all()
@@ -89,13 +91,7 @@ async def refresh_once(runtime: ServiceRuntime, clock: TimeSource) -> None:
             await session.execute(
                 select(Assignment.unit_id, Assignment.unit_type, func.count())
                 .where(
-                    or_(
-                        and_(Assignment.status == "dispatched", Assignment.sign_in_due < now),
-                        and_(Assignment.status == "signed_in", Assignment.on_site_due < now),
-                        and_(
-                            Assignment.status.in_(("dispatched", "signed_in", "on_site")), Assignment.resolve_due < now
-                        ),
-                    )
+                    or_(*(and_(Assignment.status.in_(values(CLOCK_OPEN[clock])), _DUE[clock] < now) for clock in Clock))
                 )
                 .group_by(Assignment.unit_id, Assignment.unit_type)
             )

@@ -10,13 +10,15 @@ from fastapi import FastAPI
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import accounts, console, escalation, field, routing
+from services.dispatch import accounts, console, escalation, field, rules
 from services.dispatch.api import router
+from services.dispatch.clocks import timer_kind
 from services.dispatch.config import DispatchSettings
 from services.dispatch.consumers import handlers
 from services.dispatch.domain import CHAIN, Clock, load_rules
 from services.dispatch.gauges import refresh_gauges
 from services.dispatch.models import Case, Photo, inbox, outbox, timers
+from services.dispatch.states import CaseStatus
 from shared.auth import Auth, Role, TokenIssuer, TokenVersions, verifier_from_settings
 from shared.clock import Clock as TimeSource
 from shared.clock import SystemClock
@@ -40,7 +42,7 @@ def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSourc
         service=settings.service_name,
         sessions=runtime.sessions,
         timers=timers,
-        batch_handlers={routing.timer_kind(c, level): fire for c in Clock for level in CHAIN},
+        batch_handlers={timer_kind(c, level): fire for c in Clock for level in CHAIN},
         clock=clock,
         batch_size=settings.timer_batch_size,
         poll_seconds=settings.timer_poll_seconds,
@@ -50,7 +52,9 @@ def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSourc
 def closed_cases(cutoff: datetime) -> Any:
     """The photo keys of cases closed before ``cutoff`` (the retention job's due list)."""
     return (
-        select(Photo.key).join(Case, Case.id == Photo.case_id).where(Case.status == "closed", Case.closed_at < cutoff)
+        select(Photo.key)
+        .join(Case, Case.id == Photo.case_id)
+        .where(Case.status == CaseStatus.CLOSED, Case.closed_at < cutoff)
     )
 
 
@@ -61,7 +65,7 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
     async def on_start(rt: ServiceRuntime) -> None:
         assert rt.sessions is not None
         async with rt.sessions() as session, session.begin():
-            await routing.ensure_rules(session, default=load_rules(settings.rules_file))
+            await rules.ensure_rules(session, default=load_rules(settings.rules_file))
 
     async def run_timers(rt: ServiceRuntime) -> None:
         await timer_engine(rt, rt.writer(settings.topics.cases), time_source).run()

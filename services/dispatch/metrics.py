@@ -9,9 +9,11 @@ from collections.abc import Iterable
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.dispatch.domain import ReturnReason
+from services.dispatch.states import ExtensionStatus
 from shared.contracts.common import Category, Tier, UnitType
 from shared.contracts.dispatch import EscalationLevel
 from shared.contracts.followup import ReopenReason
+from shared.states import values
 
 _TIME_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600)
 
@@ -77,7 +79,7 @@ for _reason in ("deactivated", "password", "identity"):
     TOKENS_REVOKED.labels(_reason)
 
 
-EXTENSION_DECISIONS = ("approved", "refused")
+EXTENSION_DECISIONS = values(set(ExtensionStatus) - {ExtensionStatus.PENDING})
 
 
 def prime_districts(districts: Iterable[str]) -> None:

@@ -15,9 +15,10 @@ from services.dispatch.models import (
     CaseEvent,
     Extension,
 )
-from services.dispatch.routing import OPEN_STATUSES
+from services.dispatch.states import CASE_IN_PROGRESS, OPEN, AssignmentStatus
 from shared.auth import Principal, Role
 from shared.errors import ApiError, NotFound
+from shared.states import values
 
 # -- reading cases ---------------------------------------------------------------------------------------
 
@@ -84,7 +85,7 @@ async def list_cases(
     elif principal.role is not Role.ADMIN:
         raise ApiError(403, "forbidden", messages.TASK_FORCE_ONLY, "Authorization")
     if status == "open":
-        q = q.where(Case.status.in_(("opened", "assigned", "unrouted")))
+        q = q.where(Case.status.in_(values(CASE_IN_PROGRESS)))
     elif status:
         q = q.where(Case.status == status)
     if tier:
@@ -92,10 +93,10 @@ async def list_cases(
     overdue = (
         select(Assignment.case_id)
         .where(
-            Assignment.status.in_(OPEN_STATUSES),
+            Assignment.status.in_(values(OPEN)),
             or_(
-                and_(Assignment.status == "dispatched", Assignment.sign_in_due < now),
-                and_(Assignment.status == "signed_in", Assignment.on_site_due < now),
+                and_(Assignment.status == AssignmentStatus.DISPATCHED, Assignment.sign_in_due < now),
+                and_(Assignment.status == AssignmentStatus.SIGNED_IN, Assignment.on_site_due < now),
                 Assignment.resolve_due < now,
             ),
         )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import domain, messages, metrics
 from services.dispatch.access import actor_name, get_for_actor, may_supervise
+from services.dispatch.clocks import kinds
 from services.dispatch.domain import Clock
 from services.dispatch.escalation import supervise
 from services.dispatch.models import (
@@ -22,17 +23,10 @@ from services.dispatch.models import (
     CaseReport,
     timers,
 )
-from services.dispatch.routing import (
-    OPEN_STATUSES,
-    Assignee,
-    assign,
-    current_rules,
-    kinds,
-    new_id,
-    round_assignments,
-    route,
-    timeline,
-)
+from services.dispatch.routing import Assignee, assign, round_assignments, route
+from services.dispatch.rules import current_rules
+from services.dispatch.states import ASSIGNMENT, CASE, OPEN, SETTLED_OUT, AssignmentStatus, CaseStatus
+from services.dispatch.timeline import Happened, timeline
 from shared import timers as durable
 from shared.auth import Principal
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
@@ -48,8 +42,9 @@ from shared.contracts.dispatch import (
 )
 from shared.contracts.followup import CaseClosed, CaseReopened, ReopenReason
 from shared.contracts.intake import ComplaintReported
-from shared.errors import Conflict, NotFound
+from shared.errors import NotFound
 from shared.evidence import Evidence
+from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
 # -- the whistle ---------------------------------------------------------------------------------------
@@ -67,7 +62,7 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
     tier = domain.tier_for(rules, complaint.category)
     case = Case(
         id=new_id("C"),
-        status="opened",
+        status=CaseStatus.OPENED,
         tier=tier.value,
         category=complaint.category.value,
         priority=complaint.priority.value,
@@ -88,13 +83,13 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
     timeline(
         session,
         case.id,
-        "reported",
+        Happened.REPORTED,
         complaint.reporter_kind,
         complaint.reported_at,
         report_id=complaint.report_id,
         channel=complaint.channel.value,
     )
-    timeline(session, case.id, "opened", "dispatch", at, tier=tier.value, priority=case.priority)
+    timeline(session, case.id, Happened.OPENED, "dispatch", at, tier=tier.value, priority=case.priority)
     metrics.CASES_OPENED.labels(loc.district_id, complaint.category.value, tier.value).inc()
     await writer.emit(
         session,
@@ -120,12 +115,10 @@ async def sign_in(
 ) -> Assignment:
     """签收 / 报到."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    if a.status != "dispatched":
-        raise Conflict("already_signed_in", messages.ALREADY_SIGNED_IN)
-    a.status, a.signed_in_at = "signed_in", at
+    a.status, a.signed_in_at = ASSIGNMENT.move("sign_in", a.status), at
     on_time = at <= a.sign_in_due
     await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.SIGN_IN))
-    timeline(session, a.case_id, "signed_in", actor_name(principal), at, assignment_id=a.id, on_time=on_time)
+    timeline(session, a.case_id, Happened.SIGNED_IN, actor_name(principal), at, assignment_id=a.id, on_time=on_time)
     metrics.SIGNED_IN.labels(a.unit_type, str(on_time).lower()).inc()
     metrics.TIME_TO_SIGN_IN.labels(a.unit_type).observe((at - a.dispatched_at).total_seconds())
     await writer.emit(
@@ -148,14 +141,10 @@ async def arrive(
 ) -> Assignment:
     """到场, with the phone's position if it gave one (already coarse)."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    if a.status == "dispatched":
-        raise Conflict("not_signed_in", messages.SIGN_IN_FIRST)
-    if a.status != "signed_in":
-        raise Conflict("already_on_site", messages.ALREADY_ON_SITE)
-    a.status, a.arrived_at, a.arrival_position = "on_site", at, position
+    a.status, a.arrived_at, a.arrival_position = ASSIGNMENT.move("arrive", a.status), at, position
     on_time = at <= a.on_site_due
     await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.ON_SITE))
-    timeline(session, a.case_id, "arrived", actor_name(principal), at, assignment_id=a.id, on_time=on_time)
+    timeline(session, a.case_id, Happened.ARRIVED, actor_name(principal), at, assignment_id=a.id, on_time=on_time)
     metrics.TIME_TO_ON_SITE.labels(a.unit_type).observe((at - a.dispatched_at).total_seconds())
     await writer.emit(
         session,
@@ -171,9 +160,8 @@ async def add_progress(
 ) -> Assignment:
     """A progress note (办理中) on the case timeline."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    if a.status not in OPEN_STATUSES:
-        raise Conflict("assignment_closed", messages.ASSIGNMENT_CLOSED)
-    timeline(session, a.case_id, "progress", actor_name(principal), at, assignment_id=a.id, note=note)
+    ASSIGNMENT.check("progress", a.status)
+    timeline(session, a.case_id, Happened.PROGRESS, actor_name(principal), at, assignment_id=a.id, note=note)
     return a
 
 
@@ -193,10 +181,7 @@ async def resolve(
     """办结 (the assignee's part). When every part of the round is done the case awaits its return visit. The photos
     must be this unit's uploads, checked and published by ``evidence`` (shared.evidence), taken since the dispatch."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    if a.status == "dispatched":
-        raise Conflict("not_signed_in", messages.SIGN_IN_FIRST)
-    if a.status not in OPEN_STATUSES:
-        raise Conflict("already_resolved", messages.ALREADY_RESOLVED)
+    resolved = ASSIGNMENT.move("resolve", a.status)
     photos: list[Any] = []
     if evidence is not None:
         photos = await evidence.accept(
@@ -210,11 +195,11 @@ async def resolve(
         )
     elif photo_refs or photo_required:
         raise ValueError("photos need the service's evidence store")
-    a.status, a.resolved_at = "resolved", at
+    a.status, a.resolved_at = resolved, at
     a.action_taken, a.measured_temp_c, a.photo_refs = action_taken, measured_temp_c, photo_refs
     on_time = at <= a.resolve_due
     await durable.cancel(session, timers, ref=a.id, kinds=kinds(*Clock))
-    timeline(session, a.case_id, "unit_resolved", actor_name(principal), at, assignment_id=a.id, on_time=on_time)
+    timeline(session, a.case_id, Happened.UNIT_RESOLVED, actor_name(principal), at, assignment_id=a.id, on_time=on_time)
     metrics.RESOLVED.labels(a.unit_type, str(on_time).lower()).inc()
     metrics.TIME_TO_RESOLVE.labels(a.unit_type).observe((at - a.dispatched_at).total_seconds())
     await writer.emit(
@@ -240,12 +225,12 @@ async def resolve(
 async def _resolve_case_if_done(session: AsyncSession, writer: OutboxWriter, case_id: str, at: datetime) -> None:
     case = await session.get(Case, case_id, with_for_update=True)
     assert case is not None
-    live = [x for x in await round_assignments(session, case) if x.status not in ("returned", "withdrawn")]
-    if not live or any(x.status != "resolved" for x in live):
+    live = [x for x in await round_assignments(session, case) if x.status not in SETTLED_OUT]
+    if not live or any(x.status != AssignmentStatus.RESOLVED for x in live):
         return
-    case.status, case.resolved_at = "resolved", at
+    case.status, case.resolved_at = CaseStatus.RESOLVED, at
     report_ids = list((await session.scalars(select(CaseReport.report_id).where(CaseReport.case_id == case_id))).all())
-    timeline(session, case_id, "resolved", "dispatch", at, round=case.round)
+    timeline(session, case_id, Happened.RESOLVED, "dispatch", at, round=case.round)
     await writer.emit(
         session,
         CaseResolved(
@@ -278,18 +263,17 @@ async def return_assignment(
 ) -> Assignment:
     """退单: the assignee hands the assignment back with a reason; the case is routed again without it."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    if a.status not in OPEN_STATUSES:
-        raise Conflict("assignment_closed", messages.ASSIGNMENT_CLOSED)
+    returned = ASSIGNMENT.move("hand_back", a.status)
     case = await session.get(Case, a.case_id, with_for_update=True)
     assert case is not None
     _, rules = await current_rules(session)
-    a.status, a.returned_at, a.return_reason, a.return_note = "returned", at, reason.value, note
+    a.status, a.returned_at, a.return_reason, a.return_note = returned, at, reason.value, note
     await durable.cancel(session, timers, ref=a.id, kinds=kinds(*Clock))
     case.bounce_count += 1
     timeline(
         session,
         case.id,
-        "returned",
+        Happened.RETURNED,
         actor_name(principal),
         at,
         assignment_id=a.id,
@@ -316,20 +300,22 @@ async def return_assignment(
     refused = set(
         (
             await session.scalars(
-                select(Assignment.unit_id).where(Assignment.case_id == case.id, Assignment.status == "returned")
+                select(Assignment.unit_id).where(
+                    Assignment.case_id == case.id, Assignment.status == AssignmentStatus.RETURNED
+                )
             )
         ).all()
     )
     if case.bounce_count >= rules.bounce_limit and not case.supervised:
         await supervise(session, writer, rules, case, cause="bounces", at=at)
         return a
-    others = [x for x in await round_assignments(session, case) if x.status in OPEN_STATUSES]
+    others = [x for x in await round_assignments(session, case) if x.status in OPEN]
     replacement = await route(session, rules, case, types=(UnitType(a.unit_type),), exclude=refused)
     if not replacement and not others:
         replacement = await route(session, rules, case, types=(UnitType.STREET_TASK_FORCE,), exclude=refused)
     await assign(session, writer, rules, case, replacement, at)
     if not replacement and not others:
-        case.status = "unrouted"
+        case.status = CaseStatus.UNROUTED
     return a
 
 
@@ -344,18 +330,17 @@ async def retier(
     case = await session.get(Case, case_id, with_for_update=True)
     if case is None or not may_supervise(principal, case.street_id, case.district_id):
         raise NotFound("case", messages.CASE_NOT_FOUND)
-    if case.status in ("resolved", "closed"):
-        raise Conflict("case_not_open", messages.CASE_NOT_OPEN)
+    CASE.check("retier", case.status)
     previous = Tier(case.tier)
     if previous is tier:
         return case
     _, rules = await current_rules(session)
     for a in await round_assignments(session, case):
-        if a.status in OPEN_STATUSES:
-            a.status = "withdrawn"
+        if ASSIGNMENT.allows("withdraw", a.status):
+            a.status = ASSIGNMENT.move("withdraw", a.status)
             await durable.cancel(session, timers, ref=a.id, kinds=kinds(*Clock))
     case.tier = tier.value
-    timeline(session, case.id, "retiered", actor_name(principal), at, tier=tier.value, previous=previous.value)
+    timeline(session, case.id, Happened.RETIERED, actor_name(principal), at, tier=tier.value, previous=previous.value)
     await writer.emit(
         session,
         CaseRetiered(case_id=case.id, tier=tier, previous_tier=previous, by=actor_name(principal), at=at),
@@ -377,11 +362,11 @@ async def start_round(
     case = await session.get(Case, reopened.case_id, with_for_update=True)
     if case is None:
         raise NotFound("case", messages.CASE_NOT_FOUND)
-    expected = "closed" if reopened.reason is ReopenReason.SPOT_CHECK_FAILED else "resolved"
-    if case.round != reopened.round or case.status != expected:
+    action = "reopen_after_spot_check" if reopened.reason is ReopenReason.SPOT_CHECK_FAILED else "reopen_after_visit"
+    if case.round != reopened.round or not CASE.allows(action, case.status):
         return None  # a verdict for a round that is no longer current: nothing to do
     _, rules = await current_rules(session)
-    previous = [a for a in await round_assignments(session, case) if a.status == "resolved"]
+    previous = [a for a in await round_assignments(session, case) if a.status == AssignmentStatus.RESOLVED]
     assignees = list(dict.fromkeys(Assignee(a.unit_id, UnitType(a.unit_type)) for a in previous))
     case.round += 1
     case.redo_count += 1
@@ -390,7 +375,7 @@ async def start_round(
     timeline(
         session,
         case.id,
-        "reopened",
+        Happened.REOPENED,
         "followup",
         reopened.reopened_at,
         reason=reopened.reason.value,
@@ -420,10 +405,10 @@ async def close(session: AsyncSession, *, closed: CaseClosed) -> Case | None:
     case = await session.get(Case, closed.case_id, with_for_update=True)
     if case is None:
         raise NotFound("case", messages.CASE_NOT_FOUND)
-    if case.round != closed.round or case.status != "resolved":
+    if case.round != closed.round or not CASE.allows("close", case.status):
         return None
-    case.status, case.closed_at = "closed", closed.closed_at
-    timeline(session, case.id, "closed", "followup", closed.closed_at, min_temp_c=closed.min_temp_c)
+    case.status, case.closed_at = CASE.move("close", case.status), closed.closed_at
+    timeline(session, case.id, Happened.CLOSED, "followup", closed.closed_at, min_temp_c=closed.min_temp_c)
     metrics.CLOSED.labels(case.district_id, case.category).inc()
     metrics.TIME_TO_CLOSE.labels(case.category).observe((closed.closed_at - case.opened_at).total_seconds())
     return case

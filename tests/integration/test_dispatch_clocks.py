@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from deploy.seed import registry
-from services.dispatch import routing
+from services.dispatch import rules
 from services.dispatch.config import DispatchSettings
 from services.dispatch.main import create_app, timer_engine
 from services.dispatch.models import Case
@@ -375,13 +375,13 @@ async def test_nobody_sees_or_acts_on_what_is_not_theirs(desk: Desk) -> None:
 
 
 async def test_rules_change_without_restart(desk: Desk) -> None:
-    rules = (await desk.svc.http.get("/admin/rules", headers={"X-Admin-Token": DEV_ADMIN_TOKEN})).json()
-    current = rules[0]["document"]
+    history = (await desk.svc.http.get("/admin/rules", headers={"X-Admin-Token": DEV_ADMIN_TOKEN})).json()
+    current = history[0]["document"]
     faster = {**current, "sla": {**current["sla"], "leak": {"sign_in": 5, "on_site": 30, "resolve": 600}}}
     r = await desk.svc.http.put(
         "/admin/rules?note=leaks faster", json=faster, headers={"X-Admin-Token": DEV_ADMIN_TOKEN}
     )
-    assert r.status_code == 200 and r.json()["version"] == rules[0]["version"] + 1
+    assert r.status_code == 200 and r.json()["version"] == history[0]["version"] + 1
     start = desk.clock.now()
     case_id = await desk.complain(Category.LEAK)
     a = (await desk.assignments("U-PM-1", case_id))[0]
@@ -390,8 +390,8 @@ async def test_rules_change_without_restart(desk: Desk) -> None:
     r = await desk.svc.http.put("/admin/rules", json=bad, headers={"X-Admin-Token": DEV_ADMIN_TOKEN})
     assert r.status_code == 422 and r.json()["detail"]["code"] == "invalid_rules"
     async with desk.svc.runtime.sessions() as s:
-        version, _ = await routing.current_rules(s)
-    assert version == rules[0]["version"] + 1
+        version, _ = await rules.current_rules(s)
+    assert version == history[0]["version"] + 1
 
 
 async def test_a_cold_snap_tightens_new_clocks(desk: Desk) -> None:

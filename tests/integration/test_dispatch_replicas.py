@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from deploy.seed import registry
-from services.dispatch import routing, service
+from services.dispatch import registry as units_registry
+from services.dispatch import rules, service
 from services.dispatch.domain import load_rules
 from services.dispatch.main import MIGRATIONS
 from services.dispatch.models import outbox, timers
@@ -59,8 +60,8 @@ class Backlog:
         writer = OutboxWriter(outbox=outbox, topic=Topics(self.prefix).cases, producer="dispatch")
         long_ago = datetime.now(UTC) - timedelta(days=10)
         async with self.sessions() as s, s.begin():
-            await routing.ensure_rules(s, default=load_rules())
-            await routing.load_units(s, units=registry.dispatch_units(registry.read())["units"])
+            await rules.ensure_rules(s, default=load_rules())
+            await units_registry.load_units(s, units=registry.dispatch_units(registry.read())["units"])
         async with self.sessions() as s, s.begin():
             for _ in range(CASES):
                 rid = f"R-{uuid.uuid4().hex[:12]}"
