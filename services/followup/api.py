@@ -27,6 +27,7 @@ from services.followup.schemas import (
     VisitIn,
     VisitOut,
 )
+from services.followup.states import SpotCheckStatus, VisitStatus
 from shared.auth import CurrentPrincipal, Role, require
 from shared.clock import Clock
 from shared.errors import ApiError, NotFound, responses
@@ -43,6 +44,11 @@ OVERSEERS = (Role.TASK_FORCE, Role.DISTRICT, Role.ADMIN)
 
 
 Session = Transaction
+
+
+def _one_of(*choices: str) -> str:
+    """The pattern of a query parameter taking one of ``choices`` (statuses, in their enum's order)."""
+    return f"^({'|'.join(choices)})$"
 
 
 def _settings(request: Request) -> FollowupSettings:
@@ -111,8 +117,8 @@ async def list_visits(
     session: Session,
     request: Request,
     status: Annotated[
-        str, Query(pattern="^(pending|closed|reopened|cancelled|all)$", description="all: any status")
-    ] = "pending",
+        str, Query(pattern=_one_of(*VisitStatus, "all"), description="all: any status")
+    ] = VisitStatus.PENDING,
     overdue: Annotated[bool | None, Query(description="Only overdue (true) or only on time (false).")] = None,
     community_id: Annotated[str | None, Query(max_length=64)] = None,
     case_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -244,7 +250,7 @@ async def list_spot_checks(
     principal: CurrentPrincipal,
     session: Session,
     week: Annotated[str | None, Query(max_length=8)] = None,
-    status: Annotated[str | None, Query(pattern="^(pending|passed|failed)$")] = None,
+    status: Annotated[str | None, Query(pattern=_one_of(*SpotCheckStatus))] = None,
     street_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[SpotCheckOut]:
     """The check tasks of the caller's street (task force) or district."""

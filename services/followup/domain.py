@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from services.followup.states import RoundOutcome, VisitStatus
 from shared.contracts.common import Satisfaction
 from shared.contracts.followup import ReopenReason
 from shared.inputs import MAX_YEAR, MIN_YEAR
@@ -107,14 +108,14 @@ def worst_satisfaction(answers: Iterable[Satisfaction | None]) -> Satisfaction |
     return min(given, key=_SATISFACTION_RANK.__getitem__) if given else None
 
 
-def round_outcome(visit_statuses: Sequence[str]) -> str | None:
+def round_outcome(visit_statuses: Sequence[str]) -> RoundOutcome | None:
     """A round reopens at its first failed visit and closes once every live visit of its sample passed.
     None: some visits are still pending."""
-    if "reopened" in visit_statuses:
-        return "reopened"
-    live = [s for s in visit_statuses if s != "cancelled"]
-    if live and all(s == "closed" for s in live):
-        return "closed"
+    if VisitStatus.REOPENED in visit_statuses:
+        return RoundOutcome.REOPENED
+    live = [s for s in visit_statuses if s != VisitStatus.CANCELLED]
+    if live and all(s == VisitStatus.CLOSED for s in live):
+        return RoundOutcome.CLOSED
     return None
 
 

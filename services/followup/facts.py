@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.followup import metrics
 from services.followup.metrics import after_commit
 from services.followup.models import AssignmentFact, CaseFact, CaseReport, ComplaintFact, EscalationFact, LedgerVisit
+from services.followup.states import ASSIGNMENT, OPEN_ASSIGNMENT, AssignmentStatus, CaseStatus
 from shared.consumer import PermanentError
 from shared.contracts.common import Location
 from shared.contracts.dispatch import (
@@ -30,8 +31,7 @@ from shared.contracts.dispatch import (
     ExtensionDecided,
 )
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported, HouseholdVisited
-
-OPEN_ASSIGNMENT = ("dispatched", "signed_in", "on_site")
+from shared.states import values
 
 
 def _place(loc: Location) -> dict[str, str | None]:
@@ -64,7 +64,7 @@ async def case_opened(session: AsyncSession, e: CaseOpened) -> None:
             priority_resident=e.priority_resident,
             opened_at=e.opened_at,
             round=1,
-            status="open",
+            status=CaseStatus.OPEN,
             **_place(e.location),
         )
         .on_conflict_do_nothing()
@@ -83,7 +83,7 @@ async def case_resolved(session: AsyncSession, e: CaseResolved) -> CaseFact:
             priority_resident=False,
             opened_at=e.resolved_at,
             round=e.round,
-            status="resolved",
+            status=CaseStatus.RESOLVED,
             **_place(e.location),
         )
         .on_conflict_do_nothing()
@@ -92,14 +92,14 @@ async def case_resolved(session: AsyncSession, e: CaseResolved) -> CaseFact:
     case = await session.get(CaseFact, e.case_id, with_for_update=True)
     assert case is not None
     if e.round >= case.round:
-        case.round, case.status = e.round, "resolved"
+        case.round, case.status = e.round, CaseStatus.RESOLVED
     return case
 
 
 async def round_started(session: AsyncSession, e: CaseRoundStarted) -> None:
     case = await session.get(CaseFact, e.case_id, with_for_update=True)
     if case is not None and e.round > case.round:
-        case.round, case.status, case.closed_at = e.round, "open", None
+        case.round, case.status, case.closed_at = e.round, CaseStatus.OPEN, None
 
 
 async def retiered(session: AsyncSession, e: CaseRetiered) -> None:
@@ -113,10 +113,10 @@ async def retiered(session: AsyncSession, e: CaseRetiered) -> None:
         .where(
             AssignmentFact.case_id == e.case_id,
             AssignmentFact.round == case.round,
-            AssignmentFact.status.in_(OPEN_ASSIGNMENT),
+            AssignmentFact.status.in_(values(OPEN_ASSIGNMENT)),
             AssignmentFact.dispatched_at <= e.at,
         )
-        .values(status="withdrawn", withdrawn_at=e.at)
+        .values(status=AssignmentStatus.WITHDRAWN, withdrawn_at=e.at)
     )
 
 
@@ -129,7 +129,7 @@ async def assigned(session: AsyncSession, e: CaseAssigned, at: datetime) -> None
             round=e.round,
             unit_id=e.unit_id,
             unit_type=e.unit_type.value,
-            status="dispatched",
+            status=AssignmentStatus.DISPATCHED,
             dispatched_at=at,
             sign_in_due=e.sign_in_due,
             on_site_due=e.on_site_due,
@@ -155,8 +155,8 @@ async def signed_in(session: AsyncSession, e: AssignmentSignedIn) -> None:
     a = await _assignment(session, e.assignment_id)
     if a.signed_in_at is None:
         a.signed_in_at, a.sign_in_on_time = e.signed_in_at, e.on_time
-        if a.status == "dispatched":
-            a.status = "signed_in"
+        if ASSIGNMENT.allows("sign_in", a.status):
+            a.status = ASSIGNMENT.move("sign_in", a.status)
         after_commit(session, metrics.UNIT_SIGN_INS.labels(a.unit_id, a.unit_type, str(e.on_time).lower()).inc)
 
 
@@ -164,14 +164,14 @@ async def arrived(session: AsyncSession, e: AssignmentArrived) -> None:
     a = await _assignment(session, e.assignment_id)
     if a.arrived_at is None:
         a.arrived_at, a.arrive_on_time = e.arrived_at, e.on_time
-        if a.status in ("dispatched", "signed_in"):
-            a.status = "on_site"
+        if ASSIGNMENT.allows("arrive", a.status):
+            a.status = ASSIGNMENT.move("arrive", a.status)
 
 
 async def resolved(session: AsyncSession, e: AssignmentResolved) -> None:
     a = await _assignment(session, e.assignment_id)
     if a.resolved_at is None:
-        a.status, a.resolved_at, a.resolve_on_time = "resolved", e.resolved_at, e.on_time
+        a.status, a.resolved_at, a.resolve_on_time = AssignmentStatus.RESOLVED, e.resolved_at, e.on_time
         a.measured_temp_c = e.measured_temp_c
         a.photos, a.photos_outside_window = e.photos, e.photos_outside_window
         after_commit(session, metrics.UNIT_RESOLUTIONS.labels(a.unit_id, a.unit_type, str(e.on_time).lower()).inc)
@@ -180,7 +180,7 @@ async def resolved(session: AsyncSession, e: AssignmentResolved) -> None:
 async def returned(session: AsyncSession, e: AssignmentReturned) -> None:
     a = await _assignment(session, e.assignment_id)
     if a.returned_at is None:
-        a.status, a.returned_at, a.return_reason = "returned", e.returned_at, e.reason_code
+        a.status, a.returned_at, a.return_reason = AssignmentStatus.RETURNED, e.returned_at, e.reason_code
         after_commit(session, metrics.UNIT_RETURNS.labels(a.unit_id, a.unit_type).inc)
 
 

@@ -17,6 +17,7 @@ from services.followup.config import FollowupSettings
 from services.followup.consumers import handlers
 from services.followup.metrics import refresh_gauges
 from services.followup.models import CaseFact, Photo, inbox, outbox, timers, token_versions
+from services.followup.states import CaseStatus
 from shared import timers as durable
 from shared.auth import Role
 from shared.clock import Clock, SystemClock
@@ -77,7 +78,7 @@ def closed_cases(cutoff: datetime) -> Any:
     return (
         select(Photo.key)
         .join(CaseFact, CaseFact.id == Photo.case_id)
-        .where(CaseFact.status == "closed", CaseFact.closed_at < cutoff)
+        .where(CaseFact.status == CaseStatus.CLOSED, CaseFact.closed_at < cutoff)
     )
 
 

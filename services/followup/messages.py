@@ -14,6 +14,10 @@ PHOTO_REF_INVALID = "照片引用不能为空，且不超过 300 个字符"
 SPOT_CHECK_NOT_FOUND = "未找到该抽核任务"
 SPOT_CHECK_NOT_PENDING = "该抽核已登记结果"
 SPOT_CHECK_CASE_NOT_CLOSED = "该案件已不处于办结状态，无需抽核"
+# Refusals of moves that are only ever asked about (states: ``allows``), never answered to a caller: a round whose
+# verdict is in, an assignment copy a late or repeated event of dispatch would move backwards.
+ROUND_DECIDED = "该轮次已有回访结论"
+ASSIGNMENT_MOVED_ON = "该派单已进入后续环节，此事件不改变其状态"
 WEEK_INVALID = "周次格式应为 2026-W47"
 WEEK_NOT_OVER = "只能抽取已结束的周次"
 AREA_NOT_FOUND = "未找到该区域的数据"

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from services.followup.models import SpotCheck, Visit
+from services.followup.states import SpotCheckStatus, VisitStatus
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ VISITS_RECORDED = Counter(
     "Return-visit attempts recorded, by outcome (closed, reopened, unreached, cancelled)",
     ["district", "outcome"],
 )
+UNREACHED = "unreached"  # the VISITS_RECORDED outcome of an attempt that missed the resident (the visit stays pending)
 VISITS_OVERDUE = Counter(
     "followup_visits_overdue_total", "Return visits past their deadline, escalated to the community", ["district"]
 )
@@ -129,14 +131,14 @@ async def refresh_once(runtime: ServiceRuntime) -> None:
         visits = (
             await session.execute(
                 select(Visit.district_id, Visit.overdue_at.is_not(None), func.count())
-                .where(Visit.status == "pending")
+                .where(Visit.status == VisitStatus.PENDING)
                 .group_by(Visit.district_id, Visit.overdue_at.is_not(None))
             )
         ).all()
         checks = (
             await session.execute(
                 select(SpotCheck.district_id, func.count())
-                .where(SpotCheck.status == "pending")
+                .where(SpotCheck.status == SpotCheckStatus.PENDING)
                 .group_by(SpotCheck.district_id)
             )
         ).all()

@@ -21,8 +21,10 @@ from services.followup.models import (
     SpotCheck,
     Visit,
 )
+from services.followup.states import VISIT_CONCLUDED
 from shared.auth import Principal, Role
 from shared.errors import ApiError, NotFound
+from shared.states import values
 
 # -- scorecards ------------------------------------------------------------------------------------------------
 
@@ -93,7 +95,7 @@ async def scorecard_facts(
         )
         for v in (
             await session.scalars(
-                select(Visit).where(Visit.case_id.in_(case_ids), Visit.status.in_(("closed", "reopened")))
+                select(Visit).where(Visit.case_id.in_(case_ids), Visit.status.in_(values(VISIT_CONCLUDED)))
             )
         ).all()
     ]

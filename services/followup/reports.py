@@ -37,6 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.followup.domain import day_window, days
+from services.followup.states import VISIT_CONCLUDED
 
 NEVER = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
 
@@ -285,9 +286,7 @@ class _Area:
         self.escalated = _Timeline((e.at, e.case_id) for e in facts.escalations)
         self.went_overdue = _Timeline((v.overdue_at, v) for v in facts.visits if v.overdue_at is not None)
         self.concluded = _Timeline(
-            (v.concluded_at, v)
-            for v in facts.visits
-            if v.status in ("closed", "reopened") and v.concluded_at is not None
+            (v.concluded_at, v) for v in facts.visits if v.status in VISIT_CONCLUDED and v.concluded_at is not None
         )
 
     def figures(self, start: datetime, end: datetime, as_of: datetime) -> tuple[Figures, set[str]]:

@@ -37,6 +37,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from services.followup.states import ROUND_DECIDED, SPOT_CHECK_RECORDED, AssignmentStatus, RoundOutcome, SpotCheckStatus
+
 FORMULAS = {
     "assignments": "本期派给该单位的派单数（按派单时间计入考核期）",
     "returns": "其中退单数",
@@ -202,19 +204,19 @@ def compute(
         if a.resolved_at is not None or a.resolve_due < ended:
             line.resolve_counted += 1
             line.resolved_on_time += bool(a.resolve_on_time)
-        if a.status == "resolved":
+        if a.status == AssignmentStatus.RESOLVED:
             took_part.setdefault(key, set()).add((a.case_id, a.round))
 
     for key, line in lines.items():
         for rk in sorted(took_part.get(key, ())):
             r = outcome.get(rk)
-            if r is not None and r.outcome in ("closed", "reopened"):
+            if r is not None and r.outcome in ROUND_DECIDED:
                 line.rounds += 1
-                line.rounds_reopened += r.outcome == "reopened"
+                line.rounds_reopened += r.outcome == RoundOutcome.REOPENED
             for c in checks_of.get(rk, ()):
-                if c.status in ("passed", "failed"):
+                if c.status in SPOT_CHECK_RECORDED:
                     line.spot_checks += 1
-                    line.spot_check_failures += c.status == "failed"
+                    line.spot_check_failures += c.status == SpotCheckStatus.FAILED
             for v in visits_of.get(rk, ()):
                 if v.satisfaction is not None:
                     line.visits_answered += 1

@@ -17,6 +17,7 @@ from services.followup.domain import Outcome
 from services.followup.metrics import after_commit
 from services.followup.models import BUILDING, CaseFact, Round, Visit, timers
 from services.followup.schemas import VisitIn
+from services.followup.states import ROUND, VISIT, CaseStatus, RoundOutcome, VisitStatus
 from shared import timers as durable
 from shared.auth import Principal, Role
 from shared.contracts.common import Location, Satisfaction
@@ -30,7 +31,7 @@ from shared.contracts.followup import (
     VisitScheduled,
     VisitUnreached,
 )
-from shared.errors import ApiError, Conflict, NotFound
+from shared.errors import ApiError, NotFound
 from shared.evidence import Evidence
 from shared.outbox import OutboxWriter
 
@@ -86,7 +87,7 @@ async def schedule(
             unit_ids=resolved.unit_ids,
             resolved_at=resolved.resolved_at,
             standard_c=standard,
-            outcome="pending",
+            outcome=RoundOutcome.PENDING,
             unreached=False,
         )
         .on_conflict_do_nothing()
@@ -124,7 +125,7 @@ async def schedule(
             resolved_at=resolved.resolved_at,
             due_at=due_at,
             standard_c=standard,
-            status="pending",
+            status=VisitStatus.PENDING,
             attempts=0,
             attempt_log=[],
             unreached=False,
@@ -157,7 +158,7 @@ async def list_visits(
     session: AsyncSession,
     *,
     principal: Principal,
-    status: str | None = "pending",
+    status: str | None = VisitStatus.PENDING,
     overdue: bool | None = None,
     community_id: str | None = None,
     case_id: str | None = None,
@@ -225,8 +226,7 @@ async def record(
     round_ = await session.get(Round, (visit.case_id, visit.round), with_for_update=True)
     assert round_ is not None, "a visit belongs to a round"
     await session.refresh(visit, with_for_update=True)
-    if visit.status != "pending":
-        raise Conflict("visit_not_pending", messages.VISIT_NOT_PENDING)
+    VISIT.check("record", visit.status)
     try:
         attempt = domain.decide_attempt(
             reached=body.reached,
@@ -287,7 +287,7 @@ async def record(
             key=visit.case_id,
             at=at,
         )
-        after_commit(session, metrics.VISITS_RECORDED.labels(district, "unreached").inc)
+        after_commit(session, metrics.VISITS_RECORDED.labels(district, metrics.UNREACHED).inc)
         return visit, round_
 
     v = attempt.verdict
@@ -299,7 +299,7 @@ async def record(
     visit.photo_refs = [*visit.photo_refs, *new_photos]
     visit.visited_by, visit.visited_at, visit.concluded_at = principal.sub, at, at
     visit.unreached = attempt.unreached
-    visit.status = "closed" if v.close else "reopened"
+    visit.status = VISIT.move("close" if v.close else "reopen", visit.status)
     visit.reopen_reason = v.reason.value if v.reason else None
     await durable.cancel(session, timers, ref=visit.id, kinds=[VISIT_DUE])
     await writer.emit(
@@ -336,7 +336,7 @@ def _count_visit(session: AsyncSession, visit: Visit) -> None:
 
 
 async def _decide_round(session: AsyncSession, writer: OutboxWriter, round_: Round, visit: Visit, at: datetime) -> None:
-    if round_.outcome != "pending":
+    if not ROUND.allows("close", round_.outcome):  # a round is decided once
         return
     siblings = list(
         (
@@ -352,10 +352,10 @@ async def _decide_round(session: AsyncSession, writer: OutboxWriter, round_: Rou
     if decision is None:
         return
     case = await session.get(CaseFact, round_.case_id, with_for_update=True)
-    live = [s for s in siblings if s.status != "cancelled"]
-    round_.outcome = decision
+    live = [s for s in siblings if s.status != VisitStatus.CANCELLED]
+    round_.outcome = ROUND.move("reopen" if decision is RoundOutcome.REOPENED else "close", round_.outcome)
     round_.unreached = any(s.unreached for s in live)
-    if decision == "reopened":
+    if decision is RoundOutcome.REOPENED:
         round_.min_temp_c, round_.satisfaction = visit.min_temp_c, visit.satisfaction
     else:
         round_.min_temp_c = min(s.min_temp_c for s in live if s.min_temp_c is not None)
@@ -363,16 +363,16 @@ async def _decide_round(session: AsyncSession, writer: OutboxWriter, round_: Rou
         round_.satisfaction = worst.value if worst else None
     assert round_.min_temp_c is not None
     satisfaction = Satisfaction(round_.satisfaction) if round_.satisfaction else None
-    if decision == "reopened":
+    if decision is RoundOutcome.REOPENED:
         reason = ReopenReason(visit.reopen_reason or ReopenReason.TOO_COLD.value)
         round_.reason, round_.reopened_at = reason.value, at
         for other in siblings:
-            if other.status == "pending":
-                other.status, other.concluded_at = "cancelled", at
+            if VISIT.allows("cancel", other.status):
+                other.status, other.concluded_at = VISIT.move("cancel", other.status), at
                 await durable.cancel(session, timers, ref=other.id, kinds=[VISIT_DUE])
-                after_commit(session, metrics.VISITS_RECORDED.labels(other.district_id, "cancelled").inc)
+                after_commit(session, metrics.VISITS_RECORDED.labels(other.district_id, other.status).inc)
         if case is not None and case.round == round_.round:
-            case.status = "reopened"
+            case.status = CaseStatus.REOPENED
         await writer.emit(
             session,
             CaseReopened(
@@ -389,7 +389,7 @@ async def _decide_round(session: AsyncSession, writer: OutboxWriter, round_: Rou
     else:
         round_.closed_at = at
         if case is not None and case.round == round_.round:
-            case.status, case.closed_at = "closed", at
+            case.status, case.closed_at = CaseStatus.CLOSED, at
         await writer.emit(
             session,
             CaseClosed(
@@ -414,7 +414,12 @@ async def _decide_round(session: AsyncSession, writer: OutboxWriter, round_: Rou
 async def visit_overdue(session: AsyncSession, writer: OutboxWriter, *, visit_id: str, now: datetime) -> Visit | None:
     """The deadline passed with the visit still open: mark it and escalate it to the community (once)."""
     visit = await session.get(Visit, visit_id, with_for_update=True)
-    if visit is None or visit.status != "pending" or visit.overdue_at is not None or visit.due_at > now:
+    if (
+        visit is None
+        or not VISIT.allows("mark_overdue", visit.status)
+        or visit.overdue_at is not None
+        or visit.due_at > now
+    ):
         return None
     visit.overdue_at = now
     await writer.emit(

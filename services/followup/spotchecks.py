@@ -16,9 +16,10 @@ from services.followup.metrics import after_commit
 from services.followup.models import CaseFact, Round, SpotCheck, SpotCheckDraw
 from services.followup.schemas import SpotCheckIn
 from services.followup.service import in_scope
+from services.followup.states import CASE, CASE_NOT_CLOSED, ROUND, SPOT_CHECK, CaseStatus, RoundOutcome, SpotCheckStatus
 from shared.auth import Principal
 from shared.contracts.followup import CaseReopened, ReopenReason, SpotCheckRecorded, SpotCheckScheduled
-from shared.errors import ApiError, Conflict, NotFound
+from shared.errors import ApiError, NotFound
 from shared.evidence import Evidence
 from shared.outbox import OutboxWriter
 
@@ -42,10 +43,10 @@ async def population(session: AsyncSession, *, street_id: str, start: datetime, 
         .join(CaseFact, CaseFact.id == Round.case_id)
         .where(
             Round.street_id == street_id,
-            Round.outcome == "closed",
+            Round.outcome == RoundOutcome.CLOSED,
             Round.closed_at >= start,
             Round.closed_at < end,
-            CaseFact.status == "closed",
+            CaseFact.status == CaseStatus.CLOSED,
             CaseFact.round == Round.round,
             ~checked.exists(),
         )
@@ -117,7 +118,7 @@ async def draw(
             closed_at=r.closed_at,
             standard_c=r.standard_c,
             drawn_at=at,
-            status="pending",
+            status=SpotCheckStatus.PENDING,
             record_mismatch=False,
             photo_refs=[],
         )
@@ -203,16 +204,18 @@ async def record(
     record true to what was found: passed. Anything else fails the check and reopens the case
     (CaseReopened, reason spot_check_failed, for the closed round) — a redo charged to the round's units."""
     check = await get(session, check_id=check_id, principal=principal, for_update=True)
-    if check.status != "pending":
-        raise Conflict("spot_check_not_pending", messages.SPOT_CHECK_NOT_PENDING)
+    SPOT_CHECK.check("record", check.status)
     v = domain.verdict(body.room_temps_c, body.satisfaction, standard_c=check.standard_c)
     passed = v.close and not body.record_mismatch
     round_ = await session.get(Round, (check.case_id, check.round), with_for_update=True)
     case = await session.get(CaseFact, check.case_id, with_for_update=True)
     assert round_ is not None and case is not None
-    if not passed and not (round_.outcome == "closed" and case.status == "closed" and case.round == check.round):
+    if not passed:
         # The case moved on since the draw (it can only be reopened once): the finding has nothing to reopen.
-        raise Conflict("case_not_closed", messages.SPOT_CHECK_CASE_NOT_CLOSED)
+        ROUND.check("fail_spot_check", round_.outcome)
+        CASE.check("fail_spot_check", case.status)
+        if case.round != check.round:
+            raise CASE_NOT_CLOSED.error()
     if body.photo_refs:
         if evidence is None:
             raise ValueError("photos need the service's evidence store")
@@ -224,7 +227,7 @@ async def record(
             case_id=check.case_id,
             window=(check.drawn_at, at),
         )
-    check.status = "passed" if passed else "failed"
+    check.status = SPOT_CHECK.move("pass" if passed else "fail", check.status)
     check.room_temps_c, check.min_temp_c = body.room_temps_c, v.min_temp_c
     check.satisfaction = body.satisfaction.value if body.satisfaction else None
     check.record_mismatch, check.notes, check.photo_refs = body.record_mismatch, body.notes, body.photo_refs
@@ -248,8 +251,9 @@ async def record(
     after_commit(session, metrics.SPOT_CHECKS_RECORDED.labels(check.district_id, check.status).inc)
     if passed:
         return check
-    round_.outcome, round_.reason, round_.reopened_at = "reopened", ReopenReason.SPOT_CHECK_FAILED.value, at
-    case.status, case.closed_at = "reopened", None
+    round_.outcome = ROUND.move("fail_spot_check", round_.outcome)
+    round_.reason, round_.reopened_at = ReopenReason.SPOT_CHECK_FAILED.value, at
+    case.status, case.closed_at = CASE.move("fail_spot_check", case.status), None
     await writer.emit(
         session,
         CaseReopened(
@@ -264,7 +268,7 @@ async def record(
         key=check.case_id,
         at=at,
     )
-    after_commit(session, metrics.VERDICTS.labels(check.district_id, "reopened", "spot_check_failed").inc)
+    after_commit(session, metrics.VERDICTS.labels(check.district_id, RoundOutcome.REOPENED, "spot_check_failed").inc)
     for unit_id in round_.unit_ids:
         after_commit(session, metrics.UNIT_ROUNDS.labels(unit_id, "spot_check_failed").inc)
     return check

@@ -1,0 +1,119 @@
+"""The statuses of follow-up's aggregates and their moves (see shared.states). The values are what the database
+stores and the APIs show.
+
+A return visit (回访): pending → closed (the verdict passes) or reopened (发回重办); a visit still pending when another
+visit of its building sample fails is cancelled. An attempt that does not reach the resident keeps it pending, and
+so does going overdue. A round: pending until its visits decide it closed or reopened, once; a failed spot-check
+reopens a closed round of a case still closed on that round. A spot-check (抽核): pending → passed or failed, once.
+
+Follow-up's copies of dispatch's cases and assignments move with dispatch's events, keyed by round and by the
+moments the events carry; a late or repeated event never moves an assignment copy backwards (``allows``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from services.followup import messages
+from shared.states import Move, Refusal, Transitions, among
+
+
+class VisitStatus(StrEnum):
+    PENDING = "pending"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    CANCELLED = "cancelled"  # another visit of the round failed first
+
+
+class RoundOutcome(StrEnum):
+    PENDING = "pending"
+    CLOSED = "closed"  # 办结
+    REOPENED = "reopened"  # 发回重办, or a failed spot-check later
+
+
+class SpotCheckStatus(StrEnum):
+    PENDING = "pending"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+class CaseStatus(StrEnum):
+    """Follow-up's view of a case (CaseFact)."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+class AssignmentStatus(StrEnum):
+    """Follow-up's copy of dispatch's assignment (AssignmentFact)."""
+
+    DISPATCHED = "dispatched"
+    SIGNED_IN = "signed_in"
+    ON_SITE = "on_site"
+    RESOLVED = "resolved"
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
+
+
+V = VisitStatus
+VISIT_CONCLUDED = among(V.CLOSED, V.REOPENED)  # a verdict was recorded (not pending, not cancelled)
+ROUND_DECIDED = among(RoundOutcome.CLOSED, RoundOutcome.REOPENED)
+SPOT_CHECK_RECORDED = among(SpotCheckStatus.PASSED, SpotCheckStatus.FAILED)
+A = AssignmentStatus
+OPEN_ASSIGNMENT = among(A.DISPATCHED, A.SIGNED_IN, A.ON_SITE)  # the unit still owes something
+
+_VISIT_NOT_PENDING = Refusal("visit_not_pending", messages.VISIT_NOT_PENDING)
+VISIT: Transitions[VisitStatus] = Transitions(
+    "visit",
+    VisitStatus,
+    {
+        "record": Move(among(V.PENDING), None, _VISIT_NOT_PENDING),  # any attempt; one not reaching the resident stays
+        "close": Move(among(V.PENDING), V.CLOSED, _VISIT_NOT_PENDING),
+        "reopen": Move(among(V.PENDING), V.REOPENED, _VISIT_NOT_PENDING),
+        "cancel": Move(among(V.PENDING), V.CANCELLED, _VISIT_NOT_PENDING),
+        "mark_overdue": Move(among(V.PENDING), None, _VISIT_NOT_PENDING),
+    },
+)
+
+# The finding of a failed spot-check has something to reopen only while the round and the case are still closed.
+CASE_NOT_CLOSED = Refusal("case_not_closed", messages.SPOT_CHECK_CASE_NOT_CLOSED)
+_ROUND_DECIDED = Refusal("round_decided", messages.ROUND_DECIDED)
+ROUND: Transitions[RoundOutcome] = Transitions(
+    "round",
+    RoundOutcome,
+    {
+        "close": Move(among(RoundOutcome.PENDING), RoundOutcome.CLOSED, _ROUND_DECIDED),
+        "reopen": Move(among(RoundOutcome.PENDING), RoundOutcome.REOPENED, _ROUND_DECIDED),
+        "fail_spot_check": Move(among(RoundOutcome.CLOSED), RoundOutcome.REOPENED, CASE_NOT_CLOSED),
+    },
+)
+
+CASE: Transitions[CaseStatus] = Transitions(
+    "case",
+    CaseStatus,
+    {"fail_spot_check": Move(among(CaseStatus.CLOSED), CaseStatus.REOPENED, CASE_NOT_CLOSED)},
+)
+
+_CHECK_NOT_PENDING = Refusal("spot_check_not_pending", messages.SPOT_CHECK_NOT_PENDING)
+SPOT_CHECK: Transitions[SpotCheckStatus] = Transitions(
+    "spot_check",
+    SpotCheckStatus,
+    {
+        "record": Move(among(SpotCheckStatus.PENDING), None, _CHECK_NOT_PENDING),
+        "pass": Move(among(SpotCheckStatus.PENDING), SpotCheckStatus.PASSED, _CHECK_NOT_PENDING),
+        "fail": Move(among(SpotCheckStatus.PENDING), SpotCheckStatus.FAILED, _CHECK_NOT_PENDING),
+    },
+)
+
+_MOVED_ON = Refusal("assignment_moved_on", messages.ASSIGNMENT_MOVED_ON)
+ASSIGNMENT: Transitions[AssignmentStatus] = Transitions(
+    "assignment",
+    AssignmentStatus,
+    {
+        "sign_in": Move(among(A.DISPATCHED), A.SIGNED_IN, _MOVED_ON),
+        "arrive": Move(among(A.DISPATCHED, A.SIGNED_IN), A.ON_SITE, _MOVED_ON),
+        "withdraw": Move(OPEN_ASSIGNMENT, A.WITHDRAWN, _MOVED_ON),  # the task force re-tiered the case
+    },
+)
