@@ -35,6 +35,7 @@ from services.intake.schemas import (
     VisitOut,
     VisitSummaryOut,
 )
+from services.intake.states import CallbackState, ReportStatus, TimelineEntry
 from shared import privacy
 from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
 from shared.clock import Clock
@@ -293,7 +294,7 @@ def _grid_worker_of(principal: Principal, loc: dict[str, Any]) -> bool:
 def _assigned(principal: Principal, agency: str | None, status: str) -> bool:
     """A unit convened for the case (dispatch's CaseAssigned, minus 退单 and re-tiering) while it is open."""
     units = [u for u in (agency or "").split(",") if u]
-    return principal.role is Role.UNIT and status != "closed" and principal.sub in units
+    return principal.role is Role.UNIT and status != ReportStatus.CLOSED and principal.sub in units
 
 
 @router.get(
@@ -306,7 +307,7 @@ async def public_report(report_id: str, session: Session) -> PublicReportOut:
         id=report.id,
         category=report.category,
         status=report.status,
-        status_note=mask_rooms(events[-1].note if events else domain.STATUS_NOTES["accepted"]),
+        status_note=mask_rooms(events[-1].note if events else domain.STATUS_NOTES[ReportStatus.ACCEPTED]),
         reported_at=report.reported_at,
         updated_at=report.updated_at,
         # Anyone holding the number reads this: a note naming the household's door shows the building only.
@@ -327,7 +328,7 @@ async def _order_out(session: AsyncSession, report: Any) -> HotlineOrderOut:
         case_id=report.case_id,
         category=report.category,
         priority=report.priority,
-        grouped=any(e.status == "grouped" for e in events),
+        grouped=any(e.status == TimelineEntry.GROUPED for e in events),
         timeline=[ReportEventOut.model_validate(e) for e in events],
     )
 
@@ -452,6 +453,10 @@ async def get_incident(group_id: str, session: Session) -> dict[str, Any]:
     }
 
 
+# The ``state`` filter's pattern, ``^(pending|delivered|dead)$``: a plain string in the OpenAPI document, not an enum.
+_CALLBACK_STATES = f"^({'|'.join(CallbackState)})$"
+
+
 @router.get(
     "/admin/hotline/callbacks",
     response_model=list[CallbackOut],
@@ -461,7 +466,7 @@ async def get_incident(group_id: str, session: Session) -> dict[str, Any]:
 )
 async def list_callbacks(
     session: Session,
-    state: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
+    state: Annotated[str | None, Query(pattern=_CALLBACK_STATES)] = None,
     integration_id: IdQuery = None,
     order_no: OrderQuery = None,
     limit: CountQuery = 100,

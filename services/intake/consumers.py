@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, feedback
 from services.intake.models import Report, token_versions
+from services.intake.states import ReportStatus, TimelineEntry
 from shared import revocations
 from shared.consumer import Handler, NotYet, PermanentError
 from shared.contracts.dispatch import (
@@ -30,7 +31,7 @@ from shared.runtime import Handlers
 from shared.topics import Topics
 
 
-def _status(name: str) -> Callable[[AsyncSession, Envelope, Any], Awaitable[None]]:
+def _status(name: ReportStatus) -> Callable[[AsyncSession, Envelope, Any], Awaitable[None]]:
     async def handle(session: AsyncSession, env: Envelope, e: Any) -> None:
         await feedback.set_case_status(session, case_id=e.case_id, status=name, at=env.occurred_at)
 
@@ -57,9 +58,9 @@ async def _on_escalated(session: AsyncSession, env: Envelope, e: CaseEscalated) 
     await feedback.set_case_status(
         session,
         case_id=e.case_id,
-        status="escalated",
+        status=TimelineEntry.ESCALATED,
         at=env.occurred_at,
-        note=domain.ESCALATION_NOTES.get(e.level.value, domain.STATUS_NOTES["escalated"]),
+        note=domain.ESCALATION_NOTES.get(e.level.value, domain.STATUS_NOTES[TimelineEntry.ESCALATED]),
         moves=False,
     )
 
@@ -87,12 +88,12 @@ def handlers(topics: Topics) -> Handlers:
             CaseAssigned: _on_assigned,
             AssignmentReturned: _on_returned,
             CaseRetiered: _on_retiered,
-            AssignmentSignedIn: _status("signed_in"),
-            CaseResolved: _status("resolved"),
-            CaseRoundStarted: _status("dispatched"),
+            AssignmentSignedIn: _status(ReportStatus.SIGNED_IN),
+            CaseResolved: _status(ReportStatus.RESOLVED),
+            CaseRoundStarted: _status(ReportStatus.DISPATCHED),
             CaseEscalated: _on_escalated,
         },
-        topics.followup: {CaseClosed: _status("closed"), CaseReopened: _status("reopened")},
+        topics.followup: {CaseClosed: _status(ReportStatus.CLOSED), CaseReopened: _status(ReportStatus.REOPENED)},
     }
     checked = {
         topic: {model: _of_a_known_case(fn, may_overtake=topic == topics.followup) for model, fn in of.items()}

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.intake.states import ReportStatus, TimelineEntry
 from shared import inputs, privacy
 from shared.contracts.common import Category, Priority
 
@@ -276,15 +277,16 @@ def backoff_seconds(attempt: int, *, base: float, cap: float) -> float:
 
 # -- what people are told -------------------------------------------------------------------------------
 
-STATUS_NOTES = {
-    "accepted": "已受理",
-    "grouped": "已并入同一事件，与相关诉求一并处置",
-    "dispatched": "已派单",
-    "signed_in": "责任单位已签收",
-    "resolved": "已处置，待回访",
-    "closed": "已办结",
-    "reopened": "回访未通过，已发回重办",
-    "escalated": "已催办",
+# By status or timeline entry (states.Told); a ``str`` key so a status read from the database looks its note up.
+STATUS_NOTES: dict[str, str] = {
+    ReportStatus.ACCEPTED: "已受理",
+    TimelineEntry.GROUPED: "已并入同一事件，与相关诉求一并处置",
+    ReportStatus.DISPATCHED: "已派单",
+    ReportStatus.SIGNED_IN: "责任单位已签收",
+    ReportStatus.RESOLVED: "已处置，待回访",
+    ReportStatus.CLOSED: "已办结",
+    ReportStatus.REOPENED: "回访未通过，已发回重办",
+    TimelineEntry.ESCALATED: "已催办",
 }
 ESCALATION_NOTES = {
     "reminder": "已向责任单位催办",

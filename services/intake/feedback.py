@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, messages
 from services.intake.models import HotlineCallback, Report, ReportEvent, ReportGroup, Sensor
+from services.intake.states import CallbackState, ReportStatus, Told
 
 
 async def link_case(session: AsyncSession, *, case_id: str, report_ids: list[str], at: datetime) -> None:
@@ -23,16 +24,16 @@ async def link_case(session: AsyncSession, *, case_id: str, report_ids: list[str
         .values(case_id=case_id)
         .execution_options(synchronize_session=False)
     )
-    await set_case_status(session, case_id=case_id, status="dispatched", at=at)
+    await set_case_status(session, case_id=case_id, status=ReportStatus.DISPATCHED, at=at)
 
 
 async def set_case_status(
-    session: AsyncSession, *, case_id: str, status: str, at: datetime, note: str | None = None, moves: bool = True
+    session: AsyncSession, *, case_id: str, status: Told, at: datetime, note: str | None = None, moves: bool = True
 ) -> int:
     """Tell every report of the case what happened (grouped reports all hear it), queue the 12345 callbacks of
     those that came from the hotline, and close the incident on closure. ``moves=False``: a timeline entry only
     (an escalation does not change where the case stands)."""
-    if status == "closed":
+    if status == ReportStatus.CLOSED:
         # Sensors before incidents, the order a sensor batch takes them in (it locks its sensors, then claims an
         # incident for an alarm): the other order deadlocks with a batch whose alarm joins this case.
         await session.execute(
@@ -64,10 +65,10 @@ async def set_case_status(
             await _queue_callback(session, report=report, status=status, note=told, at=at)
     if moved:
         values: dict[str, Any] = {"status": status, "status_at": at}
-        if status == "closed":
+        if status == ReportStatus.CLOSED:
             values |= {"accepting": False, "closed_at": at}
         await session.execute(update(ReportGroup).where(ReportGroup.case_id == case_id).values(**values))
-    if status == "closed" and reports:
+    if status == ReportStatus.CLOSED and reports:
         # A sensor whose alarm this closure answers starts a fresh cold run: another report needs another 2 h.
         await session.execute(
             update(Sensor)
@@ -77,7 +78,7 @@ async def set_case_status(
     return len(reports)
 
 
-async def _queue_callback(session: AsyncSession, *, report: Report, status: str, note: str, at: datetime) -> None:
+async def _queue_callback(session: AsyncSession, *, report: Report, status: Told, note: str, at: datetime) -> None:
     assert report.integration_id is not None and report.order_no is not None
     seq = (
         await session.scalar(
@@ -104,7 +105,7 @@ async def _queue_callback(session: AsyncSession, *, report: Report, status: str,
                 "note": note,
                 "occurred_at": at.isoformat(),
             },
-            state="pending",
+            state=CallbackState.PENDING,
             attempts=0,
             next_attempt_at=at,
         )

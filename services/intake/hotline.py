@@ -35,10 +35,12 @@ from services.intake import domain, messages, metrics, service
 from services.intake.config import HOTLINE, IntakeSettings
 from services.intake.models import HotlineCallback, HotlineReplay, Report
 from services.intake.schemas import HotlineOrderIn
+from services.intake.states import UNDELIVERED, CallbackState, DeliveryOutcome
 from shared.clock import Clock
 from shared.contracts.common import Channel
-from shared.errors import ApiError, Conflict, NotFound
+from shared.errors import ApiError, NotFound
 from shared.limits import RateLimiter
+from shared.states import Move, Refusal, Transitions, among, values
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,21 @@ HEADER_TIMESTAMP = "X-Heat-Timestamp"
 HEADER_SIGNATURE = "X-Heat-Signature"
 HEADER_DELIVERY = "X-Heat-Delivery"
 REPLAY_MARGIN = timedelta(seconds=60)
+
+# The one move of a callback row that is refused: an operator's redrive sends a parked (dead) row again. The delivery
+# job's moves (pending → delivered, pending → dead) refuse nothing: its claim selects pending rows only.
+CALLBACK: Transitions[CallbackState] = Transitions(
+    "hotline_callback",
+    CallbackState,
+    {
+        "redrive": Move(
+            among(CallbackState.DEAD),
+            CallbackState.PENDING,
+            Refusal("callback_not_dead", messages.CALLBACK_NOT_DEAD),
+        ),
+    },
+)
+_REDRIVE = CALLBACK.moves["redrive"]
 
 
 def signed_headers(integration_id: str, secret: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
@@ -179,19 +196,18 @@ async def redrive(session: AsyncSession, *, callback_id: int, at: datetime) -> H
     row = await session.get(HotlineCallback, callback_id, with_for_update=True)
     if row is None:
         raise NotFound("callback", messages.CALLBACK_NOT_FOUND)
-    if row.state != "dead":
-        raise Conflict("callback_not_dead", messages.CALLBACK_NOT_DEAD)
-    row.state, row.attempts, row.next_attempt_at = "pending", 0, at
+    row.state = CALLBACK.move("redrive", row.state)
+    row.attempts, row.next_attempt_at = 0, at
     return row
 
 
 async def redrive_dead(session: AsyncSession, *, integration_id: str | None, order_no: str | None, at: datetime) -> int:
-    query = update(HotlineCallback).where(HotlineCallback.state == "dead")
+    query = update(HotlineCallback).where(HotlineCallback.state.in_(values(_REDRIVE.sources)))
     if integration_id:
         query = query.where(HotlineCallback.integration_id == integration_id)
     if order_no:
         query = query.where(HotlineCallback.order_no == order_no)
-    result = await session.execute(query.values(state="pending", attempts=0, next_attempt_at=at))
+    result = await session.execute(query.values(state=_REDRIVE.target, attempts=0, next_attempt_at=at))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -243,14 +259,14 @@ class CallbackDelivery:
                 await session.scalars(
                     select(HotlineCallback)
                     .where(
-                        HotlineCallback.state == "pending",
+                        HotlineCallback.state == CallbackState.PENDING,
                         HotlineCallback.next_attempt_at <= now,
                         ~select(earlier.id)
                         .where(
                             earlier.integration_id == HotlineCallback.integration_id,
                             earlier.order_no == HotlineCallback.order_no,
                             earlier.seq < HotlineCallback.seq,
-                            earlier.state != "delivered",
+                            earlier.state != CallbackState.DELIVERED,
                         )
                         .exists(),
                     )
@@ -269,39 +285,43 @@ class CallbackDelivery:
         done = self._clock.now()
         async with self._sessions() as session, session.begin():
             for (row_id, _, _, _, _, attempts, created_at), (outcome, error) in zip(claimed, outcomes, strict=True):
-                if outcome == "delivered":
-                    values: dict[str, object] = {"state": "delivered", "delivered_at": done, "last_error": None}
+                if outcome is DeliveryOutcome.DELIVERED:
+                    changes: dict[str, object] = {
+                        "state": CallbackState.DELIVERED,
+                        "delivered_at": done,
+                        "last_error": None,
+                    }
                     metrics.CALLBACK_LATENCY.observe(max(0.0, (done - created_at).total_seconds()))
-                elif attempts >= s.callback_max_attempts or outcome == "not_configured":
-                    values = {"state": "dead", "last_error": error}
-                    metrics.CALLBACK_DELIVERIES.labels("dead").inc()
+                elif attempts >= s.callback_max_attempts or outcome is DeliveryOutcome.NOT_CONFIGURED:
+                    changes = {"state": CallbackState.DEAD, "last_error": error}
+                    metrics.CALLBACK_DELIVERIES.labels(CallbackState.DEAD).inc()
                 else:
                     delay = domain.backoff_seconds(
                         attempts, base=s.callback_backoff_base_seconds, cap=s.callback_backoff_cap_seconds
                     )
-                    values = {"next_attempt_at": done + timedelta(seconds=delay), "last_error": error}
+                    changes = {"next_attempt_at": done + timedelta(seconds=delay), "last_error": error}
                 metrics.CALLBACK_DELIVERIES.labels(outcome).inc()
-                await session.execute(update(HotlineCallback).where(HotlineCallback.id == row_id).values(**values))
+                await session.execute(update(HotlineCallback).where(HotlineCallback.id == row_id).values(**changes))
         return len(claimed)
 
     async def _send(
         self, client: httpx.AsyncClient, integration_id: str, order_no: str, seq: int, payload: dict[str, object]
-    ) -> tuple[str, str | None]:
+    ) -> tuple[DeliveryOutcome, str | None]:
         integration = self._settings.integrations.get(integration_id)
         if integration is None or not integration.callback_url:
-            return "not_configured", "no callback_url configured for this integration"
+            return DeliveryOutcome.NOT_CONFIGURED, "no callback_url configured for this integration"
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = signed_headers(integration_id, integration.secret.get_secret_value(), body)
         headers |= {"Content-Type": "application/json; charset=utf-8", HEADER_DELIVERY: f"{order_no}:{seq}"}
         try:
             response = await client.post(integration.callback_url, content=body, headers=headers)
         except httpx.TimeoutException:
-            return "timeout", "timed out"
+            return DeliveryOutcome.TIMEOUT, "timed out"
         except (httpx.HTTPError, OSError) as exc:
-            return "network_error", type(exc).__name__
+            return DeliveryOutcome.NETWORK_ERROR, type(exc).__name__
         if 200 <= response.status_code < 300:
-            return "delivered", None
-        return "http_error", f"HTTP {response.status_code}"
+            return DeliveryOutcome.DELIVERED, None
+        return DeliveryOutcome.HTTP_ERROR, f"HTTP {response.status_code}"
 
     async def _refresh_stats(self, every: float = 5.0) -> None:
         if time.monotonic() - self._last_stats < every:
@@ -310,9 +330,9 @@ class CallbackDelivery:
         async with self._sessions() as session:
             rows = await session.execute(
                 select(HotlineCallback.state, func.count())
-                .where(HotlineCallback.state != "delivered")
+                .where(HotlineCallback.state.in_(values(UNDELIVERED)))
                 .group_by(HotlineCallback.state)
             )
             counts: dict[str, int] = {row[0]: row[1] for row in rows}
-        for state in ("pending", "dead"):
+        for state in UNDELIVERED:
             metrics.CALLBACK_QUEUE.labels(state).set(counts.get(state, 0))

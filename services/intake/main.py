@@ -17,6 +17,7 @@ from services.intake.api import router
 from services.intake.config import IntakeSettings
 from services.intake.consumers import handlers
 from services.intake.models import Photo, Report, inbox, outbox, token_versions
+from services.intake.states import ReportStatus
 from shared.auth import Role
 from shared.clock import Clock, SystemClock
 from shared.evidence import Evidence, photo_router, retention
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 def closed_reports(cutoff: datetime) -> Any:
     """The photo keys of reports (一键上报, visit findings) whose case closed before ``cutoff`` (retention)."""
     return select(func.jsonb_array_elements_text(Report.photo_refs)).where(
-        Report.status == "closed", Report.status_at < cutoff
+        Report.status == ReportStatus.CLOSED, Report.status_at < cutoff
     )
 
 

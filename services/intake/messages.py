@@ -1,5 +1,7 @@
 """Texts people read (grid workers, residents, the hotline, Open311 clients), in one place."""
 
+from services.intake.states import ReportStatus, TimelineEntry
+
 HOUSEHOLD_UNKNOWN = "登记簿中没有该住户"
 BUILDING_UNKNOWN = "登记簿中没有该楼栋"
 HOUSEHOLD_NOT_IN_BUILDING = "该住户不属于所填楼栋"
@@ -21,13 +23,14 @@ HOTLINE_REPLAYED = "该签名已使用过（疑似重放），请用新的时间
 ORDER_NOT_FOUND = "未找到该工单"
 CALLBACK_NOT_FOUND = "未找到该回调记录"
 CALLBACK_NOT_DEAD = "只有已停止重试的回调可以重新投递"
-HOTLINE_STATUS_TEXT = {
-    "dispatched": "已派单",
-    "signed_in": "已签收",
-    "resolved": "已办理，待回访",
-    "closed": "已办结",
-    "reopened": "发回重办",
-    "escalated": "已督办",
+# What 12345 is told of a status or timeline entry (states.Told); ``str`` keys, so a stored status looks it up.
+HOTLINE_STATUS_TEXT: dict[str, str] = {
+    ReportStatus.DISPATCHED: "已派单",
+    ReportStatus.SIGNED_IN: "已签收",
+    ReportStatus.RESOLVED: "已办理，待回访",
+    ReportStatus.CLOSED: "已办结",
+    ReportStatus.REOPENED: "发回重办",
+    TimelineEntry.ESCALATED: "已督办",
 }
 
 # Sensors and the visit ledger

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, REAL
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.intake.states import CallbackState
 from shared.db import new_metadata
 from shared.evidence import PhotoColumns
 from shared.idempotency import IdempotentReplyColumns
@@ -96,7 +97,7 @@ class ReportGroup(Base):
     category: Mapped[str] = mapped_column(String(32))
     lead_report_id: Mapped[str] = mapped_column(String(40))
     case_id: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(24))  # the case status its reports show
+    status: Mapped[str] = mapped_column(String(24))  # the case status its reports show: a states.ReportStatus
     accepting: Mapped[bool] = mapped_column(Boolean, default=True)
     report_count: Mapped[int] = mapped_column(Integer, default=1)
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -127,7 +128,7 @@ class Report(Base):
     reporter_kind: Mapped[str] = mapped_column(String(24))
     reporter_id: Mapped[str | None] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(24))  # accepted, dispatched, signed_in, resolved, closed, reopened
+    status: Mapped[str] = mapped_column(String(24))  # a states.ReportStatus
     case_id: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # When the case fact behind ``status`` happened; a fact older than this arrived late and moves nothing.
@@ -147,19 +148,22 @@ class ReportEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     report_id: Mapped[str] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(24))  # a states.Told: a status or an entry that moves nothing
     note: Mapped[str] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class HotlineCallback(Base):
     """A status change owed to a 12345 platform. Per order, rows go out strictly in ``seq`` order; a row that
-    failed ``callback_max_attempts`` times is parked as ``dead`` and holds back the rest of its order."""
+    failed ``callback_max_attempts`` times is parked as ``dead`` and holds back the rest of its order (``state``:
+    states.CallbackState)."""
 
     __tablename__ = "hotline_callbacks"
     __table_args__ = (
         UniqueConstraint("integration_id", "order_no", "seq", name="uq_hotline_callbacks_order_seq"),
-        Index("ix_hotline_callbacks_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+        Index(
+            "ix_hotline_callbacks_due", "next_attempt_at", postgresql_where=text(f"state = '{CallbackState.PENDING}'")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -167,9 +171,9 @@ class HotlineCallback(Base):
     order_no: Mapped[str] = mapped_column(String(80))
     report_id: Mapped[str] = mapped_column(String(40))
     seq: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(24))  # the states.Told it reports
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending, delivered, dead
+    state: Mapped[str] = mapped_column(String(12), default=CallbackState.PENDING)  # a states.CallbackState
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(String(500))

@@ -45,11 +45,13 @@ from services.intake import domain, messages, service
 from services.intake.config import OPEN311
 from services.intake.models import Building, Household, Report, ReportEvent
 from services.intake.public_text import mask_rooms
+from services.intake.states import OPEN311_CLOSED, Open311Status, open311_status
 from shared.clock import Clock
 from shared.contracts.common import Category, Channel
 from shared.errors import ApiError, refused_value
 from shared.inputs import InputRefused, parse_datetime, web_url_refusal
 from shared.limits import RateLimiter, retry_after
+from shared.states import values
 from shared.text import forbidden_at, xml_safe
 
 log = logging.getLogger(__name__)
@@ -258,10 +260,9 @@ def _service(code: str) -> Category:
 
 def request_view(report: Report, building_name: str, resident_name: str | None, note: str | None) -> dict[str, Any]:
     category = Category(report.category)
-    closed = report.status == "closed"
     return {
         "service_request_id": report.id,
-        "status": "closed" if closed else "open",
+        "status": open311_status(report.status).value,
         "status_notes": mask_rooms(note or domain.STATUS_NOTES.get(report.status, report.status)),
         "service_name": SERVICES[category][0],
         "service_code": category.value,
@@ -330,13 +331,14 @@ async def list_requests(session: AsyncSession, params: dict[str, str], *, now: d
     if end - start > MAX_RANGE:
         raise Open311Error(400, messages.OPEN311_RANGE_TOO_LONG)
     query = query.where(Report.reported_at >= start, Report.reported_at <= end)
-    statuses = {s.strip() for s in params.get("status", "").split(",") if s.strip()}
-    if statuses - {"open", "closed"}:
+    words = {s.strip() for s in params.get("status", "").split(",") if s.strip()}
+    if words - set(Open311Status):
         raise Open311Error(400, messages.OPEN311_BAD_STATUS)
-    if statuses == {"open"}:
-        query = query.where(Report.status != "closed")
-    elif statuses == {"closed"}:
-        query = query.where(Report.status == "closed")
+    wanted = {Open311Status(w) for w in words}  # both words, or none: no filter
+    if wanted == {Open311Status.OPEN}:
+        query = query.where(Report.status.not_in(values(OPEN311_CLOSED)))
+    elif wanted == {Open311Status.CLOSED}:
+        query = query.where(Report.status.in_(values(OPEN311_CLOSED)))
     return await _views(session, query.order_by(Report.reported_at.desc()).limit(MAX_LIST))
 
 

@@ -18,6 +18,7 @@ from services.intake import domain, messages, metrics, service
 from services.intake.config import IntakeSettings
 from services.intake.models import Building, Household, Report, Sensor, sensor_readings
 from services.intake.schemas import ReadingIn
+from services.intake.states import ReportStatus
 from shared.contracts.common import Category, Channel
 from shared.errors import ApiError
 
@@ -154,7 +155,7 @@ async def _open_alerts(session: AsyncSession, households: set[str]) -> dict[str,
     rows = await session.execute(
         select(Sensor.household_id, Sensor.alert_report_id)
         .join(Report, Report.id == Sensor.alert_report_id)
-        .where(Sensor.household_id.in_(households), Report.status != "closed")
+        .where(Sensor.household_id.in_(households), Report.status != ReportStatus.CLOSED)
     )
     return {row[0]: row[1] for row in rows if row[1]}
 

@@ -25,6 +25,7 @@ from services.intake.models import (
     ReportGroup,
 )
 from services.intake.schemas import GridReportIn
+from services.intake.states import ReportStatus, TimelineEntry
 from shared.auth import Principal, Role
 from shared.contracts.common import Category, Channel, Location, place_label
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported
@@ -232,7 +233,7 @@ async def accept(
 # The hot path in two statements: claim (find or open) the incident, then write the report, its timeline and the
 # incident's counter at once. Written as SQL so each is one round trip and compiled once.
 _CLAIM_GROUP = text(
-    """
+    f"""
     WITH found AS (
         SELECT g.id, g.key, g.scope, g.lead_report_id, g.case_id, g.status, g.status_at, g.last_report_at,
                lead.agency, lead.expected_at
@@ -243,7 +244,7 @@ _CLAIM_GROUP = text(
     ), created AS (
         INSERT INTO report_groups (id, key, scope, scope_id, category, lead_report_id, status, accepting,
                                    report_count, opened_at, last_report_at)
-        SELECT :id, :key, :scope, :scope_id, :category, :lead, 'accepted', true, 1, :at, :at
+        SELECT :id, :key, :scope, :scope_id, :category, :lead, '{ReportStatus.ACCEPTED}', true, 1, :at, :at
          WHERE NOT EXISTS (SELECT 1 FROM found)
         ON CONFLICT (key) WHERE accepting DO NOTHING
         RETURNING id, key, scope, lead_report_id, case_id, status, status_at, last_report_at,
@@ -326,10 +327,10 @@ async def _accept(
     group, joined = await _group_for(
         session, category=category, location=location, report_id=report_id, at=at, window=intake.group_window
     )
-    statuses = ["accepted"]
+    statuses: list[str] = [ReportStatus.ACCEPTED]
     if joined:
-        statuses.append("grouped")
-        if group.status != "accepted":  # where the incident stands, so the new reporter hears it at once
+        statuses.append(TimelineEntry.GROUPED)
+        if group.status != ReportStatus.ACCEPTED:  # where the incident stands, so the new reporter hears it at once
             statuses.append(group.status)
     location_json = location.model_dump(mode="json")
     # Names and phone numbers live once, in the household registry: the report keeps the redacted text only.
@@ -353,7 +354,7 @@ async def _accept(
         reporter_kind=reporter_kind,
         reporter_id=reporter_id,
         reported_at=at,
-        status=group.status if joined else "accepted",
+        status=group.status if joined else ReportStatus.ACCEPTED,
         status_at=group.status_at if joined else None,
         case_id=group.case_id if joined else None,
         updated_at=at,
