@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,3 +69,49 @@ async def retry_races(session: AsyncSession, work: Callable[[], Awaitable[T]], *
                 raise
             log.warning("lost a lock race; trying again", extra={"attempt": attempt})
     raise AssertionError("unreachable")
+
+
+# -- after commit ----------------------------------------------------------------------------------
+
+_PENDING = "after_commit"
+_ROLLED_BACK = "after_commit_rolled_back"
+
+
+def after_commit(session: AsyncSession, action: Callable[..., Any], *args: Any) -> None:
+    """Run ``action(*args)`` once the session's transaction commits; drop it if the transaction — or the
+    savepoint it was registered in — rolls back. For what must echo only a committed fact: a metric bumped inside a
+    transaction that then fails (or a handler retried after a rollback) would count what never happened."""
+    sync = session.sync_session
+    tx = sync.get_nested_transaction() or sync.get_transaction()
+    sync.info.setdefault(_PENDING, []).append((tx, functools.partial(action, *args)))
+
+
+def _rolled_back(tx: SessionTransaction | None, dropped: list[SessionTransaction]) -> bool:
+    while tx is not None:
+        if any(tx is d for d in dropped):
+            return True
+        tx = tx.parent
+    return False
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    dropped: list[SessionTransaction] = session.info.pop(_ROLLED_BACK, [])
+    for tx, action in session.info.pop(_PENDING, []):
+        if _rolled_back(tx, dropped):
+            continue
+        try:
+            action()
+        except Exception:  # a metric (or any such echo) must never break a committed transaction
+            log.warning("after-commit action failed", exc_info=True)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, previous: SessionTransaction) -> None:
+    if _PENDING not in session.info:
+        return
+    if previous.parent is None:  # the whole transaction rolled back
+        session.info.pop(_PENDING, None)
+        session.info.pop(_ROLLED_BACK, None)
+    else:
+        session.info.setdefault(_ROLLED_BACK, []).append(previous)

@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import metrics
-from services.followup.metrics import after_commit
 from services.followup.models import AssignmentFact, CaseFact, CaseReport, ComplaintFact, EscalationFact, LedgerVisit
 from services.followup.states import ASSIGNMENT, OPEN_ASSIGNMENT, AssignmentStatus, CaseStatus
 from shared.consumer import PermanentError
@@ -31,6 +30,7 @@ from shared.contracts.dispatch import (
     ExtensionDecided,
 )
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported, HouseholdVisited
+from shared.db import after_commit
 from shared.states import values
 
 

@@ -1,22 +1,17 @@
 """Follow-up metrics. Labels are bounded sets: district, outcome, reason, level, unit type, and unit ids (a
 registry of at most a few hundred units) — never a case, a household, a person or free text.
 
-Counters move only when the transaction that recorded the fact commits (``after_commit``), so a handler retried
-after a rollback never counts twice.
+Counters move only when the transaction that recorded the fact commits (``shared.db.after_commit``), so a handler
+retried after a rollback never counts twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from prometheus_client import Counter, Gauge, Summary
-from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import func, select
 
 from services.followup.models import SpotCheck, Visit
 from services.followup.states import SpotCheckStatus, VisitStatus
@@ -69,48 +64,6 @@ UNIT_VISITS = Counter(
 UNIT_VISIT_TEMP = Summary(
     "followup_unit_visit_temp_celsius", "Mean room temperature of return visits of a unit's rounds", ["unit_id"]
 )
-
-_PENDING = "followup_metrics"
-_ROLLED_BACK = "followup_metrics_rolled_back"
-
-
-def after_commit(session: AsyncSession, action: Callable[..., Any], *args: Any) -> None:
-    """Run ``action(*args)`` once the session's transaction commits; drop it if the transaction — or the
-    savepoint it was registered in — rolls back."""
-    sync = session.sync_session
-    tx = sync.get_nested_transaction() or sync.get_transaction()
-    sync.info.setdefault(_PENDING, []).append((tx, functools.partial(action, *args)))
-
-
-def _rolled_back(tx: SessionTransaction | None, dropped: list[SessionTransaction]) -> bool:
-    while tx is not None:
-        if any(tx is d for d in dropped):
-            return True
-        tx = tx.parent
-    return False
-
-
-@event.listens_for(Session, "after_commit")
-def _flush_metrics(session: Session) -> None:
-    dropped: list[SessionTransaction] = session.info.pop(_ROLLED_BACK, [])
-    for tx, action in session.info.pop(_PENDING, []):
-        if _rolled_back(tx, dropped):
-            continue
-        try:
-            action()
-        except Exception:  # a metric must never break a committed transaction
-            log.warning("metric update failed", exc_info=True)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_metrics(session: Session, previous: SessionTransaction) -> None:
-    if _PENDING not in session.info:
-        return
-    if previous.parent is None:  # the whole transaction rolled back
-        session.info.pop(_PENDING, None)
-        session.info.pop(_ROLLED_BACK, None)
-    else:
-        session.info.setdefault(_ROLLED_BACK, []).append(previous)
 
 
 async def refresh_gauges(runtime: ServiceRuntime, every: float = 10.0) -> None:

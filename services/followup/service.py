@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.followup import domain, facts, messages, metrics
 from services.followup.config import FollowupSettings
 from services.followup.domain import Outcome
-from services.followup.metrics import after_commit
 from services.followup.models import BUILDING, CaseFact, Round, Visit, timers
 from services.followup.schemas import VisitIn
 from services.followup.states import ROUND, VISIT, CaseStatus, RoundOutcome, VisitStatus
@@ -31,6 +30,7 @@ from shared.contracts.followup import (
     VisitScheduled,
     VisitUnreached,
 )
+from shared.db import after_commit
 from shared.errors import ApiError, NotFound
 from shared.evidence import Evidence
 from shared.outbox import OutboxWriter

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import domain, messages, metrics
 from services.followup.config import FollowupSettings
-from services.followup.metrics import after_commit
 from services.followup.models import CaseFact, Round, SpotCheck, SpotCheckDraw
 from services.followup.schemas import SpotCheckIn
 from services.followup.service import in_scope
 from services.followup.states import CASE, CASE_NOT_CLOSED, ROUND, SPOT_CHECK, CaseStatus, RoundOutcome, SpotCheckStatus
 from shared.auth import Principal
 from shared.contracts.followup import CaseReopened, ReopenReason, SpotCheckRecorded, SpotCheckScheduled
+from shared.db import after_commit
 from shared.errors import ApiError, NotFound
 from shared.evidence import Evidence
 from shared.outbox import OutboxWriter

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from services.followup import domain, facts
 from services.followup.config import FollowupSettings
 from services.followup.main import arm_weekly_draw, create_app, draw_due, timer_engine
-from services.followup.metrics import after_commit, refresh_once
+from services.followup.metrics import refresh_once
 from services.followup.models import AssignmentFact
 from shared.auth import Principal, Role, issue
 from shared.clock import ManualClock
@@ -35,6 +35,7 @@ from shared.contracts.dispatch import (
     CaseRoundStarted,
 )
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported, HouseholdVisited
+from shared.db import after_commit
 from shared.events import Envelope, EventPayload
 from shared.photos import PhotoStoreSettings
 from shared.settings import DEV_AUTH_PRIVATE_KEY
