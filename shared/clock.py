@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
-class Clock(Protocol):
+class TimeSource(Protocol):
+    """Where a service reads the time (dispatch's SLA clocks are another thing: ``services.dispatch.domain.Clock``)."""
+
     def now(self) -> datetime: ...
 
 

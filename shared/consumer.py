@@ -19,6 +19,7 @@ from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import logging as json_logging
 from shared import metrics
 from shared.events import BadEvent, Envelope, EventPayload, decode
 from shared.outbox import claim_inbox
@@ -159,7 +160,17 @@ class EventConsumer:
         handler = self._handlers.get(envelope.event_type)
         if handler is None:
             return self._count(record, event_type, "ignored")
+        with json_logging.bound(
+            event_id=str(envelope.event_id),
+            correlation_id=envelope.correlation_id,
+            event_type=event_type,
+            case_id=getattr(payload, "case_id", None),
+        ):
+            return await self._retrying(record, event_type, envelope, payload, handler)
 
+    async def _retrying(
+        self, record: Record, event_type: str, envelope: Envelope, payload: EventPayload, handler: Handler
+    ) -> str:
         failures = 0
         waiting_since: float | None = None
         while True:

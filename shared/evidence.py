@@ -17,7 +17,6 @@ Each service declares the table with ``PhotoColumns`` on its own declarative bas
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -32,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.auth import CurrentPrincipal, Principal, Role, require
 from shared.errors import ApiError, ErrorOut, responses
+from shared.loops import poll_forever
 from shared.photos import (
     ImageType,
     PhotoNotFound,
@@ -311,14 +311,18 @@ def retention(
     ``photo_retention_days`` ago (``due(cutoff)`` selects their keys) and the uploads no action named."""
 
     async def run(runtime: Any) -> None:
-        while True:
-            await asyncio.sleep(every_seconds)
-            try:
-                await retention_pass(evidence, runtime.sessions, due, days=runtime.settings.photo_retention_days)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # S3 or the database away: the next pass takes what this one left
-                log.warning("photo retention pass failed", exc_info=True)
+        async def step() -> bool:
+            await retention_pass(evidence, runtime.sessions, due, days=runtime.settings.photo_retention_days)
+            return False  # S3 or the database away: the step fails, and the next pass takes what this one left
+
+        await poll_forever(
+            step,
+            name="photo-retention",
+            service=runtime.settings.service_name,
+            idle=every_seconds,
+            after_failure=every_seconds,
+            start_idle=True,
+        )
 
     return run
 

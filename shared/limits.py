@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import errors, metrics
-from shared.clock import Clock
+from shared.clock import TimeSource
 from shared.errors import ApiError
 
 # What is left of a refused body is read and dropped, up to this much, before the 413 is sent: a server that closes a
@@ -105,7 +105,7 @@ class RateLimited(ApiError):
 class TokenBuckets:
     """One token bucket per key, all of one ``Rate``, on an injected clock."""
 
-    def __init__(self, rate: Rate, clock: Clock, *, max_keys: int = 10_000) -> None:
+    def __init__(self, rate: Rate, clock: TimeSource, *, max_keys: int = 10_000) -> None:
         self.rate = rate
         self._clock = clock
         self._max_keys = max_keys
@@ -142,7 +142,7 @@ class TokenBuckets:
 class RateLimiter:
     """The per-caller limits of one service: a set of buckets per kind of caller, refusals counted by kind."""
 
-    def __init__(self, *, service: str, rates: Mapping[str, Rate], clock: Clock) -> None:
+    def __init__(self, *, service: str, rates: Mapping[str, Rate], clock: TimeSource) -> None:
         self.service = service
         self.rates = dict(rates)
         self._buckets = {kind: TokenBuckets(rate, clock) for kind, rate in rates.items()}

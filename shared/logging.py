@@ -1,12 +1,44 @@
-"""JSON logs on stdout, one object per line, with the fields passed through ``extra``."""
+"""JSON logs on stdout, one object per line, with the fields passed through ``extra`` and those bound to what the
+line is about: every line written while a request is served carries its ``request_id`` (and the case, assignment,
+visit or report its path names); every line written while an event is applied carries its ``event_id``,
+``correlation_id``, ``event_type`` and, where the event has one, its ``case_id`` (see ``bound``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
+
+# What the current request or event is about; a contextvar, so concurrent requests and events never mix theirs.
+_CONTEXT: ContextVar[Mapping[str, Any]] = ContextVar("log_context", default=MappingProxyType({}))
+
+
+@contextlib.contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Every log line written inside the block (in this task and the tasks it starts) carries ``fields`` (None values
+    are left out)."""
+    token = _CONTEXT.set({**_CONTEXT.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def bind(**fields: Any) -> None:
+    """Add ``fields`` to the current context until the enclosing ``bound`` block ends (for a dependency that learns
+    the ids of a request after its middleware opened the block)."""
+    _CONTEXT.set({**_CONTEXT.get(), **{k: v for k, v in fields.items() if v is not None}})
+
+
+def context() -> Mapping[str, Any]:
+    return _CONTEXT.get()
+
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
 
@@ -24,6 +56,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        doc.update(_CONTEXT.get())
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 doc[key] = value

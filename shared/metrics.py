@@ -6,6 +6,9 @@ from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
+LOOP_FAILURES = Counter(
+    "background_loop_failures_total", "Steps of a background job that failed and were retried", ["service", "loop"]
+)
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["service"])
 OUTBOX_ERRORS = Counter("outbox_relay_errors_total", "Outbox relay iterations that failed", ["service"])
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published", ["service"])
@@ -16,6 +19,17 @@ OUTBOX_PUBLISH_DELAY = Histogram(
     ["service"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+# Durable timers (shared.timers).
+TIMERS_FIRED = Counter("timers_fired_total", "Durable timers fired", ["service", "kind"])
+TIMER_FAILURES = Counter("timer_failures_total", "Timer handlers that failed and were postponed", ["service", "kind"])
+TIMER_LATENESS = Histogram(
+    "timer_lateness_seconds",
+    "How late a timer fired after its due time",
+    ["service", "kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+TIMERS_PENDING = Gauge("timers_pending", "Timers scheduled and not yet fired", ["service", "kind"])
+TIMERS_OVERDUE = Gauge("timers_overdue", "Timers past due and not yet fired", ["service"])
 EVENTS_CONSUMED = Counter(
     "events_consumed_total",
     "Events taken from Kafka by outcome (processed, duplicate, ignored, dead_lettered)",

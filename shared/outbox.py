@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from shared import metrics
 from shared.events import Envelope, EventPayload
+from shared.loops import poll_forever
 
 log = logging.getLogger(__name__)
 
@@ -135,28 +136,29 @@ class OutboxRelay:
     async def run(self) -> None:
         _WAKERS.add(self.wake)
         try:
-            while True:
-                try:
-                    sent = await self.publish_batch()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("outbox relay failed; retrying")
-                    metrics.OUTBOX_ERRORS.labels(self.service).inc()
-                    sent = 0
-                    await asyncio.sleep(1.0)
-                # Refreshed even while publishing fails, so the backlog and its age keep telling the truth.
-                with contextlib.suppress(Exception):
-                    await self._refresh_stats()
-                if sent >= self._batch_size:
-                    continue  # more may be waiting
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
-                except TimeoutError:
-                    pass
-                self._wakeup.clear()
+            await poll_forever(
+                self._step,
+                name="outbox-relay",
+                service=self.service,
+                idle=self._woken_or_polled,
+                on_failure=metrics.OUTBOX_ERRORS.labels(self.service).inc,
+            )
         finally:
             _WAKERS.discard(self.wake)
+
+    async def _step(self) -> bool:
+        try:
+            sent = await self.publish_batch()
+        finally:
+            # Refreshed even while publishing fails, so the backlog and its age keep telling the truth.
+            with contextlib.suppress(Exception):
+                await self._refresh_stats()
+        return sent >= self._batch_size  # a full batch: more may be waiting
+
+    async def _woken_or_polled(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+        self._wakeup.clear()
 
     async def publish_batch(self) -> int:
         """Claim, publish and mark one batch in one transaction. Returns how many rows were sent."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -282,6 +284,8 @@ class ServiceRuntime:
         # 408 is counted.
         app.add_middleware(BodyDeadline, seconds=s.http_request_timeout_seconds)
         app.add_middleware(HttpMetrics, service=service)
+        app.add_middleware(RequestContext)  # outermost: every log line of the request carries its id
+        app.router.dependencies.append(Depends(_bind_path_ids))
 
         @app.get("/healthz", tags=["ops"], summary="Process is alive")
         async def healthz() -> dict[str, str]:
@@ -322,6 +326,41 @@ class ServiceRuntime:
         if self.broker is not None:
             checks["consumers"] = all(getattr(sub, "running", True) for sub in self.broker.subscribers)
         return checks
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# The path parameters a log line may carry: the ids of what a request acts on (never a person's).
+LOGGED_PATH_IDS = ("case_id", "assignment_id", "visit_id", "report_id", "extension_id", "spot_check_id")
+
+
+class RequestContext:
+    """Binds a request id to every log line of the request (shared.logging.bound): the caller's ``X-Request-ID`` when
+    it is a plain token of at most 64 characters, else a new one; the answer carries it back in ``X-Request-ID``, so
+    a grid worker's report of a failure can be found in the logs. A plain ASGI middleware, like HttpMetrics."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+        async def tag(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        with json_logging.bound(request_id=request_id):
+            await self.app(scope, receive, tag)
+
+
+async def _bind_path_ids(request: Request) -> None:
+    """A dependency of every route: the ids its path names join the request's log context."""
+    json_logging.bind(**{k: v for k, v in request.path_params.items() if k in LOGGED_PATH_IDS})
 
 
 class HttpMetrics:

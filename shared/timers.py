@@ -7,7 +7,6 @@ again later and a commit fires it never again. Time comes from an injected clock
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import traceback
@@ -15,7 +14,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -37,20 +35,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.clock import Clock
+from shared import logging as json_logging
+from shared import metrics
+from shared.clock import TimeSource
+from shared.loops import poll_forever
 
 log = logging.getLogger(__name__)
-
-TIMERS_FIRED = Counter("timers_fired_total", "Durable timers fired", ["service", "kind"])
-TIMER_FAILURES = Counter("timer_failures_total", "Timer handlers that failed and were postponed", ["service", "kind"])
-TIMER_LATENESS = Histogram(
-    "timer_lateness_seconds",
-    "How late a timer fired after its due time",
-    ["service", "kind"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
-)
-TIMERS_PENDING = Gauge("timers_pending", "Timers scheduled and not yet fired", ["service", "kind"])
-TIMERS_OVERDUE = Gauge("timers_overdue", "Timers past due and not yet fired", ["service"])
 
 TimerHandler = Callable[[AsyncSession, Row[Any], datetime], Awaitable[None]]
 # Fires many timers of one kind in one go (a few statements for the whole batch instead of a few per row).
@@ -140,7 +130,7 @@ class TimerEngine:
         timers: Table,
         handlers: Mapping[str, TimerHandler] | None = None,
         batch_handlers: Mapping[str, BatchTimerHandler] | None = None,
-        clock: Clock,
+        clock: TimeSource,
         batch_size: int = 200,
         poll_seconds: float = 0.5,
         retry_after: timedelta = timedelta(seconds=30),
@@ -160,20 +150,16 @@ class TimerEngine:
 
     async def run(self, gauges_every: float = 15.0) -> None:
         last_gauges = 0.0
-        while True:
-            try:
-                fired = await self.run_once()
-                if time.monotonic() - last_gauges > gauges_every:
-                    last_gauges = time.monotonic()
-                    await self.refresh_gauges()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("timer engine iteration failed; retrying")
-                fired = 0
-                await asyncio.sleep(1.0)
-            if fired < self._batch_size:
-                await asyncio.sleep(self._poll_seconds)
+
+        async def step() -> bool:
+            nonlocal last_gauges
+            fired = await self.run_once()
+            if time.monotonic() - last_gauges > gauges_every:
+                last_gauges = time.monotonic()
+                await self.refresh_gauges()
+            return fired >= self._batch_size  # a full batch: more may be due
+
+        await poll_forever(step, name="timers", service=self.service, idle=self._poll_seconds)
 
     async def run_once(self) -> int:
         """Claim and fire one batch of due timers. Returns how many fired."""
@@ -212,9 +198,10 @@ class TimerEngine:
                     if handler is None:
                         raise LookupError(f"no handler for timer kind {row.kind!r}")
                     async with session.begin_nested():
-                        await handler(session, row, now)
+                        with json_logging.bound(timer_kind=row.kind, timer_ref=row.ref):
+                            await handler(session, row, now)
                 except Exception as exc:
-                    TIMER_FAILURES.labels(self.service, row.kind).inc()
+                    metrics.TIMER_FAILURES.labels(self.service, row.kind).inc()
                     log.warning("timer handler failed", extra={"kind": row.kind, "ref": row.ref, "error": repr(exc)})
                     await session.execute(
                         update(t)
@@ -230,8 +217,8 @@ class TimerEngine:
             if fired:
                 await session.execute(update(t).where(t.c.id.in_([r.id for r in fired])).values(fired_at=now))
         for row in fired:
-            TIMERS_FIRED.labels(self.service, row.kind).inc()
-            TIMER_LATENESS.labels(self.service, row.kind).observe(max(0.0, (now - row.due_at).total_seconds()))
+            metrics.TIMERS_FIRED.labels(self.service, row.kind).inc()
+            metrics.TIMER_LATENESS.labels(self.service, row.kind).observe(max(0.0, (now - row.due_at).total_seconds()))
         return len(fired)
 
     async def refresh_gauges(self) -> None:
@@ -245,10 +232,10 @@ class TimerEngine:
                 select(func.count()).select_from(t).where(t.c.fired_at.is_(None), t.c.due_at <= now)
             )
         for kind in self._handlers:
-            TIMERS_PENDING.labels(self.service, kind).set(0)
+            metrics.TIMERS_PENDING.labels(self.service, kind).set(0)
         for kind, count in pending:
-            TIMERS_PENDING.labels(self.service, kind).set(count)
-        TIMERS_OVERDUE.labels(self.service).set(overdue or 0)
+            metrics.TIMERS_PENDING.labels(self.service, kind).set(count)
+        metrics.TIMERS_OVERDUE.labels(self.service).set(overdue or 0)
 
 
 def _one_at_a_time(batch: BatchTimerHandler) -> TimerHandler:

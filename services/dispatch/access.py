@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import messages
+from services.dispatch import texts
 from services.dispatch.models import (
     Assignment,
     Case,
@@ -34,7 +34,7 @@ def assignee_filter(principal: Principal) -> Any:
 def assignments_of(principal: Principal) -> Select[Assignment]:
     where = assignee_filter(principal)
     if where is None:
-        raise ApiError(403, "forbidden", messages.NOT_AN_ASSIGNEE, "Authorization")
+        raise ApiError(403, "forbidden", texts.NOT_AN_ASSIGNEE, "Authorization")
     return select(Assignment).join(Case, Case.id == Assignment.case_id).where(where)
 
 
@@ -44,7 +44,7 @@ async def get_for_actor(session: AsyncSession, *, assignment_id: str, principal:
         assignments_of(principal).where(Assignment.id == assignment_id).with_for_update(of=Assignment)
     )
     if a is None:
-        raise NotFound("assignment", messages.ASSIGNMENT_NOT_FOUND)
+        raise NotFound("assignment", texts.ASSIGNMENT_NOT_FOUND)
     return a
 
 
@@ -53,7 +53,7 @@ async def list_for_actor(
 ) -> list[tuple[Assignment, Case]]:
     where = assignee_filter(principal)
     if where is None:
-        raise ApiError(403, "forbidden", messages.NOT_AN_ASSIGNEE, "Authorization")
+        raise ApiError(403, "forbidden", texts.NOT_AN_ASSIGNEE, "Authorization")
     q = select(Assignment, Case).join(Case, Case.id == Assignment.case_id).where(where)
     if not include_done:
         q = q.where(Assignment.status.in_(values(OPEN)))

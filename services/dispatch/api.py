@@ -8,10 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
-from services.dispatch import access, extensions, messages, queries, registry, rules, service
+from services.dispatch import access, extensions, queries, registry, rules, service, texts
 from services.dispatch.config import DispatchSettings
-from services.dispatch.domain import Clock as SlaClock
-from services.dispatch.domain import Rules
+from services.dispatch.domain import Clock, Rules
 from services.dispatch.models import Assignment, Case, IdempotentReply
 from services.dispatch.schemas import (
     ArriveIn,
@@ -32,7 +31,7 @@ from services.dispatch.schemas import (
 )
 from services.dispatch.states import RUNNING_CLOCK, AssignmentStatus, ExtensionStatus
 from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
-from shared.clock import Clock
+from shared.clock import TimeSource
 from shared.errors import ApiError, responses
 from shared.evidence import PHOTO_REFUSALS, Evidence, evidence_of
 from shared.idempotency import IdempotencyKey, once
@@ -47,7 +46,7 @@ def _writer(request: Request) -> OutboxWriter:
     return request.app.state.writer  # type: ignore[no-any-return]
 
 
-def _clock(request: Request) -> Clock:
+def _clock(request: Request) -> TimeSource:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
@@ -57,16 +56,16 @@ def _settings(request: Request) -> DispatchSettings:
 
 Session = Transaction
 Writer = Annotated[OutboxWriter, Depends(_writer)]
-Now = Annotated[Clock, Depends(_clock)]
+Now = Annotated[TimeSource, Depends(_clock)]
 Proof = Annotated[Evidence, Depends(evidence_of)]
 Settings = Annotated[DispatchSettings, Depends(_settings)]
 
 
-def assignment_out(a: Assignment, clock: Clock, case: Case | None = None) -> AssignmentOut:
+def assignment_out(a: Assignment, clock: TimeSource, case: Case | None = None) -> AssignmentOut:
     out = AssignmentOut.model_validate(a)
     running = RUNNING_CLOCK.get(AssignmentStatus(a.status))
     if running is not None:
-        due = {SlaClock.SIGN_IN: a.sign_in_due, SlaClock.ON_SITE: a.on_site_due, SlaClock.RESOLVE: a.resolve_due}
+        due = {Clock.SIGN_IN: a.sign_in_due, Clock.ON_SITE: a.on_site_due, Clock.RESOLVE: a.resolve_due}
         out.clock, out.seconds_left = running.value, (due[running] - clock.now()).total_seconds()
     if case is not None:
         out.category, out.priority = case.category, case.priority
@@ -411,7 +410,7 @@ async def cold_snap(
     """Declare or lift a cold snap (寒潮) for a district: new clocks there are tightened."""
     require(principal, Role.DISTRICT, Role.ADMIN)
     if principal.role is Role.DISTRICT and principal.scope != district_id:
-        raise ApiError(403, "forbidden", messages.NOT_YOUR_DISTRICT, "district_id")
+        raise ApiError(403, "forbidden", texts.NOT_YOUR_DISTRICT, "district_id")
     flag = await rules.set_cold_snap(
         session,
         district_id=district_id,
@@ -460,7 +459,7 @@ async def put_rules(
         raise ApiError(
             422,
             "invalid_rules",
-            f"{messages.RULES_INVALID}: {exc.errors()[0]['msg']}",
+            f"{texts.RULES_INVALID}: {exc.errors()[0]['msg']}",
             ".".join(str(p) for p in exc.errors()[0]["loc"]),
         ) from exc
     return {"version": await rules.put_rules(session, rules=parsed, note=note, by="admin")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import service
-from shared.clock import Clock
+from shared.clock import TimeSource
 from shared.consumer import PermanentError
 from shared.contracts.followup import CaseClosed, CaseReopened
 from shared.contracts.intake import ComplaintReported
@@ -19,7 +19,7 @@ from shared.topics import Topics
 UNKNOWN_CASE = "no case of dispatch has the case_id of this event"
 
 
-def handlers(topics: Topics, writer: OutboxWriter, clock: Clock) -> Handlers:
+def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource) -> Handlers:
     async def on_complaint(session: AsyncSession, _: Envelope, event: ComplaintReported) -> None:
         await service.open_case(session, writer, complaint=event, at=clock.now())
 

@@ -26,6 +26,7 @@ from shared.contracts.dispatch import (
     CaseEscalated,
     EscalationLevel,
 )
+from shared.db import after_commit
 from shared.outbox import OutboxWriter
 
 
@@ -43,7 +44,7 @@ async def supervise(
     case.supervised = True
     case.escalation_level = EscalationLevel.SUPERVISION.value
     timeline(session, case.id, Happened.ESCALATED, "dispatch", at, level=EscalationLevel.SUPERVISION.value, clock=cause)
-    metrics.ESCALATIONS.labels(case.district_id, "case", EscalationLevel.SUPERVISION.value).inc()
+    after_commit(session, metrics.ESCALATIONS.labels(case.district_id, "case", EscalationLevel.SUPERVISION.value).inc)
     await writer.emit(
         session,
         CaseEscalated(
@@ -115,7 +116,7 @@ async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: l
             clock=clock.value,
             due_at=deadline.isoformat(),
         )
-        metrics.ESCALATIONS.labels(case.district_id, a.unit_type, level.value).inc()
+        after_commit(session, metrics.ESCALATIONS.labels(case.district_id, a.unit_type, level.value).inc)
         events.append(
             (
                 CaseEscalated(

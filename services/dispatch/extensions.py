@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import messages, metrics
+from services.dispatch import metrics, texts
 from services.dispatch.access import actor_name, get_for_actor, may_supervise
 from services.dispatch.clocks import arm, kinds
 from services.dispatch.domain import Clock
@@ -26,6 +26,7 @@ from shared.contracts.dispatch import (
     ExtensionDecided,
     ExtensionRequested,
 )
+from shared.db import after_commit
 from shared.errors import ApiError, Conflict, NotFound
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
@@ -46,12 +47,12 @@ async def request_extension(
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
     ASSIGNMENT.check("request_extension", a.status)
     if resolve_due <= a.resolve_due:
-        raise ApiError(422, "extension_not_later", messages.EXTENSION_NOT_LATER, "resolve_due")
+        raise ApiError(422, "extension_not_later", texts.EXTENSION_NOT_LATER, "resolve_due")
     pending = await session.scalar(
         select(Extension).where(Extension.assignment_id == a.id, Extension.status == ExtensionStatus.PENDING)
     )
     if pending is not None:
-        raise Conflict("extension_pending", messages.EXTENSION_PENDING)
+        raise Conflict("extension_pending", texts.EXTENSION_PENDING)
     case = await session.get(Case, a.case_id)
     assert case is not None
     ext = Extension(
@@ -101,7 +102,7 @@ async def list_extensions(session: AsyncSession, *, principal: Principal, status
     elif principal.role is Role.DISTRICT:
         q = q.where(Case.district_id == principal.scope)
     elif principal.role is not Role.ADMIN:
-        raise ApiError(403, "forbidden", messages.TASK_FORCE_ONLY, "Authorization")
+        raise ApiError(403, "forbidden", texts.TASK_FORCE_ONLY, "Authorization")
     if status:
         q = q.where(Extension.status == status)
     return list((await session.scalars(q.order_by(Extension.requested_at))).all())
@@ -120,11 +121,11 @@ async def decide_extension(
     """The street task force approves (deadline and timers move) or refuses (nothing moves)."""
     ext = await session.get(Extension, extension_id, with_for_update=True)
     if ext is None:
-        raise NotFound("extension", messages.EXTENSION_NOT_FOUND)
+        raise NotFound("extension", texts.EXTENSION_NOT_FOUND)
     case = await session.get(Case, ext.case_id)
     assert case is not None
     if not may_supervise(principal, case.street_id, case.district_id):
-        raise NotFound("extension", messages.EXTENSION_NOT_FOUND)
+        raise NotFound("extension", texts.EXTENSION_NOT_FOUND)
     decided = EXTENSION.move("approve" if approved else "refuse", ext.status)
     a = await session.get(Assignment, ext.assignment_id, with_for_update=True)
     assert a is not None
@@ -149,7 +150,7 @@ async def decide_extension(
         approved=approved,
         resolve_due=a.resolve_due.isoformat(),
     )
-    metrics.EXTENSIONS.labels(case.district_id, a.unit_type, ext.status).inc()
+    after_commit(session, metrics.EXTENSIONS.labels(case.district_id, a.unit_type, ext.status).inc)
     await writer.emit(
         session,
         ExtensionDecided(

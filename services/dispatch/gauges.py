@@ -4,7 +4,6 @@ zero series of every registered district and unit, so dashboards list them all f
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -15,12 +14,13 @@ from services.dispatch.clocks import timer_kind
 from services.dispatch.domain import CHAIN, Clock
 from services.dispatch.models import Assignment, Case, Unit, timers
 from services.dispatch.states import CLOCK_OPEN, CaseStatus
-from shared.clock import Clock as TimeSource
+from shared.clock import TimeSource
 from shared.contracts.common import Tier
 from shared.contracts.dispatch import EscalationLevel
+from shared.loops import poll_forever
+from shared.metrics import TIMER_FAILURES, TIMER_LATENESS, TIMERS_FIRED
 from shared.runtime import ServiceRuntime
 from shared.states import values
-from shared.timers import TIMER_FAILURES, TIMER_LATENESS, TIMERS_FIRED
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,12 @@ _DUE = {
 
 async def refresh_gauges(runtime: ServiceRuntime, clock: TimeSource, every: float = 10.0) -> None:
     prime_timer_series(runtime.settings.service_name)
-    while True:
-        try:
-            await refresh_once(runtime, clock)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("dispatch gauges refresh failed", exc_info=True)
-        await asyncio.sleep(every)
+
+    async def step() -> bool:
+        await refresh_once(runtime, clock)
+        return False
+
+    await poll_forever(step, name="gauges", service=runtime.settings.service_name, idle=every)
 
 
 def prime_timer_series(service: str) -> None:

@@ -20,8 +20,7 @@ from services.dispatch.gauges import refresh_gauges
 from services.dispatch.models import Case, Photo, inbox, outbox, timers
 from services.dispatch.states import CaseStatus
 from shared.auth import Auth, Role, TokenIssuer, TokenVersions, verifier_from_settings
-from shared.clock import Clock as TimeSource
-from shared.clock import SystemClock
+from shared.clock import SystemClock, TimeSource
 from shared.evidence import Evidence, photo_router, retention
 from shared.outbox import OutboxWriter
 from shared.runtime import ServiceRuntime

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import messages
+from services.dispatch import texts
 from services.dispatch.access import may_see_case
 from services.dispatch.models import (
     Assignment,
@@ -28,7 +28,7 @@ async def get_case(
 ) -> tuple[Case, list[Assignment], list[CaseEvent], list[Extension]]:
     case = await session.get(Case, case_id)
     if case is None:
-        raise NotFound("case", messages.CASE_NOT_FOUND)
+        raise NotFound("case", texts.CASE_NOT_FOUND)
     assignments = list(
         (
             await session.scalars(
@@ -39,7 +39,7 @@ async def get_case(
         ).all()
     )
     if not may_see_case(principal, case, assignments):
-        raise NotFound("case", messages.CASE_NOT_FOUND)
+        raise NotFound("case", texts.CASE_NOT_FOUND)
     events = list(
         (
             await session.scalars(
@@ -83,7 +83,7 @@ async def list_cases(
     elif principal.role is Role.DISTRICT:
         q = q.where(Case.district_id == principal.scope)
     elif principal.role is not Role.ADMIN:
-        raise ApiError(403, "forbidden", messages.TASK_FORCE_ONLY, "Authorization")
+        raise ApiError(403, "forbidden", texts.TASK_FORCE_ONLY, "Authorization")
     if status == "open":
         q = q.where(Case.status.in_(values(CASE_IN_PROGRESS)))
     elif status:

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import messages
+from services.dispatch import texts
 from services.dispatch.models import Unit, UnitCoverage
 from shared.contracts.common import UnitType
 from shared.errors import ApiError
@@ -66,6 +66,6 @@ def _coverage_conflict(key: tuple[str, str, str], one: str, other: str) -> ApiEr
     return ApiError(
         422,
         "coverage_conflict",
-        messages.COVERAGE_CONFLICT.format(kind=scope_kind, id=scope_id, type=unit_type, one=one, other=other),
+        texts.COVERAGE_CONFLICT.format(kind=scope_kind, id=scope_id, type=unit_type, one=one, other=other),
         "units",
     )

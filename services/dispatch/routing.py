@@ -17,6 +17,7 @@ from services.dispatch.states import AssignmentStatus, case_after_assigning
 from services.dispatch.timeline import Happened, timeline
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
 from shared.contracts.dispatch import CaseAssigned, EscalationLevel
+from shared.db import after_commit
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
@@ -109,7 +110,7 @@ async def assign(
             unit_type=who.type.value,
             round=case.round,
         )
-        metrics.ASSIGNMENTS.labels(case.district_id, who.type.value).inc()
+        after_commit(session, metrics.ASSIGNMENTS.labels(case.district_id, who.type.value).inc)
         await writer.emit(
             session,
             CaseAssigned(

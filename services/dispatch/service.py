@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import domain, messages, metrics
+from services.dispatch import domain, metrics, texts
 from services.dispatch.access import actor_name, get_for_actor, may_supervise
 from services.dispatch.clocks import kinds
 from services.dispatch.domain import Clock
@@ -42,6 +42,7 @@ from shared.contracts.dispatch import (
 )
 from shared.contracts.followup import CaseClosed, CaseReopened, ReopenReason
 from shared.contracts.intake import ComplaintReported
+from shared.db import after_commit
 from shared.errors import NotFound
 from shared.evidence import Evidence
 from shared.ids import new_id
@@ -90,7 +91,7 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
         channel=complaint.channel.value,
     )
     timeline(session, case.id, Happened.OPENED, "dispatch", at, tier=tier.value, priority=case.priority)
-    metrics.CASES_OPENED.labels(loc.district_id, complaint.category.value, tier.value).inc()
+    after_commit(session, metrics.CASES_OPENED.labels(loc.district_id, complaint.category.value, tier.value).inc)
     await writer.emit(
         session,
         CaseOpened(
@@ -119,8 +120,8 @@ async def sign_in(
     on_time = at <= a.sign_in_due
     await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.SIGN_IN))
     timeline(session, a.case_id, Happened.SIGNED_IN, actor_name(principal), at, assignment_id=a.id, on_time=on_time)
-    metrics.SIGNED_IN.labels(a.unit_type, str(on_time).lower()).inc()
-    metrics.TIME_TO_SIGN_IN.labels(a.unit_type).observe((at - a.dispatched_at).total_seconds())
+    after_commit(session, metrics.SIGNED_IN.labels(a.unit_type, str(on_time).lower()).inc)
+    after_commit(session, metrics.TIME_TO_SIGN_IN.labels(a.unit_type).observe, (at - a.dispatched_at).total_seconds())
     await writer.emit(
         session,
         AssignmentSignedIn(case_id=a.case_id, assignment_id=a.id, unit_id=a.unit_id, signed_in_at=at, on_time=on_time),
@@ -145,7 +146,7 @@ async def arrive(
     on_time = at <= a.on_site_due
     await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.ON_SITE))
     timeline(session, a.case_id, Happened.ARRIVED, actor_name(principal), at, assignment_id=a.id, on_time=on_time)
-    metrics.TIME_TO_ON_SITE.labels(a.unit_type).observe((at - a.dispatched_at).total_seconds())
+    after_commit(session, metrics.TIME_TO_ON_SITE.labels(a.unit_type).observe, (at - a.dispatched_at).total_seconds())
     await writer.emit(
         session,
         AssignmentArrived(case_id=a.case_id, assignment_id=a.id, unit_id=a.unit_id, arrived_at=at, on_time=on_time),
@@ -200,8 +201,8 @@ async def resolve(
     on_time = at <= a.resolve_due
     await durable.cancel(session, timers, ref=a.id, kinds=kinds(*Clock))
     timeline(session, a.case_id, Happened.UNIT_RESOLVED, actor_name(principal), at, assignment_id=a.id, on_time=on_time)
-    metrics.RESOLVED.labels(a.unit_type, str(on_time).lower()).inc()
-    metrics.TIME_TO_RESOLVE.labels(a.unit_type).observe((at - a.dispatched_at).total_seconds())
+    after_commit(session, metrics.RESOLVED.labels(a.unit_type, str(on_time).lower()).inc)
+    after_commit(session, metrics.TIME_TO_RESOLVE.labels(a.unit_type).observe, (at - a.dispatched_at).total_seconds())
     await writer.emit(
         session,
         AssignmentResolved(
@@ -281,7 +282,7 @@ async def return_assignment(
         note=note,
         bounce_count=case.bounce_count,
     )
-    metrics.RETURNS.labels(case.district_id, a.unit_type, reason.value).inc()
+    after_commit(session, metrics.RETURNS.labels(case.district_id, a.unit_type, reason.value).inc)
     await writer.emit(
         session,
         AssignmentReturned(
@@ -329,7 +330,7 @@ async def retier(
     the case is routed afresh for the new tier."""
     case = await session.get(Case, case_id, with_for_update=True)
     if case is None or not may_supervise(principal, case.street_id, case.district_id):
-        raise NotFound("case", messages.CASE_NOT_FOUND)
+        raise NotFound("case", texts.CASE_NOT_FOUND)
     CASE.check("retier", case.status)
     previous = Tier(case.tier)
     if previous is tier:
@@ -361,7 +362,7 @@ async def start_round(
     failure reopens a closed case the same way."""
     case = await session.get(Case, reopened.case_id, with_for_update=True)
     if case is None:
-        raise NotFound("case", messages.CASE_NOT_FOUND)
+        raise NotFound("case", texts.CASE_NOT_FOUND)
     action = "reopen_after_spot_check" if reopened.reason is ReopenReason.SPOT_CHECK_FAILED else "reopen_after_visit"
     if case.round != reopened.round or not CASE.allows(action, case.status):
         return None  # a verdict for a round that is no longer current: nothing to do
@@ -382,7 +383,7 @@ async def start_round(
         min_temp_c=reopened.min_temp_c,
         round=case.round,
     )
-    metrics.REOPENED.labels(case.district_id, reopened.reason.value).inc()
+    after_commit(session, metrics.REOPENED.labels(case.district_id, reopened.reason.value).inc)
     await writer.emit(
         session,
         CaseRoundStarted(
@@ -404,11 +405,15 @@ async def start_round(
 async def close(session: AsyncSession, *, closed: CaseClosed) -> Case | None:
     case = await session.get(Case, closed.case_id, with_for_update=True)
     if case is None:
-        raise NotFound("case", messages.CASE_NOT_FOUND)
+        raise NotFound("case", texts.CASE_NOT_FOUND)
     if case.round != closed.round or not CASE.allows("close", case.status):
         return None
     case.status, case.closed_at = CASE.move("close", case.status), closed.closed_at
     timeline(session, case.id, Happened.CLOSED, "followup", closed.closed_at, min_temp_c=closed.min_temp_c)
-    metrics.CLOSED.labels(case.district_id, case.category).inc()
-    metrics.TIME_TO_CLOSE.labels(case.category).observe((closed.closed_at - case.opened_at).total_seconds())
+    after_commit(session, metrics.CLOSED.labels(case.district_id, case.category).inc)
+    after_commit(
+        session,
+        metrics.TIME_TO_CLOSE.labels(case.category).observe,
+        (closed.closed_at - case.opened_at).total_seconds(),
+    )
     return case

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from services.dispatch import messages
+from services.dispatch import texts
 from services.dispatch.domain import Clock
 from shared.states import Move, Refusal, Transitions, among
 
@@ -54,18 +54,18 @@ RUNNING_CLOCK = {A.DISPATCHED: Clock.SIGN_IN, A.SIGNED_IN: Clock.ON_SITE, A.ON_S
 CASE_IN_PROGRESS = among(CaseStatus.OPENED, CaseStatus.ASSIGNED, CaseStatus.UNROUTED)  # the console's "open" filter
 CASE_DONE = among(CaseStatus.RESOLVED, CaseStatus.CLOSED)  # nothing left for the units
 
-_CLOSED = Refusal("assignment_closed", messages.ASSIGNMENT_CLOSED)
-_NOT_SIGNED_IN = Refusal("not_signed_in", messages.SIGN_IN_FIRST)
+_CLOSED = Refusal("assignment_closed", texts.ASSIGNMENT_CLOSED)
+_NOT_SIGNED_IN = Refusal("not_signed_in", texts.SIGN_IN_FIRST)
 
 ASSIGNMENT: Transitions[AssignmentStatus] = Transitions(
     "assignment",
     AssignmentStatus,
     {
-        "sign_in": Move(among(A.DISPATCHED), A.SIGNED_IN, Refusal("already_signed_in", messages.ALREADY_SIGNED_IN)),
+        "sign_in": Move(among(A.DISPATCHED), A.SIGNED_IN, Refusal("already_signed_in", texts.ALREADY_SIGNED_IN)),
         "arrive": Move(
             among(A.SIGNED_IN),
             A.ON_SITE,
-            Refusal("already_on_site", messages.ALREADY_ON_SITE),
+            Refusal("already_on_site", texts.ALREADY_ON_SITE),
             {A.DISPATCHED: _NOT_SIGNED_IN},
         ),
         "progress": Move(OPEN, None, _CLOSED),
@@ -73,7 +73,7 @@ ASSIGNMENT: Transitions[AssignmentStatus] = Transitions(
         "resolve": Move(
             among(A.SIGNED_IN, A.ON_SITE),
             A.RESOLVED,
-            Refusal("already_resolved", messages.ALREADY_RESOLVED),
+            Refusal("already_resolved", texts.ALREADY_RESOLVED),
             {A.DISPATCHED: _NOT_SIGNED_IN},
         ),
         "hand_back": Move(OPEN, A.RETURNED, _CLOSED),
@@ -85,13 +85,13 @@ EXTENSION: Transitions[ExtensionStatus] = Transitions(
     "extension",
     ExtensionStatus,
     {
-        decision: Move(among(ExtensionStatus.PENDING), target, Refusal("extension_decided", messages.EXTENSION_DECIDED))
+        decision: Move(among(ExtensionStatus.PENDING), target, Refusal("extension_decided", texts.EXTENSION_DECIDED))
         for decision, target in (("approve", ExtensionStatus.APPROVED), ("refuse", ExtensionStatus.REFUSED))
     },
 )
 
 C = CaseStatus
-_NOT_OPEN = Refusal("case_not_open", messages.CASE_NOT_OPEN)
+_NOT_OPEN = Refusal("case_not_open", texts.CASE_NOT_OPEN)
 CASE: Transitions[CaseStatus] = Transitions(
     "case",
     CaseStatus,

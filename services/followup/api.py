@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import domain, messages, queries, render, reports, scorecard, service, spotchecks
+from services.followup import domain, queries, render, reports, scorecard, service, spotchecks, texts
 from services.followup.config import FollowupSettings
 from services.followup.models import IdempotentReply, Round, SpotCheckDraw, Visit
 from services.followup.schemas import (
@@ -29,7 +29,7 @@ from services.followup.schemas import (
 )
 from services.followup.states import SpotCheckStatus, VisitStatus
 from shared.auth import CurrentPrincipal, Role, require
-from shared.clock import Clock
+from shared.clock import TimeSource
 from shared.errors import ApiError, NotFound, responses
 from shared.evidence import PHOTO_REFUSALS, Evidence, PhotoOut
 from shared.idempotency import IdempotencyKey, once
@@ -62,7 +62,7 @@ def _writer(request: Request) -> OutboxWriter:
 
 
 def _now(request: Request) -> datetime:
-    clock: Clock = request.app.state.clock
+    clock: TimeSource = request.app.state.clock
     return clock.now()
 
 
@@ -229,7 +229,7 @@ async def draw_spot_checks(
     week = week or domain.previous_week(now, settings.zone)
     if principal.role is Role.TASK_FORCE:
         if street_id and street_id != principal.scope:
-            raise NotFound("street", messages.AREA_NOT_FOUND)
+            raise NotFound("street", texts.AREA_NOT_FOUND)
         street_id = principal.scope
     writer = _writer(request)
     if street_id:
@@ -300,9 +300,9 @@ def _period(start: date | None, end: date | None, today: date, *, default_days: 
     end = end or today
     start = start or end - timedelta(days=default_days - 1)
     if start > end:
-        raise ApiError(422, "range_invalid", messages.RANGE_INVALID, "start")
+        raise ApiError(422, "range_invalid", texts.RANGE_INVALID, "start")
     if (end - start).days >= MAX_DAYS:
-        raise ApiError(422, "range_too_long", messages.RANGE_TOO_LONG, "start")
+        raise ApiError(422, "range_too_long", texts.RANGE_TOO_LONG, "start")
     return start, end
 
 
@@ -385,7 +385,7 @@ async def daily_report(
     today = domain.local_day(now, settings.zone)
     day = date_ or today
     if day > today:
-        raise ApiError(422, "date_in_future", messages.DATE_IN_FUTURE, "date")
+        raise ApiError(422, "date_in_future", texts.DATE_IN_FUTURE, "date")
     area = await queries.resolve_area(session, principal=principal, community_id=community_id, street_id=street_id)
     since, until = domain.day_window(day, settings.zone)
     facts = await queries.load_area(session, area, since=since, until=until)
@@ -434,7 +434,7 @@ async def season_report(
     today = domain.local_day(now, settings.zone)
     first, last = _period(start, end, today, default_days=1)
     if last > today:
-        raise ApiError(422, "date_in_future", messages.DATE_IN_FUTURE, "end")
+        raise ApiError(422, "date_in_future", texts.DATE_IN_FUTURE, "end")
     area = await queries.resolve_area(session, principal=principal, community_id=community_id, street_id=street_id)
     since, until = domain.day_window(first, settings.zone)[0], domain.day_window(last, settings.zone)[1]
     facts = await queries.load_area(session, area, since=since, until=until)

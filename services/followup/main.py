@@ -20,7 +20,7 @@ from services.followup.models import CaseFact, Photo, inbox, outbox, timers, tok
 from services.followup.states import CaseStatus
 from shared import timers as durable
 from shared.auth import Role
-from shared.clock import Clock, SystemClock
+from shared.clock import SystemClock, TimeSource
 from shared.evidence import Evidence, photo_router, retention
 from shared.outbox import OutboxWriter
 from shared.revocations import auth_of
@@ -36,7 +36,7 @@ def draw_due(week: str, settings: FollowupSettings) -> datetime:
     return domain.week_window(week, settings.zone)[1] + timedelta(hours=settings.spot_check_draw_hour)
 
 
-def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: Clock) -> TimerEngine:
+def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSource) -> TimerEngine:
     """Return-visit deadlines, and the Monday spot-check draw when enabled."""
     settings = runtime.settings
     assert isinstance(settings, FollowupSettings) and runtime.sessions is not None
@@ -82,7 +82,7 @@ def closed_cases(cutoff: datetime) -> Any:
     )
 
 
-def create_app(settings: FollowupSettings | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: FollowupSettings | None = None, clock: TimeSource | None = None) -> FastAPI:
     settings = settings or FollowupSettings()
     time_source = clock or SystemClock()
     topic = settings.topics.followup

@@ -7,7 +7,6 @@ retried after a rollback never counts twice.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from prometheus_client import Counter, Gauge, Summary
@@ -15,6 +14,7 @@ from sqlalchemy import func, select
 
 from services.followup.models import SpotCheck, Visit
 from services.followup.states import SpotCheckStatus, VisitStatus
+from shared.loops import poll_forever
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -68,14 +68,12 @@ UNIT_VISIT_TEMP = Summary(
 
 async def refresh_gauges(runtime: ServiceRuntime, every: float = 10.0) -> None:
     """Pending and overdue visits and pending spot-checks, from the database (every replica reports the same)."""
-    while True:
-        try:
-            await refresh_once(runtime)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("followup gauges refresh failed", exc_info=True)
-        await asyncio.sleep(every)
+
+    async def step() -> bool:
+        await refresh_once(runtime)
+        return False
+
+    await poll_forever(step, name="gauges", service=runtime.settings.service_name, idle=every)
 
 
 async def refresh_once(runtime: ServiceRuntime) -> None:

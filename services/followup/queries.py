@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import messages, reports, scorecard
+from services.followup import reports, scorecard, texts
 from services.followup.models import (
     AssignmentFact,
     CaseFact,
@@ -141,12 +141,12 @@ async def resolve_area(
     """The community or street asked for, if the caller oversees it; 404 otherwise (also for an area follow-up
     has no fact about, and for one outside the caller's remit: no existence leak)."""
     if bool(community_id) == bool(street_id):
-        raise ApiError(422, "one_area", messages.ONE_AREA, "community_id")
+        raise ApiError(422, "one_area", texts.ONE_AREA, "community_id")
     level, area_id = ("community", community_id) if community_id else ("street", street_id)
     assert area_id is not None
     where = await _where_is(session, level, area_id)
     if where is None:
-        raise NotFound("area", messages.AREA_NOT_FOUND)
+        raise NotFound("area", texts.AREA_NOT_FOUND)
     area = Area(level, area_id, *where)
     allowed = (
         principal.role is Role.ADMIN
@@ -159,7 +159,7 @@ async def resolve_area(
         )
     )
     if not allowed:
-        raise NotFound("area", messages.AREA_NOT_FOUND)
+        raise NotFound("area", texts.AREA_NOT_FOUND)
     return area
 
 

@@ -8,12 +8,12 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from services.followup import messages
+from services.followup import texts
 from services.followup.reports import DayReport, Figures, Notable, SeasonReport
 from services.followup.scorecard import Line
 
-DAY_COLUMNS = tuple(k for k in messages.DAILY_LABELS if k not in ("date", "area_id"))
-SCORE_COLUMNS = tuple(messages.SCORE_LABELS)
+DAY_COLUMNS = tuple(k for k in texts.DAILY_LABELS if k not in ("date", "area_id"))
+SCORE_COLUMNS = tuple(texts.SCORE_LABELS)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -32,7 +32,7 @@ def _day_row(day: str, area_id: str, f: Figures) -> list[Any]:
 
 
 def days_csv(area_id: str, rows: Sequence[DayReport], totals: Figures | None = None) -> str:
-    header = [messages.DAILY_LABELS[k] for k in messages.DAILY_LABELS]
+    header = [texts.DAILY_LABELS[k] for k in texts.DAILY_LABELS]
     body = [_day_row(r.day.isoformat(), area_id, r.figures) for r in rows]
     if totals is not None:
         body.append(_day_row("合计", area_id, totals))
@@ -40,23 +40,23 @@ def days_csv(area_id: str, rows: Sequence[DayReport], totals: Figures | None = N
 
 
 def scorecard_csv(lines: Sequence[Line]) -> str:
-    header = [messages.SCORE_LABELS[c] for c in SCORE_COLUMNS]
+    header = [texts.SCORE_LABELS[c] for c in SCORE_COLUMNS]
 
     def row(line: Line) -> list[Any]:
         values = line.as_dict()
         if values["unit_type"]:
-            values["unit_type"] = messages.UNIT_TYPE_ZH.get(values["unit_type"], values["unit_type"])
+            values["unit_type"] = texts.UNIT_TYPE_ZH.get(values["unit_type"], values["unit_type"])
         return [values[c] for c in SCORE_COLUMNS]
 
     return table(header, (row(line) for line in lines))
 
 
 def percent(value: float | None) -> str:
-    return messages.NOT_AVAILABLE if value is None else f"{value * 100:.1f}%"
+    return texts.NOT_AVAILABLE if value is None else f"{value * 100:.1f}%"
 
 
 def celsius(value: float | None) -> str:
-    return messages.NOT_AVAILABLE if value is None else f"{value:.1f}°C"
+    return texts.NOT_AVAILABLE if value is None else f"{value:.1f}°C"
 
 
 def zh_date(day: date) -> str:
@@ -64,20 +64,20 @@ def zh_date(day: date) -> str:
 
 
 def _notable_line(n: int, item: Notable) -> str:
-    return messages.NOTABLE_LINE.format(
+    return texts.NOTABLE_LINE.format(
         n=n,
         case_id=item.case_id,
-        category=messages.CATEGORY_ZH.get(item.category, item.category),
+        category=texts.CATEGORY_ZH.get(item.category, item.category),
         place=item.household_id or item.building_id,
-        what="、".join(messages.NOTABLE_ZH[r] for r in item.reasons),
+        what="、".join(texts.NOTABLE_ZH[r] for r in item.reasons),
     )
 
 
 def daily_text(area: str, report: DayReport) -> str:
     f = report.figures
     lines = [
-        messages.DAILY_TITLE.format(area=area, day=zh_date(report.day)),
-        messages.DAILY_TEXT.format(
+        texts.DAILY_TITLE.format(area=area, day=zh_date(report.day)),
+        texts.DAILY_TEXT.format(
             day=zh_date(report.day),
             area=area,
             households=f.households_visited,
@@ -93,17 +93,17 @@ def daily_text(area: str, report: DayReport) -> str:
         ),
     ]
     if report.notable:
-        lines.append(messages.NOTABLE_HEAD)
+        lines.append(texts.NOTABLE_HEAD)
         lines += [_notable_line(i, item) for i, item in enumerate(report.notable, start=1)]
     else:
-        lines.append(messages.NONE_NOTABLE)
+        lines.append(texts.NONE_NOTABLE)
     return "\n".join(lines) + "\n"
 
 
 def season_text(area: str, report: SeasonReport) -> str:
     t = report.totals
     lines = [
-        messages.SEASON_TEXT.format(
+        texts.SEASON_TEXT.format(
             first=zh_date(report.first),
             last=zh_date(report.last),
             area=area,
@@ -116,10 +116,10 @@ def season_text(area: str, report: SeasonReport) -> str:
             satisfaction=percent(t.satisfaction_rate),
             mean_temp=celsius(t.mean_temp_c),
         ),
-        messages.SEASON_TREND_HEAD,
+        texts.SEASON_TREND_HEAD,
     ]
     lines += [
-        messages.SEASON_TREND_LINE.format(
+        texts.SEASON_TREND_LINE.format(
             day=f"{r.day.month}月{r.day.day}日",
             households=r.figures.households_visited,
             found=r.figures.problems_found,

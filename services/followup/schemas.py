@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from services.followup import messages
+from services.followup import texts
 from services.followup.domain import PLAUSIBLE_INDOOR_C
 from shared.contracts.common import Satisfaction
 from shared.evidence import MAX_PHOTOS, PhotoKey, PhotoOut
@@ -18,7 +18,7 @@ from shared.privacy import STORED
 def _plausible(temps: list[float]) -> list[float]:
     low, high = PLAUSIBLE_INDOOR_C
     if any(not (low <= t <= high) for t in temps):
-        raise PydanticCustomError("temperature_implausible", messages.TEMP_IMPLAUSIBLE)
+        raise PydanticCustomError("temperature_implausible", texts.TEMP_IMPLAUSIBLE)
     return temps
 
 
@@ -53,7 +53,7 @@ class VisitIn(BaseModel):
     def _temps(cls, temps: list[float], info: ValidationInfo) -> list[float]:
         _plausible(temps)
         if info.data.get("reached", True) and not temps:
-            raise PydanticCustomError("temperature_required", messages.TEMPS_REQUIRED)
+            raise PydanticCustomError("temperature_required", texts.TEMPS_REQUIRED)
         return temps
 
     @field_validator("satisfaction")
@@ -61,9 +61,9 @@ class VisitIn(BaseModel):
     def _answer(cls, answer: Satisfaction | None, info: ValidationInfo) -> Satisfaction | None:
         reached = info.data.get("reached", True)
         if reached and answer is None:
-            raise PydanticCustomError("satisfaction_required", messages.SATISFACTION_REQUIRED)
+            raise PydanticCustomError("satisfaction_required", texts.SATISFACTION_REQUIRED)
         if not reached and answer is not None:
-            raise PydanticCustomError("satisfaction_unexpected", messages.NO_SATISFACTION_WHEN_UNREACHED)
+            raise PydanticCustomError("satisfaction_unexpected", texts.NO_SATISFACTION_WHEN_UNREACHED)
         return answer
 
 

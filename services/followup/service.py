@@ -3,7 +3,6 @@ round (办结 or 发回重办), escalate the overdue ones. Each takes the sessio
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +10,7 @@ from sqlalchemy import ColumnElement, false, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import domain, facts, messages, metrics
+from services.followup import domain, facts, metrics, texts
 from services.followup.config import FollowupSettings
 from services.followup.domain import Outcome
 from services.followup.models import BUILDING, CaseFact, Round, Visit, timers
@@ -33,13 +32,10 @@ from shared.contracts.followup import (
 from shared.db import after_commit
 from shared.errors import ApiError, NotFound
 from shared.evidence import Evidence
+from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
 VISIT_DUE = "visit_due"
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
 def in_scope(principal: Principal, model: Any) -> ColumnElement[bool]:
@@ -109,7 +105,7 @@ async def schedule(
     visits = []
     for target in targets:
         visit = Visit(
-            id=_new_id("V"),
+            id=new_id("V"),
             case_id=resolved.case_id,
             round=resolved.round,
             target=target,
@@ -181,7 +177,7 @@ async def get(session: AsyncSession, *, visit_id: str, principal: Principal) -> 
     """The visit, or 404 — also for a visit outside the caller's grid, street or district (no existence leak)."""
     visit = await session.scalar(select(Visit).where(Visit.id == visit_id, in_scope(principal, Visit)))
     if visit is None:
-        raise NotFound("visit", messages.VISIT_NOT_FOUND)
+        raise NotFound("visit", texts.VISIT_NOT_FOUND)
     return visit
 
 
@@ -238,7 +234,7 @@ async def record(
             max_unreached=settings.unreached_max_attempts,
         )
     except domain.ReadingRequired as exc:
-        raise ApiError(422, "reading_required", messages.READING_REQUIRED_UNREACHED, "room_temps_c") from exc
+        raise ApiError(422, "reading_required", texts.READING_REQUIRED_UNREACHED, "room_temps_c") from exc
     # 测温拍照: the photos must be this worker's uploads, taken since the fix (else flagged for the task force).
     required = settings.photo_required_on_visit and body.reached
     if evidence is not None:

@@ -3,14 +3,13 @@ tasks for the street task force; a failed check reopens the case and counts agai
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import domain, messages, metrics
+from services.followup import domain, metrics, texts
 from services.followup.config import FollowupSettings
 from services.followup.models import CaseFact, Round, SpotCheck, SpotCheckDraw
 from services.followup.schemas import SpotCheckIn
@@ -21,6 +20,7 @@ from shared.contracts.followup import CaseReopened, ReopenReason, SpotCheckRecor
 from shared.db import after_commit
 from shared.errors import ApiError, NotFound
 from shared.evidence import Evidence
+from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
 
@@ -29,9 +29,9 @@ def check_week(week: str, *, settings: FollowupSettings, at: datetime) -> tuple[
     try:
         start, end = domain.week_window(week, settings.zone)
     except ValueError as exc:
-        raise ApiError(422, "week_invalid", messages.WEEK_INVALID, "week") from exc
+        raise ApiError(422, "week_invalid", texts.WEEK_INVALID, "week") from exc
     if end > at:
-        raise ApiError(422, "week_not_over", messages.WEEK_NOT_OVER, "week")
+        raise ApiError(422, "week_not_over", texts.WEEK_NOT_OVER, "week")
     return start, end
 
 
@@ -105,7 +105,7 @@ async def draw(
         case = await session.get(CaseFact, r.case_id)
         assert case is not None and r.closed_at is not None
         check = SpotCheck(
-            id=f"SC-{uuid.uuid4().hex[:16]}",
+            id=new_id("SC"),
             street_id=street_id,
             district_id=r.district_id,
             community_id=case.community_id,
@@ -186,7 +186,7 @@ async def get(session: AsyncSession, *, check_id: str, principal: Principal, for
     q = select(SpotCheck).where(SpotCheck.id == check_id, in_scope(principal, SpotCheck))
     check = await session.scalar(q.with_for_update() if for_update else q)
     if check is None:
-        raise NotFound("spot_check", messages.SPOT_CHECK_NOT_FOUND)
+        raise NotFound("spot_check", texts.SPOT_CHECK_NOT_FOUND)
     return check
 
 

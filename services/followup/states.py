@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from services.followup import messages
+from services.followup import texts
 from shared.states import Move, Refusal, Transitions, among
 
 
@@ -64,7 +64,7 @@ SPOT_CHECK_RECORDED = among(SpotCheckStatus.PASSED, SpotCheckStatus.FAILED)
 A = AssignmentStatus
 OPEN_ASSIGNMENT = among(A.DISPATCHED, A.SIGNED_IN, A.ON_SITE)  # the unit still owes something
 
-_VISIT_NOT_PENDING = Refusal("visit_not_pending", messages.VISIT_NOT_PENDING)
+_VISIT_NOT_PENDING = Refusal("visit_not_pending", texts.VISIT_NOT_PENDING)
 VISIT: Transitions[VisitStatus] = Transitions(
     "visit",
     VisitStatus,
@@ -78,8 +78,8 @@ VISIT: Transitions[VisitStatus] = Transitions(
 )
 
 # The finding of a failed spot-check has something to reopen only while the round and the case are still closed.
-CASE_NOT_CLOSED = Refusal("case_not_closed", messages.SPOT_CHECK_CASE_NOT_CLOSED)
-_ROUND_DECIDED = Refusal("round_decided", messages.ROUND_DECIDED)
+CASE_NOT_CLOSED = Refusal("case_not_closed", texts.SPOT_CHECK_CASE_NOT_CLOSED)
+_ROUND_DECIDED = Refusal("round_decided", texts.ROUND_DECIDED)
 ROUND: Transitions[RoundOutcome] = Transitions(
     "round",
     RoundOutcome,
@@ -96,7 +96,7 @@ CASE: Transitions[CaseStatus] = Transitions(
     {"fail_spot_check": Move(among(CaseStatus.CLOSED), CaseStatus.REOPENED, CASE_NOT_CLOSED)},
 )
 
-_CHECK_NOT_PENDING = Refusal("spot_check_not_pending", messages.SPOT_CHECK_NOT_PENDING)
+_CHECK_NOT_PENDING = Refusal("spot_check_not_pending", texts.SPOT_CHECK_NOT_PENDING)
 SPOT_CHECK: Transitions[SpotCheckStatus] = Transitions(
     "spot_check",
     SpotCheckStatus,
@@ -107,7 +107,7 @@ SPOT_CHECK: Transitions[SpotCheckStatus] = Transitions(
     },
 )
 
-_MOVED_ON = Refusal("assignment_moved_on", messages.ASSIGNMENT_MOVED_ON)
+_MOVED_ON = Refusal("assignment_moved_on", texts.ASSIGNMENT_MOVED_ON)
 ASSIGNMENT: Transitions[AssignmentStatus] = Transitions(
     "assignment",
     AssignmentStatus,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ValidationError
 from pydantic_core import PydanticCustomError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import domain, hotline, messages, registry, sensors, service, visits
+from services.intake import domain, hotline, registry, sensors, service, texts, visits
 from services.intake.config import GRID_WORKER, IntakeSettings
 from services.intake.public_text import mask_rooms
 from services.intake.schemas import (
@@ -38,7 +38,7 @@ from services.intake.schemas import (
 from services.intake.states import CallbackState, ReportStatus, TimelineEntry
 from shared import privacy
 from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
-from shared.clock import Clock
+from shared.clock import TimeSource
 from shared.db import retry_races
 from shared.errors import ApiError, NotFound, responses
 from shared.evidence import PHOTO_REFUSALS
@@ -71,8 +71,8 @@ def _intake(request: Request) -> service.Intake:
     return intake
 
 
-def _clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
+def _clock(request: Request) -> TimeSource:
+    clock: TimeSource = request.app.state.clock
     return clock
 
 
@@ -80,7 +80,7 @@ def _not_future(request: Request, at: datetime | None, field: str) -> None:
     """A time the caller observed lies no later than the service's clock plus the allowed skew, else 422."""
     skew = _settings(request).max_clock_skew_seconds
     if at is not None and not not_in_future(at, now=_clock(request).now(), skew_seconds=skew):
-        raise ApiError(422, "in_future", messages.IN_FUTURE.format(seconds=skew), field)
+        raise ApiError(422, "in_future", texts.IN_FUTURE.format(seconds=skew), field)
 
 
 def _parse(model: type[M], raw: bytes) -> M:
@@ -193,11 +193,11 @@ async def _grid_of(session: AsyncSession, principal: Principal, grid_id: str | N
         return principal.scope
     require(principal, Role.TASK_FORCE, Role.DISTRICT, Role.ADMIN)
     if not grid_id:
-        raise ApiError(422, "missing_grid", messages.NEED_PLACE, "grid_id")
+        raise ApiError(422, "missing_grid", texts.NEED_PLACE, "grid_id")
     if principal.role is not Role.ADMIN and principal.scope not in await registry.area_and_parents(
         session, area_id=grid_id
     ):
-        raise NotFound("grid", messages.GRID_NOT_FOUND)
+        raise NotFound("grid", texts.GRID_NOT_FOUND)
     return grid_id
 
 
@@ -249,7 +249,7 @@ async def get_report(report_id: str, principal: CurrentPrincipal, session: Sessi
     """A report's status and what the reporter has been told, in order (事事有回音), with its photos."""
     report, events = await service.get(session, report_id=report_id)
     if not (_oversees(principal, report.location) or _grid_worker_of(principal, report.location)):
-        raise NotFound("report", messages.REPORT_NOT_FOUND)
+        raise NotFound("report", texts.REPORT_NOT_FOUND)
     out = ReportOut.model_validate(report)
     out.timeline = [ReportEventOut.model_validate(e) for e in events]
     # 12345's references are links to the platform's own system, not photos of this store: shown as missing.
@@ -267,7 +267,7 @@ async def report_contact(report_id: str, principal: CurrentPrincipal, session: S
     report, _ = await service.get(session, report_id=report_id)
     full = _grid_worker_of(principal, report.location) or _assigned(principal, report.agency, report.status)
     if not full and not _oversees(principal, report.location):
-        raise NotFound("report", messages.REPORT_NOT_FOUND)
+        raise NotFound("report", texts.REPORT_NOT_FOUND)
     household = await registry.resident(session, household_id=report.household_id)
     name, phone = (household.resident_name, household.phone) if household else (None, None)
     return ContactOut(
@@ -324,7 +324,7 @@ async def _order_out(session: AsyncSession, report: Any) -> HotlineOrderOut:
         order_no=report.order_no,
         report_id=report.id,
         status=report.status,
-        status_text=messages.HOTLINE_STATUS_TEXT.get(report.status, domain.STATUS_NOTES.get(report.status, "")),
+        status_text=texts.HOTLINE_STATUS_TEXT.get(report.status, domain.STATUS_NOTES.get(report.status, "")),
         case_id=report.case_id,
         category=report.category,
         priority=report.priority,
@@ -399,7 +399,7 @@ def _gateway(request: Request) -> str:
     for gateway_id, key in (_settings(request).sensor_gateway_keys or {}).items():
         if given and hmac.compare_digest(given, key.get_secret_value().encode()):
             return str(gateway_id)
-    raise ApiError(401, "unauthenticated", messages.SENSOR_UNAUTHORIZED, "X-Api-Key")
+    raise ApiError(401, "unauthenticated", texts.SENSOR_UNAUTHORIZED, "X-Api-Key")
 
 
 _READINGS_BODY = {

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import domain, messages
+from services.intake import domain, texts
 from services.intake.models import HotlineCallback, Report, ReportEvent, ReportGroup, Sensor
 from services.intake.states import CallbackState, ReportStatus, Told
 
@@ -101,7 +101,7 @@ async def _queue_callback(session: AsyncSession, *, report: Report, status: Told
                 "case_id": report.case_id,
                 "seq": seq,
                 "status": status,
-                "status_text": messages.HOTLINE_STATUS_TEXT.get(status, status),
+                "status_text": texts.HOTLINE_STATUS_TEXT.get(status, status),
                 "note": note,
                 "occurred_at": at.isoformat(),
             },

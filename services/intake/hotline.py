@@ -31,15 +31,17 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from services.intake import domain, messages, metrics, service
+from services.intake import domain, metrics, service, texts
 from services.intake.config import HOTLINE, IntakeSettings
 from services.intake.models import HotlineCallback, HotlineReplay, Report
 from services.intake.schemas import HotlineOrderIn
 from services.intake.states import UNDELIVERED, CallbackState, DeliveryOutcome
-from shared.clock import Clock
+from shared.clock import TimeSource
 from shared.contracts.common import Channel
+from shared.db import after_commit
 from shared.errors import ApiError, NotFound
 from shared.limits import RateLimiter
+from shared.loops import poll_forever
 from shared.states import Move, Refusal, Transitions, among, values
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ CALLBACK: Transitions[CallbackState] = Transitions(
         "redrive": Move(
             among(CallbackState.DEAD),
             CallbackState.PENDING,
-            Refusal("callback_not_dead", messages.CALLBACK_NOT_DEAD),
+            Refusal("callback_not_dead", texts.CALLBACK_NOT_DEAD),
         ),
     },
 )
@@ -86,7 +88,7 @@ async def authenticate(
     session: AsyncSession,
     *,
     settings: IntakeSettings,
-    clock: Clock,
+    clock: TimeSource,
     limits: RateLimiter,
     signed: bytes,
 ) -> str:
@@ -99,16 +101,16 @@ async def authenticate(
     integration_id = request.headers.get(HEADER_INTEGRATION, "")
     integration = settings.integrations.get(integration_id)
     if integration is None:
-        raise _refuse(401, "unknown_integration", messages.HOTLINE_UNKNOWN_INTEGRATION, HEADER_INTEGRATION)
+        raise _refuse(401, "unknown_integration", texts.HOTLINE_UNKNOWN_INTEGRATION, HEADER_INTEGRATION)
     timestamp = request.headers.get(HEADER_TIMESTAMP, "")
     signature = request.headers.get(HEADER_SIGNATURE, "")
     if not timestamp or not signature:
-        raise _refuse(401, "missing_signature", messages.HOTLINE_MISSING_SIGNATURE, HEADER_SIGNATURE)
+        raise _refuse(401, "missing_signature", texts.HOTLINE_MISSING_SIGNATURE, HEADER_SIGNATURE)
     now = clock.now()
     if not domain.timestamp_fresh(timestamp, now=now.timestamp(), max_skew_seconds=settings.hotline_max_skew_seconds):
-        raise _refuse(401, "stale_timestamp", messages.HOTLINE_STALE, HEADER_TIMESTAMP)
+        raise _refuse(401, "stale_timestamp", texts.HOTLINE_STALE, HEADER_TIMESTAMP)
     if not domain.signature_valid(integration.secret.get_secret_value(), timestamp, signed, signature):
-        raise _refuse(401, "bad_signature", messages.HOTLINE_BAD_SIGNATURE, HEADER_SIGNATURE)
+        raise _refuse(401, "bad_signature", texts.HOTLINE_BAD_SIGNATURE, HEADER_SIGNATURE)
     limits.check(HOTLINE, integration_id)
     expires = datetime.fromtimestamp(int(timestamp), now.tzinfo) + timedelta(seconds=settings.hotline_max_skew_seconds)
     first = await session.scalar(
@@ -118,7 +120,7 @@ async def authenticate(
         .returning(HotlineReplay.signature)
     )
     if first is None:
-        raise _refuse(409, "replayed_request", messages.HOTLINE_REPLAYED, HEADER_SIGNATURE)
+        raise _refuse(409, "replayed_request", texts.HOTLINE_REPLAYED, HEADER_SIGNATURE)
     return integration_id
 
 
@@ -137,7 +139,7 @@ async def receive_order(
     external_id = f"12345:{integration_id}:{order.order_no}"
     existing = await session.scalar(select(Report).where(Report.external_id == external_id))
     if existing is not None:
-        metrics.DUPLICATES.labels(Channel.HOTLINE_12345.value).inc()
+        after_commit(session, metrics.DUPLICATES.labels(Channel.HOTLINE_12345.value).inc)
         return existing, False
     building, household = await service.place(session, order.household_id, order.building_id)
     return await service.accept(
@@ -167,7 +169,7 @@ async def receive_order(
 async def find_order(session: AsyncSession, *, integration_id: str, order_no: str) -> Report:
     report = await session.scalar(select(Report).where(Report.external_id == f"12345:{integration_id}:{order_no}"))
     if report is None:
-        raise NotFound("order", messages.ORDER_NOT_FOUND)
+        raise NotFound("order", texts.ORDER_NOT_FOUND)
     return report
 
 
@@ -195,7 +197,7 @@ async def list_callbacks(
 async def redrive(session: AsyncSession, *, callback_id: int, at: datetime) -> HotlineCallback:
     row = await session.get(HotlineCallback, callback_id, with_for_update=True)
     if row is None:
-        raise NotFound("callback", messages.CALLBACK_NOT_FOUND)
+        raise NotFound("callback", texts.CALLBACK_NOT_FOUND)
     row.state = CALLBACK.move("redrive", row.state)
     row.attempts, row.next_attempt_at = 0, at
     return row
@@ -223,7 +225,7 @@ class CallbackDelivery:
         *,
         settings: IntakeSettings,
         sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
+        clock: TimeSource,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._settings = settings
@@ -236,17 +238,19 @@ class CallbackDelivery:
         async with httpx.AsyncClient(
             timeout=self._settings.callback_timeout_seconds, transport=self._transport
         ) as client:
-            while True:
-                try:
-                    sent = await self.deliver_due(client)
-                    await self._refresh_stats()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("callback delivery failed; retrying")
-                    sent = 0
-                if sent == 0:
-                    await asyncio.sleep(self._settings.callback_poll_seconds)
+
+            async def step() -> bool:
+                sent = await self.deliver_due(client)
+                await self._refresh_stats()
+                return sent > 0
+
+            await poll_forever(
+                step,
+                name="12345-callbacks",
+                service=self._settings.service_name,
+                idle=self._settings.callback_poll_seconds,
+                after_failure=self._settings.callback_poll_seconds,
+            )
 
     async def deliver_due(self, client: httpx.AsyncClient) -> int:
         """Claim the due head of each order, send them concurrently, record the outcomes. Returns how many."""

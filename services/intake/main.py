@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,9 +18,10 @@ from services.intake.consumers import handlers
 from services.intake.models import Photo, Report, inbox, outbox, token_versions
 from services.intake.states import ReportStatus
 from shared.auth import Role
-from shared.clock import Clock, SystemClock
+from shared.clock import SystemClock, TimeSource
 from shared.evidence import Evidence, photo_router, retention
 from shared.limits import RateLimiter, speak_refusals
+from shared.loops import poll_forever
 from shared.revocations import auth_of
 from shared.runtime import ServiceRuntime
 
@@ -38,7 +38,7 @@ def closed_reports(cutoff: datetime) -> Any:
 
 def create_app(
     settings: IntakeSettings | None = None,
-    clock: Clock | None = None,
+    clock: TimeSource | None = None,
     callback_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     settings = settings or IntakeSettings()
@@ -52,14 +52,15 @@ def create_app(
         await delivery.run()
 
     async def prune_replays(runtime: ServiceRuntime, every: float = 60.0) -> None:
-        assert runtime.sessions is not None
-        while True:
-            try:
-                async with runtime.sessions() as session, session.begin():
-                    await hotline.prune_replays(session, now=clock.now())
-            except Exception:
-                log.warning("pruning the replay store failed", exc_info=True)
-            await asyncio.sleep(every)
+        sessions = runtime.sessions
+        assert sessions is not None
+
+        async def step() -> bool:
+            async with sessions() as session, session.begin():
+                await hotline.prune_replays(session, now=clock.now())
+            return False
+
+        await poll_forever(step, name="12345-replays", service=settings.service_name, idle=every)
 
     evidence = Evidence.of(settings, Photo)
     runtime = ServiceRuntime(

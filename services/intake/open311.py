@@ -41,12 +41,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
-from services.intake import domain, messages, service
+from services.intake import domain, service, texts
 from services.intake.config import OPEN311
 from services.intake.models import Building, Household, Report, ReportEvent
 from services.intake.public_text import mask_rooms
 from services.intake.states import OPEN311_CLOSED, Open311Status, open311_status
-from shared.clock import Clock
+from shared.clock import TimeSource
 from shared.contracts.common import Category, Channel
 from shared.errors import ApiError, refused_value
 from shared.inputs import InputRefused, parse_datetime, web_url_refusal
@@ -190,7 +190,7 @@ def w3c(value: datetime | None) -> str | None:
 
 def _fmt(fmt: str) -> str:
     if fmt not in ("json", "xml"):
-        raise Open311Error(400, messages.OPEN311_BAD_FORMAT)
+        raise Open311Error(400, texts.OPEN311_BAD_FORMAT)
     return fmt
 
 
@@ -216,10 +216,10 @@ def check_params(params: dict[str, str]) -> None:
         for text in (key, value):
             if (at := forbidden_at(text)) is not None:
                 char = f"U+{ord(text[at]):04X}"
-                raise Open311Error(400, messages.OPEN311_BAD_CHAR.format(name=_name(key), char=char))
+                raise Open311Error(400, texts.OPEN311_BAD_CHAR.format(name=_name(key), char=char))
         limit = _LONG_PARAMS.get(key, MAX_PARAM)
         if len(value) > limit:
-            raise Open311Error(400, messages.OPEN311_PARAM_TOO_LONG.format(name=_name(key), limit=limit))
+            raise Open311Error(400, texts.OPEN311_PARAM_TOO_LONG.format(name=_name(key), limit=limit))
 
 
 def _parse_date(raw: str, name: str) -> datetime:
@@ -227,7 +227,7 @@ def _parse_date(raw: str, name: str) -> datetime:
     try:
         return parse_datetime(raw.strip().replace(" ", "+"))
     except InputRefused as exc:
-        raise Open311Error(400, messages.OPEN311_BAD_DATE.format(name=name)) from exc
+        raise Open311Error(400, texts.OPEN311_BAD_DATE.format(name=name)) from exc
 
 
 # -- services ----------------------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def _service(code: str) -> Category:
     try:
         return Category(code)
     except ValueError as exc:
-        raise Open311Error(404, messages.OPEN311_SERVICE_UNKNOWN) from exc
+        raise Open311Error(404, texts.OPEN311_SERVICE_UNKNOWN) from exc
 
 
 # -- requests ------------------------------------------------------------------------------------------------------
@@ -269,7 +269,7 @@ def request_view(report: Report, building_name: str, resident_name: str | None, 
         # The household's door (3单元501室, 3-2-501) is kept in stored text for those who go there; the anonymous
         # list shows the building only.
         "description": mask_rooms(domain.redact(report.description, names=[resident_name] if resident_name else [])),
-        "agency_responsible": report.agency.replace(",", "、") if report.agency else messages.OPEN311_AGENCY,
+        "agency_responsible": report.agency.replace(",", "、") if report.agency else texts.OPEN311_AGENCY,
         "service_notice": "",
         "requested_datetime": w3c(report.reported_at),
         "updated_datetime": w3c(report.updated_at),
@@ -329,11 +329,11 @@ async def list_requests(session: AsyncSession, params: dict[str, str], *, now: d
     end = end or now
     start = start or end - MAX_RANGE
     if end - start > MAX_RANGE:
-        raise Open311Error(400, messages.OPEN311_RANGE_TOO_LONG)
+        raise Open311Error(400, texts.OPEN311_RANGE_TOO_LONG)
     query = query.where(Report.reported_at >= start, Report.reported_at <= end)
     words = {s.strip() for s in params.get("status", "").split(",") if s.strip()}
     if words - set(Open311Status):
-        raise Open311Error(400, messages.OPEN311_BAD_STATUS)
+        raise Open311Error(400, texts.OPEN311_BAD_STATUS)
     wanted = {Open311Status(w) for w in words}  # both words, or none: no filter
     if wanted == {Open311Status.OPEN}:
         query = query.where(Report.status.not_in(values(OPEN311_CLOSED)))
@@ -345,7 +345,7 @@ async def list_requests(session: AsyncSession, params: dict[str, str], *, now: d
 async def get_request(session: AsyncSession, request_id: str) -> dict[str, Any]:
     views = await _views(session, _base_query().where(Report.id == request_id))
     if not views:
-        raise Open311Error(404, messages.OPEN311_NOT_FOUND)
+        raise Open311Error(404, texts.OPEN311_NOT_FOUND)
     return views[0]
 
 
@@ -354,7 +354,7 @@ def _client(request: Request, api_key: str) -> str:
     for client_id, secret in keys.items():
         if api_key and hmac.compare_digest(api_key.encode(), secret.get_secret_value().encode()):
             return str(client_id)
-    raise Open311Error(403, messages.OPEN311_BAD_API_KEY)
+    raise Open311Error(403, texts.OPEN311_BAD_API_KEY)
 
 
 def _within_rate(request: Request, client_id: str) -> None:
@@ -364,7 +364,7 @@ def _within_rate(request: Request, client_id: str) -> None:
     if wait > 0:
         seconds = retry_after(wait)
         raise Open311Error(
-            429, messages.OPEN311_RATE_LIMITED.format(seconds=seconds), headers={"Retry-After": str(seconds)}
+            429, texts.OPEN311_RATE_LIMITED.format(seconds=seconds), headers={"Retry-After": str(seconds)}
         )
 
 
@@ -379,11 +379,11 @@ async def create_request(
 ) -> dict[str, Any]:
     code = params.get("service_code", "").strip()
     if not code:
-        raise Open311Error(400, messages.OPEN311_SERVICE_CODE_MISSING)
+        raise Open311Error(400, texts.OPEN311_SERVICE_CODE_MISSING)
     try:
         category = Category(code)
     except ValueError as exc:
-        raise Open311Error(400, messages.OPEN311_SERVICE_UNKNOWN) from exc
+        raise Open311Error(400, texts.OPEN311_SERVICE_UNKNOWN) from exc
     description = params.get("description", "").strip()
     household_id = params.get("attribute[household_id]", "").strip() or None
     building_id = params.get("attribute[building_id]", "").strip() or None
@@ -392,19 +392,19 @@ async def create_request(
         is_household = await session.get(Household, address_id) is not None
         household_id, building_id = (address_id, None) if is_household else (None, address_id)
     if not household_id and not building_id:
-        raise Open311Error(400, messages.OPEN311_LOCATION_MISSING)
+        raise Open311Error(400, texts.OPEN311_LOCATION_MISSING)
     measured: float | None = None
     if raw_temp := params.get("attribute[measured_temp_c]", ""):
         measured = parse_temperature(raw_temp)
         if measured is None:
-            raise Open311Error(400, messages.OPEN311_BAD_ATTRIBUTE.format(code="measured_temp_c"))
+            raise Open311Error(400, texts.OPEN311_BAD_ATTRIBUTE.format(code="measured_temp_c"))
     try:
         building, household = await service.place(session, household_id, building_id)
     except ApiError as exc:
-        raise Open311Error(400, messages.OPEN311_LOCATION_UNKNOWN) from exc
+        raise Open311Error(400, texts.OPEN311_LOCATION_UNKNOWN) from exc
     media = params.get("media_url", "").strip()
     if media and web_url_refusal(media):
-        raise Open311Error(400, messages.OPEN311_BAD_MEDIA_URL)
+        raise Open311Error(400, texts.OPEN311_BAD_MEDIA_URL)
     report, _ = await service.accept(
         session,
         intake,
@@ -436,11 +436,11 @@ async def _params(request: Request) -> dict[str, str]:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         body = await request.body()
         if body and kind not in ("", "application/x-www-form-urlencoded"):
-            raise Open311Error(400, messages.OPEN311_BAD_BODY)
+            raise Open311Error(400, texts.OPEN311_BAD_BODY)
         try:
             form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
         except (UnicodeDecodeError, ValueError) as exc:
-            raise Open311Error(400, messages.OPEN311_BAD_ENCODING) from exc
+            raise Open311Error(400, texts.OPEN311_BAD_ENCODING) from exc
         params.update(form)
     check_params(params)
     return params
@@ -456,12 +456,12 @@ async def _respond(request: Request, fmt: str, work: Any) -> Response:
         return refused
     except DBAPIError as exc:
         if refused_value(exc):
-            return error(fmt, 400, messages.OPEN311_BAD_VALUE)
+            return error(fmt, 400, texts.OPEN311_BAD_VALUE)
         log.exception("Open311 call failed on the database")
-        return error(fmt, 500, messages.OPEN311_SERVER_ERROR)
+        return error(fmt, 500, texts.OPEN311_SERVER_ERROR)
     except Exception:
         log.exception("Open311 call failed")
-        return error(fmt, 500, messages.OPEN311_SERVER_ERROR)
+        return error(fmt, 500, texts.OPEN311_SERVER_ERROR)
 
 
 def _suffix(path: str) -> str:
@@ -474,7 +474,7 @@ def plumbing_refusal(path: str, status: int, message: str) -> tuple[str, bytes]:
     return answer.media_type or "application/json", bytes(answer.body)
 
 
-_FRAMEWORK = {404: messages.OPEN311_NO_SUCH_CALL, 405: messages.OPEN311_METHOD_NOT_ALLOWED}
+_FRAMEWORK = {404: texts.OPEN311_NO_SUCH_CALL, 405: texts.OPEN311_METHOD_NOT_ALLOWED}
 
 
 def speak_framework_refusals(app: FastAPI) -> None:
@@ -486,7 +486,7 @@ def speak_framework_refusals(app: FastAPI) -> None:
         if not request.url.path.startswith(router.prefix + "/") or not isinstance(exc, HTTPException):
             answer = elsewhere(request, exc)
             return await answer if inspect.isawaitable(answer) else answer
-        description = _FRAMEWORK.get(exc.status_code, messages.OPEN311_BAD_VALUE)
+        description = _FRAMEWORK.get(exc.status_code, texts.OPEN311_BAD_VALUE)
         answer = error(_suffix(request.url.path), exc.status_code, description)
         answer.headers.update(exc.headers or {})
         return answer
@@ -586,7 +586,7 @@ async def post_request(request: Request, fmt: str) -> Response:
         params = await _params(request)
         client_id = _client(request, params.get("api_key", ""))
         _within_rate(request, client_id)
-        clock: Clock = request.app.state.clock
+        clock: TimeSource = request.app.state.clock
         async with request.app.state.runtime.sessions() as session, session.begin():
             created = await create_request(
                 session, request.app.state.intake, params, client_id=client_id, at=clock.now()
@@ -600,7 +600,7 @@ async def post_request(request: Request, fmt: str) -> Response:
 async def get_requests(request: Request, fmt: str) -> Response:
     async def work(f: str) -> Response:
         params = await _params(request)
-        clock: Clock = request.app.state.clock
+        clock: TimeSource = request.app.state.clock
         async with request.app.state.runtime.sessions() as session:
             views = await list_requests(session, params, now=clock.now())
         return render(f, "service_requests", views)

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import domain, messages, metrics, service
+from services.intake import domain, metrics, service, texts
 from services.intake.config import IntakeSettings
 from services.intake.models import Building, Household, Report, Sensor, sensor_readings
 from services.intake.schemas import ReadingIn
@@ -70,7 +70,7 @@ async def ingest(
     """Store a batch and apply the cold-room rule. Returns (readings stored, reports raised)."""
     if len(readings) > settings.sensor_max_batch:
         raise ApiError(
-            413, "batch_too_large", messages.SENSOR_BATCH_TOO_LARGE.format(max=settings.sensor_max_batch), "readings"
+            413, "batch_too_large", texts.SENSOR_BATCH_TOO_LARGE.format(max=settings.sensor_max_batch), "readings"
         )
     latest = at + timedelta(seconds=settings.max_clock_skew_seconds)
     for i, r in enumerate(readings):
@@ -79,7 +79,7 @@ async def ingest(
             raise ApiError(
                 422,
                 "in_future",
-                messages.IN_FUTURE.format(seconds=settings.max_clock_skew_seconds),
+                texts.IN_FUTURE.format(seconds=settings.max_clock_skew_seconds),
                 f"readings.{i}.measured_at",
             )
     ids = sorted({r.sensor_id for r in readings})
@@ -91,7 +91,7 @@ async def ingest(
     known = {row.id: row for row in rows}
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise ApiError(422, "unknown_sensor", messages.SENSOR_UNKNOWN.format(ids=", ".join(unknown[:20])), "readings")
+        raise ApiError(422, "unknown_sensor", texts.SENSOR_UNKNOWN.format(ids=", ".join(unknown[:20])), "readings")
     by_sensor: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     for r in readings:
         by_sensor[r.sensor_id].append((r.measured_at, r.temp_c))
@@ -182,7 +182,7 @@ async def _raise(
         building=building,
         household=household,
         category=Category.COLD_ROOM,
-        description=messages.SENSOR_ALERT_DESCRIPTION.format(
+        description=texts.SENSOR_ALERT_DESCRIPTION.format(
             sensor=sensor_id,
             minutes=settings.sensor_cold_minutes,
             threshold=settings.sensor_cold_threshold_c,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import domain, messages, metrics
+from services.intake import domain, metrics, texts
 from services.intake.models import (
     Area,
     Building,
@@ -29,8 +29,10 @@ from services.intake.states import ReportStatus, TimelineEntry
 from shared.auth import Principal, Role
 from shared.contracts.common import Category, Channel, Location, place_label
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported
+from shared.db import after_commit
 from shared.errors import ApiError, NotFound
 from shared.evidence import Evidence
+from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
 
@@ -44,10 +46,6 @@ class Intake:
 
 # How long before a report or visit is sent its photos may have been taken (a phone offline for a day still counts).
 PHOTO_SLACK = timedelta(hours=48)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
 # -- the registry's answers -------------------------------------------------------------------------------------
@@ -66,16 +64,16 @@ async def place(
             )
         ).first()
         if row is None:
-            raise ApiError(422, "unknown_household", messages.HOUSEHOLD_UNKNOWN, "household_id")
+            raise ApiError(422, "unknown_household", texts.HOUSEHOLD_UNKNOWN, "household_id")
         household, building = row
         if building_id and building_id != household.building_id:
-            raise ApiError(422, "household_not_in_building", messages.HOUSEHOLD_NOT_IN_BUILDING, "building_id")
+            raise ApiError(422, "household_not_in_building", texts.HOUSEHOLD_NOT_IN_BUILDING, "building_id")
         return building, household
     if not building_id:
-        raise ApiError(422, "missing_place", messages.NEED_PLACE, "household_id")
+        raise ApiError(422, "missing_place", texts.NEED_PLACE, "household_id")
     found = await session.get(Building, building_id)
     if found is None:
-        raise ApiError(422, "unknown_building", messages.BUILDING_UNKNOWN, "building_id")
+        raise ApiError(422, "unknown_building", texts.BUILDING_UNKNOWN, "building_id")
     return found, None
 
 
@@ -119,11 +117,11 @@ async def report_from_grid(
     if external_id:
         existing = await session.scalar(select(Report).where(Report.external_id == external_id))
         if existing is not None:
-            metrics.DUPLICATES.labels(Channel.GRID_REPORT.value).inc()
+            after_commit(session, metrics.DUPLICATES.labels(Channel.GRID_REPORT.value).inc)
             return existing, False
     building, household = await place(session, body.household_id, body.building_id)
     if building.grid_id != grid_id:
-        raise ApiError(403, "not_your_grid", messages.NOT_YOUR_GRID, "household_id")
+        raise ApiError(403, "not_your_grid", texts.NOT_YOUR_GRID, "household_id")
     if body.photo_refs:
         if evidence is None:
             raise ValueError("photos need the service's evidence store")
@@ -226,7 +224,7 @@ async def accept(
     await savepoint.rollback()
     existing = await session.scalar(select(Report).where(Report.external_id == external_id))
     assert existing is not None, "the conflicting report is committed"
-    metrics.DUPLICATES.labels(channel.value).inc()
+    after_commit(session, metrics.DUPLICATES.labels(channel.value).inc)
     return existing, False
 
 
@@ -422,7 +420,7 @@ async def _accept(
             at=at,
             correlation_id=group.case_id or group.lead_report_id,
         )
-        metrics.REPORTS_GROUPED.labels(group.scope).inc()
+        after_commit(session, metrics.REPORTS_GROUPED.labels(group.scope).inc)
     else:
         await intake.writer.emit(
             session,
@@ -445,7 +443,7 @@ async def _accept(
             at=at,
             correlation_id=report_id,
         )
-    metrics.REPORTS_RECEIVED.labels(channel.value, category.value).inc()
+    after_commit(session, metrics.REPORTS_RECEIVED.labels(channel.value, category.value).inc)
     return report, True
 
 
@@ -515,7 +513,7 @@ def _claimed(row: Any) -> Claimed:
 async def get(session: AsyncSession, *, report_id: str) -> tuple[Report, list[ReportEvent]]:
     report = await session.get(Report, report_id)
     if report is None:
-        raise NotFound("report", messages.REPORT_NOT_FOUND)
+        raise NotFound("report", texts.REPORT_NOT_FOUND)
     return report, await timeline(session, report_id=report_id)
 
 
@@ -529,7 +527,7 @@ async def timeline(session: AsyncSession, *, report_id: str) -> list[ReportEvent
 async def group_of(session: AsyncSession, *, group_id: str) -> tuple[ReportGroup, list[str]]:
     group = await session.get(ReportGroup, group_id)
     if group is None:
-        raise NotFound("group", messages.REPORT_NOT_FOUND)
+        raise NotFound("group", texts.REPORT_NOT_FOUND)
     ids = (
         await session.scalars(select(Report.id).where(Report.group_id == group_id).order_by(Report.reported_at))
     ).all()

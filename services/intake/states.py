@@ -11,7 +11,7 @@ and two entries that tell the reporter something without moving the case: groupe
 
 A 12345 callback row (``hotline_callbacks.state``) is pending until the platform acknowledged it (delivered) or the
 bounded retries ran out (dead); an operator's redrive moves a dead row back to pending. That move is refused from
-any other state: its table, ``CALLBACK``, is in hotline.py, next to the texts it refuses with (messages keys its own
+any other state: its table, ``CALLBACK``, is in hotline.py, next to the texts it refuses with (texts.py keys its own
 texts by these statuses, so this module imports nothing of intake).
 
 Open311 speaks of ``open`` and ``closed`` only: ``OPEN311_STATUS`` maps every report status to Open311's word.

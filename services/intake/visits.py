@@ -10,14 +10,16 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import domain, messages, metrics, service
+from services.intake import domain, metrics, service, texts
 from services.intake.models import HouseholdVisit
 from services.intake.schemas import VisitIn, VisitSummaryOut
 from shared.auth import Principal, Role
 from shared.contracts.common import Channel
 from shared.contracts.intake import HouseholdVisited
+from shared.db import after_commit
 from shared.errors import ApiError
 from shared.evidence import Evidence
+from shared.ids import new_id
 
 LOCAL = ZoneInfo("Asia/Shanghai")  # the daily report's day is the local one
 
@@ -36,12 +38,12 @@ async def log_visit(
     this worker's uploads (shared.evidence)."""
     building, household = await service.place(session, body.household_id, None)
     if building.grid_id != grid_id:
-        raise ApiError(403, "not_your_grid", messages.NOT_YOUR_GRID, "household_id")
+        raise ApiError(403, "not_your_grid", texts.NOT_YOUR_GRID, "household_id")
     assert household is not None
     visited_at = body.visited_at or at
     names = [household.resident_name] if household.resident_name else []
     numbers = [household.phone] if household.phone else []
-    visit_id = service.new_id("V")
+    visit_id = new_id("V")
     # The visit row first: a resent idempotency key waits here for the first send and gets its visit back.
     visit = await session.scalar(
         insert(HouseholdVisit)
@@ -97,7 +99,7 @@ async def log_visit(
             building=building,
             household=household,
             category=finding.category or domain.classify(finding.description),
-            description=finding.description or messages.VISIT_FINDING_DEFAULT,
+            description=finding.description or texts.VISIT_FINDING_DEFAULT,
             measured_temp_c=body.measured_temp_c,
             photo_refs=finding.photo_refs,
             reporter_kind="grid_worker",
@@ -124,7 +126,7 @@ async def log_visit(
         at=at,
         correlation_id=visit.id,
     )
-    metrics.VISITS.labels("yes" if body.findings else "no").inc()
+    after_commit(session, metrics.VISITS.labels("yes" if body.findings else "no").inc)
     return visit, True
 
 

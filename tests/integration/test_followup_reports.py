@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from services.followup import messages
+from services.followup import texts
 from services.followup.main import create_app, timer_engine
 from services.followup.models import AssignmentFact, ComplaintFact, EscalationFact, LedgerVisit
 from shared.clock import ManualClock
@@ -552,7 +552,7 @@ async def test_every_figure_of_the_unit_scorecard(history: History) -> None:
 
     text = await desk.call("GET", "/v1/scorecards", "admin", params=PERIOD | {"format": "csv"})
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert rows[0] == [messages.SCORE_LABELS[k] for k in messages.SCORE_LABELS]
+    assert rows[0] == [texts.SCORE_LABELS[k] for k in texts.SCORE_LABELS]
     assert [r[1] for r in rows[1:]] == ["U-N-1", "U-HEAT-1", "U-PM-1", "U-HEAT-2"]
     assert rows[2][rows[0].index("按时签收率")] == "0.8" and rows[2][rows[0].index("平均实测室温")] == "19.12"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.followup import messages
+from services.followup import texts
 from services.followup.domain import round_outcome
 from services.followup.states import (
     ASSIGNMENT,
@@ -149,11 +149,11 @@ IDS = [f"{name}.{action} from {status}" for name, action, status, _ in CASES]
 
 # The refusals a caller can get (409s of the HTTP API): the exact codes and messages of before the tables.
 MESSAGES = {
-    "visit_not_pending": messages.VISIT_NOT_PENDING,
-    "spot_check_not_pending": messages.SPOT_CHECK_NOT_PENDING,
-    "case_not_closed": messages.SPOT_CHECK_CASE_NOT_CLOSED,
-    "round_decided": messages.ROUND_DECIDED,
-    "assignment_moved_on": messages.ASSIGNMENT_MOVED_ON,
+    "visit_not_pending": texts.VISIT_NOT_PENDING,
+    "spot_check_not_pending": texts.SPOT_CHECK_NOT_PENDING,
+    "case_not_closed": texts.SPOT_CHECK_CASE_NOT_CLOSED,
+    "round_decided": texts.ROUND_DECIDED,
+    "assignment_moved_on": texts.ASSIGNMENT_MOVED_ON,
 }
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.intake import domain, messages
+from services.intake import domain, texts
 from services.intake.api import _CALLBACK_STATES, _assigned
 from services.intake.hotline import CALLBACK
 from services.intake.models import HotlineCallback, Report
@@ -77,9 +77,9 @@ def test_redrive_from_every_state(state: CallbackState) -> None:
     assert (refused.value.status, refused.value.code, refused.value.message) == (
         409,
         "callback_not_dead",
-        messages.CALLBACK_NOT_DEAD,
+        texts.CALLBACK_NOT_DEAD,
     )
-    assert messages.CALLBACK_NOT_DEAD == "只有已停止重试的回调可以重新投递"
+    assert texts.CALLBACK_NOT_DEAD == "只有已停止重试的回调可以重新投递"
 
 
 def test_redrive_refuses_a_state_it_does_not_know() -> None:
@@ -169,9 +169,9 @@ def test_every_status_and_timeline_entry_has_a_note() -> None:
 def test_12345_has_a_text_for_every_change_of_a_case() -> None:
     """Callbacks are queued by the case's facts (feedback.set_case_status): never for acceptance or grouping, which
     the order's own answer tells (``_order_out`` falls back to the note)."""
-    assert set(messages.HOTLINE_STATUS_TEXT) == set(TOLD) - {ReportStatus.ACCEPTED, TimelineEntry.GROUPED}
-    assert messages.HOTLINE_STATUS_TEXT["closed"] == "已办结"
-    assert messages.HOTLINE_STATUS_TEXT[ReportStatus.REOPENED] == "发回重办"
+    assert set(texts.HOTLINE_STATUS_TEXT) == set(TOLD) - {ReportStatus.ACCEPTED, TimelineEntry.GROUPED}
+    assert texts.HOTLINE_STATUS_TEXT["closed"] == "已办结"
+    assert texts.HOTLINE_STATUS_TEXT[ReportStatus.REOPENED] == "发回重办"
 
 
 # -- who sees the resident's contact ----------------------------------------------------------------------------------
