@@ -261,8 +261,8 @@ class ServiceRuntime:
                 CORSMiddleware,
                 allow_origins=self.settings.cors_origins,
                 allow_methods=["GET", "POST", "PUT"],
-                allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-                expose_headers=["Retry-After", "Idempotent-Replayed"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+                expose_headers=["Retry-After", "Idempotent-Replayed", "X-Request-ID"],
                 max_age=600,
             )
         return app
