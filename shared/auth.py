@@ -38,6 +38,7 @@ from fastapi import Depends, HTTPException, Request, status
 from jwt.algorithms import OKPAlgorithm
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.http.context import context_of
 from shared.settings import DEV_AUTH_PUBLIC_JWK, ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -312,7 +313,7 @@ class TokenVersions:
 
 @dataclass
 class Auth:
-    """What ``bearer`` reads from ``app.state.auth``."""
+    """How ``bearer`` checks a token (the service context's ``auth``, shared.http.context)."""
 
     verifier: TokenVerifier
     versions: TokenVersions | None = None
@@ -328,7 +329,8 @@ def unauthenticated(field: str = "Authorization", message: str = "未登录或�
 
 async def authenticate(request: Request, token: str) -> Principal | None:
     """The principal of a token, checked for signature, expiry and revocation; None when any fails."""
-    auth: Auth = request.app.state.auth
+    auth = context_of(request).auth
+    assert auth is not None, "the service is not started"
     principal = await auth.verifier.verify(token) if token else None
     if principal is None:
         return None
@@ -338,7 +340,7 @@ async def authenticate(request: Request, token: str) -> Principal | None:
 
 
 async def bearer(request: Request) -> Principal:
-    """FastAPI dependency: the caller's principal, or 401. Expects ``request.app.state.auth`` (an ``Auth``)."""
+    """FastAPI dependency: the caller's principal, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     principal = await authenticate(request, token.strip()) if scheme.lower() == "bearer" else None
@@ -361,7 +363,7 @@ def require(principal: Principal, *roles: Role) -> None:
 def admin(request: Request) -> None:
     """FastAPI dependency for admin endpoints: header ``X-Admin-Token`` must match the service's admin token."""
     given = request.headers.get("x-admin-token", "")
-    expected: str = request.app.state.runtime.settings.admin_token.get_secret_value()
+    expected = context_of(request).runtime.settings.admin_token.get_secret_value()
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -31,6 +31,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.auth import CurrentPrincipal, Principal, Role, require
 from shared.errors import ApiError, ErrorOut, responses
+from shared.http.context import context_of
+from shared.http.deps import Transaction
 from shared.loops import poll_forever
 from shared.photos import (
     ImageType,
@@ -43,7 +45,6 @@ from shared.photos import (
     published_keys,
     taken_outside,
 )
-from shared.runtime import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +343,9 @@ async def retention_pass(
 
 
 def evidence_of(request: Request) -> Evidence:
-    return request.app.state.evidence  # type: ignore[no-any-return]
+    evidence = context_of(request).evidence
+    assert evidence is not None, "this service keeps no photos"
+    return evidence
 
 
 def photo_router(*roles: Role, tag: str = "photos") -> APIRouter:

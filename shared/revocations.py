@@ -59,7 +59,8 @@ def handler(table: Table) -> Handler:
 
 
 def auth_of(settings: ServiceSettings, runtime: ServiceRuntime, table: Table) -> Auth:
-    """Intake's and follow-up's ``app.state.auth``: the settings' key set, and the versions in ``table``."""
+    """Intake's and follow-up's ``auth`` (their context's, shared.http.context): the settings' key set, and the
+    versions in ``table``."""
     return Auth(
         verifier_from_settings(settings),
         TokenVersions(lookup(lambda: runtime.sessions, table), ttl_seconds=settings.auth_revocation_cache_seconds),

@@ -111,7 +111,7 @@ class InProcess:
 
     @property
     def runtime(self) -> Any:
-        return self.app.state.runtime
+        return self.app.state.context.runtime
 
 
 @contextlib.asynccontextmanager

@@ -2,6 +2,6 @@
 
 from services.dispatch.config import DispatchSettings
 from services.dispatch.main import MIGRATIONS, create_app
-from shared.runtime import cli
+from shared.http.server import cli
 
 cli(DispatchSettings, MIGRATIONS, create_app)

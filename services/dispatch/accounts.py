@@ -24,10 +24,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch import metrics, passwords, throttle
-from services.dispatch.api import Now, Session, Writer
-from services.dispatch.config import DispatchSettings
+from services.dispatch.deps import Context, Now, Session, Writer
 from services.dispatch.models import Account, Unit
-from shared.auth import AdminOnly, Auth, Principal, Role, TokenIssuer, TokenVersions, VersionLookup
+from shared.auth import AdminOnly, Principal, Role, TokenVersions, VersionLookup
 from shared.contracts.dispatch import AccountTokensRevoked
 from shared.db import lost_a_race
 from shared.errors import ApiError, responses
@@ -116,11 +115,10 @@ class AccountsIn(BaseModel):
 
 
 @router.get("/.well-known/jwks.json", tags=["console"])
-async def jwks(request: Request) -> dict[str, Any]:
+async def jwks(context: Context) -> dict[str, Any]:
     """The public keys tokens are signed with (RFC 7517): what intake and follow-up fetch (``*_AUTH_JWKS_URL``).
     Holds no secret."""
-    issuer: TokenIssuer = request.app.state.issuer
-    return issuer.jwks()
+    return context.issuer.jwks()
 
 
 async def _transaction(sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -138,22 +136,15 @@ async def _transaction(sessions: async_sessionmaker[AsyncSession], work: Callabl
     raise AssertionError("unreachable")
 
 
-def _gate(request: Request, settings: DispatchSettings) -> passwords.HashGate:
-    state = request.app.state
-    gate: passwords.HashGate | None = getattr(state, "login_gate", None)
-    if gate is None:
-        gate = state.login_gate = passwords.HashGate(settings.login_hash_concurrency, settings.login_hash_queue)
-    return gate
-
-
 @router.post("/v1/login", response_model=LoginOut, tags=["console"], responses=responses(401, 422, 429))
-async def login(body: LoginIn, request: Request, clock: Now) -> LoginOut:
+async def login(body: LoginIn, request: Request, clock: Now, context: Context) -> LoginOut:
     """Sign in with a console account: the answer carries a signed token every API accepts. A wrong name and a
     wrong password fail alike (401, one Chinese message). Repeated failures of an account, or from one address, lock
     sign-in for a growing while (429 ``login_locked`` with ``Retry-After``), whatever the password; so do too many
     sign-ins waiting for a password check at once (429 ``login_busy``)."""
-    settings: DispatchSettings = request.app.state.runtime.settings
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
+    settings = context.settings
+    sessions = context.runtime.sessions
+    assert sessions is not None, "the service is not started"
     policy = throttle.Policy(
         account_after=settings.login_lockout_after,
         address_after=settings.login_address_lockout_after,
@@ -162,7 +153,7 @@ async def login(body: LoginIn, request: Request, clock: Now) -> LoginOut:
         window_seconds=settings.login_failure_window_seconds,
     )
     keys = throttle.keys(body.username, request.client.host if request.client else "unknown")
-    gate = _gate(request, settings)
+    gate = context.login_gate
     try:
         async with gate.admit():
             now = clock.now()
@@ -201,9 +192,8 @@ async def login(body: LoginIn, request: Request, clock: Now) -> LoginOut:
     await _transaction(sessions, settle)
     metrics.LOGINS.labels("ok").inc()
     principal = Principal(role=Role(account.role), sub=account.sub, scope=account.scope)
-    issuer: TokenIssuer = request.app.state.issuer
     at = int(time.time())
-    token = issuer.issue(
+    token = context.issuer.issue(
         principal, ttl_seconds=LOGIN_TTL_SECONDS, account=account.username, token_version=account.token_version, now=at
     )
     return LoginOut(
@@ -249,7 +239,7 @@ def _prepare(body: AccountsIn, existing: dict[str, Account]) -> tuple[list[str],
 
 @router.put("/admin/accounts", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
 async def put_accounts(
-    body: AccountsIn, session: Session, writer: Writer, clock: Now, request: Request
+    body: AccountsIn, session: Session, writer: Writer, clock: Now, context: Context
 ) -> dict[str, int]:
     """Load or update console accounts (passwords hashed with argon2, each with its own salt). Idempotent;
     ``active: false`` locks an account out. Deactivating an account, changing its password, role, subject or
@@ -310,8 +300,8 @@ async def put_accounts(
         revocation = AccountTokensRevoked(account=account, token_version=version, revoked_at=at)
         await writer.emit(session, revocation, key=f"account:{account}", at=at)
         metrics.TOKENS_REVOKED.labels(reason).inc()
-    auth: Auth = request.app.state.auth
-    if revoked and auth.versions is not None:
+    auth = context.auth
+    if revoked and auth is not None and auth.versions is not None:
         _forget_after_commit(session, auth.versions, list(revoked))
     return {"accounts": len(values)}
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
 from services.dispatch import access, extensions, queries, registry, rules, service, texts
-from services.dispatch.config import DispatchSettings
+from services.dispatch.deps import Now, Proof, Session, Settings, Writer
 from services.dispatch.domain import Clock, Rules
 from services.dispatch.models import Assignment, Case, IdempotentReply
 from services.dispatch.schemas import (
@@ -33,32 +33,11 @@ from services.dispatch.states import RUNNING_CLOCK, AssignmentStatus, ExtensionS
 from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
 from shared.clock import TimeSource
 from shared.errors import ApiError, responses
-from shared.evidence import PHOTO_REFUSALS, Evidence, evidence_of
+from shared.evidence import PHOTO_REFUSALS, Evidence
 from shared.idempotency import IdempotencyKey, once
-from shared.outbox import OutboxWriter
 from shared.privacy import STORED
-from shared.runtime import Transaction
 
 router = APIRouter()
-
-
-def _writer(request: Request) -> OutboxWriter:
-    return request.app.state.writer  # type: ignore[no-any-return]
-
-
-def _clock(request: Request) -> TimeSource:
-    return request.app.state.clock  # type: ignore[no-any-return]
-
-
-def _settings(request: Request) -> DispatchSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
-
-
-Session = Transaction
-Writer = Annotated[OutboxWriter, Depends(_writer)]
-Now = Annotated[TimeSource, Depends(_clock)]
-Proof = Annotated[Evidence, Depends(evidence_of)]
-Settings = Annotated[DispatchSettings, Depends(_settings)]
 
 
 def assignment_out(a: Assignment, clock: TimeSource, case: Case | None = None) -> AssignmentOut:

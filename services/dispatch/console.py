@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access
 from services.dispatch.config import DispatchSettings
+from services.dispatch.deps import Settings, dispatch_context
 from services.dispatch.models import Assignment, Case, CaseEvent
 from services.dispatch.states import OPEN
 from shared.auth import Principal, Role, authenticate
@@ -52,21 +53,14 @@ NOT_A_CONSOLE_USER = "该角色不使用调度台"
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
 
 
-@functools.cache
-def _followup_url() -> str:
-    """Where the console's browser finds follow-up (reports and scorecards): DISPATCH_CONSOLE_FOLLOWUP_URL."""
-    return DispatchSettings().console_followup_url
-
-
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
-@functools.cache
-def _photos_origin() -> str:
+def _photos_origin(settings: DispatchSettings) -> str:
     """Where browsers reach the photo store (presigned uploads and the thumbnails' links)."""
-    photos = DispatchSettings().photos
+    photos = settings.photos
     return _origin(photos.public_endpoint_url or photos.endpoint_url)
 
 
@@ -87,9 +81,10 @@ def content_security_policy(followup_url: str, photos_origin: str = "") -> str:
     )
 
 
-def _headers() -> dict[str, str]:
+def _headers(settings: DispatchSettings) -> dict[str, str]:
+    """DISPATCH_CONSOLE_FOLLOWUP_URL: where the console's browser finds follow-up (reports and scorecards)."""
     return {
-        "Content-Security-Policy": content_security_policy(_followup_url(), _photos_origin()),
+        "Content-Security-Policy": content_security_policy(settings.console_followup_url, _photos_origin(settings)),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",  # the stream's URL carries the token
         "X-Frame-Options": "DENY",
@@ -103,11 +98,11 @@ def _files() -> dict[str, Path]:
     return {p.name: p for p in STATIC.iterdir() if p.is_file() and p.suffix in _TYPES}
 
 
-def _file(name: str) -> FileResponse:
+def _file(name: str, settings: DispatchSettings) -> FileResponse:
     path = _files().get(name)
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "not_found", "message": "页面不存在"})
-    return FileResponse(path, media_type=_TYPES[path.suffix], headers=_headers())
+    return FileResponse(path, media_type=_TYPES[path.suffix], headers=_headers(settings))
 
 
 @router.get("/console", include_in_schema=False)
@@ -116,14 +111,14 @@ async def console_root() -> RedirectResponse:
 
 
 @router.get("/console/", include_in_schema=False)
-async def console_page() -> FileResponse:
-    return _file("index.html")
+async def console_page(settings: Settings) -> FileResponse:
+    return _file("index.html", settings)
 
 
 @router.get("/console/config.json", tags=["console"])
-async def console_config() -> JSONResponse:
+async def console_config(settings: Settings) -> JSONResponse:
     """What the page needs to know besides its own origin: where follow-up answers."""
-    return JSONResponse({"followup_url": _followup_url().rstrip("/")}, headers=_headers())
+    return JSONResponse({"followup_url": settings.console_followup_url.rstrip("/")}, headers=_headers(settings))
 
 
 # -- live updates -------------------------------------------------------------------------------------------
@@ -168,7 +163,8 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 
 async def _stream(request: Request, principal: Principal) -> AsyncIterator[bytes]:
-    sessions = request.app.state.runtime.sessions
+    sessions = dispatch_context(request).runtime.sessions
+    assert sessions is not None, "the service is not started"
     yield f"retry: {RETRY_MS}\n\n".encode()
     started = last_ping = time.monotonic()
     last: str | None = None
@@ -228,5 +224,5 @@ async def console_events(
 
 
 @router.get("/console/{name}", include_in_schema=False)
-async def console_file(name: str) -> FileResponse:
-    return _file(name)
+async def console_file(name: str, settings: Settings) -> FileResponse:
+    return _file(name, settings)

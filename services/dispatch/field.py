@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.dispatch.config import DispatchSettings
+from services.dispatch.deps import Settings
 
 router = APIRouter()
 
@@ -37,10 +38,6 @@ _TYPES = {
 
 
 @functools.cache
-def _settings() -> DispatchSettings:
-    return DispatchSettings()
-
-
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -72,9 +69,9 @@ def content_security_policy(settings: DispatchSettings) -> str:
     )
 
 
-def _headers() -> dict[str, str]:
+def _headers(settings: DispatchSettings) -> dict[str, str]:
     return {
-        "Content-Security-Policy": content_security_policy(_settings()),
+        "Content-Security-Policy": content_security_policy(settings),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "X-Frame-Options": "DENY",
@@ -107,12 +104,12 @@ def _content(name: str) -> tuple[bytes, str]:
     return data, '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
-def _file(name: str, request: Request) -> Response:
+def _file(name: str, request: Request, settings: DispatchSettings) -> Response:
     path = _files().get(name)
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "not_found", "message": "页面不存在"})
     data, etag = _content(name)
-    headers = {**_headers(), "ETag": etag}
+    headers = {**_headers(settings), "ETag": etag}
     if name == WORKER:
         headers["Service-Worker-Allowed"] = "/field/"
     # Revalidation (the browser's cache, the worker's precache) answers 304 with no body when nothing changed.
@@ -127,24 +124,24 @@ async def field_root() -> RedirectResponse:
 
 
 @router.get("/field/", include_in_schema=False)
-async def field_page(request: Request) -> Response:
-    return _file("index.html", request)
+async def field_page(request: Request, settings: Settings) -> Response:
+    return _file("index.html", request, settings)
 
 
 @router.get("/field/config.json", tags=["field app"])
-async def field_config() -> JSONResponse:
+async def field_config(settings: Settings) -> JSONResponse:
     """What the app needs besides its own origin: where intake and follow-up answer, and its release."""
-    s = _settings()
+    s = settings
     return JSONResponse(
         {
             "intake_url": s.console_intake_url.rstrip("/"),
             "followup_url": s.console_followup_url.rstrip("/"),
             "version": version(),
         },
-        headers=_headers(),
+        headers=_headers(settings),
     )
 
 
 @router.get("/field/{name}", include_in_schema=False)
-async def field_file(name: str, request: Request) -> Response:
-    return _file(name, request)
+async def field_file(name: str, request: Request, settings: Settings) -> Response:
+    return _file(name, request, settings)

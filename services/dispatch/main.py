@@ -15,9 +15,11 @@ from services.dispatch.api import router
 from services.dispatch.clocks import timer_kind
 from services.dispatch.config import DispatchSettings
 from services.dispatch.consumers import handlers
+from services.dispatch.deps import DispatchContext
 from services.dispatch.domain import CHAIN, Clock, load_rules
 from services.dispatch.gauges import refresh_gauges
 from services.dispatch.models import Case, Photo, inbox, outbox, timers
+from services.dispatch.passwords import HashGate
 from services.dispatch.states import CaseStatus
 from shared.auth import Auth, Role, TokenIssuer, TokenVersions, verifier_from_settings
 from shared.clock import SystemClock, TimeSource
@@ -101,10 +103,14 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
             field.router,
             photo_router(Role.UNIT, Role.GRID_WORKER, Role.TASK_FORCE),
         ],
-        settings=settings,
-        evidence=evidence,
-        clock=time_source,
-        writer=runtime.writer(settings.topics.cases),
-        issuer=issuer,
-        auth=auth,
+        context=DispatchContext(
+            runtime=runtime,
+            settings=settings,
+            evidence=evidence,
+            clock=time_source,
+            writer=runtime.writer(settings.topics.cases),
+            issuer=issuer,
+            auth=auth,
+            login_gate=HashGate(settings.login_hash_concurrency, settings.login_hash_queue),
+        ),
     )

@@ -2,6 +2,6 @@
 
 from services.followup.config import FollowupSettings
 from services.followup.main import MIGRATIONS, create_app
-from shared.runtime import cli
+from shared.http.server import cli
 
 cli(FollowupSettings, MIGRATIONS, create_app)

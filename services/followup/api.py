@@ -3,7 +3,7 @@ and the daily and season reports. Everything outside the caller's grid, street o
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import domain, queries, render, reports, scorecard, service, spotchecks, texts
 from services.followup.config import FollowupSettings
+from services.followup.deps import now_of as _now
+from services.followup.deps import settings_of as _settings
+from services.followup.deps import writer_of as _writer
 from services.followup.models import IdempotentReply, Round, SpotCheckDraw, Visit
 from services.followup.schemas import (
     DailyReportOut,
@@ -29,13 +32,12 @@ from services.followup.schemas import (
 )
 from services.followup.states import SpotCheckStatus, VisitStatus
 from shared.auth import CurrentPrincipal, Role, require
-from shared.clock import TimeSource
 from shared.errors import ApiError, NotFound, responses
-from shared.evidence import PHOTO_REFUSALS, Evidence, PhotoOut
+from shared.evidence import PHOTO_REFUSALS, PhotoOut
+from shared.evidence import evidence_of as _evidence
+from shared.http.deps import Transaction
 from shared.idempotency import IdempotencyKey, once
 from shared.inputs import IsoDate
-from shared.outbox import OutboxWriter
-from shared.runtime import Transaction
 
 router = APIRouter()
 
@@ -49,21 +51,6 @@ Session = Transaction
 def _one_of(*choices: str) -> str:
     """The pattern of a query parameter taking one of ``choices`` (statuses, in their enum's order)."""
     return f"^({'|'.join(choices)})$"
-
-
-def _settings(request: Request) -> FollowupSettings:
-    settings: FollowupSettings = request.app.state.runtime.settings
-    return settings
-
-
-def _writer(request: Request) -> OutboxWriter:
-    writer: OutboxWriter = request.app.state.writer
-    return writer
-
-
-def _now(request: Request) -> datetime:
-    clock: TimeSource = request.app.state.clock
-    return clock.now()
 
 
 class Format(StrEnum):
@@ -90,10 +77,6 @@ def _text(body: str) -> Response:
 
 
 # -- return visits ---------------------------------------------------------------------------------------------
-
-
-def _evidence(request: Request) -> Evidence:
-    return request.app.state.evidence  # type: ignore[no-any-return]
 
 
 def _visit_out(

@@ -15,6 +15,7 @@ from services.followup import domain, service, spotchecks
 from services.followup.api import router
 from services.followup.config import FollowupSettings
 from services.followup.consumers import handlers
+from services.followup.deps import FollowupContext
 from services.followup.metrics import refresh_gauges
 from services.followup.models import CaseFact, Photo, inbox, outbox, timers, token_versions
 from services.followup.states import CaseStatus
@@ -114,8 +115,12 @@ def create_app(settings: FollowupSettings | None = None, clock: TimeSource | Non
         description="24-hour return visits, the verdict that closes or reopens a case, weekly spot-checks, "
         "unit scorecards and the daily and season reports.",
         routers=[router, photo_router(Role.GRID_WORKER, Role.TASK_FORCE)],
-        evidence=evidence,
-        clock=time_source,
-        writer=runtime.writer(topic),
-        auth=auth_of(settings, runtime, token_versions),
+        context=FollowupContext(
+            runtime=runtime,
+            settings=settings,
+            evidence=evidence,
+            clock=time_source,
+            writer=runtime.writer(topic),
+            auth=auth_of(settings, runtime, token_versions),
+        ),
     )

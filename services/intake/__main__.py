@@ -2,6 +2,6 @@
 
 from services.intake.config import IntakeSettings
 from services.intake.main import MIGRATIONS, create_app
-from shared.runtime import cli
+from shared.http.server import cli
 
 cli(IntakeSettings, MIGRATIONS, create_app)

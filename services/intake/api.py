@@ -15,7 +15,11 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, hotline, registry, sensors, service, texts, visits
-from services.intake.config import GRID_WORKER, IntakeSettings
+from services.intake.config import GRID_WORKER
+from services.intake.deps import clock_of as _clock
+from services.intake.deps import intake_of as _intake
+from services.intake.deps import limits_of as _limits
+from services.intake.deps import settings_of as _settings
 from services.intake.public_text import mask_rooms
 from services.intake.schemas import (
     CallbackOut,
@@ -38,13 +42,11 @@ from services.intake.schemas import (
 from services.intake.states import CallbackState, ReportStatus, TimelineEntry
 from shared import privacy
 from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
-from shared.clock import TimeSource
 from shared.db import retry_races
 from shared.errors import ApiError, NotFound, responses
-from shared.evidence import PHOTO_REFUSALS
+from shared.evidence import PHOTO_REFUSALS, evidence_of
+from shared.http.deps import Transaction
 from shared.inputs import IsoDate, not_in_future
-from shared.limits import RateLimiter
-from shared.runtime import Transaction
 
 router = APIRouter()
 M = TypeVar("M", bound=BaseModel)
@@ -64,16 +66,6 @@ CountQuery = Annotated[int, Query(ge=1, le=1000), BeforeValidator(_ascii_digits)
 
 
 Session = Transaction
-
-
-def _intake(request: Request) -> service.Intake:
-    intake: service.Intake = request.app.state.intake
-    return intake
-
-
-def _clock(request: Request) -> TimeSource:
-    clock: TimeSource = request.app.state.clock
-    return clock
 
 
 def _not_future(request: Request, at: datetime | None, field: str) -> None:
@@ -110,16 +102,6 @@ def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return inlined
 
 
-def _settings(request: Request) -> IntakeSettings:
-    settings: IntakeSettings = request.app.state.settings
-    return settings
-
-
-def _limits(request: Request) -> RateLimiter:
-    limits: RateLimiter = request.app.state.rate_limits
-    return limits
-
-
 # -- grid workers ------------------------------------------------------------------------------------------------
 
 
@@ -147,7 +129,7 @@ async def grid_report(
         grid_worker_id=principal.sub,
         grid_id=principal.scope,
         at=_clock(request).now(),
-        evidence=request.app.state.evidence,
+        evidence=evidence_of(request),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -179,7 +161,7 @@ async def log_visit(
         grid_worker_id=principal.sub,
         grid_id=principal.scope,
         at=_clock(request).now(),
-        evidence=request.app.state.evidence,
+        evidence=evidence_of(request),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -253,7 +235,7 @@ async def get_report(report_id: str, principal: CurrentPrincipal, session: Sessi
     out = ReportOut.model_validate(report)
     out.timeline = [ReportEventOut.model_validate(e) for e in events]
     # 12345's references are links to the platform's own system, not photos of this store: shown as missing.
-    out.photos = await request.app.state.evidence.shown(session, report.photo_refs or [])
+    out.photos = await evidence_of(request).shown(session, report.photo_refs or [])
     return out
 
 

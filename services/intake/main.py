@@ -15,6 +15,7 @@ from services.intake import hotline, open311, service
 from services.intake.api import router
 from services.intake.config import IntakeSettings
 from services.intake.consumers import handlers
+from services.intake.deps import IntakeContext
 from services.intake.models import Photo, Report, inbox, outbox, token_versions
 from services.intake.states import ReportStatus
 from shared.auth import Role
@@ -76,14 +77,17 @@ def create_app(
         title="供暖诉求受理 · intake",
         description="Every channel in: grid one-tap reports, 12345 orders, Open311, sensors, the visit ledger.",
         routers=[router, open311.router, photo_router(Role.GRID_WORKER)],
-        evidence=evidence,
         body_limits={"/v1/sensor-readings": settings.sensor_max_body_bytes},
-        clock=clock,
-        settings=settings,
-        writer=writer,
-        intake=service.Intake(writer=writer, group_window=timedelta(minutes=settings.group_window_minutes)),
-        rate_limits=RateLimiter(service=settings.service_name, rates=settings.rate_limits(), clock=clock),
-        auth=auth_of(settings, runtime, token_versions),
+        context=IntakeContext(
+            runtime=runtime,
+            evidence=evidence,
+            clock=clock,
+            settings=settings,
+            writer=writer,
+            intake=service.Intake(writer=writer, group_window=timedelta(minutes=settings.group_window_minutes)),
+            rate_limits=RateLimiter(service=settings.service_name, rates=settings.rate_limits(), clock=clock),
+            auth=auth_of(settings, runtime, token_versions),
+        ),
     )
     speak_refusals(app, open311.router.prefix + "/", open311.plumbing_refusal)
     open311.speak_framework_refusals(app)

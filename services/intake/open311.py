@@ -43,14 +43,14 @@ from starlette.exceptions import HTTPException
 
 from services.intake import domain, service, texts
 from services.intake.config import OPEN311
+from services.intake.deps import clock_of, intake_of, limits_of, sessions_of, settings_of
 from services.intake.models import Building, Household, Report, ReportEvent
 from services.intake.public_text import mask_rooms
 from services.intake.states import OPEN311_CLOSED, Open311Status, open311_status
-from shared.clock import TimeSource
 from shared.contracts.common import Category, Channel
 from shared.errors import ApiError, refused_value
 from shared.inputs import InputRefused, parse_datetime, web_url_refusal
-from shared.limits import RateLimiter, retry_after
+from shared.limits import retry_after
 from shared.states import values
 from shared.text import forbidden_at, xml_safe
 
@@ -350,7 +350,7 @@ async def get_request(session: AsyncSession, request_id: str) -> dict[str, Any]:
 
 
 def _client(request: Request, api_key: str) -> str:
-    keys = request.app.state.settings.open311_api_keys or {}
+    keys = settings_of(request).open311_api_keys or {}
     for client_id, secret in keys.items():
         if api_key and hmac.compare_digest(api_key.encode(), secret.get_secret_value().encode()):
             return str(client_id)
@@ -359,7 +359,7 @@ def _client(request: Request, api_key: str) -> str:
 
 def _within_rate(request: Request, client_id: str) -> None:
     """The api_key's rate limit, refused in the spec's error format (429 with Retry-After)."""
-    limits: RateLimiter = request.app.state.rate_limits
+    limits = limits_of(request)
     wait = limits.wait(OPEN311, client_id)
     if wait > 0:
         seconds = retry_after(wait)
@@ -586,10 +586,9 @@ async def post_request(request: Request, fmt: str) -> Response:
         params = await _params(request)
         client_id = _client(request, params.get("api_key", ""))
         _within_rate(request, client_id)
-        clock: TimeSource = request.app.state.clock
-        async with request.app.state.runtime.sessions() as session, session.begin():
+        async with sessions_of(request)() as session, session.begin():
             created = await create_request(
-                session, request.app.state.intake, params, client_id=client_id, at=clock.now()
+                session, intake_of(request), params, client_id=client_id, at=clock_of(request).now()
             )
         return render(f, "service_requests", [created], status=201)
 
@@ -600,9 +599,8 @@ async def post_request(request: Request, fmt: str) -> Response:
 async def get_requests(request: Request, fmt: str) -> Response:
     async def work(f: str) -> Response:
         params = await _params(request)
-        clock: TimeSource = request.app.state.clock
-        async with request.app.state.runtime.sessions() as session:
-            views = await list_requests(session, params, now=clock.now())
+        async with sessions_of(request)() as session:
+            views = await list_requests(session, params, now=clock_of(request).now())
         return render(f, "service_requests", views)
 
     return await _respond(request, fmt, work)
@@ -611,7 +609,7 @@ async def get_requests(request: Request, fmt: str) -> Response:
 @router.get("/requests/{service_request_id}.{fmt}", summary="GET Service Request", responses=_answers(400, 404))
 async def get_one(request: Request, service_request_id: str, fmt: str) -> Response:
     async def work(f: str) -> Response:
-        async with request.app.state.runtime.sessions() as session:
+        async with sessions_of(request)() as session:
             view = await get_request(session, service_request_id)
         return render(f, "service_requests", [view])
 

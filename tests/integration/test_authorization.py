@@ -244,7 +244,7 @@ async def world(loop: Loop) -> Any:
     assert (
         await loop.dispatch.http.put("/admin/accounts", json=registry.dispatch_accounts(doc), headers=ADMIN)
     ).is_success
-    platforms = loop.intake.app.state.settings.hotline_integrations
+    platforms = loop.intake.app.state.context.settings.hotline_integrations
     platforms[OTHER_PLATFORM] = HotlineIntegration(secret=SecretStr(OTHER_SECRET))
 
     name1, phone1 = residents[w.household(1)]

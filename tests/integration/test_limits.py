@@ -52,7 +52,7 @@ def limited(kind: str) -> float:
 
 
 def settings(loop: Loop) -> IntakeSettings:
-    s: IntakeSettings = loop.intake.app.state.settings
+    s: IntakeSettings = loop.intake.app.state.context.settings
     return s
 
 
@@ -70,7 +70,7 @@ def clock(loop: Loop) -> Iterator[ManualClock]:
         }
     )
     manual = ManualClock()
-    state = loop.intake.app.state
+    state = loop.intake.app.state.context
     own = state.rate_limits
     state.rate_limits = RateLimiter(service="intake", rates=low.rate_limits(), clock=manual)
     try:

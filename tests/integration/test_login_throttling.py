@@ -145,7 +145,7 @@ async def test_password_checks_are_bounded_and_the_rest_refused_at_once(
 
     monkeypatch.setattr(passwords, "check", slow_check)
     monkeypatch.setattr(
-        loop.dispatch.app.state, "login_gate", passwords.HashGate(concurrency=1, queue=2), raising=False
+        loop.dispatch.app.state.context, "login_gate", passwords.HashGate(concurrency=1, queue=2), raising=False
     )
     busy = counted("dispatch_logins_total", outcome="busy")
 

@@ -68,7 +68,7 @@ async def test_only_open311_requests_are_listed_and_only_at_their_building(loop:
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 async def test_a_body_over_the_limit_is_a_413_in_the_spec_format(loop: Loop, fmt: str) -> None:
-    limit = loop.intake.app.state.settings.max_body_bytes
+    limit = loop.intake.app.state.context.settings.max_body_bytes
     r = await loop.intake.http.post(
         f"/open311/v2/requests.{fmt}",
         content=b"api_key=" + b"x" * (limit + 1),
@@ -107,7 +107,7 @@ async def test_the_public_views_show_the_building_but_not_the_household_door(loo
     r = await http.post("/open311/v2/requests.json", data=form)
     assert r.status_code == 201, r.text
     rid = r.json()[0]["service_request_id"]
-    async with loop.intake.app.state.runtime.sessions() as session, session.begin():
+    async with loop.intake.app.state.context.runtime.sessions() as session, session.begin():
         stored = await session.get(Report, rid)
         assert stored is not None and "501" in stored.description  # kept for the crew
         at = stored.reported_at + timedelta(minutes=5)

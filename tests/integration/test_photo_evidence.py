@@ -163,7 +163,7 @@ async def test_each_refusal_names_the_photo_and_takes_nothing(loop: Loop, on_sit
     r = await resolve(not_image)
     assert r.status_code == 422 and r.json()["detail"]["code"] == "photo_wrong_type", r.text
 
-    limit = loop.dispatch.app.state.evidence.store.settings.max_upload_bytes
+    limit = loop.dispatch.app.state.context.evidence.store.settings.max_upload_bytes
     huge = await upload(loop, "dispatch", "U-HEAT-1", b"\xff\xd8\xff\xe0" + b"\0" * limit)
     r = await resolve(huge)
     assert r.status_code == 413 and r.json()["detail"]["code"] == "photo_too_large", r.text
@@ -175,9 +175,9 @@ async def test_each_refusal_names_the_photo_and_takes_nothing(loop: Loop, on_sit
     assert r.status_code == 422 and r.json()["detail"]["code"] == "upload_expired", r.text
 
     # S3 down: 503 with Retry-After, the assignment untouched, the photo still usable once S3 is back
-    real: Evidence = loop.dispatch.app.state.evidence
+    real: Evidence = loop.dispatch.app.state.context.evidence
     dead = PhotoStoreSettings(endpoint_url="http://127.0.0.1:9", connect_timeout_seconds=0.5, retry_after_seconds=7)
-    loop.dispatch.app.state.evidence = Evidence(PhotoStore(dead), real.model)
+    loop.dispatch.app.state.context.evidence = Evidence(PhotoStore(dead), real.model)
     try:
         r = await resolve()
         assert r.status_code == 503 and r.headers["retry-after"] == "7", r.text
@@ -186,7 +186,7 @@ async def test_each_refusal_names_the_photo_and_takes_nothing(loop: Loop, on_sit
             await d.post("/v1/photos/uploads", json={"content_type": "image/jpeg"}, headers=unit)
         ).status_code == 503
     finally:
-        loop.dispatch.app.state.evidence = real
+        loop.dispatch.app.state.context.evidence = real
     mine = (await d.get(f"/v1/assignments/{a['id']}", headers=unit)).json()
     assert mine["status"] == "signed_in" and mine["photos"] == []
     r = await resolve()
@@ -282,7 +282,7 @@ async def test_photos_of_long_closed_cases_and_unused_uploads_are_deleted(loop: 
             {"c": a["case_id"]},
         )
         await s.execute(text("UPDATE photos SET expires_at = now() - interval '2 days' WHERE key = :k"), {"k": unused})
-    evidence: Evidence = loop.dispatch.app.state.evidence
+    evidence: Evidence = loop.dispatch.app.state.context.evidence
     closed, dropped = await retention_pass(evidence, loop.dispatch.runtime.sessions, closed_cases, days=365)
     assert closed >= 2 and dropped >= 1
     for key in (*keys, unused):
@@ -317,7 +317,7 @@ async def test_a_one_tap_photo_shows_with_its_report_until_the_report_is_long_cl
             text("UPDATE reports SET status = 'closed', status_at = now() - interval '400 days' WHERE id = :r"),
             {"r": report["id"]},
         )
-    evidence: Evidence = loop.intake.app.state.evidence
+    evidence: Evidence = loop.intake.app.state.context.evidence
     closed, _ = await retention_pass(evidence, loop.intake.runtime.sessions, closed_reports, days=365)
     assert closed >= 1 and not await evidence.store.exists(mine)
     again = (await i.get(f"/v1/reports/{report['id']}", headers=loop.auth("GW-01"))).json()

@@ -108,7 +108,7 @@ async def test_a_request_during_the_revoking_transaction_does_not_cache_the_old_
     token = await sign_in(loop, "rev-c", "password-rev-c")
     h = {"Authorization": f"Bearer {token}"}
     assert (await loop.dispatch.http.get("/v1/cases", headers=h)).status_code == 200  # its version now cached
-    versions = loop.dispatch.app.state.auth.versions
+    versions = loop.dispatch.app.state.context.auth.versions
     url = loop.dispatch.runtime.settings.database_url.replace("+asyncpg", "")
     real_forget = versions.forget
 

@@ -59,14 +59,18 @@ async def test_scripts_and_styles_are_served_with_their_types_and_nothing_else_i
     assert config.json() == {"followup_url": "http://127.0.0.1:8003"}
 
 
-def test_the_followup_origin_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DISPATCH_CONSOLE_FOLLOWUP_URL", "https://reports.example.org:8443/base/")
-    console._followup_url.cache_clear()
-    try:
-        csp = directives(console.content_security_policy(console._followup_url()))
-        assert csp["connect-src"] == ["'self'", "https://reports.example.org:8443"]
-    finally:
-        console._followup_url.cache_clear()
+async def test_the_followup_origin_comes_from_the_apps_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's own settings decide, not a second reading of the environment behind its back."""
+    monkeypatch.setenv("DISPATCH_CONSOLE_FOLLOWUP_URL", "https://elsewhere.example.org/")
+    app = create_app(DispatchSettings(console_followup_url="https://reports.example.org:8443/base/"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        page = await client.get("/console/")
+        config = await client.get("/console/config.json")
+    assert directives(page.headers["content-security-policy"])["connect-src"][:2] == [
+        "'self'",
+        "https://reports.example.org:8443",
+    ]
+    assert config.json() == {"followup_url": "https://reports.example.org:8443/base"}
 
 
 def test_the_page_builds_the_dom_from_text_only() -> None:

@@ -19,7 +19,7 @@ from services.dispatch.main import create_app as dispatch_app
 from services.followup.main import create_app as followup_app
 from services.intake.main import create_app as intake_app
 from shared.docs_ui import assets
-from shared.runtime import server_config
+from shared.http.server import server_config
 from shared.settings import ServiceSettings
 from tests.harness import serving
 

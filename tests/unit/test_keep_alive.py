@@ -1,4 +1,4 @@
-"""The services' HTTP server holds an idle keep-alive connection longer than their clients do (shared.runtime.
+"""The services' HTTP server holds an idle keep-alive connection longer than their clients do (shared.http.server.
 server_config): a client that reuses a connection idle for a few seconds gets its answer, never a closed socket."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.runtime import server_config
+from shared.http.server import server_config
 from shared.settings import ServiceSettings
 from tests.harness import serving
 

@@ -11,7 +11,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import CoordinatorNotAvailableError
 
 from shared import metrics
-from shared.runtime import LagProbe
+from shared.kafka.lag import LagProbe
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi import Depends, FastAPI
 
 from shared import logging as json_logging
-from shared.runtime import RequestContext, _bind_path_ids
+from shared.http.middleware import RequestContext, bind_path_ids
 
 pytestmark = pytest.mark.unit
 
@@ -58,7 +58,7 @@ async def test_concurrent_tasks_keep_their_own_context() -> None:
 def app_logging() -> FastAPI:
     app = FastAPI()
     app.add_middleware(RequestContext)
-    app.router.dependencies.append(Depends(_bind_path_ids))
+    app.router.dependencies.append(Depends(bind_path_ids))
 
     @app.get("/cases/{case_id}/households/{household_id}")
     async def touch(case_id: str, household_id: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
-from shared.runtime import OffsetCommits
+from shared.kafka.subscribers import OffsetCommits
 
 pytestmark = pytest.mark.unit
 

@@ -16,8 +16,8 @@ from services.dispatch.main import create_app as dispatch_app
 from services.followup.main import create_app as followup_app
 from services.intake import open311
 from services.intake.main import create_app as intake_app
+from shared.http.server import server_config
 from shared.limits import speak_refusals
-from shared.runtime import server_config
 from shared.settings import ServiceSettings
 from shared.slow_requests import BodyDeadline
 from tests.harness import serving

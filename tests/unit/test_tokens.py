@@ -82,7 +82,7 @@ async def test_a_verifier_holds_no_private_key_and_refuses_one() -> None:
     verifier = verifier_from_settings(ServiceSettings(environment="test"))
     assert await verifier.verify(issue(UNIT, DEV_AUTH_PRIVATE_KEY)) is not None
     for create_app, settings in ((intake_app, IntakeSettings()), (followup_app, FollowupSettings())):
-        state = create_app(settings).state
+        state = create_app(settings).state.context
         assert not hasattr(state, "issuer")  # nothing to sign with
         keys = [key for trust in state.auth.verifier._trusts.values() for key, _ in trust.keys._keys.values()]
         assert keys and all(isinstance(key, Ed25519PublicKey) for key in keys)
@@ -261,5 +261,5 @@ def test_a_client_is_counted_by_its_address_an_ipv6_one_by_its_64() -> None:
 
 async def test_dispatch_trusts_its_own_key_without_fetching_it() -> None:
     settings = DispatchSettings(auth_jwks_url="http://127.0.0.1:9/.well-known/jwks.json")  # nothing listens there
-    state = dispatch_app(settings).state
+    state = dispatch_app(settings).state.context
     assert await state.auth.verifier.verify(state.issuer.issue(UNIT, ttl_seconds=60)) is not None

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.runtime import Transaction
+from shared.http.deps import Transaction
 
 pytestmark = pytest.mark.unit
 
@@ -51,7 +52,7 @@ class Runtime:
 
 def app(log: list[str], *, commit_fails: bool) -> FastAPI:
     api = FastAPI()
-    api.state.runtime = Runtime(log, commit_fails=commit_fails)
+    api.state.context = SimpleNamespace(runtime=Runtime(log, commit_fails=commit_fails))
 
     @api.post("/reports", status_code=201)
     async def create(session: Transaction) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""HTTP plumbing of a service: middleware, request dependencies, the server."""

@@ -1,0 +1,1 @@
+"""Kafka plumbing of a service: subscribers and their offset commits, topics, consumer lag."""

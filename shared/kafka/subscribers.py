@@ -1,0 +1,132 @@
+"""A service's Kafka subscribers: each record goes to its ``EventConsumer`` (shared.consumer), and its offset is
+committed in the background once applied (``OffsetCommits``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError
+from faststream.kafka import KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.middlewares import AckPolicy
+from prometheus_client import REGISTRY
+
+from shared.consumer import EventConsumer, Record
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def subscriber_router(
+    settings: ServiceSettings,
+    consumers: dict[str, EventConsumer],
+    commits: dict[str, OffsetCommits],
+) -> KafkaRouter:
+    """One subscriber per topic, in the topic's consumer group, acknowledging by hand (offsets are committed by
+    ``OffsetCommits`` once a record is applied)."""
+    router = KafkaRouter()
+    for topic, consumer in consumers.items():
+        router.subscriber(
+            topic,
+            group_id=settings.consumer_group(topic),
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            max_workers=settings.consumer_workers,
+            title=f"{settings.service_name}:{topic}",
+        )(handler_for(consumer, commits.setdefault(topic, OffsetCommits())))
+    return router
+
+
+class OffsetCommits:
+    """Commits the offsets of processed records in the background, at most every ``every`` seconds, so the next
+    record is handled while the broker answers. A commit is a round trip to the group coordinator (Kafka 4's lingers
+    5 ms per write by default) and a record in ``__consumer_offsets``: awaited after every record it bounded a
+    consumer at one round trip per event, which a service catching up after an outage could not afford. Only offsets
+    of records already applied are committed, so at least once still holds: a crash redelivers at most what the last
+    commit had not covered, and the inbox drops those. Each consumer of a topic's subgroup commits its own."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every = every
+        self._pending: dict[Any, dict[TopicPartition, int]] = {}  # consumer → partition → next offset
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def processed(self, consumer: Any, topic: str, partition: int, offset: int) -> None:
+        self._pending.setdefault(consumer, {})[TopicPartition(topic, partition)] = offset + 1
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="offset-commits")
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await self.flush()
+            await asyncio.sleep(self.every)
+
+    async def flush(self) -> None:
+        self._wake.clear()
+        for consumer, pending in list(self._pending.items()):
+            if pending:
+                await self._commit(consumer, pending)
+            if not pending and self._pending.get(consumer) is pending:
+                del self._pending[consumer]  # a consumer replaced after a broker restart is not kept forever
+
+    async def _commit(self, consumer: Any, pending: dict[TopicPartition, int]) -> None:
+        batch = dict(pending)  # kept pending until committed: a stop in the middle loses nothing
+        try:
+            await consumer.commit(batch)
+        except CommitFailedError:
+            # A rebalance: the partitions may have gone to another member, which resumes from the last commit (the
+            # inbox drops the redeliveries). Retrying with the old generation only adds to the coordinator's load.
+            _forget(pending, batch)
+            log.warning("offset commit refused by a rebalance; the next member resumes from the last commit")
+        except Exception as exc:
+            log.warning("offset commit failed; trying again", extra={"error": repr(exc)[:300]})
+            with contextlib.suppress(Exception):
+                _forget(pending, {tp: n for tp, n in batch.items() if tp not in consumer.assignment()})
+            if pending:
+                self._wake.set()
+        else:
+            _forget(pending, batch)
+
+    async def close(self) -> None:
+        """Commit what is pending (best effort: a stop that cannot commit only means redeliveries)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), timeout=5.0)
+
+
+def _forget(pending: dict[TopicPartition, int], batch: dict[TopicPartition, int]) -> None:
+    """Drop what ``batch`` settled, unless a newer offset arrived for the partition meanwhile."""
+    for tp, offset in batch.items():
+        if pending.get(tp) == offset:
+            del pending[tp]
+
+
+def handler_for(consumer: EventConsumer, commits: OffsetCommits) -> Callable[..., Any]:
+    async def handle(message: KafkaMessage) -> None:
+        raw: Any = message.raw_message  # one ConsumerRecord: these subscribers are not batch subscribers
+        await consumer.process(
+            Record(topic=raw.topic, partition=raw.partition, offset=raw.offset, key=raw.key, value=raw.value)
+        )
+        commits.processed(message.consumer, raw.topic, raw.partition, raw.offset)
+
+    return handle
+
+
+_PROM_MIDDLEWARES: dict[str, Any] = {}
+
+
+def prometheus_middleware(service: str) -> Any:
+    # One per process and service: faststream registers its collectors on the registry once.
+    if service not in _PROM_MIDDLEWARES:
+        _PROM_MIDDLEWARES[service] = KafkaPrometheusMiddleware(registry=REGISTRY, app_name=service)
+    return _PROM_MIDDLEWARES[service]
