@@ -29,7 +29,7 @@ from shared import logging as json_logging
 from shared.consumer import DeadLetters, EventConsumer, Handler
 from shared.db import create_engine, session_factory
 from shared.events import EventPayload
-from shared.http.context import ServiceContext, context_of
+from shared.http.context import ServiceContext
 from shared.http.middleware import HttpMetrics, RequestContext, bind_path_ids
 from shared.kafka.lag import watch_lag
 from shared.kafka.subscribers import OffsetCommits, prometheus_middleware, subscriber_router
@@ -83,7 +83,7 @@ class ServiceRuntime:
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         s = self.settings
         json_logging.configure(s.service_name, s.log_level)
-        context = context_of(app)
+        context: ServiceContext = app.state.context
         if context.auth is None:  # a service may bring its own (dispatch: its key, versions)
             context.auth = auth.Auth(auth.verifier_from_settings(s))
         if s.migrate_on_start:
