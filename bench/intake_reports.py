@@ -35,7 +35,8 @@ from sqlalchemy import text
 from bench.intake_common import ADMIN, Figures, drive, dsn, registry, running_intake
 from services.intake.api import Session
 from services.intake.schemas import GridReportIn
-from shared.auth import CurrentPrincipal, Principal, Role, issue, require
+from shared.auth import Principal, Role, issue, require
+from shared.http.security import CurrentPrincipal
 from shared.settings import DEV_AUTH_PRIVATE_KEY
 
 CATEGORIES = ("cold_room", "leak", "clogged_filter", "air_lock")

@@ -21,24 +21,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import HTTPException, status
 from jwt.algorithms import OKPAlgorithm
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.http.context import context_of
 from shared.settings import DEV_AUTH_PUBLIC_JWK, ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -327,51 +325,12 @@ def unauthenticated(field: str = "Authorization", message: str = "未登录或�
     )
 
 
-async def authenticate(request: Request, token: str) -> Principal | None:
-    """The principal of a token, checked for signature, expiry and revocation; None when any fails."""
-    auth = context_of(request).auth
-    assert auth is not None, "the service is not started"
-    principal = await auth.verifier.verify(token) if token else None
-    if principal is None:
-        return None
-    if auth.versions is not None and not await auth.versions.allows(principal):
-        return None
-    return principal
-
-
-async def bearer(request: Request) -> Principal:
-    """FastAPI dependency: the caller's principal, or 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    principal = await authenticate(request, token.strip()) if scheme.lower() == "bearer" else None
-    if principal is None:
-        raise unauthenticated()
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(bearer)]
-
-
 def require(principal: Principal, *roles: Role) -> None:
     if principal.role not in roles:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail={"code": "forbidden", "message": "无权执行此操作", "field": "Authorization"},
         )
-
-
-def admin(request: Request) -> None:
-    """FastAPI dependency for admin endpoints: header ``X-Admin-Token`` must match the service's admin token."""
-    given = request.headers.get("x-admin-token", "")
-    expected = context_of(request).runtime.settings.admin_token.get_secret_value()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail={"code": "unauthenticated", "message": "管理令牌无效", "field": "X-Admin-Token"},
-        )
-
-
-AdminOnly = Depends(admin)
 
 
 def verifier_from_settings(settings: ServiceSettings, *, own_jwks: Mapping[str, Any] | None = None) -> TokenVerifier:

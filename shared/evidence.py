@@ -23,16 +23,13 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Boolean, DateTime, Integer, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.auth import CurrentPrincipal, Principal, Role, require
-from shared.errors import ApiError, ErrorOut, responses
-from shared.http.context import context_of
-from shared.http.deps import Transaction
+from shared.auth import Principal
+from shared.errors import ApiError, ErrorOut
 from shared.loops import poll_forever
 from shared.photos import (
     ImageType,
@@ -340,30 +337,3 @@ async def retention_pass(
     if closed or unused:
         log.info("photo retention", extra={"closed_case_photos": closed, "unused_uploads": unused})
     return closed, unused
-
-
-def evidence_of(request: Request) -> Evidence:
-    evidence = context_of(request).evidence
-    assert evidence is not None, "this service keeps no photos"
-    return evidence
-
-
-def photo_router(*roles: Role, tag: str = "photos") -> APIRouter:
-    """``POST /v1/photos/uploads`` for the parties of ``roles`` (those whose actions carry photos here)."""
-    router = APIRouter()
-
-    @router.post(
-        "/v1/photos/uploads",
-        response_model=UploadOut,
-        status_code=201,
-        tags=[tag],
-        responses={**responses(401, 403, 422, 429), 503: PHOTO_REFUSALS[503]},
-    )
-    async def grant_upload(
-        body: UploadIn, principal: CurrentPrincipal, session: Transaction, request: Request
-    ) -> UploadOut:
-        """A short-lived presigned upload for one photo (see ``UploadOut``); then name its ``key`` in the action."""
-        require(principal, *roles)
-        return await evidence_of(request).grant(session, principal, body.content_type)
-
-    return router

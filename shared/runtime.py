@@ -16,28 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, Depends, FastAPI, Response
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import auth, docs_ui, errors, metrics, migrate
 from shared import logging as json_logging
+from shared import metrics, migrate
 from shared.consumer import DeadLetters, EventConsumer, Handler
 from shared.db import create_engine, session_factory
 from shared.events import EventPayload
-from shared.http.context import ServiceContext
-from shared.http.middleware import HttpMetrics, RequestContext, bind_path_ids
 from shared.kafka.lag import watch_lag
 from shared.kafka.subscribers import OffsetCommits, prometheus_middleware, subscriber_router
 from shared.kafka.topics import ensure_topics
-from shared.limits import BodyLimit
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.settings import ServiceSettings
-from shared.slow_requests import BodyDeadline
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +76,6 @@ class ServiceRuntime:
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         s = self.settings
         json_logging.configure(s.service_name, s.log_level)
-        context: ServiceContext = app.state.context
-        if context.auth is None:  # a service may bring its own (dispatch: its key, versions)
-            context.auth = auth.Auth(auth.verifier_from_settings(s))
         if s.migrate_on_start:
             await asyncio.to_thread(migrate.upgrade, self._migrations_dir, s.database_url)
         self.engine = create_engine(s.database_url, pool_size=s.db_pool_size, pre_ping=s.db_pool_pre_ping)
@@ -174,85 +164,6 @@ class ServiceRuntime:
 
     def writer(self, topic: str) -> OutboxWriter:
         return OutboxWriter(outbox=self.outbox, topic=topic, producer=self.settings.service_name)
-
-    def build_app(
-        self,
-        *,
-        title: str,
-        description: str,
-        routers: Sequence[APIRouter],
-        context: ServiceContext,
-        body_limits: Mapping[str, int] | None = None,
-    ) -> FastAPI:
-        """The service's FastAPI app: lifespan, ops endpoints, error format, routers, and the ``context`` its
-        handlers depend on (shared.http.context).
-
-        ``body_limits``: path prefix → the most bytes a request body may have there, where a route needs more (or
-        less) than ``max_body_bytes``; ``/admin/`` gets ``max_admin_body_bytes``."""
-        # /docs from the service's own files (shared.docs_ui), not FastAPI's pages, which load from a public CDN.
-        app = FastAPI(
-            title=title, description=description, version="0.1.0", lifespan=self.lifespan, docs_url=None, redoc_url=None
-        )
-        docs_ui.install(app)
-        app.state.context = context
-        self.install(app, body_limits=body_limits)
-        errors.install(app)
-        for router in routers:
-            # Every route's OpenAPI lists the refusals of the shared plumbing (413, 408; 401 behind a credential).
-            errors.declare_refusals(router.routes, credentials=(auth.bearer, auth.admin))
-            app.include_router(router)
-        if self.settings.cors_origins:
-            # Bearer tokens travel in a header, never in cookies: no credentials mode.
-            app.add_middleware(
-                CORSMiddleware,
-                allow_origins=self.settings.cors_origins,
-                allow_methods=["GET", "POST", "PUT"],
-                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-                expose_headers=["Retry-After", "Idempotent-Replayed", "X-Request-ID"],
-                max_age=600,
-            )
-        return app
-
-    # -- operational endpoints -------------------------------------------------------------------------
-
-    def install(self, app: FastAPI, *, body_limits: Mapping[str, int] | None = None) -> None:
-        s = self.settings
-        service = s.service_name
-
-        # Added first, so it runs inside HttpMetrics: a refused body is counted as the 413 it is.
-        app.add_middleware(
-            BodyLimit,
-            service=service,
-            default=s.max_body_bytes,
-            limits={"/admin/": s.max_admin_body_bytes, **(body_limits or {})},
-        )
-        # Outside BodyLimit, so a body that stalls while a refused one is drained still ends; inside HttpMetrics, so a
-        # 408 is counted.
-        app.add_middleware(BodyDeadline, seconds=s.http_request_timeout_seconds)
-        app.add_middleware(HttpMetrics, service=service)
-        app.add_middleware(RequestContext)  # outermost: every log line of the request carries its id
-        app.router.dependencies.append(Depends(bind_path_ids))
-
-        @app.get("/healthz", tags=["ops"], summary="Process is alive")
-        async def healthz() -> dict[str, str]:
-            return {"status": "ok", "service": service}
-
-        @app.get(
-            "/readyz",
-            tags=["ops"],
-            summary="Database and Kafka reachable, consumers running",
-            responses={
-                503: {"description": "Not ready: the checks that failed are false", "content": {"application/json": {}}}
-            },
-        )
-        async def readyz() -> JSONResponse:
-            checks = await self.readiness()
-            ok = all(checks.values())
-            return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
-
-        @app.get("/metrics", tags=["ops"], include_in_schema=False)
-        async def prometheus_metrics() -> Response:
-            return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     async def readiness(self) -> dict[str, bool]:
         checks = {"database": False, "kafka": False, "consumers": True}

@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.dispatch import metrics, passwords, throttle
 from services.dispatch.deps import Context, Now, Session, Writer
 from services.dispatch.models import Account, Unit
-from shared.auth import AdminOnly, Principal, Role, TokenVersions, VersionLookup
+from shared.auth import Principal, Role, TokenVersions, VersionLookup
 from shared.contracts.dispatch import AccountTokensRevoked
 from shared.db import lost_a_race
 from shared.errors import ApiError, responses
+from shared.http.security import AdminOnly
 from shared.text import CleanText
 
 log = logging.getLogger(__name__)

@@ -30,10 +30,11 @@ from services.dispatch.schemas import (
     UnitsIn,
 )
 from services.dispatch.states import RUNNING_CLOCK, AssignmentStatus, ExtensionStatus
-from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
+from shared.auth import Principal, Role, require
 from shared.clock import TimeSource
 from shared.errors import ApiError, responses
 from shared.evidence import PHOTO_REFUSALS, Evidence
+from shared.http.security import AdminOnly, CurrentPrincipal
 from shared.idempotency import IdempotencyKey, once
 from shared.privacy import STORED
 

@@ -29,8 +29,9 @@ from services.dispatch.config import DispatchSettings
 from services.dispatch.deps import Settings, dispatch_context
 from services.dispatch.models import Assignment, Case, CaseEvent
 from services.dispatch.states import OPEN
-from shared.auth import Principal, Role, authenticate
+from shared.auth import Principal, Role
 from shared.errors import responses
+from shared.http.security import authenticate
 from shared.states import values
 
 log = logging.getLogger(__name__)

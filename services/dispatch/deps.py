@@ -9,11 +9,13 @@ from fastapi import Depends, Request
 
 from services.dispatch.config import DispatchSettings
 from services.dispatch.passwords import HashGate
-from shared.auth import CurrentPrincipal, TokenIssuer
+from shared.auth import TokenIssuer
 from shared.clock import TimeSource
-from shared.evidence import Evidence, evidence_of
+from shared.evidence import Evidence
 from shared.http.context import ServiceContext, context_of
 from shared.http.deps import Transaction
+from shared.http.photos import evidence_of
+from shared.http.security import CurrentPrincipal
 from shared.outbox import OutboxWriter
 
 __all__ = ["Context", "CurrentPrincipal", "DispatchContext", "Now", "Proof", "Session", "Settings", "Writer"]

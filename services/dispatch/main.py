@@ -23,7 +23,9 @@ from services.dispatch.passwords import HashGate
 from services.dispatch.states import CaseStatus
 from shared.auth import Auth, Role, TokenIssuer, TokenVersions, verifier_from_settings
 from shared.clock import SystemClock, TimeSource
-from shared.evidence import Evidence, photo_router, retention
+from shared.evidence import Evidence, retention
+from shared.http.app import build_app
+from shared.http.photos import photo_router
 from shared.outbox import OutboxWriter
 from shared.runtime import ServiceRuntime
 from shared.timers import TimerEngine
@@ -93,7 +95,8 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
             accounts.version_lookup(lambda: runtime.sessions), ttl_seconds=settings.auth_revocation_cache_seconds
         ),
     )
-    return runtime.build_app(
+    return build_app(
+        runtime,
         title="供暖诉求调度 · dispatch",
         description="网格吹哨、部门报到: cases, assignments on the clock, the escalation chain, 退单 and 延期.",
         routers=[

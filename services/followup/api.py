@@ -31,11 +31,12 @@ from services.followup.schemas import (
     VisitOut,
 )
 from services.followup.states import SpotCheckStatus, VisitStatus
-from shared.auth import CurrentPrincipal, Role, require
+from shared.auth import Role, require
 from shared.errors import ApiError, NotFound, responses
 from shared.evidence import PHOTO_REFUSALS, PhotoOut
-from shared.evidence import evidence_of as _evidence
 from shared.http.deps import Transaction
+from shared.http.photos import evidence_of as _evidence
+from shared.http.security import CurrentPrincipal
 from shared.idempotency import IdempotencyKey, once
 from shared.inputs import IsoDate
 

@@ -9,10 +9,11 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from services.followup.config import FollowupSettings
-from shared.auth import CurrentPrincipal
-from shared.evidence import Evidence, evidence_of
+from shared.evidence import Evidence
 from shared.http.context import ServiceContext, context_of
 from shared.http.deps import Transaction
+from shared.http.photos import evidence_of
+from shared.http.security import CurrentPrincipal
 from shared.outbox import OutboxWriter
 
 __all__ = ["Context", "CurrentPrincipal", "FollowupContext", "Now", "Proof", "Session", "Settings", "Writer"]

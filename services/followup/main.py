@@ -22,7 +22,9 @@ from services.followup.states import CaseStatus
 from shared import timers as durable
 from shared.auth import Role
 from shared.clock import SystemClock, TimeSource
-from shared.evidence import Evidence, photo_router, retention
+from shared.evidence import Evidence, retention
+from shared.http.app import build_app
+from shared.http.photos import photo_router
 from shared.outbox import OutboxWriter
 from shared.revocations import auth_of
 from shared.runtime import ServiceRuntime
@@ -110,7 +112,8 @@ def create_app(settings: FollowupSettings | None = None, clock: TimeSource | Non
         background=[run_timers, gauges, retention(evidence, closed_cases)] if settings.run_timers else [gauges],
         on_start=on_start,
     )
-    return runtime.build_app(
+    return build_app(
+        runtime,
         title="供暖诉求回访 · followup",
         description="24-hour return visits, the verdict that closes or reopens a case, weekly spot-checks, "
         "unit scorecards and the daily and season reports.",

@@ -41,11 +41,13 @@ from services.intake.schemas import (
 )
 from services.intake.states import CallbackState, ReportStatus, TimelineEntry
 from shared import privacy
-from shared.auth import AdminOnly, CurrentPrincipal, Principal, Role, require
+from shared.auth import Principal, Role, require
 from shared.db import retry_races
 from shared.errors import ApiError, NotFound, responses
-from shared.evidence import PHOTO_REFUSALS, evidence_of
+from shared.evidence import PHOTO_REFUSALS
 from shared.http.deps import Transaction
+from shared.http.photos import evidence_of
+from shared.http.security import AdminOnly, CurrentPrincipal
 from shared.inputs import IsoDate, not_in_future
 
 router = APIRouter()

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.intake.config import IntakeSettings
 from services.intake.service import Intake
-from shared.auth import CurrentPrincipal
 from shared.clock import TimeSource
-from shared.evidence import Evidence, evidence_of
+from shared.evidence import Evidence
 from shared.http.context import ServiceContext, context_of
 from shared.http.deps import Transaction
+from shared.http.photos import evidence_of
+from shared.http.security import CurrentPrincipal
 from shared.limits import RateLimiter
 from shared.outbox import OutboxWriter
 

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from services.intake import domain, metrics, service, texts
+from services.intake.complaint import Complaint
 from services.intake.config import HOTLINE, IntakeSettings
 from services.intake.models import HotlineCallback, HotlineReplay, Report
 from services.intake.schemas import HotlineOrderIn
@@ -145,24 +146,25 @@ async def receive_order(
     return await service.accept(
         session,
         intake,
-        channel=Channel.HOTLINE_12345,
-        external_id=external_id,
-        building=building,
-        household=household,
-        category=order.category or domain.classify(order.content),
-        # The caller's name and number are never stored: gone from the operator's text too.
-        description=domain.redact(
-            order.content,
-            names=[order.caller_name] if order.caller_name else [],
-            numbers=[order.caller_phone] if order.caller_phone else [],
+        Complaint(
+            channel=Channel.HOTLINE_12345,
+            external_id=external_id,
+            building=building,
+            household=household,
+            category=order.category or domain.classify(order.content),
+            # The caller's name and number are never stored: gone from the operator's text too.
+            description=domain.redact(
+                order.content,
+                names=[order.caller_name] if order.caller_name else [],
+                numbers=[order.caller_phone] if order.caller_phone else [],
+            ),
+            photo_refs=tuple(order.photo_refs),
+            reporter_kind="hotline",
+            reporter_id=integration_id,
+            at=at,
+            integration_id=integration_id,
+            order_no=order.order_no,
         ),
-        measured_temp_c=None,
-        photo_refs=order.photo_refs,
-        reporter_kind="hotline",
-        reporter_id=integration_id,
-        at=at,
-        integration_id=integration_id,
-        order_no=order.order_no,
     )
 
 

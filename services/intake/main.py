@@ -20,7 +20,9 @@ from services.intake.models import Photo, Report, inbox, outbox, token_versions
 from services.intake.states import ReportStatus
 from shared.auth import Role
 from shared.clock import SystemClock, TimeSource
-from shared.evidence import Evidence, photo_router, retention
+from shared.evidence import Evidence, retention
+from shared.http.app import build_app
+from shared.http.photos import photo_router
 from shared.limits import RateLimiter, speak_refusals
 from shared.loops import poll_forever
 from shared.revocations import auth_of
@@ -73,7 +75,8 @@ def create_app(
         background=[deliver_callbacks, prune_replays, retention(evidence, closed_reports)],
     )
     writer = runtime.writer(settings.topics.complaints)
-    app = runtime.build_app(
+    app = build_app(
+        runtime,
         title="供暖诉求受理 · intake",
         description="Every channel in: grid one-tap reports, 12345 orders, Open311, sensors, the visit ledger.",
         routers=[router, open311.router, photo_router(Role.GRID_WORKER)],

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
 from services.intake import domain, service, texts
+from services.intake.complaint import Complaint
 from services.intake.config import OPEN311
 from services.intake.deps import clock_of, intake_of, limits_of, sessions_of, settings_of
 from services.intake.models import Building, Household, Report, ReportEvent
@@ -408,17 +409,18 @@ async def create_request(
     report, _ = await service.accept(
         session,
         intake,
-        channel=Channel.OPEN311,
-        external_id=None,
-        building=building,
-        household=household,
-        category=category,
-        description=domain.redact(description or SERVICES[category][0], names=_submitter(params))[:2000],
-        measured_temp_c=measured,
-        photo_refs=[media] if media else [],
-        reporter_kind="resident",
-        reporter_id=client_id,
-        at=at,
+        Complaint(
+            channel=Channel.OPEN311,
+            building=building,
+            household=household,
+            category=category,
+            description=domain.redact(description or SERVICES[category][0], names=_submitter(params))[:2000],
+            measured_temp_c=measured,
+            photo_refs=(media,) if media else (),
+            reporter_kind="resident",
+            reporter_id=client_id,
+            at=at,
+        ),
     )
     return {
         "service_request_id": report.id,

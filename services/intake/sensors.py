@@ -15,11 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, metrics, service, texts
+from services.intake.complaint import Complaint
 from services.intake.config import IntakeSettings
 from services.intake.models import Building, Household, Report, Sensor, sensor_readings
 from services.intake.schemas import ReadingIn
 from services.intake.states import ReportStatus
 from shared.contracts.common import Category, Channel
+from shared.db import after_commit
 from shared.errors import ApiError
 
 # A batch touches hundreds of rows: past the first statement (which opens the transaction through SQLAlchemy) the
@@ -177,22 +179,22 @@ async def _raise(
     report, _ = await service.accept(
         session,
         intake,
-        channel=Channel.SENSOR,
-        external_id=None,
-        building=building,
-        household=household,
-        category=Category.COLD_ROOM,
-        description=texts.SENSOR_ALERT_DESCRIPTION.format(
-            sensor=sensor_id,
-            minutes=settings.sensor_cold_minutes,
-            threshold=settings.sensor_cold_threshold_c,
-            temp=run.last_temp_c,
+        Complaint(
+            channel=Channel.SENSOR,
+            building=building,
+            household=household,
+            category=Category.COLD_ROOM,
+            description=texts.SENSOR_ALERT_DESCRIPTION.format(
+                sensor=sensor_id,
+                minutes=settings.sensor_cold_minutes,
+                threshold=settings.sensor_cold_threshold_c,
+                temp=run.last_temp_c,
+            ),
+            measured_temp_c=run.last_temp_c,
+            reporter_kind="sensor",
+            reporter_id=sensor_id,
+            at=at,
         ),
-        measured_temp_c=run.last_temp_c,
-        photo_refs=[],
-        reporter_kind="sensor",
-        reporter_id=sensor_id,
-        at=at,
     )
-    metrics.SENSOR_ALERTS.inc()
+    after_commit(session, metrics.SENSOR_ALERTS.inc)
     return report.id

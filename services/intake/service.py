@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, metrics, texts
+from services.intake.complaint import Complaint, Understood
 from services.intake.models import (
     Area,
     Building,
@@ -28,7 +29,6 @@ from services.intake.schemas import GridReportIn
 from services.intake.states import ReportStatus, TimelineEntry
 from shared.auth import Principal, Role
 from shared.contracts.common import Category, Channel, Location, place_label
-from shared.contracts.intake import ComplaintGrouped, ComplaintReported
 from shared.db import after_commit
 from shared.errors import ApiError, NotFound
 from shared.evidence import Evidence
@@ -137,84 +137,37 @@ async def report_from_grid(
     return await accept(
         session,
         intake,
-        channel=Channel.GRID_REPORT,
-        external_id=external_id,
-        building=building,
-        household=household,
-        category=body.category or domain.classify(body.description),
-        description=body.description,
-        measured_temp_c=body.measured_temp_c,
-        photo_refs=body.photo_refs,
-        reporter_kind="grid_worker",
-        reporter_id=grid_worker_id,
-        at=at,
+        Complaint(
+            channel=Channel.GRID_REPORT,
+            external_id=external_id,
+            building=building,
+            household=household,
+            category=body.category or domain.classify(body.description),
+            description=body.description,
+            measured_temp_c=body.measured_temp_c,
+            photo_refs=tuple(body.photo_refs),
+            reporter_kind="grid_worker",
+            reporter_id=grid_worker_id,
+            at=at,
+        ),
     )
 
 
 # -- the one path ---------------------------------------------------------------------------------------------
 
 
-async def accept(
-    session: AsyncSession,
-    intake: Intake,
-    *,
-    channel: Channel,
-    external_id: str | None,
-    building: Building,
-    household: Household | None,
-    category: Category,
-    description: str,
-    measured_temp_c: float | None,
-    photo_refs: list[str],
-    reporter_kind: str,
-    reporter_id: str | None,
-    at: datetime,
-    integration_id: str | None = None,
-    order_no: str | None = None,
-) -> tuple[Report, bool]:
-    """Enrich, classify, group, store and announce a report. Returns (report, created).
+async def accept(session: AsyncSession, intake: Intake, complaint: Complaint) -> tuple[Report, bool]:
+    """Enrich, classify, group, store and announce a complaint. Returns (report, created).
 
     With an ``external_id`` (12345 order, client idempotency key) the work runs in a savepoint and the report is
     inserted with ON CONFLICT DO NOTHING on the unique external id: a concurrent duplicate waits for the first
     transaction, finds its row, undoes its own grouping and answers with the first report.
     """
-    if external_id is None:
-        return await _accept(
-            session,
-            intake,
-            channel=channel,
-            external_id=None,
-            building=building,
-            household=household,
-            category=category,
-            description=description,
-            measured_temp_c=measured_temp_c,
-            photo_refs=photo_refs,
-            reporter_kind=reporter_kind,
-            reporter_id=reporter_id,
-            at=at,
-            integration_id=integration_id,
-            order_no=order_no,
-        )
+    if complaint.external_id is None:
+        return await _accept(session, intake, complaint)
     savepoint = await session.begin_nested()
     try:
-        result = await _accept(
-            session,
-            intake,
-            channel=channel,
-            external_id=external_id,
-            building=building,
-            household=household,
-            category=category,
-            description=description,
-            measured_temp_c=measured_temp_c,
-            photo_refs=photo_refs,
-            reporter_kind=reporter_kind,
-            reporter_id=reporter_id,
-            at=at,
-            integration_id=integration_id,
-            order_no=order_no,
-        )
+        result = await _accept(session, intake, complaint)
     except BaseException:
         await savepoint.rollback()
         raise
@@ -222,9 +175,9 @@ async def accept(
         await savepoint.commit()
         return result
     await savepoint.rollback()
-    existing = await session.scalar(select(Report).where(Report.external_id == external_id))
+    existing = await session.scalar(select(Report).where(Report.external_id == complaint.external_id))
     assert existing is not None, "the conflicting report is committed"
-    after_commit(session, metrics.DUPLICATES.labels(channel.value).inc)
+    after_commit(session, metrics.DUPLICATES.labels(complaint.channel.value).inc)
     return existing, False
 
 
@@ -298,96 +251,71 @@ class Claimed:
     expected_at: datetime | None
 
 
-async def _accept(
-    session: AsyncSession,
-    intake: Intake,
-    *,
-    channel: Channel,
-    external_id: str | None,
-    building: Building,
-    household: Household | None,
-    category: Category,
-    description: str,
-    measured_temp_c: float | None,
-    photo_refs: list[str],
-    reporter_kind: str,
-    reporter_id: str | None,
-    at: datetime,
-    integration_id: str | None,
-    order_no: str | None,
-) -> tuple[Report, bool]:
-    location = await location_of(session, building, household)
-    priority_resident = bool(household and household.priority_group)
-    if measured_temp_c is None:
-        measured_temp_c = domain.temperature_in(description)
-    priority = domain.priority_for(category, priority_resident=priority_resident, measured_temp_c=measured_temp_c)
-    report_id = new_id("R")
+async def _understand(session: AsyncSession, c: Complaint) -> Understood:
+    """Place the complaint in the registry, take the household's names and numbers out of its text, set its
+    priority."""
+    location = await location_of(session, c.building, c.household)
+    priority_resident = bool(c.household and c.household.priority_group)
+    measured = c.measured_temp_c if c.measured_temp_c is not None else domain.temperature_in(c.description)
+    # Names and phone numbers live once, in the household registry: the report keeps the redacted text only.
+    names = [c.household.resident_name] if c.household and c.household.resident_name else []
+    numbers = [c.household.phone] if c.household and c.household.phone else []
+    return Understood(
+        complaint=c,
+        report_id=new_id("R"),
+        location=location,
+        priority=domain.priority_for(c.category, priority_resident=priority_resident, measured_temp_c=measured),
+        priority_resident=priority_resident,
+        measured_temp_c=measured,
+        public_text=domain.redact(c.description, names=names, numbers=numbers)[:2000],
+    )
+
+
+async def _accept(session: AsyncSession, intake: Intake, complaint: Complaint) -> tuple[Report, bool]:
+    u = await _understand(session, complaint)
+    at = complaint.at
     group, joined = await _group_for(
-        session, category=category, location=location, report_id=report_id, at=at, window=intake.group_window
+        session,
+        category=complaint.category,
+        location=u.location,
+        report_id=u.report_id,
+        at=at,
+        window=intake.group_window,
     )
     statuses: list[str] = [ReportStatus.ACCEPTED]
     if joined:
         statuses.append(TimelineEntry.GROUPED)
         if group.status != ReportStatus.ACCEPTED:  # where the incident stands, so the new reporter hears it at once
             statuses.append(group.status)
-    location_json = location.model_dump(mode="json")
-    # Names and phone numbers live once, in the household registry: the report keeps the redacted text only.
-    names = [household.resident_name] if household and household.resident_name else []
-    numbers = [household.phone] if household and household.phone else []
-    public_text = domain.redact(description, names=names, numbers=numbers)[:2000]
     # A report joining an incident already in hand is told what its lead was told: units convened, deadline.
+    standing = {
+        "status": group.status if joined else ReportStatus.ACCEPTED,
+        "status_at": group.status_at if joined else None,
+        "case_id": group.case_id if joined else None,
+        "agency": group.agency if joined else None,
+        "expected_at": group.expected_at if joined else None,
+    }
+    columns = u.columns()
+    location_json = u.location.model_dump(mode="json")
+    photo_refs = list(complaint.photo_refs)
     report = Report(
-        id=report_id,
-        channel=channel.value,
-        external_id=external_id,
-        category=category.value,
-        priority=priority.value,
-        priority_resident=priority_resident,
-        household_id=location.household_id,
-        building_id=building.id,
+        **columns,
+        **standing,
         location=location_json,
-        description=public_text,
-        measured_temp_c=measured_temp_c,
         photo_refs=photo_refs,
-        reporter_kind=reporter_kind,
-        reporter_id=reporter_id,
         reported_at=at,
-        status=group.status if joined else ReportStatus.ACCEPTED,
-        status_at=group.status_at if joined else None,
-        case_id=group.case_id if joined else None,
         updated_at=at,
         group_id=group.id,
-        integration_id=integration_id,
-        order_no=order_no,
-        agency=group.agency if joined else None,
-        expected_at=group.expected_at if joined else None,
     )
     written = await session.scalar(
         _WRITE_REPORT,
         {
-            "id": report_id,
-            "channel": report.channel,
-            "external_id": external_id,
-            "category": report.category,
-            "priority": report.priority,
-            "priority_resident": priority_resident,
-            "household_id": location.household_id,
-            "building_id": building.id,
+            **columns,
+            **standing,
             "location": json.dumps(location_json, ensure_ascii=False),
-            "description": public_text,
-            "measured_temp_c": measured_temp_c,
             "photo_refs": json.dumps(photo_refs, ensure_ascii=False),
-            "reporter_kind": reporter_kind,
-            "reporter_id": reporter_id,
             "at": at,
-            "status": report.status,
-            "status_at": report.status_at,
-            "case_id": report.case_id,
             "group_id": group.id,
-            "integration_id": integration_id,
-            "order_no": order_no,
-            "agency": report.agency,
-            "expected_at": report.expected_at,
             "statuses": statuses,
             "notes": [domain.STATUS_NOTES.get(s, s) for s in statuses],
             "joined": joined,
@@ -395,55 +323,17 @@ async def _accept(
     )
     if written is None:
         return report, False  # a duplicate: ``accept`` rolls the savepoint back and answers with the first one
-    key = location.household_id or building.id
     if joined:
+        grouped = u.grouped(
+            group_id=group.id, lead_report_id=group.lead_report_id, case_id=group.case_id, scope=group.scope
+        )
         await intake.writer.emit(
-            session,
-            ComplaintGrouped(
-                report_id=report_id,
-                group_id=group.id,
-                lead_report_id=group.lead_report_id,
-                case_id=group.case_id,
-                scope=group.scope,
-                channel=channel,
-                category=category,
-                priority=priority,
-                priority_resident=priority_resident,
-                location=location,
-                description=public_text,
-                measured_temp_c=measured_temp_c,
-                reporter_kind=reporter_kind,
-                reporter_id=reporter_id,
-                reported_at=at,
-            ),
-            key=key,
-            at=at,
-            correlation_id=group.case_id or group.lead_report_id,
+            session, grouped, key=u.key, at=at, correlation_id=group.case_id or group.lead_report_id
         )
         after_commit(session, metrics.REPORTS_GROUPED.labels(group.scope).inc)
     else:
-        await intake.writer.emit(
-            session,
-            ComplaintReported(
-                report_id=report_id,
-                channel=channel,
-                category=category,
-                priority=priority,
-                priority_resident=priority_resident,
-                location=location,
-                description=public_text,
-                measured_temp_c=measured_temp_c,
-                photo_refs=photo_refs,
-                reporter_kind=reporter_kind,
-                reporter_id=reporter_id,
-                reported_at=at,
-                group_id=group.id,
-            ),
-            key=key,
-            at=at,
-            correlation_id=report_id,
-        )
-    after_commit(session, metrics.REPORTS_RECEIVED.labels(channel.value, category.value).inc)
+        await intake.writer.emit(session, u.reported(group_id=group.id), key=u.key, at=at, correlation_id=u.report_id)
+    after_commit(session, metrics.REPORTS_RECEIVED.labels(complaint.channel.value, complaint.category.value).inc)
     return report, True
 
 

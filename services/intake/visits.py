@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, metrics, service, texts
+from services.intake.complaint import Complaint
 from services.intake.models import HouseholdVisit
 from services.intake.schemas import VisitIn, VisitSummaryOut
 from shared.auth import Principal, Role
@@ -94,17 +95,18 @@ async def log_visit(
         report, _ = await service.accept(
             session,
             intake,
-            channel=Channel.VISIT_LEDGER,
-            external_id=None,
-            building=building,
-            household=household,
-            category=finding.category or domain.classify(finding.description),
-            description=finding.description or texts.VISIT_FINDING_DEFAULT,
-            measured_temp_c=body.measured_temp_c,
-            photo_refs=finding.photo_refs,
-            reporter_kind="grid_worker",
-            reporter_id=grid_worker_id,
-            at=at,
+            Complaint(
+                channel=Channel.VISIT_LEDGER,
+                building=building,
+                household=household,
+                category=finding.category or domain.classify(finding.description),
+                description=finding.description or texts.VISIT_FINDING_DEFAULT,
+                measured_temp_c=body.measured_temp_c,
+                photo_refs=tuple(finding.photo_refs),
+                reporter_kind="grid_worker",
+                reporter_id=grid_worker_id,
+                at=at,
+            ),
         )
         report_ids.append(report.id)
     visit.report_ids = report_ids

@@ -6,25 +6,22 @@ as full-stack-fastapi-template does with ``SessionDep`` and ``CurrentUser``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Request
 
+from shared.auth import Auth
 from shared.clock import TimeSource
-
-if TYPE_CHECKING:
-    from shared.auth import Auth
-    from shared.evidence import Evidence
-    from shared.runtime import ServiceRuntime
+from shared.evidence import Evidence
+from shared.runtime import ServiceRuntime
 
 
 @dataclass(eq=False, kw_only=True)
 class ServiceContext:
     runtime: ServiceRuntime
     clock: TimeSource
-    # How bearer tokens are checked; None: the runtime makes one from the settings as it starts.
-    auth: Auth | None = None
-    evidence: Evidence | None = None
+    auth: Auth  # how bearer tokens are checked (shared.http.security)
+    evidence: Evidence | None = None  # where its actions' photos are kept, for a service that takes photos
 
 
 def context_of(request: Request | Any) -> ServiceContext:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.intake.config import IntakeSettings
 from services.intake.main import MIGRATIONS
 from services.intake.models import inbox, outbox
+from shared.auth import Auth, verifier_from_settings
 from shared.clock import SystemClock
 from shared.http.context import ServiceContext
 from shared.runtime import ServiceRuntime
@@ -41,7 +42,9 @@ async def test_a_task_that_ignores_its_cancellation_does_not_hold_the_stop(caplo
     )
     runtime = ServiceRuntime(settings, outbox=outbox, inbox=inbox, migrations_dir=MIGRATIONS, background=[stubborn])
     app = FastAPI()
-    app.state.context = ServiceContext(runtime=runtime, clock=SystemClock())
+    app.state.context = ServiceContext(
+        runtime=runtime, clock=SystemClock(), auth=Auth(verifier_from_settings(settings))
+    )
     try:
         async with runtime.lifespan(app):
             await asyncio.sleep(0.1)  # the job is sleeping when the stop comes

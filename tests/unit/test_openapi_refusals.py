@@ -17,8 +17,8 @@ from deploy.authz_matrix import Outcome, access
 from services.dispatch.main import create_app as dispatch_app
 from services.followup.main import create_app as followup_app
 from services.intake.main import create_app as intake_app
-from shared import auth
 from shared.errors import BODY_METHODS
+from shared.http import security
 
 APPS: dict[str, Callable[[], FastAPI]] = {"intake": intake_app, "dispatch": dispatch_app, "followup": followup_app}
 # How a route spends a caller's tokens: shared.limits.RateLimiter from app.state, directly or through a helper; or
@@ -55,7 +55,7 @@ IDS = [f"{name} {method} {path}" for name, method, path, _, _ in CASES]
 def test_the_walk_sees_every_service_and_kind_of_route() -> None:
     assert {name for name, *_ in CASES} == set(APPS)
     assert sum(1 for _, m, *_ in CASES if m in BODY_METHODS) >= 20
-    assert sum(1 for *_, route, _ in CASES if depends_on(route.dependant, auth.bearer)) >= 25
+    assert sum(1 for *_, route, _ in CASES if depends_on(route.dependant, security.bearer)) >= 25
 
 
 @pytest.mark.parametrize(("service", "method", "path", "route", "op"), CASES, ids=IDS)
@@ -66,7 +66,7 @@ def test_a_route_lists_what_it_can_be_refused_with(
     expected: set[int] = set()
     if method in BODY_METHODS:
         expected |= {408, 413}  # shared.slow_requests.BodyDeadline, shared.limits.BodyLimit
-    if depends_on(route.dependant, auth.bearer) or depends_on(route.dependant, auth.admin):
+    if depends_on(route.dependant, security.bearer) or depends_on(route.dependant, security.admin):
         expected.add(401)
     cells = access(service, f"{method} {path}")
     assert cells is not None, f"{method} {path} has no row in deploy/authz_matrix.py"
@@ -107,19 +107,19 @@ def test_an_admin_route_gets_401_without_declaring_it() -> None:
 
     router = APIRouter()
 
-    @router.put("/admin/thing", dependencies=[auth.AdminOnly])
+    @router.put("/admin/thing", dependencies=[security.AdminOnly])
     async def put_thing() -> dict[str, bool]:
         return {"ok": True}
 
     @router.get("/v1/mine")
-    async def mine(principal: auth.CurrentPrincipal) -> dict[str, str]:
+    async def mine(principal: security.CurrentPrincipal) -> dict[str, str]:
         return {"sub": principal.sub}
 
     @router.get("/v1/open")
     async def open_to_all() -> dict[str, bool]:
         return {"ok": True}
 
-    declare_refusals(router.routes, credentials=(auth.bearer, auth.admin))
+    declare_refusals(router.routes, credentials=(security.bearer, security.admin))
     app = FastAPI()
     app.include_router(router)
     paths = app.openapi()["paths"]
