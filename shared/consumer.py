@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import logging as json_logging
 from shared import metrics
+from shared.errors import Refused
 from shared.events import BadEvent, Envelope, EventPayload, decode
 from shared.outbox import claim_inbox
 from shared.topics import Topics
@@ -190,6 +191,10 @@ class EventConsumer:
                 return self._count(record, event_type, "dead_lettered")
             except PermanentError as err:
                 await self._dead_letters.send(record, reason=err.reason, detail=err.detail)
+                return self._count(record, event_type, "dead_lettered")
+            except Refused as refused:
+                # A use case's refusal (shared.errors) answers the same however often the event is applied.
+                await self._dead_letters.send(record, reason=refused.code, detail=refused.message)
                 return self._count(record, event_type, "dead_lettered")
             except Exception as exc:
                 transient = _is_transient(exc)

@@ -39,7 +39,54 @@ _HTTP = {
 }
 
 
-class ApiError(Exception):
+class Refused(Exception):
+    """A refusal, with a machine code, a Chinese message for people, and the field at fault. Use cases raise the
+    domain's kinds (``NotFound``, ``Conflict``, ``Invalid``, ``Forbidden``) and know nothing of HTTP: the HTTP layer
+    answers each with its status (``install``), a consumer dead-letters it (shared.consumer)."""
+
+    status = 400
+
+    def __init__(
+        self, code: str, message: str, field: str | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+
+class NotFound(Refused):
+    """Nothing of that id, or nothing of it the caller may see (the same answer, so ids cannot be probed)."""
+
+    status = 404
+
+    def __init__(self, what: str, message: str) -> None:
+        super().__init__(f"{what}_not_found", message)
+
+
+class Conflict(Refused):
+    """Not in a state that allows it (shared.states)."""
+
+    status = 409
+
+
+class Invalid(Refused):
+    """An input the rules refuse, beyond its shape (which the schemas check): a time in the future, a coverage that
+    would make routing ambiguous, …"""
+
+    status = 422
+
+
+class Forbidden(Refused):
+    """Outside the caller's remit (their grid, street or district)."""
+
+    status = 403
+
+
+class ApiError(Refused):
+    """A refusal of the HTTP layer itself, with its status spelt out (401, 413, 429, …)."""
+
     def __init__(
         self,
         status: int,
@@ -49,22 +96,8 @@ class ApiError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(f"{code}: {message}")
+        super().__init__(code, message, field, headers=headers)
         self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-        self.headers = dict(headers or {})
-
-
-class NotFound(ApiError):
-    def __init__(self, what: str, message: str) -> None:
-        super().__init__(404, f"{what}_not_found", message)
-
-
-class Conflict(ApiError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(409, code, message)
 
 
 class ErrorDetail(BaseModel):
@@ -158,8 +191,8 @@ def refused_value(exc: DBAPIError) -> bool:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
         return JSONResponse(
             {"detail": {"code": exc.code, "message": exc.message, "field": exc.field}},
             status_code=exc.status,

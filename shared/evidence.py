@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -74,6 +75,15 @@ REQUIRED = "此操作需要至少一张照片"
 TOO_MANY_GRANTS = "未使用的上传授权过多，请先提交已拍的照片"
 
 
+class PhotoStatus(StrEnum):
+    """Where a photo row stands: an upload was granted; an action named it (accepted); it was deleted (retention, or
+    an upload no action named)."""
+
+    GRANTED = "granted"
+    ACCEPTED = "accepted"
+    DELETED = "deleted"
+
+
 class PhotoColumns:
     """The columns of a service's ``photos`` table (a declarative mixin)."""
 
@@ -84,7 +94,7 @@ class PhotoColumns:
     content_type: Mapped[str] = mapped_column(String(32))
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(12), default="granted")  # granted, accepted, deleted
+    status: Mapped[str] = mapped_column(String(12), default=PhotoStatus.GRANTED)
     subject: Mapped[str | None] = mapped_column(String(80), index=True)  # e.g. assignment:A-…, visit:V-…
     case_id: Mapped[str | None] = mapped_column(String(40), index=True)
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -160,7 +170,7 @@ class Evidence:
         open_grants = await session.scalar(
             select(func.count())
             .select_from(self.model)
-            .where(self.model.owner == owner, self.model.status == "granted", self.model.expires_at > now)
+            .where(self.model.owner == owner, self.model.status == PhotoStatus.GRANTED, self.model.expires_at > now)
         )
         if (open_grants or 0) >= MAX_OPEN_GRANTS:
             raise ApiError(429, "too_many_open_uploads", TOO_MANY_GRANTS, headers={"Retry-After": "60"})
@@ -172,7 +182,7 @@ class Evidence:
                 content_type=grant.content_type.value,
                 granted_at=now,
                 expires_at=grant.expires_at,
-                status="granted",
+                status=PhotoStatus.GRANTED,
                 outside_window=False,
             )
         )
@@ -203,9 +213,9 @@ class Evidence:
         for i, key in enumerate(keys):
             where = f"{field}.{i}"
             row = await session.get(self.model, key, with_for_update=True)
-            if row is None or row.owner != owner or row.status == "deleted":
+            if row is None or row.owner != owner or row.status == PhotoStatus.DELETED:
                 raise ApiError(404, "photo_not_found", NOT_FOUND, where)
-            if row.status == "accepted":
+            if row.status == PhotoStatus.ACCEPTED:
                 if row.subject != subject:
                     raise ApiError(409, "photo_already_used", USED, where)
                 rows.append(row)
@@ -222,7 +232,7 @@ class Evidence:
                 raise ApiError(422, "upload_expired", EXPIRED, where) from exc
             except PhotoWrongType as exc:
                 raise ApiError(422, "photo_wrong_type", WRONG_TYPE, where) from exc
-            row.status, row.subject, row.case_id, row.accepted_at = "accepted", subject, case_id, now
+            row.status, row.subject, row.case_id, row.accepted_at = PhotoStatus.ACCEPTED, subject, case_id, now
             row.size, row.width, row.height, row.taken_at = info.size, info.width, info.height, info.taken_at
             row.outside_window = taken_outside(window[0], window[1], info.taken_at)
             rows.append(row)
@@ -237,7 +247,7 @@ class Evidence:
                 r.key: r
                 for r in (
                     await session.scalars(
-                        select(self.model).where(self.model.key.in_(wanted), self.model.status == "accepted")
+                        select(self.model).where(self.model.key.in_(wanted), self.model.status == PhotoStatus.ACCEPTED)
                     )
                 ).all()
             }
@@ -271,7 +281,7 @@ class Evidence:
         rows = (
             await session.scalars(
                 select(self.model)
-                .where(self.model.key.in_(due), self.model.status == "accepted")
+                .where(self.model.key.in_(due), self.model.status == PhotoStatus.ACCEPTED)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -283,7 +293,7 @@ class Evidence:
         rows = (
             await session.scalars(
                 select(self.model)
-                .where(self.model.status == "granted", self.model.expires_at < datetime.now(UTC) - older_than)
+                .where(self.model.status == PhotoStatus.GRANTED, self.model.expires_at < datetime.now(UTC) - older_than)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -294,7 +304,7 @@ class Evidence:
         now = datetime.now(UTC)
         for row in rows:
             await self.store.delete(row.key)
-            row.status, row.deleted_at = "deleted", now
+            row.status, row.deleted_at = PhotoStatus.DELETED, now
         return len(rows)
 
 

@@ -15,7 +15,7 @@ from services.dispatch.models import (
 from services.dispatch.states import OPEN
 from shared.auth import Principal, Role
 from shared.contracts.common import UnitType
-from shared.errors import ApiError, NotFound
+from shared.errors import Forbidden, NotFound
 from shared.states import values
 
 # -- who may act on what ----------------------------------------------------------------------------------
@@ -34,7 +34,7 @@ def assignee_filter(principal: Principal) -> Any:
 def assignments_of(principal: Principal) -> Select[Assignment]:
     where = assignee_filter(principal)
     if where is None:
-        raise ApiError(403, "forbidden", texts.NOT_AN_ASSIGNEE, "Authorization")
+        raise Forbidden("forbidden", texts.NOT_AN_ASSIGNEE, "Authorization")
     return select(Assignment).join(Case, Case.id == Assignment.case_id).where(where)
 
 
@@ -53,7 +53,7 @@ async def list_for_actor(
 ) -> list[tuple[Assignment, Case]]:
     where = assignee_filter(principal)
     if where is None:
-        raise ApiError(403, "forbidden", texts.NOT_AN_ASSIGNEE, "Authorization")
+        raise Forbidden("forbidden", texts.NOT_AN_ASSIGNEE, "Authorization")
     q = select(Assignment, Case).join(Case, Case.id == Assignment.case_id).where(where)
     if not include_done:
         q = q.where(Assignment.status.in_(values(OPEN)))

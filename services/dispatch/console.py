@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.sse import KEEPALIVE_COMMENT, EventSourceResponse, format_sse_event
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -160,13 +161,13 @@ async def version(session: AsyncSession, principal: Principal) -> tuple[str, int
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+    return format_sse_event(event=name, data_str=json.dumps(data))
 
 
 async def _stream(request: Request, principal: Principal) -> AsyncIterator[bytes]:
     sessions = dispatch_context(request).runtime.sessions
     assert sessions is not None, "the service is not started"
-    yield f"retry: {RETRY_MS}\n\n".encode()
+    yield format_sse_event(retry=RETRY_MS)
     started = last_ping = time.monotonic()
     last: str | None = None
     while time.monotonic() - started < STREAM_SECONDS:
@@ -184,7 +185,7 @@ async def _stream(request: Request, principal: Principal) -> AsyncIterator[bytes
             yield _event("version", {"version": current, "open": mine})
             last_ping = time.monotonic()
         elif time.monotonic() - last_ping >= PING_SECONDS:
-            yield b": ping\n\n"
+            yield KEEPALIVE_COMMENT
             last_ping = time.monotonic()
         if await request.is_disconnected():
             return
@@ -194,6 +195,8 @@ async def _stream(request: Request, principal: Principal) -> AsyncIterator[bytes
 @router.get(
     "/console/events",
     tags=["console"],
+    # Documented as a plain stream: EventSourceResponse as the route's class would document the JSON refusals as
+    # events too. The stream itself is FastAPI's EventSourceResponse, encoded by its format_sse_event.
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "version events"},
@@ -203,7 +206,7 @@ async def _stream(request: Request, principal: Principal) -> AsyncIterator[bytes
 async def console_events(
     request: Request,
     token: Annotated[str, Query(max_length=4096, description="The bearer token (EventSource sets no headers).")] = "",
-) -> StreamingResponse:
+) -> EventSourceResponse:
     """Server-sent events for a signed-in console: ``version`` whenever what the caller may see changes (and
     once on connecting), with no case data in it; ``expired`` when the token runs out. The token is checked
     exactly like the ``Authorization`` header."""
@@ -217,10 +220,8 @@ async def console_events(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, detail={"code": "forbidden", "message": NOT_A_CONSOLE_USER, "field": "token"}
         )
-    return StreamingResponse(
-        _stream(request, principal),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    return EventSourceResponse(
+        _stream(request, principal), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
 
 

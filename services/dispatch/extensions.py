@@ -27,7 +27,7 @@ from shared.contracts.dispatch import (
     ExtensionRequested,
 )
 from shared.db import after_commit
-from shared.errors import ApiError, Conflict, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
@@ -47,7 +47,7 @@ async def request_extension(
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
     ASSIGNMENT.check("request_extension", a.status)
     if resolve_due <= a.resolve_due:
-        raise ApiError(422, "extension_not_later", texts.EXTENSION_NOT_LATER, "resolve_due")
+        raise Invalid("extension_not_later", texts.EXTENSION_NOT_LATER, "resolve_due")
     pending = await session.scalar(
         select(Extension).where(Extension.assignment_id == a.id, Extension.status == ExtensionStatus.PENDING)
     )
@@ -102,7 +102,7 @@ async def list_extensions(session: AsyncSession, *, principal: Principal, status
     elif principal.role is Role.DISTRICT:
         q = q.where(Case.district_id == principal.scope)
     elif principal.role is not Role.ADMIN:
-        raise ApiError(403, "forbidden", texts.TASK_FORCE_ONLY, "Authorization")
+        raise Forbidden("forbidden", texts.TASK_FORCE_ONLY, "Authorization")
     if status:
         q = q.where(Extension.status == status)
     return list((await session.scalars(q.order_by(Extension.requested_at))).all())

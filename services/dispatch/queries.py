@@ -17,7 +17,7 @@ from services.dispatch.models import (
 )
 from services.dispatch.states import CASE_IN_PROGRESS, OPEN, AssignmentStatus
 from shared.auth import Principal, Role
-from shared.errors import ApiError, NotFound
+from shared.errors import Forbidden, NotFound
 from shared.states import values
 
 # -- reading cases ---------------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ async def list_cases(
     elif principal.role is Role.DISTRICT:
         q = q.where(Case.district_id == principal.scope)
     elif principal.role is not Role.ADMIN:
-        raise ApiError(403, "forbidden", texts.TASK_FORCE_ONLY, "Authorization")
+        raise Forbidden("forbidden", texts.TASK_FORCE_ONLY, "Authorization")
     if status == "open":
         q = q.where(Case.status.in_(values(CASE_IN_PROGRESS)))
     elif status:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch import texts
 from services.dispatch.models import Unit, UnitCoverage
 from shared.contracts.common import UnitType
-from shared.errors import ApiError
+from shared.errors import Invalid
 
 
 async def load_units(session: AsyncSession, *, units: list[dict[str, Any]]) -> int:
@@ -61,10 +61,9 @@ def _chunks(items: list[Any], size: int = 5000) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _coverage_conflict(key: tuple[str, str, str], one: str, other: str) -> ApiError:
+def _coverage_conflict(key: tuple[str, str, str], one: str, other: str) -> Invalid:
     unit_type, scope_kind, scope_id = key
-    return ApiError(
-        422,
+    return Invalid(
         "coverage_conflict",
         texts.COVERAGE_CONFLICT.format(kind=scope_kind, id=scope_id, type=unit_type, one=one, other=other),
         "units",

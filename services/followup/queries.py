@@ -23,7 +23,7 @@ from services.followup.models import (
 )
 from services.followup.states import VISIT_CONCLUDED
 from shared.auth import Principal, Role
-from shared.errors import ApiError, NotFound
+from shared.errors import Invalid, NotFound
 from shared.states import values
 
 # -- scorecards ------------------------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ async def resolve_area(
     """The community or street asked for, if the caller oversees it; 404 otherwise (also for an area follow-up
     has no fact about, and for one outside the caller's remit: no existence leak)."""
     if bool(community_id) == bool(street_id):
-        raise ApiError(422, "one_area", texts.ONE_AREA, "community_id")
+        raise Invalid("one_area", texts.ONE_AREA, "community_id")
     level, area_id = ("community", community_id) if community_id else ("street", street_id)
     assert area_id is not None
     where = await _where_is(session, level, area_id)

@@ -30,7 +30,7 @@ from shared.contracts.followup import (
     VisitUnreached,
 )
 from shared.db import after_commit
-from shared.errors import ApiError, NotFound
+from shared.errors import Invalid, NotFound
 from shared.evidence import Evidence
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
@@ -234,7 +234,7 @@ async def record(
             max_unreached=settings.unreached_max_attempts,
         )
     except domain.ReadingRequired as exc:
-        raise ApiError(422, "reading_required", texts.READING_REQUIRED_UNREACHED, "room_temps_c") from exc
+        raise Invalid("reading_required", texts.READING_REQUIRED_UNREACHED, "room_temps_c") from exc
     # 测温拍照: the photos must be this worker's uploads, taken since the fix (else flagged for the task force).
     required = settings.photo_required_on_visit and body.reached
     if evidence is not None:

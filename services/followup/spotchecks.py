@@ -18,7 +18,7 @@ from services.followup.states import CASE, CASE_NOT_CLOSED, ROUND, SPOT_CHECK, C
 from shared.auth import Principal
 from shared.contracts.followup import CaseReopened, ReopenReason, SpotCheckRecorded, SpotCheckScheduled
 from shared.db import after_commit
-from shared.errors import ApiError, NotFound
+from shared.errors import Invalid, NotFound
 from shared.evidence import Evidence
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
@@ -29,9 +29,9 @@ def check_week(week: str, *, settings: FollowupSettings, at: datetime) -> tuple[
     try:
         start, end = domain.week_window(week, settings.zone)
     except ValueError as exc:
-        raise ApiError(422, "week_invalid", texts.WEEK_INVALID, "week") from exc
+        raise Invalid("week_invalid", texts.WEEK_INVALID, "week") from exc
     if end > at:
-        raise ApiError(422, "week_not_over", texts.WEEK_NOT_OVER, "week")
+        raise Invalid("week_not_over", texts.WEEK_NOT_OVER, "week")
     return start, end
 
 

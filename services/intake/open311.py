@@ -49,7 +49,7 @@ from services.intake.models import Building, Household, Report, ReportEvent
 from services.intake.public_text import mask_rooms
 from services.intake.states import OPEN311_CLOSED, Open311Status, open311_status
 from shared.contracts.common import Category, Channel
-from shared.errors import ApiError, refused_value
+from shared.errors import Refused, refused_value
 from shared.inputs import InputRefused, parse_datetime, web_url_refusal
 from shared.limits import retry_after
 from shared.states import values
@@ -401,7 +401,7 @@ async def create_request(
             raise Open311Error(400, texts.OPEN311_BAD_ATTRIBUTE.format(code="measured_temp_c"))
     try:
         building, household = await service.place(session, household_id, building_id)
-    except ApiError as exc:
+    except Refused as exc:
         raise Open311Error(400, texts.OPEN311_LOCATION_UNKNOWN) from exc
     media = params.get("media_url", "").strip()
     if media and web_url_refusal(media):

@@ -14,7 +14,7 @@ from services.intake import texts
 from services.intake.models import Area, Building, Household, Sensor
 from services.intake.schemas import RegistryIn
 from shared.contracts.common import place_label
-from shared.errors import ApiError
+from shared.errors import Invalid
 
 
 async def load_registry(session: AsyncSession, *, registry: RegistryIn) -> dict[str, int]:
@@ -34,9 +34,9 @@ async def load_registry(session: AsyncSession, *, registry: RegistryIn) -> dict[
         street = parents[community].parent_id if community in parents else None
         district = parents[street].parent_id if street in parents else None
         if community is None or street is None or district is None:
-            raise ApiError(422, "registry_incomplete", texts.REGISTRY_INCOMPLETE.format(id=b.id), "buildings")
+            raise Invalid("registry_incomplete", texts.REGISTRY_INCOMPLETE.format(id=b.id), "buildings")
         if b.grid_id not in parents or (b.substation_id is not None and b.substation_id not in parents):
-            raise ApiError(422, "unknown_area", texts.BUILDING_AREA_UNKNOWN.format(id=b.id), "buildings")
+            raise Invalid("unknown_area", texts.BUILDING_AREA_UNKNOWN.format(id=b.id), "buildings")
         values = b.model_dump() | {"community_id": community, "street_id": street, "district_id": district}
         await session.execute(
             insert(Building).values(**values).on_conflict_do_update(index_elements=[Building.id], set_=values)
@@ -45,7 +45,7 @@ async def load_registry(session: AsyncSession, *, registry: RegistryIn) -> dict[
     buildings = set((await session.scalars(select(Building.id))).all()) if registry.households else set()
     for h in registry.households:
         if h.building_id not in buildings:
-            raise ApiError(422, "unknown_building", texts.HOUSEHOLD_BUILDING_UNKNOWN.format(id=h.id), "households")
+            raise Invalid("unknown_building", texts.HOUSEHOLD_BUILDING_UNKNOWN.format(id=h.id), "households")
         values = h.model_dump()
         await session.execute(
             insert(Household).values(**values).on_conflict_do_update(index_elements=[Household.id], set_=values)
@@ -61,7 +61,7 @@ async def load_registry(session: AsyncSession, *, registry: RegistryIn) -> dict[
         )
         for s in registry.sensors:
             if s.household_id not in known:
-                raise ApiError(422, "unknown_household", texts.SENSOR_HOUSEHOLD_UNKNOWN.format(id=s.id), "sensors")
+                raise Invalid("unknown_household", texts.SENSOR_HOUSEHOLD_UNKNOWN.format(id=s.id), "sensors")
             await session.execute(
                 insert(Sensor)
                 .values(id=s.id, household_id=s.household_id)

@@ -22,7 +22,7 @@ from services.intake.schemas import ReadingIn
 from services.intake.states import ReportStatus
 from shared.contracts.common import Category, Channel
 from shared.db import after_commit
-from shared.errors import ApiError
+from shared.errors import ApiError, Invalid
 
 # A batch touches hundreds of rows: past the first statement (which opens the transaction through SQLAlchemy) the
 # work runs on the session's own asyncpg connection, in the same transaction, without per-row result wrapping.
@@ -78,8 +78,7 @@ async def ingest(
     for i, r in enumerate(readings):
         if r.measured_at > latest:
             # Stored, a reading from the future would be the sensor's latest and hide every real one until then.
-            raise ApiError(
-                422,
+            raise Invalid(
                 "in_future",
                 texts.IN_FUTURE.format(seconds=settings.max_clock_skew_seconds),
                 f"readings.{i}.measured_at",
@@ -93,7 +92,7 @@ async def ingest(
     known = {row.id: row for row in rows}
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise ApiError(422, "unknown_sensor", texts.SENSOR_UNKNOWN.format(ids=", ".join(unknown[:20])), "readings")
+        raise Invalid("unknown_sensor", texts.SENSOR_UNKNOWN.format(ids=", ".join(unknown[:20])), "readings")
     by_sensor: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     for r in readings:
         by_sensor[r.sensor_id].append((r.measured_at, r.temp_c))

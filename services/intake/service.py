@@ -30,7 +30,7 @@ from services.intake.states import ReportStatus, TimelineEntry
 from shared.auth import Principal, Role
 from shared.contracts.common import Category, Channel, Location, place_label
 from shared.db import after_commit
-from shared.errors import ApiError, NotFound
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.evidence import Evidence
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
@@ -64,16 +64,16 @@ async def place(
             )
         ).first()
         if row is None:
-            raise ApiError(422, "unknown_household", texts.HOUSEHOLD_UNKNOWN, "household_id")
+            raise Invalid("unknown_household", texts.HOUSEHOLD_UNKNOWN, "household_id")
         household, building = row
         if building_id and building_id != household.building_id:
-            raise ApiError(422, "household_not_in_building", texts.HOUSEHOLD_NOT_IN_BUILDING, "building_id")
+            raise Invalid("household_not_in_building", texts.HOUSEHOLD_NOT_IN_BUILDING, "building_id")
         return building, household
     if not building_id:
-        raise ApiError(422, "missing_place", texts.NEED_PLACE, "household_id")
+        raise Invalid("missing_place", texts.NEED_PLACE, "household_id")
     found = await session.get(Building, building_id)
     if found is None:
-        raise ApiError(422, "unknown_building", texts.BUILDING_UNKNOWN, "building_id")
+        raise Invalid("unknown_building", texts.BUILDING_UNKNOWN, "building_id")
     return found, None
 
 
@@ -121,7 +121,7 @@ async def report_from_grid(
             return existing, False
     building, household = await place(session, body.household_id, body.building_id)
     if building.grid_id != grid_id:
-        raise ApiError(403, "not_your_grid", texts.NOT_YOUR_GRID, "household_id")
+        raise Forbidden("not_your_grid", texts.NOT_YOUR_GRID, "household_id")
     if body.photo_refs:
         if evidence is None:
             raise ValueError("photos need the service's evidence store")

@@ -18,7 +18,7 @@ from shared.auth import Principal, Role
 from shared.contracts.common import Channel
 from shared.contracts.intake import HouseholdVisited
 from shared.db import after_commit
-from shared.errors import ApiError
+from shared.errors import Forbidden
 from shared.evidence import Evidence
 from shared.ids import new_id
 
@@ -39,7 +39,7 @@ async def log_visit(
     this worker's uploads (shared.evidence)."""
     building, household = await service.place(session, body.household_id, None)
     if building.grid_id != grid_id:
-        raise ApiError(403, "not_your_grid", texts.NOT_YOUR_GRID, "household_id")
+        raise Forbidden("not_your_grid", texts.NOT_YOUR_GRID, "household_id")
     assert household is not None
     visited_at = body.visited_at or at
     names = [household.resident_name] if household.resident_name else []
