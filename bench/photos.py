@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from bench.intake_common import Figures, drive, running_intake
 from deploy.field_photo import field_jpeg
+from services.intake.deps import IntakeContext
 from services.intake.models import Photo
 from shared.auth import Principal, Role, TokenIssuer
 from shared.evidence import Evidence
@@ -36,7 +37,9 @@ async def measure(total: int, concurrency: int) -> dict[str, Any]:
     token = TokenIssuer(DEV_AUTH_PRIVATE_KEY).issue(worker, ttl_seconds=3600)
     auth = {"Authorization": f"Bearer {token}"}
     async with running_intake("photos") as (app, http, _db):
-        evidence: Evidence = app.state.evidence
+        context: IntakeContext = app.state.context
+        assert context.evidence is not None
+        evidence: Evidence = context.evidence
         store: PhotoStore = evidence.store
         await store.ensure_bucket()
         keys: list[str] = [""] * total
@@ -51,10 +54,11 @@ async def measure(total: int, concurrency: int) -> dict[str, Any]:
                 keys[i] = grant["key"]
 
             uploaded = await drive(total, concurrency, grant_and_upload)
-        runtime = app.state.runtime
+        sessions = context.runtime.sessions
+        assert sessions is not None
 
         async def accept(i: int) -> None:
-            async with runtime.sessions() as session, session.begin():
+            async with sessions() as session, session.begin():
                 now = datetime.now(UTC)
                 await evidence.accept(
                     session, [keys[i]], principal=worker, subject=f"bench:{i}", case_id=None, window=(now, now)
@@ -75,7 +79,7 @@ async def measure(total: int, concurrency: int) -> dict[str, Any]:
         raw = await drive(total, concurrency, raw_put)
         for key in raw_keys:
             await store._call(store._s3.delete_object, Bucket=store.settings.bucket, Key=key)
-        async with runtime.sessions() as session, session.begin():  # the bucket is shared: leave nothing behind
+        async with sessions() as session, session.begin():  # the bucket is shared: leave nothing behind
             await evidence.forget(session, select(Photo.key).where(Photo.key.in_(keys)), limit=total)
     return {
         "photos": total,
