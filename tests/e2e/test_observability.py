@@ -11,7 +11,7 @@ moment; the dashboards' queries are evaluated afterwards, with all services stil
 - dispatch's inbox locked while a complaint and 150 malformed messages arrive: the lag grows
   (ConsumerLagGrowing); once released the malformed ones are dead-lettered (DeadLettersArrived);
 - an outbox row two minutes old that the relay cannot claim (OutboxOldestUnsent), and one it cannot publish
-  (OutboxRelayFailing);
+  (OutboxRelayFailing; its relay, a background job, fails step after step: BackgroundJobFailing);
 - followup stopped at the end (ServiceDown).
 """
 
@@ -281,6 +281,8 @@ class Scenario:
             row_id = await insert_outbox_row(conn, self.topics, "{}", age=timedelta(0))
             try:
                 await asyncio.to_thread(self.fires, "OutboxRelayFailing", {"service": "followup"})
+                where = {"service": "followup", "loop": "outbox-relay"}
+                await asyncio.to_thread(self.fires, "BackgroundJobFailing", where)
             finally:
                 await conn.execute("DELETE FROM outbox WHERE id = $1", row_id)
         finally:
@@ -384,6 +386,7 @@ def test_alerts_name_what_was_broken(observed: Observed) -> None:
     assert {"unit_type": "heating_company"} in series("SlaBreachRateHigh")
     assert {"service": "intake"} in series("OutboxOldestUnsent")
     assert {"service": "followup"} in series("OutboxRelayFailing")
+    assert {"service": "followup", "loop": "outbox-relay"} in series("BackgroundJobFailing")
     assert any(m["job"] == "followup" for m in series("ServiceDown"))
     assert any(m["service"] == "dispatch" and m["reason"] == "malformed" for m in series("DeadLettersArrived"))
     lag = {s["metric"]["service"]: float(s["value"][1]) for s in observed.firing["ConsumerLagGrowing"]}
