@@ -1,190 +1,39 @@
-"""Photo evidence in S3-compatible object storage (S3Proxy locally; MinIO, Ceph RGW or a cloud's OSS / COS / OBS in
-S3 mode in production), and the pure checks a photo goes through.
-
-The life of a photo:
-
-1. ``presign_upload`` hands the phone a short-lived presigned POST for one new key under ``uploads/``, its policy
-   limited to one image type and a size range.
-2. The action that names the photo calls ``inspect``: the object exists, is not too large, is really the image type it
-   was declared as (magic bytes, then Pillow must decode it), was stored before its grant expired, and its EXIF
-   capture time is read. ``taken_outside`` then tells whether it was taken outside the action's window.
-3. ``publish`` writes what may be shown: a re-encoded JPEG with no EXIF at all (no GPS: these are residents' homes)
-   and a thumbnail. Originals are never served: ``presign_get`` signs only published keys.
-4. ``delete`` removes a photo's three objects (for the retention job).
-
-The pure checks live in ``shared.photo_checks``. The store does not trust the POST policy to have been enforced:
-S3Proxy 2.6.0 checks the policy's signature but none of its conditions (expiry, size, key, type), so ``inspect``
-checks size, type and upload time itself.
-
-boto3 is synchronous: every S3 call and every image decode runs in a worker thread (``asyncio.to_thread``) so the
-event loop is never blocked. An S3 that cannot be reached, or answers 5xx, raises ``StoreUnavailable`` (for a 503
-with Retry-After); the other refusals are ``PhotoNotFound``, ``PhotoTooLarge``, ``PhotoWrongType`` and
-``UploadExpired``, errors by meaning that the HTTP layer maps to statuses.
-"""
+"""``PhotoStore``: photos in one bucket of an S3-compatible server. Presigned uploads, the checks of an upload
+(``inspect``), the published copy and thumbnail (``publish``), presigned downloads of published copies and deletion;
+every blocking call in a worker thread."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
-import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from shared.photo_checks import (
     ImageType,
-    PhotoError,
     PhotoNotFound,
-    PhotoRefused,
     PhotoTooLarge,
     PhotoWrongType,
     StoreUnavailable,
     UploadExpired,
     decode,
     render,
-    sniff,
-    taken_outside,
 )
+from shared.photos.records import _SERVED_KEY, PhotoInfo, Published, UploadGrant, published_keys
+from shared.photos.settings import PhotoStoreSettings
 
-__all__ = [
-    "DEV_S3_ACCESS_KEY",
-    "DEV_S3_SECRET_KEY",
-    "ImageType",
-    "PhotoError",
-    "PhotoInfo",
-    "PhotoNotFound",
-    "PhotoRefused",
-    "PhotoStore",
-    "PhotoStoreSettings",
-    "PhotoTooLarge",
-    "PhotoWrongType",
-    "Published",
-    "StoreUnavailable",
-    "UploadExpired",
-    "UploadGrant",
-    "sniff",
-    "taken_outside",
-]
-
-# The local stack's S3Proxy (deploy/local/stack: S3_IDENTITY / S3_CREDENTIAL).
-DEV_S3_ACCESS_KEY = "heat-dev"
-DEV_S3_SECRET_KEY = "heat-dev-secret-change-me"
-
-T = TypeVar("T")
-
-
-class PhotoStoreSettings(BaseModel):
-    """Where photos live and the limits they are held to; a fragment a service's settings embed
-    (e.g. ``photos: PhotoStoreSettings = PhotoStoreSettings()``)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    endpoint_url: str = Field(default="http://127.0.0.1:19000", description="The S3 endpoint (scheme, host, port).")
-    # Where phones and browsers reach the same store, when not at ``endpoint_url`` (a service inside a cluster or a
-    # compose network talks to http://s3:9000, a phone to https://photos.example.gov.cn): presigned URLs are signed
-    # for this host. None: ``endpoint_url``.
-    public_endpoint_url: str | None = None
-    region: str = "us-east-1"
-    bucket: str = "heat-photos"
-    access_key_id: str = DEV_S3_ACCESS_KEY
-    secret_access_key: SecretStr = SecretStr(DEV_S3_SECRET_KEY)
-    # Path style (http://host/bucket/key) works with every S3 server; virtual-host style needs DNS for each bucket.
-    addressing_style: Literal["path", "virtual"] = "path"
-    # The phone sends a JPEG shrunk to at most 1600 px, well under 2 MiB; the limit leaves room for a PNG.
-    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    # A decoded image larger than this is refused before it is decoded (a small file can hold a huge image).
-    max_pixels: int = Field(default=40_000_000, ge=1)
-    upload_ttl_seconds: int = Field(default=300, ge=1, le=3600)
-    download_ttl_seconds: int = Field(default=300, ge=1, le=3600)
-    published_max_px: int = Field(default=1600, ge=64)
-    thumbnail_px: int = Field(default=320, ge=16)
-    jpeg_quality: int = Field(default=85, ge=30, le=95)
-    # How far S3's clock may run ahead of ours when an upload's time is compared with its grant's expiry.
-    clock_skew_seconds: float = Field(default=5.0, ge=0)
-    # EXIF times carry no zone unless the camera wrote OffsetTimeOriginal; phones write the local time.
-    camera_timezone: str = "Asia/Shanghai"
-    connect_timeout_seconds: float = Field(default=2.0, gt=0)
-    read_timeout_seconds: float = Field(default=10.0, gt=0)
-    # What a 503 answers in Retry-After when S3 cannot be reached.
-    retry_after_seconds: int = Field(default=30, ge=1)
-
-    @field_validator("camera_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    def refuse_placeholders(self) -> None:
-        """Production must not run on the local stack's credentials."""
-        secret = self.secret_access_key.get_secret_value()
-        if "change-me" in secret or len(secret) < 16 or self.access_key_id == DEV_S3_ACCESS_KEY:
-            raise ValueError("the photo store's S3 credentials are the local stack's placeholders; set real ones")
-
-
-# An upload's key: uploads/<32 hex>. Its published copies share the id.
-_UPLOAD_KEY = re.compile(r"^uploads/([0-9a-f]{32})$")
-_SERVED_KEY = re.compile(r"^(published|thumbs)/[0-9a-f]{32}\.jpg$")
 # What a 5xx or throttling answer of S3 is called: the store is unavailable, not the request wrong.
 _UNAVAILABLE_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "503", "500", "502", "504"}
 
-
-@dataclass(frozen=True)
-class UploadGrant:
-    """A presigned POST for one photo: the phone sends ``fields`` plus the file (form field ``file``, last) to
-    ``url``. ``key`` names the photo in the action; keep ``expires_at`` to pass to ``inspect(not_after=…)``."""
-
-    key: str
-    url: str
-    fields: dict[str, str]
-    content_type: ImageType
-    max_bytes: int
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class PhotoInfo:
-    """What ``inspect`` found: an upload that may be accepted."""
-
-    key: str
-    size: int
-    content_type: ImageType
-    width: int
-    height: int
-    taken_at: datetime | None  # EXIF DateTimeOriginal, timezone-aware; None if the photo does not say
-    uploaded_at: datetime
-
-
-@dataclass(frozen=True)
-class Published:
-    """The copies of a photo that may be shown: no EXIF, re-encoded as JPEG."""
-
-    key: str
-    image_key: str
-    thumbnail_key: str
-    width: int
-    height: int
-    thumbnail_width: int
-    thumbnail_height: int
-
-
-def published_keys(key: str) -> tuple[str, str]:
-    """The served image and thumbnail keys of an upload key."""
-    m = _UPLOAD_KEY.match(key)
-    if m is None:
-        raise PhotoNotFound(f"{key!r} is not a photo key this store hands out")
-    return f"published/{m[1]}.jpg", f"thumbs/{m[1]}.jpg"
+T = TypeVar("T")
 
 
 class PhotoStore:
