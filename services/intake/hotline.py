@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from services.intake import domain, metrics, service, texts
+from services.intake import domain, metrics, registry, service, texts
 from services.intake.complaint import Complaint
 from services.intake.config import HOTLINE, IntakeSettings
 from services.intake.models import HotlineCallback, HotlineReplay, Report
@@ -142,7 +142,7 @@ async def receive_order(
     if existing is not None:
         after_commit(session, metrics.DUPLICATES.labels(Channel.HOTLINE_12345.value).inc)
         return existing, False
-    building, household = await service.place(session, order.household_id, order.building_id)
+    building, household = await registry.place(session, order.household_id, order.building_id)
     return await service.accept(
         session,
         intake,

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from services.intake import hotline, open311, service
-from services.intake.api import router
+from services.intake.api import admin, grid, reports, sensors
+from services.intake.api import hotline as hotline_api
 from services.intake.config import IntakeSettings
 from services.intake.consumers import handlers
 from services.intake.deps import IntakeContext
@@ -79,7 +80,17 @@ def create_app(
         runtime,
         title="供暖诉求受理 · intake",
         description="Every channel in: grid one-tap reports, 12345 orders, Open311, sensors, the visit ledger.",
-        routers=[router, open311.router, photo_router(Role.GRID_WORKER)],
+        # In this order: the OpenAPI document lists the paths as they are included.
+        routers=[
+            grid.router,
+            reports.router,
+            hotline_api.router,
+            sensors.router,
+            admin.router,
+            hotline_api.callbacks,
+            open311.router,
+            photo_router(Role.GRID_WORKER),
+        ],
         body_limits={"/v1/sensor-readings": settings.sensor_max_body_bytes},
         context=IntakeContext(
             runtime=runtime,

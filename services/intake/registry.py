@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from services.intake import texts
 from services.intake.models import Area, Building, Household, Sensor
 from services.intake.schemas import RegistryIn
-from shared.contracts.common import place_label
+from shared.contracts.common import Location, place_label
 from shared.errors import Invalid
 
 
@@ -145,3 +145,52 @@ def _natural(text: str) -> tuple[int, str]:
     """Rooms in the order of their numbers (2 before 10); names without a number after."""
     digits = "".join(c for c in text if c.isascii() and c.isdigit())
     return (int(digits) if digits else 1 << 30, text)
+
+
+# -- the registry's answers: where a report is ------------------------------------------------------------------
+
+
+async def place(
+    session: AsyncSession, household_id: str | None, building_id: str | None
+) -> tuple[Building, Household | None]:
+    """The registry entries a report names. Unknown ids are the caller's error, never a guess."""
+    if household_id:
+        row = (
+            await session.execute(
+                select(Household, Building)
+                .join(Building, Building.id == Household.building_id)
+                .where(Household.id == household_id)
+            )
+        ).first()
+        if row is None:
+            raise Invalid("unknown_household", texts.HOUSEHOLD_UNKNOWN, "household_id")
+        household, building = row
+        if building_id and building_id != household.building_id:
+            raise Invalid("household_not_in_building", texts.HOUSEHOLD_NOT_IN_BUILDING, "building_id")
+        return building, household
+    if not building_id:
+        raise Invalid("missing_place", texts.NEED_PLACE, "household_id")
+    found = await session.get(Building, building_id)
+    if found is None:
+        raise Invalid("unknown_building", texts.BUILDING_UNKNOWN, "building_id")
+    return found, None
+
+
+async def location_of(session: AsyncSession, building: Building, household: Household | None) -> Location:
+    compound = await session.get(Area, building.compound_id)
+    return Location(
+        place_name=place_label(
+            compound.name if compound else "",
+            building.name,
+            household.unit_no if household else None,
+            household.room if household else None,
+        ),
+        district_id=building.district_id,
+        street_id=building.street_id,
+        community_id=building.community_id,
+        grid_id=building.grid_id,
+        compound_id=building.compound_id,
+        building_id=building.id,
+        household_id=household.id if household else None,
+        substation_id=building.substation_id,
+    )

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import domain, metrics, service, texts
+from services.intake import domain, metrics, registry, service, texts
 from services.intake.complaint import Complaint
 from services.intake.models import HouseholdVisit
 from services.intake.schemas import VisitIn, VisitSummaryOut
@@ -37,7 +37,7 @@ async def log_visit(
 ) -> tuple[HouseholdVisit, bool]:
     """Record a visit and turn its findings into reports. Returns (visit, created). The findings' photos must be
     this worker's uploads (shared.evidence)."""
-    building, household = await service.place(session, body.household_id, None)
+    building, household = await registry.place(session, body.household_id, None)
     if building.grid_id != grid_id:
         raise Forbidden("not_your_grid", texts.NOT_YOUR_GRID, "household_id")
     assert household is not None
@@ -115,7 +115,7 @@ async def log_visit(
         HouseholdVisited(
             visit_id=visit.id,
             grid_worker_id=grid_worker_id,
-            location=await service.location_of(session, building, household),
+            location=await registry.location_of(session, building, household),
             visited_at=visited_at,
             residents_reached=body.residents_reached,
             measured_temp_c=body.measured_temp_c,

@@ -11,10 +11,11 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 
-from services.intake import open311, public_text
+from services.intake import public_text
 from services.intake.config import DEV_HOTLINE_INTEGRATION, DEV_HOTLINE_SECRET, DEV_OPEN311_KEY
 from services.intake.hotline import signed_headers
 from services.intake.models import Report, ReportEvent
+from services.intake.open311 import routes
 from tests.integration.conftest import Loop
 
 HOUSEHOLD, BUILDING = "H-LK-1-101", "B-LK-1"
@@ -90,7 +91,7 @@ async def test_an_unknown_call_a_wrong_method_and_a_failure_answer_in_the_spec_f
     async def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("the list broke")
 
-    monkeypatch.setattr(open311, "list_requests", broken)
+    monkeypatch.setattr(routes, "list_requests", broken)  # what the route calls
     _problem(await http.get(f"/open311/v2/requests.{fmt}"), fmt, 500)
 
 

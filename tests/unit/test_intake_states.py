@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from services.intake import domain, texts
-from services.intake.api import _CALLBACK_STATES, _assigned
+from services.intake.api.hotline import _CALLBACK_STATES
+from services.intake.api.reports import _assigned
 from services.intake.hotline import CALLBACK
 from services.intake.models import HotlineCallback, Report
 from services.intake.open311 import request_view, to_xml

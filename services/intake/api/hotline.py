@@ -1,0 +1,160 @@
+"""The 12345 hotline: its signed work orders and their status (``router``), and for admin the queue of callbacks
+to the platform (``callbacks``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake import domain, hotline, service, texts
+from services.intake.api.common import CountQuery, IdQuery, OrderQuery, Session, inline_schema
+from services.intake.deps import clock_of as _clock
+from services.intake.deps import intake_of as _intake
+from services.intake.deps import limits_of as _limits
+from services.intake.deps import settings_of as _settings
+from services.intake.schemas import (
+    CallbackOut,
+    HotlineOrderIn,
+    HotlineOrderOut,
+    RedriveOut,
+    ReportEventOut,
+)
+from services.intake.states import CallbackState, TimelineEntry
+from shared.errors import responses
+from shared.http.security import AdminOnly
+
+router = APIRouter()
+callbacks = APIRouter()
+
+
+async def _order_out(session: AsyncSession, report: Any) -> HotlineOrderOut:
+    events = await service.timeline(session, report_id=report.id)
+    return HotlineOrderOut(
+        order_no=report.order_no,
+        report_id=report.id,
+        status=report.status,
+        status_text=texts.HOTLINE_STATUS_TEXT.get(report.status, domain.STATUS_NOTES.get(report.status, "")),
+        case_id=report.case_id,
+        category=report.category,
+        priority=report.priority,
+        grouped=any(e.status == TimelineEntry.GROUPED for e in events),
+        timeline=[ReportEventOut.model_validate(e) for e in events],
+    )
+
+
+_ORDER_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(HotlineOrderIn)}}},
+    "parameters": [
+        {"name": hotline.HEADER_INTEGRATION, "in": "header", "required": True, "schema": {"type": "string"}},
+        {"name": hotline.HEADER_TIMESTAMP, "in": "header", "required": True, "schema": {"type": "string"}},
+        {"name": hotline.HEADER_SIGNATURE, "in": "header", "required": True, "schema": {"type": "string"}},
+    ],
+}
+
+
+@router.post(
+    "/hotline/v1/orders",
+    response_model=HotlineOrderOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["12345"],
+    openapi_extra=_ORDER_BODY,
+    responses={200: {"description": "The order number was seen before: its report"}, **responses(401, 409, 422, 429)},
+)
+async def hotline_order(request: Request, response: Response, session: Session) -> HotlineOrderOut:
+    """A 12345 work order, signed: HMAC-SHA256 over ``timestamp + "." + body`` (see the hotline module)."""
+    body = await request.body()
+    integration_id = await hotline.authenticate(
+        request, session, settings=_settings(request), clock=_clock(request), limits=_limits(request), signed=body
+    )
+    order = hotline.parse_order(body)
+    report, created = await hotline.receive_order(
+        session, _intake(request), integration_id=integration_id, order=order, at=_clock(request).now()
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return await _order_out(session, report)
+
+
+@router.get(
+    "/hotline/v1/orders/{order_no}",
+    response_model=HotlineOrderOut,
+    tags=["12345"],
+    openapi_extra={"parameters": _ORDER_BODY["parameters"]},
+    responses=responses(401, 404, 409, 422, 429),
+)
+async def hotline_order_status(order_no: str, request: Request, session: Session) -> HotlineOrderOut:
+    """An order's status and timeline, signed like a POST with the request path in place of the body."""
+    # The path as sent (percent-encoded), not as decoded: a client signs the bytes it sends, like a POST's body.
+    path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string", b"")
+    signed = path + (b"?" + query if query else b"")
+    integration_id = await hotline.authenticate(
+        request,
+        session,
+        settings=_settings(request),
+        clock=_clock(request),
+        limits=_limits(request),
+        signed=signed,
+    )
+    report = await hotline.find_order(session, integration_id=integration_id, order_no=order_no)
+    return await _order_out(session, report)
+
+
+# -- the callback queue (admin) ---------------------------------------------------------------------------------
+
+
+# The ``state`` filter's pattern, ``^(pending|delivered|dead)$``: a plain string in the OpenAPI document, not an enum.
+_CALLBACK_STATES = f"^({'|'.join(CallbackState)})$"
+
+
+@callbacks.get(
+    "/admin/hotline/callbacks",
+    response_model=list[CallbackOut],
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=responses(401, 422),
+)
+async def list_callbacks(
+    session: Session,
+    state: Annotated[str | None, Query(pattern=_CALLBACK_STATES)] = None,
+    integration_id: IdQuery = None,
+    order_no: OrderQuery = None,
+    limit: CountQuery = 100,
+) -> list[CallbackOut]:
+    """The 12345 callback queue: pending, delivered and dead (parked after bounded retries)."""
+    rows = await hotline.list_callbacks(
+        session, state=state, integration_id=integration_id, order_no=order_no, limit=limit
+    )
+    return [CallbackOut.model_validate(r) for r in rows]
+
+
+@callbacks.post(
+    "/admin/hotline/callbacks/{callback_id}/redrive",
+    response_model=CallbackOut,
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=responses(401, 404, 409, 422),
+)
+async def redrive_callback(callback_id: int, request: Request, session: Session) -> CallbackOut:
+    """Send a dead callback again (its order's later callbacks follow once it is delivered)."""
+    row = await hotline.redrive(session, callback_id=callback_id, at=_clock(request).now())
+    return CallbackOut.model_validate(row)
+
+
+@callbacks.post(
+    "/admin/hotline/callbacks/redrive",
+    response_model=RedriveOut,
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=responses(401, 422),
+)
+async def redrive_callbacks(
+    request: Request, session: Session, integration_id: IdQuery = None, order_no: OrderQuery = None
+) -> RedriveOut:
+    """Send every dead callback again (optionally of one integration or order)."""
+    count = await hotline.redrive_dead(
+        session, integration_id=integration_id, order_no=order_no, at=_clock(request).now()
+    )
+    return RedriveOut(redriven=count)

@@ -1,0 +1,54 @@
+"""Sensor gateways: batches of room-temperature readings (header ``X-Api-Key``)."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import APIRouter, Request
+
+from services.intake import sensors, texts
+from services.intake.api.common import Session, inline_schema, parse_body
+from services.intake.deps import clock_of as _clock
+from services.intake.deps import intake_of as _intake
+from services.intake.deps import settings_of as _settings
+from services.intake.schemas import (
+    ReadingsIn,
+    ReadingsOut,
+)
+from shared.db import retry_races
+from shared.errors import ApiError, responses
+
+router = APIRouter()
+
+
+def _gateway(request: Request) -> str:
+    given = request.headers.get("x-api-key", "").encode()
+    for gateway_id, key in (_settings(request).sensor_gateway_keys or {}).items():
+        if given and hmac.compare_digest(given, key.get_secret_value().encode()):
+            return str(gateway_id)
+    raise ApiError(401, "unauthenticated", texts.SENSOR_UNAUTHORIZED, "X-Api-Key")
+
+
+_READINGS_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(ReadingsIn)}}}
+}
+
+
+@router.post(
+    "/v1/sensor-readings",
+    response_model=ReadingsOut,
+    tags=["sensors"],
+    openapi_extra=_READINGS_BODY,
+    responses=responses(401, 422),
+)
+async def sensor_readings(request: Request, session: Session) -> ReadingsOut:
+    """A batch of room-temperature readings from a sensor gateway (header ``X-Api-Key``)."""
+    _gateway(request)
+    # Parsed straight from the bytes by pydantic (thousands of readings): same 422 shape as every other body.
+    body = parse_body(ReadingsIn, await request.body())
+    at = _clock(request).now()
+    stored, raised = await retry_races(
+        session,
+        lambda: sensors.ingest(session, _intake(request), readings=body.readings, settings=_settings(request), at=at),
+    )
+    return ReadingsOut(stored=stored, reports=raised)
