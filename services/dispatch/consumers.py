@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import service
+from services.dispatch import opening, verdicts
 from shared.clock import TimeSource
 from shared.consumer import PermanentError
 from shared.contracts.followup import CaseClosed, CaseReopened
@@ -21,17 +21,17 @@ UNKNOWN_CASE = "no case of dispatch has the case_id of this event"
 
 def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource) -> Handlers:
     async def on_complaint(session: AsyncSession, _: Envelope, event: ComplaintReported) -> None:
-        await service.open_case(session, writer, complaint=event, at=clock.now())
+        await opening.open_case(session, writer, complaint=event, at=clock.now())
 
     async def on_reopened(session: AsyncSession, _: Envelope, event: CaseReopened) -> None:
         try:
-            await service.start_round(session, writer, reopened=event, at=clock.now())
+            await verdicts.start_round(session, writer, reopened=event, at=clock.now())
         except NotFound as exc:
             raise PermanentError("unknown_case", UNKNOWN_CASE) from exc
 
     async def on_closed(session: AsyncSession, _: Envelope, event: CaseClosed) -> None:
         try:
-            await service.close(session, closed=event)
+            await verdicts.close(session, closed=event)
         except NotFound as exc:
             raise PermanentError("unknown_case", UNKNOWN_CASE) from exc
 

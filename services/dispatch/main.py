@@ -10,8 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import accounts, console, escalation, field, rules
-from services.dispatch.api import router
+from services.dispatch import accounts, admin_api, assignee_api, console, escalation, field, oversight_api, rules
 from services.dispatch.clocks import timer_kind
 from services.dispatch.config import DispatchSettings
 from services.dispatch.consumers import handlers
@@ -100,7 +99,9 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
         title="供暖诉求调度 · dispatch",
         description="网格吹哨、部门报到: cases, assignments on the clock, the escalation chain, 退单 and 延期.",
         routers=[
-            router,
+            assignee_api.router,
+            oversight_api.router,
+            admin_api.router,
             accounts.router,
             console.router,
             field.router,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import facts, service
+from services.followup import facts, scheduling
 from services.followup.config import FollowupSettings
 from services.followup.models import token_versions
 from shared import revocations
@@ -31,7 +31,7 @@ from shared.runtime import Handlers
 
 def handlers(settings: FollowupSettings, writer: OutboxWriter) -> Handlers:
     async def on_resolved(session: AsyncSession, _: Envelope, e: CaseResolved) -> None:
-        await service.schedule(session, writer, resolved=e, settings=settings)
+        await scheduling.schedule(session, writer, resolved=e, settings=settings)
 
     async def on_opened(session: AsyncSession, _: Envelope, e: CaseOpened) -> None:
         await facts.case_opened(session, e)

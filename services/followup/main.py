@@ -11,8 +11,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import domain, service, spotchecks
-from services.followup.api import router
+from services.followup import domain, reports_api, scheduling, spotchecks, spotchecks_api, visits_api
 from services.followup.config import FollowupSettings
 from services.followup.consumers import handlers
 from services.followup.deps import FollowupContext
@@ -45,7 +44,7 @@ def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSourc
     assert isinstance(settings, FollowupSettings) and runtime.sessions is not None
 
     async def visit_due(session: AsyncSession, row: Row[Any], now: datetime) -> None:
-        await service.visit_overdue(session, writer, visit_id=row.ref, now=now)
+        await scheduling.visit_overdue(session, writer, visit_id=row.ref, now=now)
 
     async def weekly_draw(session: AsyncSession, row: Row[Any], now: datetime) -> None:
         week = row.ref
@@ -59,7 +58,7 @@ def timer_engine(runtime: ServiceRuntime, writer: OutboxWriter, clock: TimeSourc
         service=settings.service_name,
         sessions=runtime.sessions,
         timers=timers,
-        handlers={service.VISIT_DUE: visit_due, SPOT_CHECK_DRAW: weekly_draw},
+        handlers={scheduling.VISIT_DUE: visit_due, SPOT_CHECK_DRAW: weekly_draw},
         clock=clock,
         batch_size=settings.timer_batch_size,
         poll_seconds=settings.timer_poll_seconds,
@@ -117,7 +116,12 @@ def create_app(settings: FollowupSettings | None = None, clock: TimeSource | Non
         title="供暖诉求回访 · followup",
         description="24-hour return visits, the verdict that closes or reopens a case, weekly spot-checks, "
         "unit scorecards and the daily and season reports.",
-        routers=[router, photo_router(Role.GRID_WORKER, Role.TASK_FORCE)],
+        routers=[
+            visits_api.router,
+            spotchecks_api.router,
+            reports_api.router,
+            photo_router(Role.GRID_WORKER, Role.TASK_FORCE),
+        ],
         context=FollowupContext(
             runtime=runtime,
             settings=settings,

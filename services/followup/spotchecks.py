@@ -13,8 +13,8 @@ from services.followup import domain, metrics, texts
 from services.followup.config import FollowupSettings
 from services.followup.models import CaseFact, Round, SpotCheck, SpotCheckDraw
 from services.followup.schemas import SpotCheckIn
-from services.followup.service import in_scope
 from services.followup.states import CASE, CASE_NOT_CLOSED, ROUND, SPOT_CHECK, CaseStatus, RoundOutcome, SpotCheckStatus
+from services.followup.visits import in_scope
 from shared.auth import Principal
 from shared.contracts.followup import CaseReopened, ReopenReason, SpotCheckRecorded, SpotCheckScheduled
 from shared.db import after_commit

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from deploy.seed import registry
+from services.dispatch import opening, rules
 from services.dispatch import registry as units_registry
-from services.dispatch import rules, service
 from services.dispatch.domain import load_rules
 from services.dispatch.main import MIGRATIONS
 from services.dispatch.models import outbox, timers
@@ -76,7 +76,7 @@ class Backlog:
                     reporter_kind="grid_worker",
                     reported_at=long_ago,
                 )
-                await service.open_case(s, writer, complaint=complaint, at=long_ago)
+                await opening.open_case(s, writer, complaint=complaint, at=long_ago)
 
     async def hold_until(self, seconds: float) -> None:
         """Keep every due timer back until the replicas are up, so they race for the same rows."""

@@ -53,7 +53,7 @@ async def test_scripts_and_styles_are_served_with_their_types_and_nothing_else_i
     assert "content-security-policy" in js.headers
     css = await http.get("/console/console.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
-    for path in ("/console/console.py", "/console/..%2Fconsole.py", "/console/%2e%2e/api.py", "/console/nope.js"):
+    for path in ("/console/console.py", "/console/..%2Fconsole.py", "/console/%2e%2e/main.py", "/console/nope.js"):
         assert (await http.get(path)).status_code == 404, path
     config = await http.get("/console/config.json")
     assert config.json() == {"followup_url": "http://127.0.0.1:8003"}

@@ -52,7 +52,7 @@ async def test_only_shipped_files_are_served_with_their_types(http: httpx.AsyncC
         r = await http.get(path)
         assert r.status_code == 200 and r.headers["content-type"].startswith(kind), path
         assert "content-security-policy" in r.headers
-    for path in ("/field/README.md", "/field/..%2Ffield.py", "/field/%2e%2e/api.py", "/field/nope.js"):
+    for path in ("/field/README.md", "/field/..%2Ffield.py", "/field/%2e%2e/main.py", "/field/nope.js"):
         assert (await http.get(path)).status_code == 404, path
     config = await http.get("/field/config.json")
     assert config.json() == {

@@ -217,7 +217,7 @@ def test_the_groupings() -> None:
 def test_a_round_decided_by_its_visits_moves_to_that_decision(decision: RoundOutcome) -> None:
     statuses = [V.CLOSED.value] if decision is R.CLOSED else [V.CLOSED.value, V.REOPENED.value, V.PENDING.value]
     assert round_outcome(statuses) is decision
-    action = "reopen" if decision is R.REOPENED else "close"  # as services.followup.service decides a round
+    action = "reopen" if decision is R.REOPENED else "close"  # as services.followup.recording decides a round
     assert ROUND.move(action, R.PENDING.value) is decision
 
 

@@ -1,4 +1,6 @@
-"""Dispatch use cases. Each takes the session of one transaction; the caller commits.
+"""An assignee's actions on its assignment: 签收 (sign in), 到场 (arrive), progress notes, 办结 (resolve: the case
+awaits its return visit once every part of the round is done) and 退单 (hand back: the case is routed again
+without it, or supervised after too many bounces). Each takes the session of one transaction; the caller commits.
 
 Who acts on an assignment (``Actor``): a unit on its own assignments; a grid worker on the minor cases of
 its grid; the street task force on the complex cases of its street.
@@ -12,103 +14,29 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import domain, metrics, texts
-from services.dispatch.access import actor_name, get_for_actor, may_supervise
+from services.dispatch import domain, metrics
+from services.dispatch.access import actor_name, get_for_actor
 from services.dispatch.clocks import kinds
 from services.dispatch.domain import Clock
 from services.dispatch.escalation import supervise
-from services.dispatch.models import (
-    Assignment,
-    Case,
-    CaseReport,
-    timers,
-)
-from services.dispatch.routing import Assignee, assign, round_assignments, route
+from services.dispatch.models import Assignment, Case, CaseReport, timers
+from services.dispatch.routing import assign, round_assignments, route
 from services.dispatch.rules import current_rules
-from services.dispatch.states import ASSIGNMENT, CASE, OPEN, SETTLED_OUT, AssignmentStatus, CaseStatus
+from services.dispatch.states import ASSIGNMENT, OPEN, SETTLED_OUT, AssignmentStatus, CaseStatus
 from services.dispatch.timeline import Happened, timeline
 from shared import timers as durable
 from shared.auth import Principal
-from shared.contracts.common import Category, Location, Priority, Tier, UnitType
+from shared.contracts.common import Category, Location, Priority, UnitType
 from shared.contracts.dispatch import (
     AssignmentArrived,
     AssignmentResolved,
     AssignmentReturned,
     AssignmentSignedIn,
-    CaseOpened,
     CaseResolved,
-    CaseRetiered,
-    CaseRoundStarted,
 )
-from shared.contracts.followup import CaseClosed, CaseReopened, ReopenReason
-from shared.contracts.intake import ComplaintReported
 from shared.db import after_commit
-from shared.errors import NotFound
 from shared.evidence import Evidence
-from shared.ids import new_id
 from shared.outbox import OutboxWriter
-
-# -- the whistle ---------------------------------------------------------------------------------------
-
-
-async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: ComplaintReported, at: datetime) -> Case:
-    """Open a case for a complaint and convene whoever the rules say serves its place (吹哨)."""
-    existing = await session.scalar(select(CaseReport).where(CaseReport.report_id == complaint.report_id))
-    if existing is not None:
-        found = await session.get(Case, existing.case_id)
-        assert found is not None
-        return found
-    _, rules = await current_rules(session)
-    loc = complaint.location
-    tier = domain.tier_for(rules, complaint.category)
-    case = Case(
-        id=new_id("C"),
-        status=CaseStatus.OPENED,
-        tier=tier.value,
-        category=complaint.category.value,
-        priority=complaint.priority.value,
-        priority_resident=complaint.priority_resident,
-        location=loc.model_dump(mode="json"),
-        district_id=loc.district_id,
-        street_id=loc.street_id,
-        household_id=loc.household_id,
-        round=1,
-        redo_count=0,
-        bounce_count=0,
-        supervised=False,
-        opened_at=at,
-    )
-    session.add(case)
-    session.add(CaseReport(case_id=case.id, report_id=complaint.report_id))
-    await session.flush()
-    timeline(
-        session,
-        case.id,
-        Happened.REPORTED,
-        complaint.reporter_kind,
-        complaint.reported_at,
-        report_id=complaint.report_id,
-        channel=complaint.channel.value,
-    )
-    timeline(session, case.id, Happened.OPENED, "dispatch", at, tier=tier.value, priority=case.priority)
-    after_commit(session, metrics.CASES_OPENED.labels(loc.district_id, complaint.category.value, tier.value).inc)
-    await writer.emit(
-        session,
-        CaseOpened(
-            case_id=case.id,
-            report_ids=[complaint.report_id],
-            category=complaint.category,
-            priority=complaint.priority,
-            tier=tier,
-            priority_resident=complaint.priority_resident,
-            location=loc,
-            opened_at=at,
-        ),
-        key=case.id,
-        at=at,
-    )
-    await assign(session, writer, rules, case, await route(session, rules, case), at)
-    return case
 
 
 async def sign_in(
@@ -249,7 +177,7 @@ async def _resolve_case_if_done(session: AsyncSession, writer: OutboxWriter, cas
     )
 
 
-# -- 退单 and supervision -----------------------------------------------------------------------------------
+# -- 退单 ---------------------------------------------------------------------------------------------------------
 
 
 async def return_assignment(
@@ -318,102 +246,3 @@ async def return_assignment(
     if not replacement and not others:
         case.status = CaseStatus.UNROUTED
     return a
-
-
-# -- re-tiering -------------------------------------------------------------------------------------------
-
-
-async def retier(
-    session: AsyncSession, writer: OutboxWriter, *, case_id: str, principal: Principal, tier: Tier, at: datetime
-) -> Case:
-    """The street task force moves a case to another tier; open assignments of the round are withdrawn and
-    the case is routed afresh for the new tier."""
-    case = await session.get(Case, case_id, with_for_update=True)
-    if case is None or not may_supervise(principal, case.street_id, case.district_id):
-        raise NotFound("case", texts.CASE_NOT_FOUND)
-    CASE.check("retier", case.status)
-    previous = Tier(case.tier)
-    if previous is tier:
-        return case
-    _, rules = await current_rules(session)
-    for a in await round_assignments(session, case):
-        if ASSIGNMENT.allows("withdraw", a.status):
-            a.status = ASSIGNMENT.move("withdraw", a.status)
-            await durable.cancel(session, timers, ref=a.id, kinds=kinds(*Clock))
-    case.tier = tier.value
-    timeline(session, case.id, Happened.RETIERED, actor_name(principal), at, tier=tier.value, previous=previous.value)
-    await writer.emit(
-        session,
-        CaseRetiered(case_id=case.id, tier=tier, previous_tier=previous, by=actor_name(principal), at=at),
-        key=case.id,
-        at=at,
-    )
-    await assign(session, writer, rules, case, await route(session, rules, case), at)
-    return case
-
-
-# -- feedback from the return visit and the spot-check -------------------------------------------------------
-
-
-async def start_round(
-    session: AsyncSession, writer: OutboxWriter, *, reopened: CaseReopened, at: datetime
-) -> Case | None:
-    """发回重办: the same assignees get a new round with raised priority and a redo counter. A spot-check
-    failure reopens a closed case the same way."""
-    case = await session.get(Case, reopened.case_id, with_for_update=True)
-    if case is None:
-        raise NotFound("case", texts.CASE_NOT_FOUND)
-    action = "reopen_after_spot_check" if reopened.reason is ReopenReason.SPOT_CHECK_FAILED else "reopen_after_visit"
-    if case.round != reopened.round or not CASE.allows(action, case.status):
-        return None  # a verdict for a round that is no longer current: nothing to do
-    _, rules = await current_rules(session)
-    previous = [a for a in await round_assignments(session, case) if a.status == AssignmentStatus.RESOLVED]
-    assignees = list(dict.fromkeys(Assignee(a.unit_id, UnitType(a.unit_type)) for a in previous))
-    case.round += 1
-    case.redo_count += 1
-    case.priority = domain.raise_priority(Priority(case.priority)).value
-    case.resolved_at = case.closed_at = None
-    timeline(
-        session,
-        case.id,
-        Happened.REOPENED,
-        "followup",
-        reopened.reopened_at,
-        reason=reopened.reason.value,
-        min_temp_c=reopened.min_temp_c,
-        round=case.round,
-    )
-    after_commit(session, metrics.REOPENED.labels(case.district_id, reopened.reason.value).inc)
-    await writer.emit(
-        session,
-        CaseRoundStarted(
-            case_id=case.id,
-            round=case.round,
-            redo_count=case.redo_count,
-            priority=Priority(case.priority),
-            reason=reopened.reason.value,
-        ),
-        key=case.id,
-        at=at,
-    )
-    await assign(session, writer, rules, case, assignees or await route(session, rules, case), at)
-    if case.redo_count >= rules.redo_limit and not case.supervised:
-        await supervise(session, writer, rules, case, cause="redo", at=at)
-    return case
-
-
-async def close(session: AsyncSession, *, closed: CaseClosed) -> Case | None:
-    case = await session.get(Case, closed.case_id, with_for_update=True)
-    if case is None:
-        raise NotFound("case", texts.CASE_NOT_FOUND)
-    if case.round != closed.round or not CASE.allows("close", case.status):
-        return None
-    case.status, case.closed_at = CASE.move("close", case.status), closed.closed_at
-    timeline(session, case.id, Happened.CLOSED, "followup", closed.closed_at, min_temp_c=closed.min_temp_c)
-    after_commit(session, metrics.CLOSED.labels(case.district_id, case.category).inc)
-    after_commit(
-        session,
-        metrics.TIME_TO_CLOSE.labels(case.category).observe,
-        (closed.closed_at - case.opened_at).total_seconds(),
-    )
-    return case

@@ -1,199 +1,30 @@
-"""Follow-up use cases for return visits: owe them when a round is resolved, record the attempts, decide the
-round (办结 or 发回重办), escalate the overdue ones. Each takes the session of one transaction; the caller commits."""
+"""Recording a return visit and deciding its round: another attempt when the resident was not reached, else the
+visit's verdict — and once the round's visits allow it, 办结 (CaseClosed) or 发回重办 (CaseReopened). Each takes
+the session of one transaction; the caller commits."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, false, select, true, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import domain, facts, metrics, texts
+from services.followup import domain, metrics, texts
 from services.followup.config import FollowupSettings
 from services.followup.domain import Outcome
-from services.followup.models import BUILDING, CaseFact, Round, Visit, timers
+from services.followup.models import CaseFact, Round, Visit, timers
+from services.followup.scheduling import VISIT_DUE
 from services.followup.schemas import VisitIn
 from services.followup.states import ROUND, VISIT, CaseStatus, RoundOutcome, VisitStatus
+from services.followup.visits import get
 from shared import timers as durable
-from shared.auth import Principal, Role
-from shared.contracts.common import Location, Satisfaction
-from shared.contracts.dispatch import CaseResolved
-from shared.contracts.followup import (
-    CaseClosed,
-    CaseReopened,
-    ReopenReason,
-    VisitOverdue,
-    VisitRecorded,
-    VisitScheduled,
-    VisitUnreached,
-)
+from shared.auth import Principal
+from shared.contracts.common import Satisfaction
+from shared.contracts.followup import CaseClosed, CaseReopened, ReopenReason, VisitRecorded, VisitUnreached
 from shared.db import after_commit
-from shared.errors import Invalid, NotFound
+from shared.errors import Invalid
 from shared.evidence import Evidence
-from shared.ids import new_id
 from shared.outbox import OutboxWriter
-
-VISIT_DUE = "visit_due"
-
-
-def in_scope(principal: Principal, model: Any) -> ColumnElement[bool]:
-    """What of a table with district/street(/grid) columns the caller may see: a grid worker its grid, the task
-    force its street, a district its district, an admin everything; anyone else nothing."""
-    if principal.role is Role.ADMIN:
-        return true()
-    if principal.role is Role.DISTRICT:
-        return model.district_id == principal.scope  # type: ignore[no-any-return]
-    if principal.role is Role.TASK_FORCE:
-        return model.street_id == principal.scope  # type: ignore[no-any-return]
-    if principal.role is Role.GRID_WORKER and hasattr(model, "grid_id"):
-        return model.grid_id == principal.scope  # type: ignore[no-any-return]
-    return false()
-
-
-# -- owing visits ------------------------------------------------------------------------------------------
-
-
-def _place_of(loc: Location, target: str) -> str | None:
-    """The visit's place as people name it: the case's own (household or building), or the building's part of it
-    for another household of a building sample (the field app adds the room from the grid's registry)."""
-    if not loc.place_name:
-        return None
-    if target == BUILDING or target == loc.household_id:
-        return loc.place_name
-    return " · ".join(loc.place_name.split(" · ")[:2])
-
-
-async def schedule(
-    session: AsyncSession, writer: OutboxWriter, *, resolved: CaseResolved, settings: FollowupSettings
-) -> list[Visit]:
-    """A resolved round owes return visits within ``visit_within_hours``: the household of the case, or for a
-    building-wide case a sample of the building's households (one building-level visit when none is known)."""
-    case = await facts.case_resolved(session, resolved)
-    loc = resolved.location
-    standard = settings.standard_for(loc.district_id)
-    created = await session.scalar(
-        insert(Round)
-        .values(
-            case_id=resolved.case_id,
-            round=resolved.round,
-            street_id=loc.street_id,
-            district_id=loc.district_id,
-            unit_ids=resolved.unit_ids,
-            resolved_at=resolved.resolved_at,
-            standard_c=standard,
-            outcome=RoundOutcome.PENDING,
-            unreached=False,
-        )
-        .on_conflict_do_nothing()
-        .returning(Round.case_id)
-    )
-    if created is None:
-        return []  # this round already owes its visits
-    if loc.household_id:
-        targets = [loc.household_id]
-    else:
-        targets = domain.building_sample(
-            case_id=case.id,
-            round_=resolved.round,
-            complainants=await facts.complainants(session, report_ids=resolved.report_ids, building_id=loc.building_id),
-            known=await facts.households_of_building(session, loc.building_id),
-            size=settings.building_sample_size,
-        ) or [BUILDING]
-    due_at = resolved.resolved_at + timedelta(hours=settings.visit_within_hours)
-    visits = []
-    for target in targets:
-        visit = Visit(
-            id=new_id("V"),
-            case_id=resolved.case_id,
-            round=resolved.round,
-            target=target,
-            category=resolved.category.value,
-            household_id=None if target == BUILDING else target,
-            building_id=loc.building_id,
-            place_name=_place_of(loc, target),
-            grid_id=loc.grid_id,
-            community_id=loc.community_id,
-            street_id=loc.street_id,
-            district_id=loc.district_id,
-            unit_ids=resolved.unit_ids,
-            resolved_at=resolved.resolved_at,
-            due_at=due_at,
-            standard_c=standard,
-            status=VisitStatus.PENDING,
-            attempts=0,
-            attempt_log=[],
-            unreached=False,
-            photo_refs=[],
-        )
-        session.add(visit)
-        visits.append(visit)
-        await durable.schedule(session, timers, kind=VISIT_DUE, ref=visit.id, due_at=due_at)
-        await writer.emit(
-            session,
-            VisitScheduled(
-                visit_id=visit.id,
-                case_id=visit.case_id,
-                round=visit.round,
-                household_id=visit.household_id,
-                grid_id=visit.grid_id,
-                due_at=due_at,
-            ),
-            key=visit.case_id,
-            at=resolved.resolved_at,
-        )
-    after_commit(session, metrics.VISITS_SCHEDULED.labels(loc.district_id).inc, len(visits))
-    return visits
-
-
-# -- reading visits -----------------------------------------------------------------------------------------
-
-
-async def list_visits(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    status: str | None = VisitStatus.PENDING,
-    overdue: bool | None = None,
-    community_id: str | None = None,
-    case_id: str | None = None,
-    limit: int = 200,
-) -> list[Visit]:
-    """The return visits the caller oversees, the earliest deadline first."""
-    q = select(Visit).where(in_scope(principal, Visit))
-    if status:
-        q = q.where(Visit.status == status)
-    if overdue is not None:
-        q = q.where(Visit.overdue_at.is_not(None) if overdue else Visit.overdue_at.is_(None))
-    if community_id:
-        q = q.where(Visit.community_id == community_id)
-    if case_id:
-        q = q.where(Visit.case_id == case_id)
-    return list((await session.scalars(q.order_by(Visit.due_at, Visit.id).limit(limit))).all())
-
-
-async def get(session: AsyncSession, *, visit_id: str, principal: Principal) -> Visit:
-    """The visit, or 404 — also for a visit outside the caller's grid, street or district (no existence leak)."""
-    visit = await session.scalar(select(Visit).where(Visit.id == visit_id, in_scope(principal, Visit)))
-    if visit is None:
-        raise NotFound("visit", texts.VISIT_NOT_FOUND)
-    return visit
-
-
-async def round_of(session: AsyncSession, visit: Visit) -> Round | None:
-    return await session.get(Round, (visit.case_id, visit.round))
-
-
-async def rounds_of(session: AsyncSession, visits: list[Visit]) -> dict[tuple[str, int], Round]:
-    keys = {(v.case_id, v.round) for v in visits}
-    if not keys:
-        return {}
-    found = await session.scalars(select(Round).where(tuple_(Round.case_id, Round.round).in_(keys)))
-    return {(r.case_id, r.round): r for r in found.all()}
-
-
-# -- recording a visit -------------------------------------------------------------------------------------------
 
 
 def _earlier_temps(visit: Visit) -> list[float]:
@@ -402,38 +233,3 @@ async def _decide_round(session: AsyncSession, writer: OutboxWriter, round_: Rou
     after_commit(session, metrics.VERDICTS.labels(round_.district_id, decision, round_.reason or "").inc)
     for unit_id in round_.unit_ids:
         after_commit(session, metrics.UNIT_ROUNDS.labels(unit_id, decision).inc)
-
-
-# -- overdue ---------------------------------------------------------------------------------------------------------
-
-
-async def visit_overdue(session: AsyncSession, writer: OutboxWriter, *, visit_id: str, now: datetime) -> Visit | None:
-    """The deadline passed with the visit still open: mark it and escalate it to the community (once)."""
-    visit = await session.get(Visit, visit_id, with_for_update=True)
-    if (
-        visit is None
-        or not VISIT.allows("mark_overdue", visit.status)
-        or visit.overdue_at is not None
-        or visit.due_at > now
-    ):
-        return None
-    visit.overdue_at = now
-    await writer.emit(
-        session,
-        VisitOverdue(
-            visit_id=visit.id,
-            case_id=visit.case_id,
-            round=visit.round,
-            grid_id=visit.grid_id,
-            community_id=visit.community_id,
-            street_id=visit.street_id,
-            district_id=visit.district_id,
-            due_at=visit.due_at,
-            overdue_at=now,
-            attempts=visit.attempts,
-        ),
-        key=visit.case_id,
-        at=now,
-    )
-    after_commit(session, metrics.VISITS_OVERDUE.labels(visit.district_id).inc)
-    return visit

@@ -1,0 +1,82 @@
+"""Dispatch HTTP API for the registry and the rules: cold snaps (district, admin), the units (read by every
+signed-in caller, loaded by the admin) and the versioned dispatch rules (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import ValidationError
+
+from services.dispatch import registry, rules, texts
+from services.dispatch.deps import Now, Session
+from services.dispatch.domain import Rules
+from services.dispatch.schemas import ColdSnapIn, RuleSetOut, UnitOut, UnitsIn
+from shared.auth import Role, require
+from shared.errors import ApiError, responses
+from shared.http.security import AdminOnly, CurrentPrincipal
+from shared.privacy import STORED
+
+router = APIRouter()
+
+
+@router.put("/v1/districts/{district_id}/cold-snap", tags=["task force"], responses=responses(401, 403, 422))
+async def cold_snap(
+    district_id: str, body: ColdSnapIn, principal: CurrentPrincipal, session: Session, clock: Now
+) -> dict[str, Any]:
+    """Declare or lift a cold snap (寒潮) for a district: new clocks there are tightened."""
+    require(principal, Role.DISTRICT, Role.ADMIN)
+    if principal.role is Role.DISTRICT and principal.scope != district_id:
+        raise ApiError(403, "forbidden", texts.NOT_YOUR_DISTRICT, "district_id")
+    flag = await rules.set_cold_snap(
+        session,
+        district_id=district_id,
+        active=body.active,
+        until=body.until,
+        by=principal.sub or principal.scope,
+        at=clock.now(),
+    )
+    return {"district_id": flag.district_id, "cold_snap": flag.cold_snap, "until": flag.until}
+
+
+@router.get("/v1/units", response_model=list[UnitOut], tags=["units"], responses=responses(401))
+async def list_units(principal: CurrentPrincipal, session: Session) -> list[UnitOut]:
+    """The registry's responsible units with their names, for every signed-in caller: the API answers name a unit
+    by its id (assignments, timeline, extensions, scorecards); the console shows it by name."""
+    return [UnitOut.model_validate(u) for u in await registry.list_units(session)]
+
+
+@router.put("/admin/units", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
+async def put_units(body: UnitsIn, session: Session) -> dict[str, int]:
+    """Load or update the registry of units and what each serves. Idempotent."""
+    return {"units": await registry.load_units(session, units=[u.model_dump() for u in body.units])}
+
+
+@router.get(
+    "/admin/rules",
+    response_model=list[RuleSetOut],
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=responses(401),
+)
+async def get_rules(session: Session) -> list[RuleSetOut]:
+    """Every version of the dispatch rules, the one in force first."""
+    return [RuleSetOut.model_validate(r) for r in await rules.rule_history(session)]
+
+
+@router.put("/admin/rules", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))
+async def put_rules(
+    body: dict[str, Any], session: Session, note: Annotated[str, Query(max_length=300), STORED] = ""
+) -> dict[str, int]:
+    """A new version of the rules (tiers, routes, clocks, escalation, limits), in force at once on every
+    replica; no restart. The note is stored redacted (shared.privacy), like every free text."""
+    try:
+        parsed = Rules.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(
+            422,
+            "invalid_rules",
+            f"{texts.RULES_INVALID}: {exc.errors()[0]['msg']}",
+            ".".join(str(p) for p in exc.errors()[0]["loc"]),
+        ) from exc
+    return {"version": await rules.put_rules(session, rules=parsed, note=note, by="admin")}

@@ -1,0 +1,118 @@
+"""Routing a case: open it for a complaint and convene whoever the rules say serves its place (吹哨), or, when
+the street task force re-tiers it, withdraw the round's open assignments and route it afresh. Each use case
+takes the session of one transaction; the caller commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch import domain, metrics, texts
+from services.dispatch.access import actor_name, may_supervise
+from services.dispatch.clocks import kinds
+from services.dispatch.domain import Clock
+from services.dispatch.models import Case, CaseReport, timers
+from services.dispatch.routing import assign, round_assignments, route
+from services.dispatch.rules import current_rules
+from services.dispatch.states import ASSIGNMENT, CASE, CaseStatus
+from services.dispatch.timeline import Happened, timeline
+from shared import timers as durable
+from shared.auth import Principal
+from shared.contracts.common import Tier
+from shared.contracts.dispatch import CaseOpened, CaseRetiered
+from shared.contracts.intake import ComplaintReported
+from shared.db import after_commit
+from shared.errors import NotFound
+from shared.ids import new_id
+from shared.outbox import OutboxWriter
+
+
+async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: ComplaintReported, at: datetime) -> Case:
+    """Open a case for a complaint and convene whoever the rules say serves its place (吹哨)."""
+    existing = await session.scalar(select(CaseReport).where(CaseReport.report_id == complaint.report_id))
+    if existing is not None:
+        found = await session.get(Case, existing.case_id)
+        assert found is not None
+        return found
+    _, rules = await current_rules(session)
+    loc = complaint.location
+    tier = domain.tier_for(rules, complaint.category)
+    case = Case(
+        id=new_id("C"),
+        status=CaseStatus.OPENED,
+        tier=tier.value,
+        category=complaint.category.value,
+        priority=complaint.priority.value,
+        priority_resident=complaint.priority_resident,
+        location=loc.model_dump(mode="json"),
+        district_id=loc.district_id,
+        street_id=loc.street_id,
+        household_id=loc.household_id,
+        round=1,
+        redo_count=0,
+        bounce_count=0,
+        supervised=False,
+        opened_at=at,
+    )
+    session.add(case)
+    session.add(CaseReport(case_id=case.id, report_id=complaint.report_id))
+    await session.flush()
+    timeline(
+        session,
+        case.id,
+        Happened.REPORTED,
+        complaint.reporter_kind,
+        complaint.reported_at,
+        report_id=complaint.report_id,
+        channel=complaint.channel.value,
+    )
+    timeline(session, case.id, Happened.OPENED, "dispatch", at, tier=tier.value, priority=case.priority)
+    after_commit(session, metrics.CASES_OPENED.labels(loc.district_id, complaint.category.value, tier.value).inc)
+    await writer.emit(
+        session,
+        CaseOpened(
+            case_id=case.id,
+            report_ids=[complaint.report_id],
+            category=complaint.category,
+            priority=complaint.priority,
+            tier=tier,
+            priority_resident=complaint.priority_resident,
+            location=loc,
+            opened_at=at,
+        ),
+        key=case.id,
+        at=at,
+    )
+    await assign(session, writer, rules, case, await route(session, rules, case), at)
+    return case
+
+
+async def retier(
+    session: AsyncSession, writer: OutboxWriter, *, case_id: str, principal: Principal, tier: Tier, at: datetime
+) -> Case:
+    """The street task force moves a case to another tier; open assignments of the round are withdrawn and
+    the case is routed afresh for the new tier."""
+    case = await session.get(Case, case_id, with_for_update=True)
+    if case is None or not may_supervise(principal, case.street_id, case.district_id):
+        raise NotFound("case", texts.CASE_NOT_FOUND)
+    CASE.check("retier", case.status)
+    previous = Tier(case.tier)
+    if previous is tier:
+        return case
+    _, rules = await current_rules(session)
+    for a in await round_assignments(session, case):
+        if ASSIGNMENT.allows("withdraw", a.status):
+            a.status = ASSIGNMENT.move("withdraw", a.status)
+            await durable.cancel(session, timers, ref=a.id, kinds=kinds(*Clock))
+    case.tier = tier.value
+    timeline(session, case.id, Happened.RETIERED, actor_name(principal), at, tier=tier.value, previous=previous.value)
+    await writer.emit(
+        session,
+        CaseRetiered(case_id=case.id, tier=tier, previous_tier=previous, by=actor_name(principal), at=at),
+        key=case.id,
+        at=at,
+    )
+    await assign(session, writer, rules, case, await route(session, rules, case), at)
+    return case
