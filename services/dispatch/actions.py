@@ -14,27 +14,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import domain, metrics
+from services.dispatch import assignment, domain
 from services.dispatch.access import actor_name, get_for_actor
-from services.dispatch.clocks import kinds
-from services.dispatch.domain import Clock
+from services.dispatch.effects import apply
 from services.dispatch.escalation import supervise
-from services.dispatch.models import Assignment, Case, CaseReport, timers
+from services.dispatch.models import Assignment, Case, CaseReport
 from services.dispatch.routing import assign, round_assignments, route
 from services.dispatch.rules import current_rules
 from services.dispatch.states import ASSIGNMENT, OPEN, SETTLED_OUT, AssignmentStatus, CaseStatus
 from services.dispatch.timeline import Happened, timeline
-from shared import timers as durable
 from shared.auth import Principal
 from shared.contracts.common import Category, Location, Priority, UnitType
 from shared.contracts.dispatch import (
-    AssignmentArrived,
-    AssignmentResolved,
-    AssignmentReturned,
-    AssignmentSignedIn,
     CaseResolved,
 )
-from shared.db import after_commit
 from shared.evidence import Evidence
 from shared.outbox import OutboxWriter
 
@@ -44,18 +37,7 @@ async def sign_in(
 ) -> Assignment:
     """签收 / 报到."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    a.status, a.signed_in_at = ASSIGNMENT.move("sign_in", a.status), at
-    on_time = at <= a.sign_in_due
-    await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.SIGN_IN))
-    timeline(session, a.case_id, Happened.SIGNED_IN, actor_name(principal), at, assignment_id=a.id, on_time=on_time)
-    after_commit(session, metrics.SIGNED_IN.labels(a.unit_type, str(on_time).lower()).inc)
-    after_commit(session, metrics.TIME_TO_SIGN_IN.labels(a.unit_type).observe, (at - a.dispatched_at).total_seconds())
-    await writer.emit(
-        session,
-        AssignmentSignedIn(case_id=a.case_id, assignment_id=a.id, unit_id=a.unit_id, signed_in_at=at, on_time=on_time),
-        key=a.case_id,
-        at=at,
-    )
+    await apply(session, writer, assignment.sign_in(a, actor=actor_name(principal), at=at))
     return a
 
 
@@ -70,27 +52,16 @@ async def arrive(
 ) -> Assignment:
     """到场, with the phone's position if it gave one (already coarse)."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    a.status, a.arrived_at, a.arrival_position = ASSIGNMENT.move("arrive", a.status), at, position
-    on_time = at <= a.on_site_due
-    await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.ON_SITE))
-    timeline(session, a.case_id, Happened.ARRIVED, actor_name(principal), at, assignment_id=a.id, on_time=on_time)
-    after_commit(session, metrics.TIME_TO_ON_SITE.labels(a.unit_type).observe, (at - a.dispatched_at).total_seconds())
-    await writer.emit(
-        session,
-        AssignmentArrived(case_id=a.case_id, assignment_id=a.id, unit_id=a.unit_id, arrived_at=at, on_time=on_time),
-        key=a.case_id,
-        at=at,
-    )
+    await apply(session, writer, assignment.arrive(a, actor=actor_name(principal), at=at, position=position))
     return a
 
 
 async def add_progress(
-    session: AsyncSession, *, assignment_id: str, principal: Principal, note: str, at: datetime
+    session: AsyncSession, writer: OutboxWriter, *, assignment_id: str, principal: Principal, note: str, at: datetime
 ) -> Assignment:
     """A progress note (办理中) on the case timeline."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    ASSIGNMENT.check("progress", a.status)
-    timeline(session, a.case_id, Happened.PROGRESS, actor_name(principal), at, assignment_id=a.id, note=note)
+    await apply(session, writer, assignment.progress(a, actor=actor_name(principal), at=at, note=note))
     return a
 
 
@@ -110,7 +81,7 @@ async def resolve(
     """办结 (the assignee's part). When every part of the round is done the case awaits its return visit. The photos
     must be this unit's uploads, checked and published by ``evidence`` (shared.evidence), taken since the dispatch."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    resolved = ASSIGNMENT.move("resolve", a.status)
+    ASSIGNMENT.check("resolve", a.status)  # before the photos are taken
     photos: list[Any] = []
     if evidence is not None:
         photos = await evidence.accept(
@@ -124,29 +95,17 @@ async def resolve(
         )
     elif photo_refs or photo_required:
         raise ValueError("photos need the service's evidence store")
-    a.status, a.resolved_at = resolved, at
-    a.action_taken, a.measured_temp_c, a.photo_refs = action_taken, measured_temp_c, photo_refs
-    on_time = at <= a.resolve_due
-    await durable.cancel(session, timers, ref=a.id, kinds=kinds(*Clock))
-    timeline(session, a.case_id, Happened.UNIT_RESOLVED, actor_name(principal), at, assignment_id=a.id, on_time=on_time)
-    after_commit(session, metrics.RESOLVED.labels(a.unit_type, str(on_time).lower()).inc)
-    after_commit(session, metrics.TIME_TO_RESOLVE.labels(a.unit_type).observe, (at - a.dispatched_at).total_seconds())
-    await writer.emit(
-        session,
-        AssignmentResolved(
-            case_id=a.case_id,
-            assignment_id=a.id,
-            unit_id=a.unit_id,
-            resolved_at=at,
-            on_time=on_time,
-            action_taken=action_taken,
-            measured_temp_c=measured_temp_c,
-            photos=len(photos),
-            photos_outside_window=sum(1 for p in photos if p.outside_window),
-        ),
-        key=a.case_id,
+    resolved = assignment.resolve(
+        a,
+        actor=actor_name(principal),
         at=at,
+        action_taken=action_taken,
+        measured_temp_c=measured_temp_c,
+        photo_refs=photo_refs,
+        photos=len(photos),
+        photos_outside_window=sum(1 for p in photos if p.outside_window),
     )
+    await apply(session, writer, resolved)
     await _resolve_case_if_done(session, writer, a.case_id, at)
     return a
 
@@ -192,40 +151,21 @@ async def return_assignment(
 ) -> Assignment:
     """退单: the assignee hands the assignment back with a reason; the case is routed again without it."""
     a = await get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    returned = ASSIGNMENT.move("hand_back", a.status)
+    ASSIGNMENT.check("hand_back", a.status)
     case = await session.get(Case, a.case_id, with_for_update=True)
     assert case is not None
     _, rules = await current_rules(session)
-    a.status, a.returned_at, a.return_reason, a.return_note = returned, at, reason.value, note
-    await durable.cancel(session, timers, ref=a.id, kinds=kinds(*Clock))
     case.bounce_count += 1
-    timeline(
-        session,
-        case.id,
-        Happened.RETURNED,
-        actor_name(principal),
-        at,
-        assignment_id=a.id,
-        reason=reason.value,
+    returned = assignment.hand_back(
+        a,
+        actor=actor_name(principal),
+        at=at,
+        reason=reason,
         note=note,
         bounce_count=case.bounce_count,
+        district_id=case.district_id,
     )
-    after_commit(session, metrics.RETURNS.labels(case.district_id, a.unit_type, reason.value).inc)
-    await writer.emit(
-        session,
-        AssignmentReturned(
-            case_id=case.id,
-            assignment_id=a.id,
-            unit_id=a.unit_id,
-            unit_type=UnitType(a.unit_type),
-            reason_code=reason.value,
-            note=note,
-            bounce_count=case.bounce_count,
-            returned_at=at,
-        ),
-        key=case.id,
-        at=at,
-    )
+    await apply(session, writer, returned)
     refused = set(
         (
             await session.scalars(

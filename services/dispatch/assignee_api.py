@@ -147,6 +147,7 @@ async def progress(
     body: ProgressIn,
     principal: CurrentPrincipal,
     session: Session,
+    writer: Writer,
     clock: Now,
     request: Request,
     idempotency_key: IdempotencyKey = None,
@@ -155,7 +156,7 @@ async def progress(
 
     async def act() -> AssignmentOut:
         a = await actions.add_progress(
-            session, assignment_id=assignment_id, principal=principal, note=body.note, at=clock.now()
+            session, writer, assignment_id=assignment_id, principal=principal, note=body.note, at=clock.now()
         )
         return assignment_out(a, clock)
 
