@@ -1,38 +1,21 @@
-"""An assignment's moves, as pure functions of its row: each checks the move (``states.ASSIGNMENT``), sets the row's
-fields and returns what happened (``Changed``) — the timeline row, the clocks that stop, the metrics and the fact to
-announce — which ``effects.apply`` writes. No I/O here: the rules of an assignment are tested without a database.
-"""
+"""An assignment's moves, as pure functions of its row: each checks the move (``states.ASSIGNMENT``), sets the
+row's fields and returns what happened (``effects.Changed``): the timeline row, the clocks that stop, the metrics and
+the fact to announce, which ``effects.apply`` writes. No I/O here: an assignment's rules are tested without a
+database."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from services.dispatch import domain, metrics
 from services.dispatch.domain import Clock
+from services.dispatch.effects import Changed
 from services.dispatch.models import Assignment
 from services.dispatch.states import ASSIGNMENT
 from services.dispatch.timeline import Happened
 from shared.contracts.common import UnitType
 from shared.contracts.dispatch import AssignmentArrived, AssignmentResolved, AssignmentReturned, AssignmentSignedIn
-from shared.events import EventPayload
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Changed:
-    """One thing that happened to a case, with everything that follows from it."""
-
-    case_id: str
-    happened: Happened  # the timeline row's kind
-    actor: str
-    at: datetime
-    detail: Mapping[str, Any] = field(default_factory=dict)  # the timeline row's detail
-    event: EventPayload | None = None  # the fact announced on the cases topic, keyed by the case
-    stops: tuple[str, tuple[Clock, ...]] | None = None  # (assignment id, its clocks whose timers stop)
-    metrics: tuple[Callable[[], None], ...] = ()  # moved once the transaction commits
 
 
 def _since_dispatch(a: Assignment, at: datetime) -> float:

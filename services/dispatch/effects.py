@@ -1,18 +1,38 @@
-"""The one way a change is written: ``apply`` turns what happened (``assignment.Changed``) into its timeline row, the
-timers that stop, the metrics (after the transaction commits) and the fact on the cases topic (outbox), in that
-order, in the caller's transaction."""
+"""The one way a change is written: ``apply`` turns what happened (``Changed``, which the moves of
+services.dispatch.assignment return) into its timeline row, the timers that stop, the metrics (after the transaction
+commits) and the fact on the cases topic (outbox), in that order, in the caller's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.assignment import Changed
 from services.dispatch.clocks import kinds
+from services.dispatch.domain import Clock
 from services.dispatch.models import timers
-from services.dispatch.timeline import timeline
+from services.dispatch.timeline import Happened, timeline
 from shared import timers as durable
 from shared.db import after_commit
+from shared.events import EventPayload
 from shared.outbox import OutboxWriter
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Changed:
+    """One thing that happened to a case, with everything that follows from it."""
+
+    case_id: str
+    happened: Happened  # the timeline row's kind
+    actor: str
+    at: datetime
+    detail: Mapping[str, Any] = field(default_factory=dict)  # the timeline row's detail
+    event: EventPayload | None = None  # the fact announced on the cases topic, keyed by the case
+    stops: tuple[str, tuple[Clock, ...]] | None = None  # (assignment id, its clocks whose timers stop)
+    metrics: tuple[Callable[[], None], ...] = ()  # moved once the transaction commits
 
 
 async def apply(session: AsyncSession, writer: OutboxWriter, *changes: Changed) -> None:
