@@ -3,9 +3,13 @@ its actions on them (签收, 到场, 进展, 办结, 退单, 延期), each run o
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access, actions, extensions
 from services.dispatch.deps import Now, Proof, Session, Settings, Writer
@@ -21,26 +25,52 @@ from services.dispatch.schemas import (
 )
 from services.dispatch.views import assignment_out, with_photos
 from shared.auth import Principal
+from shared.clock import TimeSource
 from shared.errors import responses
 from shared.evidence import PHOTO_REFUSALS
 from shared.http.security import CurrentPrincipal
 from shared.idempotency import IdempotencyKey, once
+from shared.outbox import OutboxWriter
 
 router = APIRouter()
 
 
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """What an assignee's action needs: who acts, the request's transaction, the cases topic's writer and the clock;
+    ``run`` does it once per ``Idempotency-Key`` (shared.idempotency)."""
+
+    principal: Principal
+    session: AsyncSession
+    writer: OutboxWriter
+    clock: TimeSource
+    request: Request
+    key: str | None
+
+    async def run(self, act: Callable[[], Awaitable[BaseModel]], status_code: int = 200) -> Any:
+        return await once(
+            self.session,
+            IdempotentReply,
+            self.request,
+            key=self.key,
+            principal=self.principal,
+            action=act,
+            status_code=status_code,
+        )
+
+
 async def _acting(
-    session: Any,
+    principal: CurrentPrincipal,
+    session: Session,
+    writer: Writer,
+    clock: Now,
     request: Request,
-    key: str | None,
-    principal: Principal,
-    act: Any,
-    status_code: int = 200,
-) -> Any:
-    """An assignee's action, run once per ``Idempotency-Key`` (shared.idempotency)."""
-    return await once(
-        session, IdempotentReply, request, key=key, principal=principal, action=act, status_code=status_code
-    )
+    idempotency_key: IdempotencyKey = None,
+) -> Acting:
+    return Acting(principal, session, writer, clock, request, idempotency_key)
+
+
+ActingDep = Annotated[Acting, Depends(_acting)]
 
 
 _PRIORITY_RANK = {"emergency": 0, "urgent": 1, "normal": 2}
@@ -92,20 +122,21 @@ async def my_assignment(
 )
 async def sign_in(
     assignment_id: str,
-    principal: CurrentPrincipal,
-    session: Session,
-    writer: Writer,
-    clock: Now,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
+    acting: ActingDep,
 ) -> Any:
     """签收 / 报到: the unit takes the assignment."""
 
     async def act() -> AssignmentOut:
-        a = await actions.sign_in(session, writer, assignment_id=assignment_id, principal=principal, at=clock.now())
-        return assignment_out(a, clock)
+        a = await actions.sign_in(
+            acting.session,
+            acting.writer,
+            assignment_id=assignment_id,
+            principal=acting.principal,
+            at=acting.clock.now(),
+        )
+        return assignment_out(a, acting.clock)
 
-    return await _acting(session, request, idempotency_key, principal, act)
+    return await acting.run(act)
 
 
 @router.post(
@@ -116,24 +147,24 @@ async def sign_in(
 )
 async def arrive(
     assignment_id: str,
-    principal: CurrentPrincipal,
-    session: Session,
-    writer: Writer,
-    clock: Now,
-    request: Request,
+    acting: ActingDep,
     body: ArriveIn | None = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """到场: the unit is on site (optionally with the phone's position, stored to ~100 m)."""
 
     async def act() -> AssignmentOut:
         position = body.position.coarse() if body and body.position else None
         a = await actions.arrive(
-            session, writer, assignment_id=assignment_id, principal=principal, at=clock.now(), position=position
+            acting.session,
+            acting.writer,
+            assignment_id=assignment_id,
+            principal=acting.principal,
+            at=acting.clock.now(),
+            position=position,
         )
-        return assignment_out(a, clock)
+        return assignment_out(a, acting.clock)
 
-    return await _acting(session, request, idempotency_key, principal, act)
+    return await acting.run(act)
 
 
 @router.post(
@@ -144,23 +175,23 @@ async def arrive(
 )
 async def progress(
     assignment_id: str,
+    acting: ActingDep,
     body: ProgressIn,
-    principal: CurrentPrincipal,
-    session: Session,
-    writer: Writer,
-    clock: Now,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """办理进展: a note on the case timeline."""
 
     async def act() -> AssignmentOut:
         a = await actions.add_progress(
-            session, writer, assignment_id=assignment_id, principal=principal, note=body.note, at=clock.now()
+            acting.session,
+            acting.writer,
+            assignment_id=assignment_id,
+            principal=acting.principal,
+            note=body.note,
+            at=acting.clock.now(),
         )
-        return assignment_out(a, clock)
+        return assignment_out(a, acting.clock)
 
-    return await _acting(session, request, idempotency_key, principal, act)
+    return await acting.run(act)
 
 
 @router.post(
@@ -171,15 +202,10 @@ async def progress(
 )
 async def resolve(
     assignment_id: str,
+    acting: ActingDep,
     body: ResolveIn,
-    principal: CurrentPrincipal,
-    session: Session,
-    writer: Writer,
-    clock: Now,
-    request: Request,
     evidence: Proof,
     settings: Settings,
-    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """办结 (the unit's part): what was done, with photos of the fix (404 for a photo this unit did not upload here,
     413/422 for one that is too large or not an image, 503 with Retry-After while the photo store is down: nothing
@@ -187,20 +213,20 @@ async def resolve(
 
     async def act() -> AssignmentOut:
         a = await actions.resolve(
-            session,
-            writer,
+            acting.session,
+            acting.writer,
             assignment_id=assignment_id,
-            principal=principal,
-            at=clock.now(),
+            principal=acting.principal,
+            at=acting.clock.now(),
             action_taken=body.action_taken,
             measured_temp_c=body.measured_temp_c,
             photo_refs=body.photo_refs,
             evidence=evidence,
             photo_required=settings.photo_required_on_resolve,
         )
-        return await with_photos(assignment_out(a, clock), a, session, evidence)
+        return await with_photos(assignment_out(a, acting.clock), a, acting.session, evidence)
 
-    return await _acting(session, request, idempotency_key, principal, act)
+    return await acting.run(act)
 
 
 @router.post(
@@ -211,29 +237,24 @@ async def resolve(
 )
 async def return_assignment(
     assignment_id: str,
+    acting: ActingDep,
     body: ReturnIn,
-    principal: CurrentPrincipal,
-    session: Session,
-    writer: Writer,
-    clock: Now,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """退单: hand the assignment back with a reason code; the case is routed again."""
 
     async def act() -> AssignmentOut:
         a = await actions.return_assignment(
-            session,
-            writer,
+            acting.session,
+            acting.writer,
             assignment_id=assignment_id,
-            principal=principal,
+            principal=acting.principal,
             reason=body.reason,
             note=body.note,
-            at=clock.now(),
+            at=acting.clock.now(),
         )
-        return assignment_out(a, clock)
+        return assignment_out(a, acting.clock)
 
-    return await _acting(session, request, idempotency_key, principal, act)
+    return await acting.run(act)
 
 
 @router.post(
@@ -245,26 +266,21 @@ async def return_assignment(
 )
 async def request_extension(
     assignment_id: str,
+    acting: ActingDep,
     body: ExtensionIn,
-    principal: CurrentPrincipal,
-    session: Session,
-    writer: Writer,
-    clock: Now,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """延期: ask the street task force for a later resolve deadline."""
 
     async def act() -> ExtensionOut:
         ext = await extensions.request_extension(
-            session,
-            writer,
+            acting.session,
+            acting.writer,
             assignment_id=assignment_id,
-            principal=principal,
+            principal=acting.principal,
             reason=body.reason,
             resolve_due=body.resolve_due,
-            at=clock.now(),
+            at=acting.clock.now(),
         )
         return ExtensionOut.model_validate(ext)
 
-    return await _acting(session, request, idempotency_key, principal, act, status_code=201)
+    return await acting.run(act, status_code=201)
