@@ -149,8 +149,8 @@ def declare_refusals(routes: Iterable[Any], *, credentials: Collection[Callable[
     """Adds to the OpenAPI ``responses`` of ``routes`` (an APIRouter's, before the app includes it) the refusals that
     come from plumbing every route shares rather than from the route's own code, so no route has to remember them:
     413 (shared.limits.BodyLimit) and 408 (shared.slow_requests.BodyDeadline) on every route with a body method, 401
-    on every route that depends, directly or through another dependency, on one of ``credentials`` (shared.auth's
-    bearer token and admin token). A status the route declares itself is kept as declared.
+    on every route that depends, directly or through another dependency, on one of ``credentials``
+    (shared.http.security's bearer token and admin token). A status the route declares itself is kept as declared.
 
     What a route's own code decides stays in its ``responses=``: 403 where a role or scope is refused, 429 where it
     spends a rate limit, 401 where it checks a credential itself (a 12345 signature, a gateway key);
