@@ -11,7 +11,9 @@ moment; the dashboards' queries are evaluated afterwards, with all services stil
 - dispatch's inbox locked while a complaint and 150 malformed messages arrive: the lag grows
   (ConsumerLagGrowing); once released the malformed ones are dead-lettered (DeadLettersArrived);
 - an outbox row two minutes old that the relay cannot claim (OutboxOldestUnsent), and one it cannot publish
-  (OutboxRelayFailing; its relay, a background job, fails step after step: BackgroundJobFailing);
+  (OutboxRelayFailing);
+- follow-up's spot-check table renamed away for a moment: its gauges job fails step after step
+  (BackgroundJobFailing);
 - followup stopped at the end (ServiceDown).
 """
 
@@ -181,6 +183,7 @@ class Scenario:
         asyncio.run(self.lag_and_dead_letters())
         asyncio.run(self.stuck_outbox())
         asyncio.run(self.failing_relay())
+        asyncio.run(self.failing_job())
 
         # The timer-lateness panel is a rate over 5 min: the air lock's chain may be older than that by now, so
         # another air lock climbs its tiny clocks just before the panels are read.
@@ -281,10 +284,21 @@ class Scenario:
             row_id = await insert_outbox_row(conn, self.topics, "{}", age=timedelta(0))
             try:
                 await asyncio.to_thread(self.fires, "OutboxRelayFailing", {"service": "followup"})
-                where = {"service": "followup", "loop": "outbox-relay"}
-                await asyncio.to_thread(self.fires, "BackgroundJobFailing", where)
             finally:
                 await conn.execute("DELETE FROM outbox WHERE id = $1", row_id)
+        finally:
+            await conn.close()
+
+    async def failing_job(self) -> None:
+        """Follow-up's gauges job reads the spot-check table every 10 s and, once it fails, again every second: with
+        the table renamed away it fails step after step until the name is back."""
+        conn = await connect(self.services.databases["followup"])
+        try:
+            await conn.execute("ALTER TABLE spot_checks RENAME TO spot_checks_away")
+            try:
+                await asyncio.to_thread(self.fires, "BackgroundJobFailing", {"service": "followup", "loop": "gauges"})
+            finally:
+                await conn.execute("ALTER TABLE spot_checks_away RENAME TO spot_checks")
         finally:
             await conn.close()
 
@@ -386,7 +400,7 @@ def test_alerts_name_what_was_broken(observed: Observed) -> None:
     assert {"unit_type": "heating_company"} in series("SlaBreachRateHigh")
     assert {"service": "intake"} in series("OutboxOldestUnsent")
     assert {"service": "followup"} in series("OutboxRelayFailing")
-    assert {"service": "followup", "loop": "outbox-relay"} in series("BackgroundJobFailing")
+    assert {"service": "followup", "loop": "gauges"} in series("BackgroundJobFailing")
     assert any(m["job"] == "followup" for m in series("ServiceDown"))
     assert any(m["service"] == "dispatch" and m["reason"] == "malformed" for m in series("DeadLettersArrived"))
     lag = {s["metric"]["service"]: float(s["value"][1]) for s in observed.firing["ConsumerLagGrowing"]}
