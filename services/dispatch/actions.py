@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import assignment, domain
 from services.dispatch.access import actor_name, get_for_actor
-from services.dispatch.effects import apply
+from services.dispatch.effects import Changed, apply
 from services.dispatch.escalation import supervise
 from services.dispatch.models import Assignment, Case, CaseReport
 from services.dispatch.routing import assign, round_assignments, route
 from services.dispatch.rules import current_rules
 from services.dispatch.states import ASSIGNMENT, OPEN, SETTLED_OUT, AssignmentStatus, CaseStatus
-from services.dispatch.timeline import Happened, timeline
+from services.dispatch.timeline import Happened
 from shared.auth import Principal
 from shared.contracts.common import Category, Location, Priority, UnitType
 from shared.contracts.dispatch import (
@@ -118,21 +118,27 @@ async def _resolve_case_if_done(session: AsyncSession, writer: OutboxWriter, cas
         return
     case.status, case.resolved_at = CaseStatus.RESOLVED, at
     report_ids = list((await session.scalars(select(CaseReport.report_id).where(CaseReport.case_id == case_id))).all())
-    timeline(session, case_id, Happened.RESOLVED, "dispatch", at, round=case.round)
-    await writer.emit(
+    resolved = CaseResolved(
+        case_id=case.id,
+        round=case.round,
+        category=Category(case.category),
+        priority=Priority(case.priority),
+        location=Location.model_validate(case.location),
+        report_ids=report_ids,
+        unit_ids=[x.unit_id for x in live],
+        resolved_at=at,
+    )
+    await apply(
         session,
-        CaseResolved(
-            case_id=case.id,
-            round=case.round,
-            category=Category(case.category),
-            priority=Priority(case.priority),
-            location=Location.model_validate(case.location),
-            report_ids=report_ids,
-            unit_ids=[x.unit_id for x in live],
-            resolved_at=at,
+        writer,
+        Changed(
+            case_id=case_id,
+            happened=Happened.RESOLVED,
+            actor="dispatch",
+            at=at,
+            detail={"round": case.round},
+            event=resolved,
         ),
-        key=case.id,
-        at=at,
     )
 
 

@@ -31,7 +31,7 @@ def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource) -> Handler
 
     async def on_closed(session: AsyncSession, _: Envelope, event: CaseClosed) -> None:
         try:
-            await verdicts.close(session, closed=event)
+            await verdicts.close(session, writer, closed=event)
         except NotFound as exc:
             raise PermanentError("unknown_case", UNKNOWN_CASE) from exc
 

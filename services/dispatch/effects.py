@@ -33,6 +33,7 @@ class Changed:
     event: EventPayload | None = None  # the fact announced on the cases topic, keyed by the case
     stops: tuple[str, tuple[Clock, ...]] | None = None  # (assignment id, its clocks whose timers stop)
     metrics: tuple[Callable[[], None], ...] = ()  # moved once the transaction commits
+    event_at: datetime | None = None  # when the fact is announced, if not ``at`` (a verdict's own time is ``at``)
 
 
 async def apply(session: AsyncSession, writer: OutboxWriter, *changes: Changed) -> None:
@@ -44,4 +45,4 @@ async def apply(session: AsyncSession, writer: OutboxWriter, *changes: Changed) 
         for action in change.metrics:
             after_commit(session, action)
         if change.event is not None:
-            await writer.emit(session, change.event, key=change.case_id, at=change.at)
+            await writer.emit(session, change.event, key=change.case_id, at=change.event_at or change.at)

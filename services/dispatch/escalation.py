@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch import domain, metrics
 from services.dispatch.clocks import LEVEL_ORDER, timer_kind
 from services.dispatch.domain import Clock, Rules
+from services.dispatch.effects import Changed, apply
 from services.dispatch.models import (
     Assignment,
     Case,
@@ -43,24 +44,30 @@ async def supervise(
     """督办: the district takes the case in hand; its housing bureau is convened if not already."""
     case.supervised = True
     case.escalation_level = EscalationLevel.SUPERVISION.value
-    timeline(session, case.id, Happened.ESCALATED, "dispatch", at, level=EscalationLevel.SUPERVISION.value, clock=cause)
-    after_commit(session, metrics.ESCALATIONS.labels(case.district_id, "case", EscalationLevel.SUPERVISION.value).inc)
-    await writer.emit(
+    supervision = EscalationLevel.SUPERVISION
+    await apply(
         session,
-        CaseEscalated(
+        writer,
+        Changed(
             case_id=case.id,
-            assignment_id=None,
-            unit_id=None,
-            unit_type=None,
-            level=EscalationLevel.SUPERVISION,
-            clock=cause,
-            due_at=None,
-            escalated_at=at,
-            district_id=case.district_id,
-            street_id=case.street_id,
+            happened=Happened.ESCALATED,
+            actor="dispatch",
+            at=at,
+            detail={"level": supervision.value, "clock": cause},
+            event=CaseEscalated(
+                case_id=case.id,
+                assignment_id=None,
+                unit_id=None,
+                unit_type=None,
+                level=supervision,
+                clock=cause,
+                due_at=None,
+                escalated_at=at,
+                district_id=case.district_id,
+                street_id=case.street_id,
+            ),
+            metrics=(metrics.ESCALATIONS.labels(case.district_id, "case", supervision.value).inc,),
         ),
-        key=case.id,
-        at=at,
     )
     # Under 督办 the district's bureau takes the case even if it returned it before: only an assignee
     # already working on the round is not convened twice.

@@ -11,6 +11,7 @@ from services.dispatch import metrics, texts
 from services.dispatch.access import actor_name, get_for_actor, may_supervise
 from services.dispatch.clocks import arm, kinds
 from services.dispatch.domain import Clock
+from services.dispatch.effects import Changed, apply
 from services.dispatch.models import (
     Assignment,
     Case,
@@ -18,7 +19,7 @@ from services.dispatch.models import (
     timers,
 )
 from services.dispatch.states import ASSIGNMENT, EXTENSION, OPEN, ExtensionStatus
-from services.dispatch.timeline import Happened, timeline
+from services.dispatch.timeline import Happened
 from shared import timers as durable
 from shared.auth import Principal, Role
 from shared.contracts.dispatch import (
@@ -26,7 +27,6 @@ from shared.contracts.dispatch import (
     ExtensionDecided,
     ExtensionRequested,
 )
-from shared.db import after_commit
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
@@ -67,30 +67,27 @@ async def request_extension(
         requested_at=at,
     )
     session.add(ext)
-    timeline(
-        session,
-        a.case_id,
-        Happened.EXTENSION_REQUESTED,
-        actor_name(principal),
-        at,
+    requested = ExtensionRequested(
+        case_id=a.case_id,
         assignment_id=a.id,
+        unit_id=a.unit_id,
         extension_id=ext.id,
         reason=reason,
-        resolve_due=resolve_due.isoformat(),
+        requested_resolve_due=resolve_due,
+        requested_at=at,
     )
-    await writer.emit(
+    detail = {"assignment_id": a.id, "extension_id": ext.id, "reason": reason, "resolve_due": resolve_due.isoformat()}
+    await apply(
         session,
-        ExtensionRequested(
+        writer,
+        Changed(
             case_id=a.case_id,
-            assignment_id=a.id,
-            unit_id=a.unit_id,
-            extension_id=ext.id,
-            reason=reason,
-            requested_resolve_due=resolve_due,
-            requested_at=at,
+            happened=Happened.EXTENSION_REQUESTED,
+            actor=actor_name(principal),
+            at=at,
+            detail=detail,
+            event=requested,
         ),
-        key=a.case_id,
-        at=at,
     )
     return ext
 
@@ -140,30 +137,26 @@ async def decide_extension(
         a.resolve_due = ext.requested_resolve_due
         await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.RESOLVE))
         await arm(session, a.id, Clock.RESOLVE, EscalationLevel.REMINDER, a.resolve_due, length)
-    timeline(
+    await apply(
         session,
-        ext.case_id,
-        Happened.EXTENSION_DECIDED,
-        actor_name(principal),
-        at,
-        extension_id=ext.id,
-        approved=approved,
-        resolve_due=a.resolve_due.isoformat(),
-    )
-    after_commit(session, metrics.EXTENSIONS.labels(case.district_id, a.unit_type, ext.status).inc)
-    await writer.emit(
-        session,
-        ExtensionDecided(
+        writer,
+        Changed(
             case_id=ext.case_id,
-            assignment_id=a.id,
-            unit_id=a.unit_id,
-            extension_id=ext.id,
-            approved=approved,
-            decided_by=actor_name(principal),
-            resolve_due=a.resolve_due,
-            decided_at=at,
+            happened=Happened.EXTENSION_DECIDED,
+            actor=actor_name(principal),
+            at=at,
+            detail={"extension_id": ext.id, "approved": approved, "resolve_due": a.resolve_due.isoformat()},
+            event=ExtensionDecided(
+                case_id=ext.case_id,
+                assignment_id=a.id,
+                unit_id=a.unit_id,
+                extension_id=ext.id,
+                approved=approved,
+                decided_by=actor_name(principal),
+                resolve_due=a.resolve_due,
+                decided_at=at,
+            ),
+            metrics=(metrics.EXTENSIONS.labels(case.district_id, a.unit_type, ext.status).inc,),
         ),
-        key=ext.case_id,
-        at=at,
     )
     return ext

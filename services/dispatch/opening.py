@@ -13,17 +13,17 @@ from services.dispatch import domain, metrics, texts
 from services.dispatch.access import actor_name, may_supervise
 from services.dispatch.clocks import kinds
 from services.dispatch.domain import Clock
+from services.dispatch.effects import Changed, apply
 from services.dispatch.models import Case, CaseReport, timers
 from services.dispatch.routing import assign, round_assignments, route
 from services.dispatch.rules import current_rules
 from services.dispatch.states import ASSIGNMENT, CASE, CaseStatus
-from services.dispatch.timeline import Happened, timeline
+from services.dispatch.timeline import Happened
 from shared import timers as durable
 from shared.auth import Principal
 from shared.contracts.common import Tier
 from shared.contracts.dispatch import CaseOpened, CaseRetiered
 from shared.contracts.intake import ComplaintReported
-from shared.db import after_commit
 from shared.errors import NotFound
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
@@ -59,20 +59,20 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
     session.add(case)
     session.add(CaseReport(case_id=case.id, report_id=complaint.report_id))
     await session.flush()
-    timeline(
-        session,
-        case.id,
-        Happened.REPORTED,
-        complaint.reporter_kind,
-        complaint.reported_at,
-        report_id=complaint.report_id,
-        channel=complaint.channel.value,
+    reported = Changed(
+        case_id=case.id,
+        happened=Happened.REPORTED,
+        actor=complaint.reporter_kind,
+        at=complaint.reported_at,
+        detail={"report_id": complaint.report_id, "channel": complaint.channel.value},
     )
-    timeline(session, case.id, Happened.OPENED, "dispatch", at, tier=tier.value, priority=case.priority)
-    after_commit(session, metrics.CASES_OPENED.labels(loc.district_id, complaint.category.value, tier.value).inc)
-    await writer.emit(
-        session,
-        CaseOpened(
+    opened = Changed(
+        case_id=case.id,
+        happened=Happened.OPENED,
+        actor="dispatch",
+        at=at,
+        detail={"tier": tier.value, "priority": case.priority},
+        event=CaseOpened(
             case_id=case.id,
             report_ids=[complaint.report_id],
             category=complaint.category,
@@ -82,9 +82,9 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
             location=loc,
             opened_at=at,
         ),
-        key=case.id,
-        at=at,
+        metrics=(metrics.CASES_OPENED.labels(loc.district_id, complaint.category.value, tier.value).inc,),
     )
+    await apply(session, writer, reported, opened)
     await assign(session, writer, rules, case, await route(session, rules, case), at)
     return case
 
@@ -107,12 +107,17 @@ async def retier(
             a.status = ASSIGNMENT.move("withdraw", a.status)
             await durable.cancel(session, timers, ref=a.id, kinds=kinds(*Clock))
     case.tier = tier.value
-    timeline(session, case.id, Happened.RETIERED, actor_name(principal), at, tier=tier.value, previous=previous.value)
-    await writer.emit(
+    await apply(
         session,
-        CaseRetiered(case_id=case.id, tier=tier, previous_tier=previous, by=actor_name(principal), at=at),
-        key=case.id,
-        at=at,
+        writer,
+        Changed(
+            case_id=case.id,
+            happened=Happened.RETIERED,
+            actor=actor_name(principal),
+            at=at,
+            detail={"tier": tier.value, "previous": previous.value},
+            event=CaseRetiered(case_id=case.id, tier=tier, previous_tier=previous, by=actor_name(principal), at=at),
+        ),
     )
     await assign(session, writer, rules, case, await route(session, rules, case), at)
     return case

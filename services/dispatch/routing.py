@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch import domain, metrics
 from services.dispatch.clocks import arm
 from services.dispatch.domain import Clock, Rules
+from services.dispatch.effects import Changed, apply
 from services.dispatch.models import Assignment, Case, UnitCoverage
 from services.dispatch.rules import cold_snap_active
 from services.dispatch.states import AssignmentStatus, case_after_assigning
-from services.dispatch.timeline import Happened, timeline
+from services.dispatch.timeline import Happened
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
 from shared.contracts.dispatch import CaseAssigned, EscalationLevel
-from shared.db import after_commit
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
@@ -100,31 +100,27 @@ async def assign(
         created.append(a)
         for clock in Clock:
             await arm(session, a.id, clock, EscalationLevel.REMINDER, due[clock], sla.length(clock))
-        timeline(
+        await apply(
             session,
-            case.id,
-            Happened.DISPATCHED,
-            "dispatch",
-            at,
-            unit_id=who.id,
-            unit_type=who.type.value,
-            round=case.round,
-        )
-        after_commit(session, metrics.ASSIGNMENTS.labels(case.district_id, who.type.value).inc)
-        await writer.emit(
-            session,
-            CaseAssigned(
+            writer,
+            Changed(
                 case_id=case.id,
-                assignment_id=a.id,
-                round=case.round,
-                unit_id=who.id,
-                unit_type=who.type,
-                sign_in_due=due[Clock.SIGN_IN],
-                on_site_due=due[Clock.ON_SITE],
-                resolve_due=due[Clock.RESOLVE],
+                happened=Happened.DISPATCHED,
+                actor="dispatch",
+                at=at,
+                detail={"unit_id": who.id, "unit_type": who.type.value, "round": case.round},
+                event=CaseAssigned(
+                    case_id=case.id,
+                    assignment_id=a.id,
+                    round=case.round,
+                    unit_id=who.id,
+                    unit_type=who.type,
+                    sign_in_due=due[Clock.SIGN_IN],
+                    on_site_due=due[Clock.ON_SITE],
+                    resolve_due=due[Clock.RESOLVE],
+                ),
+                metrics=(metrics.ASSIGNMENTS.labels(case.district_id, who.type.value).inc,),
             ),
-            key=case.id,
-            at=at,
         )
     case.status = case_after_assigning(case.status, bool(created))
     return created

@@ -4,21 +4,22 @@ a round that is no longer current changes nothing. Each takes the session of one
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import domain, metrics, texts
+from services.dispatch.effects import Changed, apply
 from services.dispatch.escalation import supervise
 from services.dispatch.models import Case
 from services.dispatch.routing import Assignee, assign, round_assignments, route
 from services.dispatch.rules import current_rules
 from services.dispatch.states import CASE, AssignmentStatus
-from services.dispatch.timeline import Happened, timeline
+from services.dispatch.timeline import Happened
 from shared.contracts.common import Priority, UnitType
 from shared.contracts.dispatch import CaseRoundStarted
 from shared.contracts.followup import CaseClosed, CaseReopened, ReopenReason
-from shared.db import after_commit
 from shared.errors import NotFound
 from shared.outbox import OutboxWriter
 
@@ -41,28 +42,25 @@ async def start_round(
     case.redo_count += 1
     case.priority = domain.raise_priority(Priority(case.priority)).value
     case.resolved_at = case.closed_at = None
-    timeline(
+    await apply(
         session,
-        case.id,
-        Happened.REOPENED,
-        "followup",
-        reopened.reopened_at,
-        reason=reopened.reason.value,
-        min_temp_c=reopened.min_temp_c,
-        round=case.round,
-    )
-    after_commit(session, metrics.REOPENED.labels(case.district_id, reopened.reason.value).inc)
-    await writer.emit(
-        session,
-        CaseRoundStarted(
+        writer,
+        Changed(
             case_id=case.id,
-            round=case.round,
-            redo_count=case.redo_count,
-            priority=Priority(case.priority),
-            reason=reopened.reason.value,
+            happened=Happened.REOPENED,
+            actor="followup",
+            at=reopened.reopened_at,
+            detail={"reason": reopened.reason.value, "min_temp_c": reopened.min_temp_c, "round": case.round},
+            event=CaseRoundStarted(
+                case_id=case.id,
+                round=case.round,
+                redo_count=case.redo_count,
+                priority=Priority(case.priority),
+                reason=reopened.reason.value,
+            ),
+            event_at=at,
+            metrics=(metrics.REOPENED.labels(case.district_id, reopened.reason.value).inc,),
         ),
-        key=case.id,
-        at=at,
     )
     await assign(session, writer, rules, case, assignees or await route(session, rules, case), at)
     if case.redo_count >= rules.redo_limit and not case.supervised:
@@ -70,18 +68,29 @@ async def start_round(
     return case
 
 
-async def close(session: AsyncSession, *, closed: CaseClosed) -> Case | None:
+async def close(session: AsyncSession, writer: OutboxWriter, *, closed: CaseClosed) -> Case | None:
     case = await session.get(Case, closed.case_id, with_for_update=True)
     if case is None:
         raise NotFound("case", texts.CASE_NOT_FOUND)
     if case.round != closed.round or not CASE.allows("close", case.status):
         return None
     case.status, case.closed_at = CASE.move("close", case.status), closed.closed_at
-    timeline(session, case.id, Happened.CLOSED, "followup", closed.closed_at, min_temp_c=closed.min_temp_c)
-    after_commit(session, metrics.CLOSED.labels(case.district_id, case.category).inc)
-    after_commit(
+    await apply(
         session,
-        metrics.TIME_TO_CLOSE.labels(case.category).observe,
-        (closed.closed_at - case.opened_at).total_seconds(),
+        writer,
+        Changed(
+            case_id=case.id,
+            happened=Happened.CLOSED,
+            actor="followup",
+            at=closed.closed_at,
+            detail={"min_temp_c": closed.min_temp_c},
+            metrics=(
+                metrics.CLOSED.labels(case.district_id, case.category).inc,
+                functools.partial(
+                    metrics.TIME_TO_CLOSE.labels(case.category).observe,
+                    (closed.closed_at - case.opened_at).total_seconds(),
+                ),
+            ),
+        ),
     )
     return case
