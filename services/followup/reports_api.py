@@ -12,9 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from services.followup import domain, queries, render, reports, scorecard, texts
 from services.followup.config import FollowupSettings
-from services.followup.deps import OVERSEERS, Session
-from services.followup.deps import now_of as _now
-from services.followup.deps import settings_of as _settings
+from services.followup.deps import OVERSEERS, Session, followup_context
 from services.followup.schemas import (
     DailyReportOut,
     DayOut,
@@ -87,7 +85,8 @@ async def scorecards(
     sees the units working in its street, a district in its district; a unit sees only its own line (and its
     rank among all units). Formulas: ``formulas`` of the answer."""
     require(principal, Role.UNIT, *OVERSEERS)
-    settings, now = _settings(request), _now(request)
+    ctx = followup_context(request)
+    settings, now = ctx.settings, ctx.clock.now()
     first, last = _period(start, end, domain.local_day(now, settings.zone), default_days=7)
     since = domain.day_window(first, settings.zone)[0]
     until = domain.day_window(last, settings.zone)[1]
@@ -142,7 +141,8 @@ async def daily_report(
     """日报告 of a community or a street: households visited, residents reached, problems found, solved, open,
     overdue, escalated, and the day's notable cases. Definitions: the module docstring of ``reports``."""
     require(principal, Role.GRID_WORKER, *OVERSEERS)
-    settings, now = _settings(request), _now(request)
+    ctx = followup_context(request)
+    settings, now = ctx.settings, ctx.clock.now()
     today = domain.local_day(now, settings.zone)
     day = date_ or today
     if day > today:
@@ -191,7 +191,8 @@ async def season_report(
 ) -> SeasonReportOut | Response:
     """The season (or any range) with its day-by-day trend: flows add up, stocks are those of the last day."""
     require(principal, Role.GRID_WORKER, *OVERSEERS)
-    settings, now = _settings(request), _now(request)
+    ctx = followup_context(request)
+    settings, now = ctx.settings, ctx.clock.now()
     today = domain.local_day(now, settings.zone)
     first, last = _period(start, end, today, default_days=1)
     if last > today:

@@ -9,16 +9,13 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import domain, spotchecks, texts
-from services.followup.deps import OVERSEERS, Session, one_of
-from services.followup.deps import now_of as _now
-from services.followup.deps import settings_of as _settings
-from services.followup.deps import writer_of as _writer
+from services.followup.deps import OVERSEERS, Session, followup_context, one_of
 from services.followup.models import SpotCheckDraw
 from services.followup.schemas import DrawOut, SpotCheckIn, SpotCheckOut
 from services.followup.states import SpotCheckStatus
 from shared.auth import Role, require
 from shared.errors import NotFound, responses
-from shared.http.photos import evidence_of as _evidence
+from shared.http.photos import evidence_of
 from shared.http.security import CurrentPrincipal
 
 router = APIRouter()
@@ -50,13 +47,14 @@ async def draw_spot_checks(
     """Draw the weekly sample of closed cases to check. The sample is
     ``random.Random(f"{seed}:{street}:{week}").sample(population, k)``; drawing again returns the same draw."""
     require(principal, Role.TASK_FORCE, Role.ADMIN)
-    settings, now = _settings(request), _now(request)
+    ctx = followup_context(request)
+    settings, now = ctx.settings, ctx.clock.now()
     week = week or domain.previous_week(now, settings.zone)
     if principal.role is Role.TASK_FORCE:
         if street_id and street_id != principal.scope:
             raise NotFound("street", texts.AREA_NOT_FOUND)
         street_id = principal.scope
-    writer = _writer(request)
+    writer = ctx.writer
     if street_id:
         draws = [
             await spotchecks.draw(
@@ -106,13 +104,14 @@ async def record_spot_check(
 ) -> SpotCheckOut:
     """The task force's finding; a failure reopens the case (CaseReopened, spot_check_failed)."""
     require(principal, Role.TASK_FORCE, Role.ADMIN)
+    ctx = followup_context(request)
     check = await spotchecks.record(
         session,
-        _writer(request),
+        ctx.writer,
         check_id=check_id,
         principal=principal,
         body=body,
-        at=_now(request),
-        evidence=_evidence(request),
+        at=ctx.clock.now(),
+        evidence=evidence_of(request),
     )
     return SpotCheckOut.model_validate(check)

@@ -9,17 +9,14 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import recording, visits
-from services.followup.deps import OVERSEERS, Session, one_of
-from services.followup.deps import now_of as _now
-from services.followup.deps import settings_of as _settings
-from services.followup.deps import writer_of as _writer
+from services.followup.deps import OVERSEERS, Session, followup_context, one_of
 from services.followup.models import IdempotentReply, Round, Visit
 from services.followup.schemas import VisitIn, VisitOut
 from services.followup.states import VisitStatus
 from shared.auth import Role, require
 from shared.errors import responses
 from shared.evidence import PHOTO_REFUSALS, PhotoOut
-from shared.http.photos import evidence_of as _evidence
+from shared.http.photos import evidence_of
 from shared.http.security import CurrentPrincipal
 from shared.idempotency import IdempotencyKey, once
 
@@ -38,7 +35,7 @@ def _visit_out(
 async def _photos(session: AsyncSession, request: Request, *subjects: Any) -> dict[str, PhotoOut]:
     """The photos of these visits or checks, by key, in one query (short-lived links)."""
     keys = [k for x in subjects for k in (x.photo_refs or [])]
-    return {p.key: p for p in await _evidence(request).shown(session, keys)} if keys else {}
+    return {p.key: p for p in await evidence_of(request).shown(session, keys)} if keys else {}
 
 
 @router.get("/v1/visits", response_model=list[VisitOut], tags=["return visits"], responses=responses(401, 403, 422))
@@ -67,7 +64,7 @@ async def list_visits(
     )
     rounds = await visits.rounds_of(session, found)
     photos = await _photos(session, request, *found)
-    required = _settings(request).photo_required_on_visit
+    required = followup_context(request).settings.photo_required_on_visit
     return [_visit_out(v, rounds.get((v.case_id, v.round)), photos, photo_required=required) for v in found]
 
 
@@ -81,7 +78,7 @@ async def get_visit(visit_id: str, principal: CurrentPrincipal, session: Session
         visit,
         await visits.round_of(session, visit),
         await _photos(session, request, visit),
-        photo_required=_settings(request).photo_required_on_visit,
+        photo_required=followup_context(request).settings.photo_required_on_visit,
     )
 
 
@@ -104,23 +101,24 @@ async def record_visit(
     one this worker did not upload here, 413/422 too large or not an image, 503 with Retry-After while the photo
     store is down (nothing is recorded then). Resent with the same ``Idempotency-Key``: the first answer."""
     require(principal, Role.GRID_WORKER)
+    ctx = followup_context(request)
 
     async def act() -> VisitOut:
         visit, round_ = await recording.record(
             session,
-            _writer(request),
+            ctx.writer,
             visit_id=visit_id,
             principal=principal,
             body=body,
-            settings=_settings(request),
-            at=_now(request),
-            evidence=_evidence(request),
+            settings=ctx.settings,
+            at=ctx.clock.now(),
+            evidence=evidence_of(request),
         )
         return _visit_out(
             visit,
             round_,
             await _photos(session, request, visit),
-            photo_required=_settings(request).photo_required_on_visit,
+            photo_required=ctx.settings.photo_required_on_visit,
         )
 
     return await once(session, IdempotentReply, request, key=idempotency_key, principal=principal, action=act)

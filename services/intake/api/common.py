@@ -13,8 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
 from services.intake import texts
-from services.intake.deps import clock_of as _clock
-from services.intake.deps import settings_of as _settings
+from services.intake.deps import intake_context
 from shared.errors import ApiError
 from shared.http.deps import Transaction
 from shared.inputs import not_in_future
@@ -40,8 +39,9 @@ Session = Transaction
 
 def not_future(request: Request, at: datetime | None, field: str) -> None:
     """A time the caller observed lies no later than the service's clock plus the allowed skew, else 422."""
-    skew = _settings(request).max_clock_skew_seconds
-    if at is not None and not not_in_future(at, now=_clock(request).now(), skew_seconds=skew):
+    ctx = intake_context(request)
+    skew = ctx.settings.max_clock_skew_seconds
+    if at is not None and not not_in_future(at, now=ctx.clock.now(), skew_seconds=skew):
         raise ApiError(422, "in_future", texts.IN_FUTURE.format(seconds=skew), field)
 
 

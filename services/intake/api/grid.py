@@ -11,9 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake import registry, service, texts, visits
 from services.intake.api.common import IdQuery, Session, not_future
 from services.intake.config import GRID_WORKER
-from services.intake.deps import clock_of as _clock
-from services.intake.deps import intake_of as _intake
-from services.intake.deps import limits_of as _limits
+from services.intake.deps import intake_context
 from services.intake.schemas import (
     GridReportIn,
     PlaceOut,
@@ -48,14 +46,14 @@ async def grid_report(
 ) -> ReportOut:
     """一键上报: a grid worker reports a problem in a household or building of their grid."""
     require(principal, Role.GRID_WORKER)
-    _limits(request).check(GRID_WORKER, principal.sub)
+    intake_context(request).rate_limits.check(GRID_WORKER, principal.sub)
     report, created = await service.report_from_grid(
         session,
-        _intake(request),
+        intake_context(request).intake,
         body=body,
         grid_worker_id=principal.sub,
         grid_id=principal.scope,
-        at=_clock(request).now(),
+        at=intake_context(request).clock.now(),
         evidence=evidence_of(request),
     )
     if not created:
@@ -79,15 +77,15 @@ async def log_visit(
 ) -> VisitOut:
     """访民问暖 入户走访: log a household visit; each finding becomes a report."""
     require(principal, Role.GRID_WORKER)
-    _limits(request).check(GRID_WORKER, principal.sub)
+    intake_context(request).rate_limits.check(GRID_WORKER, principal.sub)
     not_future(request, body.visited_at, "visited_at")
     visit, created = await visits.log_visit(
         session,
-        _intake(request),
+        intake_context(request).intake,
         body=body,
         grid_worker_id=principal.sub,
         grid_id=principal.scope,
-        at=_clock(request).now(),
+        at=intake_context(request).clock.now(),
         evidence=evidence_of(request),
     )
     if not created:

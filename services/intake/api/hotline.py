@@ -10,10 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, hotline, service, texts
 from services.intake.api.common import CountQuery, IdQuery, OrderQuery, Session, inline_schema
-from services.intake.deps import clock_of as _clock
-from services.intake.deps import intake_of as _intake
-from services.intake.deps import limits_of as _limits
-from services.intake.deps import settings_of as _settings
+from services.intake.deps import intake_context
 from services.intake.schemas import (
     CallbackOut,
     HotlineOrderIn,
@@ -64,13 +61,23 @@ _ORDER_BODY: dict[str, Any] = {
 )
 async def hotline_order(request: Request, response: Response, session: Session) -> HotlineOrderOut:
     """A 12345 work order, signed: HMAC-SHA256 over ``timestamp + "." + body`` (see the hotline module)."""
+    ctx = intake_context(request)
     body = await request.body()
     integration_id = await hotline.authenticate(
-        request, session, settings=_settings(request), clock=_clock(request), limits=_limits(request), signed=body
+        request,
+        session,
+        settings=ctx.settings,
+        clock=ctx.clock,
+        limits=ctx.rate_limits,
+        signed=body,
     )
     order = hotline.parse_order(body)
     report, created = await hotline.receive_order(
-        session, _intake(request), integration_id=integration_id, order=order, at=_clock(request).now()
+        session,
+        ctx.intake,
+        integration_id=integration_id,
+        order=order,
+        at=ctx.clock.now(),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -86,6 +93,7 @@ async def hotline_order(request: Request, response: Response, session: Session) 
 )
 async def hotline_order_status(order_no: str, request: Request, session: Session) -> HotlineOrderOut:
     """An order's status and timeline, signed like a POST with the request path in place of the body."""
+    ctx = intake_context(request)
     # The path as sent (percent-encoded), not as decoded: a client signs the bytes it sends, like a POST's body.
     path: bytes = request.scope.get("raw_path") or request.url.path.encode()
     query: bytes = request.scope.get("query_string", b"")
@@ -93,9 +101,9 @@ async def hotline_order_status(order_no: str, request: Request, session: Session
     integration_id = await hotline.authenticate(
         request,
         session,
-        settings=_settings(request),
-        clock=_clock(request),
-        limits=_limits(request),
+        settings=ctx.settings,
+        clock=ctx.clock,
+        limits=ctx.rate_limits,
         signed=signed,
     )
     report = await hotline.find_order(session, integration_id=integration_id, order_no=order_no)
@@ -139,7 +147,7 @@ async def list_callbacks(
 )
 async def redrive_callback(callback_id: int, request: Request, session: Session) -> CallbackOut:
     """Send a dead callback again (its order's later callbacks follow once it is delivered)."""
-    row = await hotline.redrive(session, callback_id=callback_id, at=_clock(request).now())
+    row = await hotline.redrive(session, callback_id=callback_id, at=intake_context(request).clock.now())
     return CallbackOut.model_validate(row)
 
 
@@ -155,6 +163,6 @@ async def redrive_callbacks(
 ) -> RedriveOut:
     """Send every dead callback again (optionally of one integration or order)."""
     count = await hotline.redrive_dead(
-        session, integration_id=integration_id, order_no=order_no, at=_clock(request).now()
+        session, integration_id=integration_id, order_no=order_no, at=intake_context(request).clock.now()
     )
     return RedriveOut(redriven=count)

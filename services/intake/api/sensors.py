@@ -8,9 +8,7 @@ from fastapi import APIRouter, Request
 
 from services.intake import sensors, texts
 from services.intake.api.common import Session, inline_schema, parse_body
-from services.intake.deps import clock_of as _clock
-from services.intake.deps import intake_of as _intake
-from services.intake.deps import settings_of as _settings
+from services.intake.deps import intake_context
 from services.intake.schemas import (
     ReadingsIn,
     ReadingsOut,
@@ -23,7 +21,7 @@ router = APIRouter()
 
 def _gateway(request: Request) -> str:
     given = request.headers.get("x-api-key", "").encode()
-    for gateway_id, key in (_settings(request).sensor_gateway_keys or {}).items():
+    for gateway_id, key in (intake_context(request).settings.sensor_gateway_keys or {}).items():
         if given and hmac.compare_digest(given, key.get_secret_value().encode()):
             return str(gateway_id)
     raise ApiError(401, "unauthenticated", texts.SENSOR_UNAUTHORIZED, "X-Api-Key")
@@ -43,12 +41,19 @@ _READINGS_BODY = {
 )
 async def sensor_readings(request: Request, session: Session) -> ReadingsOut:
     """A batch of room-temperature readings from a sensor gateway (header ``X-Api-Key``)."""
+    ctx = intake_context(request)
     _gateway(request)
     # Parsed straight from the bytes by pydantic (thousands of readings): same 422 shape as every other body.
     body = parse_body(ReadingsIn, await request.body())
-    at = _clock(request).now()
+    at = ctx.clock.now()
     stored, raised = await retry_races(
         session,
-        lambda: sensors.ingest(session, _intake(request), readings=body.readings, settings=_settings(request), at=at),
+        lambda: sensors.ingest(
+            session,
+            ctx.intake,
+            readings=body.readings,
+            settings=ctx.settings,
+            at=at,
+        ),
     )
     return ReadingsOut(stored=stored, reports=raised)

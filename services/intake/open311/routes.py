@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from services.intake import texts
 from services.intake.config import OPEN311
-from services.intake.deps import clock_of, intake_of, limits_of, sessions_of, settings_of
+from services.intake.deps import intake_context, sessions_of
 from services.intake.open311.catalog import ATTRIBUTES, category_of, service_list
 from services.intake.open311.service_requests import create_request, get_request, list_requests
 from services.intake.open311.wire import PREFIX, Open311Error, read_params, render, respond
@@ -21,7 +21,7 @@ router = APIRouter(prefix=PREFIX, tags=["Open311 GeoReport v2"])
 
 
 def _client(request: Request, api_key: str) -> str:
-    keys = settings_of(request).open311_api_keys or {}
+    keys = intake_context(request).settings.open311_api_keys or {}
     for client_id, secret in keys.items():
         if api_key and hmac.compare_digest(api_key.encode(), secret.get_secret_value().encode()):
             return str(client_id)
@@ -30,7 +30,7 @@ def _client(request: Request, api_key: str) -> str:
 
 def _within_rate(request: Request, client_id: str) -> None:
     """The api_key's rate limit, refused in the spec's error format (429 with Retry-After)."""
-    limits = limits_of(request)
+    limits = intake_context(request).rate_limits
     wait = limits.wait(OPEN311, client_id)
     if wait > 0:
         seconds = retry_after(wait)
@@ -131,9 +131,14 @@ async def post_request(request: Request, fmt: str) -> Response:
         params = await read_params(request)
         client_id = _client(request, params.get("api_key", ""))
         _within_rate(request, client_id)
+        ctx = intake_context(request)
         async with sessions_of(request)() as session, session.begin():
             created = await create_request(
-                session, intake_of(request), params, client_id=client_id, at=clock_of(request).now()
+                session,
+                ctx.intake,
+                params,
+                client_id=client_id,
+                at=ctx.clock.now(),
             )
         return render(f, "service_requests", [created], status=201)
 
@@ -145,7 +150,7 @@ async def get_requests(request: Request, fmt: str) -> Response:
     async def work(f: str) -> Response:
         params = await read_params(request)
         async with sessions_of(request)() as session:
-            views = await list_requests(session, params, now=clock_of(request).now())
+            views = await list_requests(session, params, now=intake_context(request).clock.now())
         return render(f, "service_requests", views)
 
     return await respond(request, fmt, work)
