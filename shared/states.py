@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from shared.errors import Conflict
 
@@ -62,10 +62,8 @@ class Transitions(Generic[S]):
         move = self.moves[action]
         if current in move.sources:
             return self.statuses(current) if move.target is None else move.target
-        for status, refusal in move.refusals.items():
-            if status == current:
-                raise refusal.error()
-        raise move.otherwise.error()
+        by_status = cast(Mapping[str, Refusal], move.refusals)  # StrEnum keys hash and compare as their values
+        raise by_status.get(current, move.otherwise).error()
 
     def check(self, action: str, current: str) -> None:
         """Refuse ``action`` from ``current`` (an action that keeps the status, such as a progress note)."""

@@ -52,7 +52,6 @@ CLOCK_OPEN = {
 RUNNING_CLOCK = {A.DISPATCHED: Clock.SIGN_IN, A.SIGNED_IN: Clock.ON_SITE, A.ON_SITE: Clock.RESOLVE}
 
 CASE_IN_PROGRESS = among(CaseStatus.OPENED, CaseStatus.ASSIGNED, CaseStatus.UNROUTED)  # the console's "open" filter
-CASE_DONE = among(CaseStatus.RESOLVED, CaseStatus.CLOSED)  # nothing left for the units
 
 _CLOSED = Refusal("assignment_closed", texts.ASSIGNMENT_CLOSED)
 _NOT_SIGNED_IN = Refusal("not_signed_in", texts.SIGN_IN_FIRST)

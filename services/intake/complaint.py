@@ -70,40 +70,27 @@ class Understood:
             "order_no": c.order_no,
         }
 
-    def reported(self, *, group_id: str) -> ComplaintReported:
+    def _told(self) -> dict[str, Any]:
+        """What both events say of the complaint."""
         c = self.complaint
-        return ComplaintReported(
-            report_id=self.report_id,
-            channel=c.channel,
-            category=c.category,
-            priority=self.priority,
-            priority_resident=self.priority_resident,
-            location=self.location,
-            description=self.public_text,
-            measured_temp_c=self.measured_temp_c,
-            photo_refs=list(c.photo_refs),
-            reporter_kind=c.reporter_kind,
-            reporter_id=c.reporter_id,
-            reported_at=c.at,
-            group_id=group_id,
-        )
+        return {
+            "report_id": self.report_id,
+            "channel": c.channel,
+            "category": c.category,
+            "priority": self.priority,
+            "priority_resident": self.priority_resident,
+            "location": self.location,
+            "description": self.public_text,
+            "measured_temp_c": self.measured_temp_c,
+            "reporter_kind": c.reporter_kind,
+            "reporter_id": c.reporter_id,
+            "reported_at": c.at,
+        }
+
+    def reported(self, *, group_id: str) -> ComplaintReported:
+        return ComplaintReported(**self._told(), photo_refs=list(self.complaint.photo_refs), group_id=group_id)
 
     def grouped(self, *, group_id: str, lead_report_id: str, case_id: str | None, scope: str) -> ComplaintGrouped:
-        c = self.complaint
         return ComplaintGrouped(
-            report_id=self.report_id,
-            group_id=group_id,
-            lead_report_id=lead_report_id,
-            case_id=case_id,
-            scope=scope,
-            channel=c.channel,
-            category=c.category,
-            priority=self.priority,
-            priority_resident=self.priority_resident,
-            location=self.location,
-            description=self.public_text,
-            measured_temp_c=self.measured_temp_c,
-            reporter_kind=c.reporter_kind,
-            reporter_id=c.reporter_id,
-            reported_at=c.at,
+            **self._told(), group_id=group_id, lead_report_id=lead_report_id, case_id=case_id, scope=scope
         )
