@@ -16,6 +16,7 @@ from services.dispatch.states import OPEN
 from shared.auth import Principal, Role
 from shared.contracts.common import UnitType
 from shared.errors import Forbidden, NotFound
+from shared.scope import oversees
 from shared.states import values
 
 # -- who may act on what ----------------------------------------------------------------------------------
@@ -65,16 +66,8 @@ def actor_name(principal: Principal) -> str:
     return principal.sub or principal.scope
 
 
-def may_supervise(principal: Principal, street_id: str, district_id: str) -> bool:
-    return (
-        principal.role is Role.ADMIN
-        or (principal.role is Role.TASK_FORCE and principal.scope == street_id)
-        or (principal.role is Role.DISTRICT and principal.scope == district_id)
-    )
-
-
 def may_see_case(principal: Principal, case: Case, assignments: list[Assignment]) -> bool:
-    if may_supervise(principal, case.street_id, case.district_id):
+    if oversees(principal, district_id=case.district_id, street_id=case.street_id):
         return True
     where = assignee_filter(principal)
     if where is None:

@@ -16,6 +16,7 @@ from shared.auth import Role, require
 from shared.errors import ApiError, responses
 from shared.http.security import AdminOnly, CurrentPrincipal
 from shared.privacy import STORED
+from shared.scope import oversees
 
 router = APIRouter()
 
@@ -26,7 +27,7 @@ async def cold_snap(
 ) -> dict[str, Any]:
     """Declare or lift a cold snap (寒潮) for a district: new clocks there are tightened."""
     require(principal, Role.DISTRICT, Role.ADMIN)
-    if principal.role is Role.DISTRICT and principal.scope != district_id:
+    if not oversees(principal, district_id=district_id):
         raise ApiError(403, "forbidden", texts.NOT_YOUR_DISTRICT, "district_id")
     flag = await rules.set_cold_snap(
         session,

@@ -33,6 +33,7 @@ from services.dispatch.states import OPEN
 from shared.auth import Principal, Role
 from shared.errors import responses
 from shared.http.security import authenticate
+from shared.scope import area_filter
 from shared.states import values
 
 log = logging.getLogger(__name__)
@@ -150,11 +151,9 @@ async def version(session: AsyncSession, principal: Principal) -> tuple[str, int
             )
         )
     if principal.role in SUPERVISORS:
-        area = Case.street_id if principal.role is Role.TASK_FORCE else Case.district_id
+        area = area_filter(principal, district=Case.district_id, street=Case.street_id)
         parts.append(
-            await session.scalar(
-                select(func.max(CaseEvent.id)).join(Case, Case.id == CaseEvent.case_id).where(area == principal.scope)
-            )
+            await session.scalar(select(func.max(CaseEvent.id)).join(Case, Case.id == CaseEvent.case_id).where(area))
         )
     digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
     return digest, mine

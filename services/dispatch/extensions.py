@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import metrics, texts
-from services.dispatch.access import actor_name, get_for_actor, may_supervise
+from services.dispatch.access import actor_name, get_for_actor
 from services.dispatch.clocks import arm, kinds
 from services.dispatch.domain import Clock
 from services.dispatch.effects import Changed, apply
@@ -21,7 +21,7 @@ from services.dispatch.models import (
 from services.dispatch.states import ASSIGNMENT, EXTENSION, OPEN, ExtensionStatus
 from services.dispatch.timeline import Happened
 from shared import timers as durable
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.contracts.dispatch import (
     EscalationLevel,
     ExtensionDecided,
@@ -30,6 +30,7 @@ from shared.contracts.dispatch import (
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
+from shared.scope import SUPERVISORS, area_filter, oversees
 
 # -- 延期 ------------------------------------------------------------------------------------------------
 
@@ -94,12 +95,9 @@ async def request_extension(
 
 async def list_extensions(session: AsyncSession, *, principal: Principal, status: str | None) -> list[Extension]:
     q = select(Extension).join(Case, Case.id == Extension.case_id)
-    if principal.role is Role.TASK_FORCE:
-        q = q.where(Case.street_id == principal.scope)
-    elif principal.role is Role.DISTRICT:
-        q = q.where(Case.district_id == principal.scope)
-    elif principal.role is not Role.ADMIN:
+    if principal.role not in SUPERVISORS:
         raise Forbidden("forbidden", texts.TASK_FORCE_ONLY, "Authorization")
+    q = q.where(area_filter(principal, district=Case.district_id, street=Case.street_id))
     if status:
         q = q.where(Extension.status == status)
     return list((await session.scalars(q.order_by(Extension.requested_at))).all())
@@ -121,7 +119,7 @@ async def decide_extension(
         raise NotFound("extension", texts.EXTENSION_NOT_FOUND)
     case = await session.get(Case, ext.case_id)
     assert case is not None
-    if not may_supervise(principal, case.street_id, case.district_id):
+    if not oversees(principal, district_id=case.district_id, street_id=case.street_id):
         raise NotFound("extension", texts.EXTENSION_NOT_FOUND)
     decided = EXTENSION.move("approve" if approved else "refuse", ext.status)
     a = await session.get(Assignment, ext.assignment_id, with_for_update=True)

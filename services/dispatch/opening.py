@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import domain, metrics, texts
-from services.dispatch.access import actor_name, may_supervise
+from services.dispatch.access import actor_name
 from services.dispatch.clocks import kinds
 from services.dispatch.domain import Clock
 from services.dispatch.effects import Changed, apply
@@ -27,6 +27,7 @@ from shared.contracts.intake import ComplaintReported
 from shared.errors import NotFound
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
+from shared.scope import oversees
 
 
 async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: ComplaintReported, at: datetime) -> Case:
@@ -95,7 +96,7 @@ async def retier(
     """The street task force moves a case to another tier; open assignments of the round are withdrawn and
     the case is routed afresh for the new tier."""
     case = await session.get(Case, case_id, with_for_update=True)
-    if case is None or not may_supervise(principal, case.street_id, case.district_id):
+    if case is None or not oversees(principal, district_id=case.district_id, street_id=case.street_id):
         raise NotFound("case", texts.CASE_NOT_FOUND)
     CASE.check("retier", case.status)
     previous = Tier(case.tier)

@@ -18,6 +18,7 @@ from services.dispatch.models import (
 from services.dispatch.states import CASE_IN_PROGRESS, OPEN, AssignmentStatus
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, NotFound
+from shared.scope import SUPERVISORS, area_filter
 from shared.states import values
 
 # -- reading cases ---------------------------------------------------------------------------------------
@@ -78,12 +79,9 @@ async def list_cases(
     """Cases in the caller's street (task force) or district; overdue and escalated first. Returns
     (case, overdue) pairs."""
     q = select(Case)
-    if principal.role is Role.TASK_FORCE:
-        q = q.where(Case.street_id == principal.scope)
-    elif principal.role is Role.DISTRICT:
-        q = q.where(Case.district_id == principal.scope)
-    elif principal.role is not Role.ADMIN:
+    if principal.role not in SUPERVISORS:
         raise Forbidden("forbidden", texts.TASK_FORCE_ONLY, "Authorization")
+    q = q.where(area_filter(principal, district=Case.district_id, street=Case.street_id))
     if status == "open":
         q = q.where(Case.status.in_(values(CASE_IN_PROGRESS)))
     elif status:

@@ -24,6 +24,7 @@ from services.followup.models import (
 from services.followup.states import VISIT_CONCLUDED
 from shared.auth import Principal, Role
 from shared.errors import Invalid, NotFound
+from shared.scope import area_filter, oversees, remit
 from shared.states import values
 
 # -- scorecards ------------------------------------------------------------------------------------------------
@@ -32,10 +33,9 @@ from shared.states import values
 def case_scope(principal: Principal) -> tuple[str, ColumnElement[bool]]:
     """Which cases a scorecard is computed over: the task force's street, the district's district, else all
     (a unit is then shown only its own line of the whole ranking)."""
-    if principal.role is Role.TASK_FORCE:
-        return f"street:{principal.scope}", CaseFact.street_id == principal.scope
-    if principal.role is Role.DISTRICT:
-        return f"district:{principal.scope}", CaseFact.district_id == principal.scope
+    area = remit(principal)
+    if principal.role in (Role.TASK_FORCE, Role.DISTRICT) and area is not None:
+        return area.name, area_filter(principal, district=CaseFact.district_id, street=CaseFact.street_id)
     if principal.role is Role.UNIT:
         return f"unit:{principal.sub}", true()
     return "all", true()
@@ -148,15 +148,11 @@ async def resolve_area(
     if where is None:
         raise NotFound("area", texts.AREA_NOT_FOUND)
     area = Area(level, area_id, *where)
-    allowed = (
-        principal.role is Role.ADMIN
-        or (principal.role is Role.DISTRICT and area.district_id == principal.scope)
-        or (principal.role is Role.TASK_FORCE and area.street_id == principal.scope)
-        or (
-            principal.role is Role.GRID_WORKER
-            and level == "community"
-            and await _grid_community(session, principal.scope) == area_id
-        )
+    # A grid worker oversees its grid, and through it the one community the grid lies in.
+    allowed = oversees(principal, district_id=area.district_id, street_id=area.street_id) or (
+        principal.role is Role.GRID_WORKER
+        and level == "community"
+        and await _grid_community(session, principal.scope) == area_id
     )
     if not allowed:
         raise NotFound("area", texts.AREA_NOT_FOUND)

@@ -5,28 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, select, true, tuple_
+from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import texts
 from services.followup.models import Round, Visit
 from services.followup.states import VisitStatus
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.errors import NotFound
+from shared.scope import area_filter
 
 
 def in_scope(principal: Principal, model: Any) -> ColumnElement[bool]:
-    """What of a table with district/street(/grid) columns the caller may see: a grid worker its grid, the task
-    force its street, a district its district, an admin everything; anyone else nothing."""
-    if principal.role is Role.ADMIN:
-        return true()
-    if principal.role is Role.DISTRICT:
-        return model.district_id == principal.scope  # type: ignore[no-any-return]
-    if principal.role is Role.TASK_FORCE:
-        return model.street_id == principal.scope  # type: ignore[no-any-return]
-    if principal.role is Role.GRID_WORKER and hasattr(model, "grid_id"):
-        return model.grid_id == principal.scope  # type: ignore[no-any-return]
-    return false()
+    """What of a table with district/street(/grid) columns the caller oversees (``shared.scope``)."""
+    return area_filter(
+        principal, district=model.district_id, street=model.street_id, grid=getattr(model, "grid_id", None)
+    )
 
 
 async def list_visits(

@@ -22,6 +22,7 @@ from shared.auth import Principal, Role
 from shared.errors import NotFound, responses
 from shared.http.photos import evidence_of
 from shared.http.security import CurrentPrincipal
+from shared.scope import oversees
 
 router = APIRouter()
 
@@ -30,7 +31,7 @@ router = APIRouter()
 async def get_report(report_id: str, principal: CurrentPrincipal, session: Session, request: Request) -> ReportOut:
     """A report's status and what the reporter has been told, in order (事事有回音), with its photos."""
     report, events = await service.get(session, report_id=report_id)
-    if not (_oversees(principal, report.location) or _grid_worker_of(principal, report.location)):
+    if not _oversees(principal, report.location):
         raise NotFound("report", texts.REPORT_NOT_FOUND)
     out = ReportOut.model_validate(report)
     out.timeline = [ReportEventOut.model_validate(e) for e in events]
@@ -48,7 +49,9 @@ async def report_contact(report_id: str, principal: CurrentPrincipal, session: S
     district and admin; anyone else, another unit included, is answered 404 like a report that does not exist."""
     report, _ = await service.get(session, report_id=report_id)
     full = _grid_worker_of(principal, report.location) or _assigned(principal, report.agency, report.status)
-    if not full and not _oversees(principal, report.location):
+    if not full and not oversees(
+        principal, district_id=report.location["district_id"], street_id=report.location["street_id"]
+    ):
         raise NotFound("report", texts.REPORT_NOT_FOUND)
     household = await registry.resident(session, household_id=report.household_id)
     name, phone = (household.resident_name, household.phone) if household else (None, None)
@@ -62,11 +65,7 @@ async def report_contact(report_id: str, principal: CurrentPrincipal, session: S
 
 
 def _oversees(principal: Principal, loc: dict[str, Any]) -> bool:
-    return (
-        principal.role is Role.ADMIN
-        or (principal.role is Role.TASK_FORCE and principal.scope == loc["street_id"])
-        or (principal.role is Role.DISTRICT and principal.scope == loc["district_id"])
-    )
+    return oversees(principal, district_id=loc["district_id"], street_id=loc["street_id"], grid_id=loc["grid_id"])
 
 
 def _grid_worker_of(principal: Principal, loc: dict[str, Any]) -> bool:
