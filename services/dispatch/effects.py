@@ -1,6 +1,7 @@
-"""The one way a change is written: ``apply`` turns what happened (``Changed``, which the moves of
-services.dispatch.assignment return) into its timeline row, the timers that stop, the metrics (after the transaction
-commits) and the fact on the cases topic (outbox), in that order, in the caller's transaction."""
+"""The one way a change of a case is written: ``apply`` turns what happened (``Changed``, which the moves of
+services.dispatch.assignment return) into its timeline row, then hands the rest — the timers that stop, the metrics
+(after the transaction commits) and the fact on the cases topic (outbox) — to ``shared.effects.apply``, in the
+caller's transaction."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from services.dispatch.clocks import kinds
 from services.dispatch.domain import Clock
 from services.dispatch.models import timers
 from services.dispatch.timeline import Happened, timeline
-from shared import timers as durable
-from shared.db import after_commit
+from shared import effects
+from shared.effects import Effect, Stop
 from shared.events import EventPayload
 from shared.outbox import OutboxWriter
 
@@ -38,11 +39,19 @@ class Changed:
 
 async def apply(session: AsyncSession, writer: OutboxWriter, *changes: Changed) -> None:
     for change in changes:
+        timeline(session, change.case_id, change.happened, change.actor, change.at, **change.detail)
+        stops: tuple[Stop, ...] = ()
         if change.stops is not None:
             ref, clocks = change.stops
-            await durable.cancel(session, timers, ref=ref, kinds=kinds(*clocks))
-        timeline(session, change.case_id, change.happened, change.actor, change.at, **change.detail)
-        for action in change.metrics:
-            after_commit(session, action)
-        if change.event is not None:
-            await writer.emit(session, change.event, key=change.case_id, at=change.event_at or change.at)
+            stops = (Stop(timers, ref, tuple(kinds(*clocks))),)
+        await effects.apply(
+            session,
+            writer,
+            Effect(
+                at=change.event_at or change.at,
+                event=change.event,
+                key=change.case_id,
+                stops=stops,
+                metrics=change.metrics,
+            ),
+        )

@@ -4,6 +4,7 @@ the session of one transaction; the caller commits."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -17,12 +18,12 @@ from services.followup.scheduling import VISIT_DUE
 from services.followup.schemas import VisitIn
 from services.followup.states import ROUND, VISIT, CaseStatus, RoundOutcome, VisitStatus
 from services.followup.visits import get
-from shared import timers as durable
 from shared.auth import Principal
 from shared.contracts.common import Satisfaction
 from shared.contracts.followup import CaseClosed, CaseReopened, ReopenReason, VisitRecorded, VisitUnreached
-from shared.db import after_commit
+from shared.effects import Arm, Effect, Stop, apply, count
 from shared.errors import Invalid
+from shared.events import EventPayload
 from shared.evidence import Evidence
 from shared.outbox import OutboxWriter
 
@@ -98,23 +99,26 @@ async def record(
         visit.due_at = max(visit.due_at, at + timedelta(hours=settings.unreached_retry_hours))
         visit.notes = body.notes or visit.notes
         visit.photo_refs = [*visit.photo_refs, *new_photos]
-        if visit.overdue_at is None:
-            await durable.schedule(session, timers, kind=VISIT_DUE, ref=visit.id, due_at=visit.due_at)
-        await writer.emit(
+        await apply(
             session,
-            VisitUnreached(
-                visit_id=visit.id,
-                case_id=visit.case_id,
-                round=visit.round,
-                attempt=visit.attempts,
-                visited_by=principal.sub,
-                visited_at=at,
-                due_at=visit.due_at,
+            writer,
+            Effect(
+                at=at,
+                event=VisitUnreached(
+                    visit_id=visit.id,
+                    case_id=visit.case_id,
+                    round=visit.round,
+                    attempt=visit.attempts,
+                    visited_by=principal.sub,
+                    visited_at=at,
+                    due_at=visit.due_at,
+                ),
+                key=visit.case_id,
+                # An overdue visit has escalated already: its clock is not armed again.
+                arms=(Arm(timers, VISIT_DUE, visit.id, visit.due_at),) if visit.overdue_at is None else (),
+                metrics=(count(metrics.VISITS_RECORDED.labels(district, metrics.UNREACHED).inc),),
             ),
-            key=visit.case_id,
-            at=at,
         )
-        after_commit(session, metrics.VISITS_RECORDED.labels(district, metrics.UNREACHED).inc)
         return visit, round_
 
     v = attempt.verdict
@@ -128,38 +132,43 @@ async def record(
     visit.unreached = attempt.unreached
     visit.status = VISIT.move("close" if v.close else "reopen", visit.status)
     visit.reopen_reason = v.reason.value if v.reason else None
-    await durable.cancel(session, timers, ref=visit.id, kinds=[VISIT_DUE])
-    await writer.emit(
+    await apply(
         session,
-        VisitRecorded(
-            visit_id=visit.id,
-            case_id=visit.case_id,
-            round=visit.round,
-            room_temps_c=temps,
-            satisfaction=body.satisfaction,
-            visited_by=principal.sub,
-            visited_at=at,
-            household_id=visit.household_id,
-            reached=body.reached,
-            attempt=visit.attempts + 1,
+        writer,
+        Effect(
+            at=at,
+            event=VisitRecorded(
+                visit_id=visit.id,
+                case_id=visit.case_id,
+                round=visit.round,
+                room_temps_c=temps,
+                satisfaction=body.satisfaction,
+                visited_by=principal.sub,
+                visited_at=at,
+                household_id=visit.household_id,
+                reached=body.reached,
+                attempt=visit.attempts + 1,
+            ),
+            key=visit.case_id,
+            stops=(Stop(timers, visit.id, (VISIT_DUE,)),),
+            metrics=(count(metrics.VISITS_RECORDED.labels(district, visit.status).inc), *_visit_counts(visit)),
         ),
-        key=visit.case_id,
-        at=at,
     )
-    after_commit(session, metrics.VISITS_RECORDED.labels(district, visit.status).inc)
-    _count_visit(session, visit)
     await _decide_round(session, writer, round_, visit, at)
     return visit, round_
 
 
-def _count_visit(session: AsyncSession, visit: Visit) -> None:
+def _visit_counts(visit: Visit) -> list[Callable[[], None]]:
+    """Each convened unit's share of a concluded visit: the answer, whether the room met the standard, its mean."""
     temps = visit.room_temps_c or []
     compliant = str(bool(temps) and min(temps) >= visit.standard_c).lower()
     answer = visit.satisfaction or "none"
+    moves: list[Callable[[], None]] = []
     for unit_id in visit.unit_ids:
-        after_commit(session, metrics.UNIT_VISITS.labels(unit_id, answer, compliant).inc)
+        moves.append(count(metrics.UNIT_VISITS.labels(unit_id, answer, compliant).inc))
         if temps:
-            after_commit(session, metrics.UNIT_VISIT_TEMP.labels(unit_id).observe, sum(temps) / len(temps))
+            moves.append(count(metrics.UNIT_VISIT_TEMP.labels(unit_id).observe, sum(temps) / len(temps)))
+    return moves
 
 
 async def _decide_round(session: AsyncSession, writer: OutboxWriter, round_: Round, visit: Visit, at: datetime) -> None:
@@ -193,43 +202,50 @@ async def _decide_round(session: AsyncSession, writer: OutboxWriter, round_: Rou
     if decision is RoundOutcome.REOPENED:
         reason = ReopenReason(visit.reopen_reason or ReopenReason.TOO_COLD.value)
         round_.reason, round_.reopened_at = reason.value, at
+        cancelled: list[Effect] = []
         for other in siblings:
             if VISIT.allows("cancel", other.status):
                 other.status, other.concluded_at = VISIT.move("cancel", other.status), at
-                await durable.cancel(session, timers, ref=other.id, kinds=[VISIT_DUE])
-                after_commit(session, metrics.VISITS_RECORDED.labels(other.district_id, other.status).inc)
+                cancelled.append(
+                    Effect(
+                        at=at,
+                        stops=(Stop(timers, other.id, (VISIT_DUE,)),),
+                        metrics=(count(metrics.VISITS_RECORDED.labels(other.district_id, other.status).inc),),
+                    )
+                )
         if case is not None and case.round == round_.round:
             case.status = CaseStatus.REOPENED
-        await writer.emit(
-            session,
-            CaseReopened(
-                case_id=round_.case_id,
-                round=round_.round,
-                reason=reason,
-                min_temp_c=round_.min_temp_c,
-                satisfaction=satisfaction,
-                reopened_at=at,
-            ),
-            key=round_.case_id,
-            at=at,
+        await apply(session, writer, *cancelled)
+        verdict: EventPayload = CaseReopened(
+            case_id=round_.case_id,
+            round=round_.round,
+            reason=reason,
+            min_temp_c=round_.min_temp_c,
+            satisfaction=satisfaction,
+            reopened_at=at,
         )
     else:
         round_.closed_at = at
         if case is not None and case.round == round_.round:
             case.status, case.closed_at = CaseStatus.CLOSED, at
-        await writer.emit(
-            session,
-            CaseClosed(
-                case_id=round_.case_id,
-                round=round_.round,
-                min_temp_c=round_.min_temp_c,
-                satisfaction=satisfaction,
-                closed_at=at,
-                unreached=round_.unreached,
-            ),
-            key=round_.case_id,
-            at=at,
+        verdict = CaseClosed(
+            case_id=round_.case_id,
+            round=round_.round,
+            min_temp_c=round_.min_temp_c,
+            satisfaction=satisfaction,
+            closed_at=at,
+            unreached=round_.unreached,
         )
-    after_commit(session, metrics.VERDICTS.labels(round_.district_id, decision, round_.reason or "").inc)
-    for unit_id in round_.unit_ids:
-        after_commit(session, metrics.UNIT_ROUNDS.labels(unit_id, decision).inc)
+    await apply(
+        session,
+        writer,
+        Effect(
+            at=at,
+            event=verdict,
+            key=round_.case_id,
+            metrics=(
+                count(metrics.VERDICTS.labels(round_.district_id, decision, round_.reason or "").inc),
+                *(count(metrics.UNIT_ROUNDS.labels(unit_id, decision).inc) for unit_id in round_.unit_ids),
+            ),
+        ),
+    )

@@ -13,11 +13,10 @@ from services.followup import domain, facts, metrics
 from services.followup.config import FollowupSettings
 from services.followup.models import BUILDING, Round, Visit, timers
 from services.followup.states import VISIT, RoundOutcome, VisitStatus
-from shared import timers as durable
 from shared.contracts.common import Location
 from shared.contracts.dispatch import CaseResolved
 from shared.contracts.followup import VisitOverdue, VisitScheduled
-from shared.db import after_commit
+from shared.effects import Arm, Effect, apply, count
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
@@ -98,21 +97,24 @@ async def schedule(
         )
         session.add(visit)
         visits.append(visit)
-        await durable.schedule(session, timers, kind=VISIT_DUE, ref=visit.id, due_at=due_at)
-        await writer.emit(
+        await apply(
             session,
-            VisitScheduled(
-                visit_id=visit.id,
-                case_id=visit.case_id,
-                round=visit.round,
-                household_id=visit.household_id,
-                grid_id=visit.grid_id,
-                due_at=due_at,
+            writer,
+            Effect(
+                at=resolved.resolved_at,
+                event=VisitScheduled(
+                    visit_id=visit.id,
+                    case_id=visit.case_id,
+                    round=visit.round,
+                    household_id=visit.household_id,
+                    grid_id=visit.grid_id,
+                    due_at=due_at,
+                ),
+                key=visit.case_id,
+                arms=(Arm(timers, VISIT_DUE, visit.id, due_at),),
+                metrics=(count(metrics.VISITS_SCHEDULED.labels(loc.district_id).inc),),
             ),
-            key=visit.case_id,
-            at=resolved.resolved_at,
         )
-    after_commit(session, metrics.VISITS_SCHEDULED.labels(loc.district_id).inc, len(visits))
     return visits
 
 
@@ -130,22 +132,25 @@ async def visit_overdue(session: AsyncSession, writer: OutboxWriter, *, visit_id
     ):
         return None
     visit.overdue_at = now
-    await writer.emit(
+    await apply(
         session,
-        VisitOverdue(
-            visit_id=visit.id,
-            case_id=visit.case_id,
-            round=visit.round,
-            grid_id=visit.grid_id,
-            community_id=visit.community_id,
-            street_id=visit.street_id,
-            district_id=visit.district_id,
-            due_at=visit.due_at,
-            overdue_at=now,
-            attempts=visit.attempts,
+        writer,
+        Effect(
+            at=now,
+            event=VisitOverdue(
+                visit_id=visit.id,
+                case_id=visit.case_id,
+                round=visit.round,
+                grid_id=visit.grid_id,
+                community_id=visit.community_id,
+                street_id=visit.street_id,
+                district_id=visit.district_id,
+                due_at=visit.due_at,
+                overdue_at=now,
+                attempts=visit.attempts,
+            ),
+            key=visit.case_id,
+            metrics=(count(metrics.VISITS_OVERDUE.labels(visit.district_id).inc),),
         ),
-        key=visit.case_id,
-        at=now,
     )
-    after_commit(session, metrics.VISITS_OVERDUE.labels(visit.district_id).inc)
     return visit

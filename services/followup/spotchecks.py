@@ -17,7 +17,7 @@ from services.followup.states import CASE, CASE_NOT_CLOSED, ROUND, SPOT_CHECK, C
 from services.followup.visits import in_scope
 from shared.auth import Principal
 from shared.contracts.followup import CaseReopened, ReopenReason, SpotCheckRecorded, SpotCheckScheduled
-from shared.db import after_commit
+from shared.effects import Effect, apply, count
 from shared.errors import Invalid, NotFound
 from shared.evidence import Evidence
 from shared.ids import new_id
@@ -123,20 +123,23 @@ async def draw(
             photo_refs=[],
         )
         session.add(check)
-        await writer.emit(
+        await apply(
             session,
-            SpotCheckScheduled(
-                spot_check_id=check.id,
-                case_id=r.case_id,
-                round=r.round,
-                street_id=street_id,
-                week=week,
-                seed=settings.spot_check_seed,
+            writer,
+            Effect(
+                at=at,
+                event=SpotCheckScheduled(
+                    spot_check_id=check.id,
+                    case_id=r.case_id,
+                    round=r.round,
+                    street_id=street_id,
+                    week=week,
+                    seed=settings.spot_check_seed,
+                ),
+                key=r.case_id,
+                metrics=(count(metrics.SPOT_CHECKS_DRAWN.labels(r.district_id).inc),),
             ),
-            key=r.case_id,
-            at=at,
         )
-        after_commit(session, metrics.SPOT_CHECKS_DRAWN.labels(r.district_id).inc)
     drawn = await session.get(SpotCheckDraw, (street_id, week))
     assert drawn is not None
     return drawn
@@ -232,43 +235,50 @@ async def record(
     check.satisfaction = body.satisfaction.value if body.satisfaction else None
     check.record_mismatch, check.notes, check.photo_refs = body.record_mismatch, body.notes, body.photo_refs
     check.checked_by, check.checked_at = principal.sub, at
-    await writer.emit(
+    await apply(
         session,
-        SpotCheckRecorded(
-            spot_check_id=check.id,
-            case_id=check.case_id,
-            round=check.round,
-            passed=passed,
-            room_temps_c=body.room_temps_c,
-            satisfaction=body.satisfaction,
-            record_mismatch=body.record_mismatch,
-            checked_by=check.checked_by,
-            checked_at=at,
+        writer,
+        Effect(
+            at=at,
+            event=SpotCheckRecorded(
+                spot_check_id=check.id,
+                case_id=check.case_id,
+                round=check.round,
+                passed=passed,
+                room_temps_c=body.room_temps_c,
+                satisfaction=body.satisfaction,
+                record_mismatch=body.record_mismatch,
+                checked_by=check.checked_by,
+                checked_at=at,
+            ),
+            key=check.case_id,
+            metrics=(count(metrics.SPOT_CHECKS_RECORDED.labels(check.district_id, check.status).inc),),
         ),
-        key=check.case_id,
-        at=at,
     )
-    after_commit(session, metrics.SPOT_CHECKS_RECORDED.labels(check.district_id, check.status).inc)
     if passed:
         return check
     round_.outcome = ROUND.move("fail_spot_check", round_.outcome)
     round_.reason, round_.reopened_at = ReopenReason.SPOT_CHECK_FAILED.value, at
     case.status, case.closed_at = CASE.move("fail_spot_check", case.status), None
-    await writer.emit(
+    await apply(
         session,
-        CaseReopened(
-            case_id=check.case_id,
-            round=check.round,
-            reason=ReopenReason.SPOT_CHECK_FAILED,
-            min_temp_c=v.min_temp_c,
-            satisfaction=body.satisfaction,
-            reopened_at=at,
-            spot_check_id=check.id,
+        writer,
+        Effect(
+            at=at,
+            event=CaseReopened(
+                case_id=check.case_id,
+                round=check.round,
+                reason=ReopenReason.SPOT_CHECK_FAILED,
+                min_temp_c=v.min_temp_c,
+                satisfaction=body.satisfaction,
+                reopened_at=at,
+                spot_check_id=check.id,
+            ),
+            key=check.case_id,
+            metrics=(
+                count(metrics.VERDICTS.labels(check.district_id, RoundOutcome.REOPENED, "spot_check_failed").inc),
+                *(count(metrics.UNIT_ROUNDS.labels(unit_id, "spot_check_failed").inc) for unit_id in round_.unit_ids),
+            ),
         ),
-        key=check.case_id,
-        at=at,
     )
-    after_commit(session, metrics.VERDICTS.labels(check.district_id, RoundOutcome.REOPENED, "spot_check_failed").inc)
-    for unit_id in round_.unit_ids:
-        after_commit(session, metrics.UNIT_ROUNDS.labels(unit_id, "spot_check_failed").inc)
     return check

@@ -24,6 +24,7 @@ from services.intake.states import ReportStatus, TimelineEntry
 from shared.auth import Principal, Role
 from shared.contracts.common import Channel
 from shared.db import after_commit
+from shared.effects import Effect, apply, count
 from shared.errors import Forbidden, NotFound
 from shared.evidence import Evidence
 from shared.ids import new_id
@@ -198,17 +199,22 @@ async def _accept(session: AsyncSession, intake: Intake, complaint: Complaint) -
     )
     if written is None:
         return report, False  # a duplicate: ``accept`` rolls the savepoint back and answers with the first one
+    received = count(metrics.REPORTS_RECEIVED.labels(complaint.channel.value, complaint.category.value).inc)
     if joined:
-        grouped = u.grouped(
-            group_id=group.id, lead_report_id=group.lead_report_id, case_id=group.case_id, scope=group.scope
+        effect = Effect(
+            at=at,
+            event=u.grouped(
+                group_id=group.id, lead_report_id=group.lead_report_id, case_id=group.case_id, scope=group.scope
+            ),
+            key=u.key,
+            correlation_id=group.case_id or group.lead_report_id,
+            metrics=(count(metrics.REPORTS_GROUPED.labels(group.scope).inc), received),
         )
-        await intake.writer.emit(
-            session, grouped, key=u.key, at=at, correlation_id=group.case_id or group.lead_report_id
-        )
-        after_commit(session, metrics.REPORTS_GROUPED.labels(group.scope).inc)
     else:
-        await intake.writer.emit(session, u.reported(group_id=group.id), key=u.key, at=at, correlation_id=u.report_id)
-    after_commit(session, metrics.REPORTS_RECEIVED.labels(complaint.channel.value, complaint.category.value).inc)
+        effect = Effect(
+            at=at, event=u.reported(group_id=group.id), key=u.key, correlation_id=u.report_id, metrics=(received,)
+        )
+    await apply(session, intake.writer, effect)
     return report, True
 
 

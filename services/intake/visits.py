@@ -17,7 +17,7 @@ from services.intake.schemas import VisitIn, VisitSummaryOut
 from shared.auth import Principal, Role
 from shared.contracts.common import Channel
 from shared.contracts.intake import HouseholdVisited
-from shared.db import after_commit
+from shared.effects import Effect, apply, count
 from shared.errors import Forbidden
 from shared.evidence import Evidence
 from shared.ids import new_id
@@ -110,25 +110,28 @@ async def log_visit(
         )
         report_ids.append(report.id)
     visit.report_ids = report_ids
-    await intake.writer.emit(
+    await apply(
         session,
-        HouseholdVisited(
-            visit_id=visit.id,
-            grid_worker_id=grid_worker_id,
-            location=await registry.location_of(session, building, household),
-            visited_at=visited_at,
-            residents_reached=body.residents_reached,
-            measured_temp_c=body.measured_temp_c,
-            problem_found=bool(body.findings),
-            report_id=report_ids[0] if report_ids else None,
-            report_ids=report_ids,
-            findings=len(body.findings),
+        intake.writer,
+        Effect(
+            at=at,
+            event=HouseholdVisited(
+                visit_id=visit.id,
+                grid_worker_id=grid_worker_id,
+                location=await registry.location_of(session, building, household),
+                visited_at=visited_at,
+                residents_reached=body.residents_reached,
+                measured_temp_c=body.measured_temp_c,
+                problem_found=bool(body.findings),
+                report_id=report_ids[0] if report_ids else None,
+                report_ids=report_ids,
+                findings=len(body.findings),
+            ),
+            key=household.id,
+            correlation_id=visit.id,
+            metrics=(count(metrics.VISITS.labels("yes" if body.findings else "no").inc),),
         ),
-        key=household.id,
-        at=at,
-        correlation_id=visit.id,
     )
-    after_commit(session, metrics.VISITS.labels("yes" if body.findings else "no").inc)
     return visit, True
 
 
