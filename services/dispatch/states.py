@@ -13,16 +13,8 @@ from enum import StrEnum
 
 from services.dispatch import texts
 from services.dispatch.domain import Clock
+from shared.contracts.dispatch import AssignmentStatus as AssignmentStatus
 from shared.states import Move, Refusal, Transitions, among
-
-
-class AssignmentStatus(StrEnum):
-    DISPATCHED = "dispatched"
-    SIGNED_IN = "signed_in"
-    ON_SITE = "on_site"
-    RESOLVED = "resolved"
-    RETURNED = "returned"
-    WITHDRAWN = "withdrawn"
 
 
 class CaseStatus(StrEnum):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from services.followup import texts
+from shared.contracts.dispatch import AssignmentStatus as AssignmentStatus
 from shared.states import Move, Refusal, Transitions, among
 
 
@@ -44,17 +45,6 @@ class CaseStatus(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     REOPENED = "reopened"
-
-
-class AssignmentStatus(StrEnum):
-    """Follow-up's copy of dispatch's assignment (AssignmentFact)."""
-
-    DISPATCHED = "dispatched"
-    SIGNED_IN = "signed_in"
-    ON_SITE = "on_site"
-    RESOLVED = "resolved"
-    RETURNED = "returned"
-    WITHDRAWN = "withdrawn"
 
 
 V = VisitStatus

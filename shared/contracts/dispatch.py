@@ -111,6 +111,18 @@ class CaseRoundStarted(EventPayload):
     reason: str
 
 
+class AssignmentStatus(StrEnum):
+    """Where a unit's assignment stands. Dispatch moves it (services/dispatch/states.py); follow-up keeps a copy
+    moved by dispatch's events (AssignmentSignedIn, AssignmentArrived, AssignmentResolved, AssignmentReturned)."""
+
+    DISPATCHED = "dispatched"  # 派单: waiting for 签收
+    SIGNED_IN = "signed_in"  # 签收
+    ON_SITE = "on_site"  # 到场
+    RESOLVED = "resolved"  # 办结 (the unit's part)
+    RETURNED = "returned"  # 退单
+    WITHDRAWN = "withdrawn"  # taken back by dispatch (re-tiering, a new round)
+
+
 class EscalationLevel(StrEnum):
     REMINDER = "reminder"  # 催办: to the unit
     NOTICE = "notice"  # 通报: to the community and the street task force
