@@ -2,11 +2,14 @@
 their own, free ports), one-tap reports over HTTP, the assignments read from the cases topic; beside a raw
 aiokafka produce → consume round trip of messages of the same size, measured in the same run.
 
-- latency: reports sent open-loop at ``rate``/s for ``seconds`` s; each report's latency is from the moment its
-  POST left to the moment the bench's own consumer read the ``CaseAssigned`` of its case (matched through
-  ``CaseOpened.report_ids``). The baseline sends raw messages at the same rate and measures produce → consume.
-- throughput: ``burst`` reports as fast as ``concurrency`` clients can send them; reports ÷ (last assignment read −
-  first report sent). The baseline: as many raw messages, produced as fast as aiokafka takes them.
+- latency, as a curve: reports sent open-loop at each of ``rates`` (per second) for ``seconds`` s; each report's
+  latency is from the moment its POST left to the moment the bench's own consumer read the ``CaseAssigned`` of its
+  case (matched through ``CaseOpened.report_ids``). The baseline sends raw messages at the highest rate and measures
+  produce → consume.
+- throughput (the capacity): ``burst`` reports as fast as ``concurrency`` clients can send them; reports ÷ (last
+  assignment read − first report sent). The baseline: as many raw messages, produced as fast as aiokafka takes them.
+- cost: each service process's CPU seconds (user + system, from /proc) over everything after the warm-up, per 1,000
+  reports, and its peak resident memory (VmHWM).
 
 ``python -m bench.e2e [--quick]`` runs it alone; ``python -m bench`` runs it with the rest of the suite.
 """
@@ -16,12 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
+import os
 import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -123,6 +129,10 @@ async def _watch(topic: str, w: Watch, ready: asyncio.Event) -> None:
         await consumer.stop()
 
 
+def _all_assigned(w: Watch, report_of: dict[int, str], ids: range) -> bool:
+    return all(w.latency(report_of[i], 0) for i in ids if i in report_of)
+
+
 async def _until(what: str, done: Any, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not done():
@@ -146,18 +156,31 @@ async def _message_size(topic: str, sample: int = 50) -> int:
     return int(statistics.fmean(sizes)) if sizes else 1000
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat, fields 14 and 15, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 async def system(
-    *, rate: float, seconds: float, burst: int, concurrency: int, wait: float, warmup: int = 50,
+    *, rates: Sequence[float], seconds: float, burst: int, concurrency: int, wait: float, warmup: int = 50,
     given: ServiceSet | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    n_latency = int(rate * seconds)
+    n_curve = sum(int(r * seconds) for r in rates)
     async with reuse_or_start(given, "e2e", ("intake", "dispatch")) as ss:
         topics = Topics(ss.topic_prefix)
         token = issue(Principal(role=Role.GRID_WORKER, sub="GW-B", scope="G-B-01"), DEV_AUTH_PRIVATE_KEY)
         limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
         async with httpx.AsyncClient(timeout=60, limits=limits) as http:
             intake, dispatch = ss.url("intake"), ss.url("dispatch")
-            reg = registry(warmup + n_latency + burst)
+            reg = registry(warmup + n_curve + burst)
             (await http.put(f"{intake}/admin/registry", json=reg, headers=ADMIN, timeout=300)).raise_for_status()
             (await http.put(f"{dispatch}/admin/units", json=UNITS, headers=ADMIN)).raise_for_status()
             w, ready = Watch(), asyncio.Event()
@@ -188,26 +211,41 @@ async def system(
                         failures += 1
                     return
 
+            pids = {name: pid for name in ("intake", "dispatch") if (pid := ss.pid(name)) is not None}
             try:
                 # warm-up: connections, prepared statements, consumer groups settled
                 await asyncio.gather(*(post(i) for i in range(warmup)))
                 await _until("warm-up", lambda: all(w.latency(report_of[i], 0) for i in report_of), 60)
-                # latency at a steady rate, open loop
-                t0, tasks = time.perf_counter(), []
-                for k in range(n_latency):
-                    await asyncio.sleep(max(0.0, t0 + k / rate - time.perf_counter()))
-                    tasks.append(asyncio.create_task(post(warmup + k)))
-                await asyncio.gather(*tasks)
-                send_s = time.perf_counter() - t0
-                ids = range(warmup, warmup + n_latency)
-                await _until(
-                    "assignments", lambda: all(w.latency(report_of[i], 0) for i in ids if i in report_of), wait
-                )
-                lat = [x for i in ids if i in report_of and (x := w.latency(report_of[i], sent[i])) is not None]
-                # not assigned within the wait: counted at the wait, so the percentiles are lower bounds
-                censored = [wait] * (n_latency - len(lat))
+                cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+                # latency at steady rates, open loop, the lowest first
+                curve, nxt = [], warmup
+                for rate in rates:
+                    n = int(rate * seconds)
+                    t0, tasks = time.perf_counter(), []
+                    for k in range(n):
+                        await asyncio.sleep(max(0.0, t0 + k / rate - time.perf_counter()))
+                        tasks.append(asyncio.create_task(post(nxt + k)))
+                    await asyncio.gather(*tasks)
+                    send_s = time.perf_counter() - t0
+                    ids = range(nxt, nxt + n)
+                    nxt += n
+                    await _until("assignments", functools.partial(_all_assigned, w, report_of, ids), wait)
+                    lat = [x for i in ids if i in report_of and (x := w.latency(report_of[i], sent[i])) is not None]
+                    # not assigned within the wait: counted at the wait, so the percentiles are lower bounds
+                    censored = [wait] * (n - len(lat))
+                    curve.append(
+                        {
+                            "rate": rate,
+                            "sent_rate": n / send_s,
+                            "latency_n": len(lat),
+                            "latency_missing": len(censored),
+                            "p50_ms": pct(lat + censored, 0.50) * 1000,
+                            "p99_ms": pct(lat + censored, 0.99) * 1000,
+                            "max_ms": max(lat + censored, default=float("nan")) * 1000,
+                        }
+                    )
                 # throughput: as fast as the clients can send
-                first = warmup + n_latency
+                first = nxt
                 queue = iter(range(first, first + burst))
                 t1 = time.perf_counter()
 
@@ -221,19 +259,22 @@ async def system(
                     "burst", lambda: all(w.latency(report_of[i], 0) for i in burst_ids if i in report_of), wait
                 )
                 done = [at for i in burst_ids if i in report_of and (at := w.latency(report_of[i], 0)) is not None]
+                reports = n_curve + burst
+                cost = {
+                    name: {
+                        "cpu_s_per_1000": (_cpu_seconds(pid) - cpu_before[name]) / reports * 1000,
+                        "peak_rss_mb": _peak_rss_mb(pid),
+                    }
+                    for name, pid in pids.items()
+                }
             finally:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
             size = await _message_size(topics.complaints)
     return {
-        "rate": rate,
         "seconds": seconds,
-        "sent_rate": n_latency / send_s,
-        "latency_n": len(lat),
-        "latency_missing": len(censored),
-        "p50_ms": pct(lat + censored, 0.50) * 1000,
-        "p99_ms": pct(lat + censored, 0.99) * 1000,
-        "max_ms": max(lat + censored, default=float("nan")) * 1000,
+        "curve": curve,
+        "cost": cost,
         "burst": burst,
         "burst_assigned": len(done),
         "burst_drained": drained,
@@ -314,16 +355,21 @@ async def raw(*, rate: float, seconds: float, burst: int, size: int) -> dict[str
     }
 
 
+RATES = (10.0, 50.0, 100.0, 200.0)
+
+
 async def run(*, quick: bool = False, given: ServiceSet | None = None) -> dict[str, Any]:
-    """``quick``: 20 reports at 20/s and a burst of 30, to check it works; otherwise 200/s for 10 s and 1,000."""
+    """``quick``: 1 s at 10 and 20/s and a burst of 30, to check it works; otherwise 10 s at each of ``RATES`` and
+    a burst of 2,000."""
+    rates: tuple[float, ...]
     if quick:
-        rate, seconds, burst, concurrency, wait, warmup = 20.0, 1.0, 30, 8, 60.0, 10
+        rates, seconds, burst, concurrency, wait, warmup = (10.0, 20.0), 1.0, 30, 8, 60.0, 10
     else:
-        rate, seconds, burst, concurrency, wait, warmup = 200.0, 10.0, 1000, 32, 180.0, 50
+        rates, seconds, burst, concurrency, wait, warmup = RATES, 10.0, 2000, 32, 180.0, 50
     ours = await system(
-        rate=rate, seconds=seconds, burst=burst, concurrency=concurrency, wait=wait, warmup=warmup, given=given
+        rates=rates, seconds=seconds, burst=burst, concurrency=concurrency, wait=wait, warmup=warmup, given=given
     )
-    base = await raw(rate=rate, seconds=seconds, burst=burst, size=ours["message_bytes"])
+    base = await raw(rate=rates[-1], seconds=seconds, burst=burst, size=ours["message_bytes"])
     return {"system": ours, "raw": base}
 
 

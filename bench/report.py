@@ -188,3 +188,32 @@ def compare(a_path: Path, b_path: Path, console: Console) -> None:
         console.print(
             f"{label}: {doc.get('started')} on {m.get('cpu')} × {m.get('cpus')}, load {m.get('load_at_start')}"
         )
+
+
+def plot_curve(e2e: dict[str, Any], path: Path) -> Path:
+    """Report → ``CaseAssigned`` p50 and p99 against the offered rate (log scale), the raw round trip and the
+    capacity marked: the PNG the README shows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve, base = e2e["system"]["curve"], e2e["raw"]
+    rates = [p["rate"] for p in curve]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    ax.plot(rates, [p["p50_ms"] for p in curve], "o-", label="p50")
+    ax.plot(rates, [p["p99_ms"] for p in curve], "s-", label="p99")
+    ax.axhline(base["p99_ms"], color="grey", linestyle=":", label=f"aiokafka round trip p99 ({base['p99_ms']:.0f} ms)")
+    ax.axhline(250, color="red", linestyle="--", linewidth=0.8, label="250 ms")
+    capacity = e2e["system"]["throughput"]
+    ax.axvline(capacity, color="green", linestyle="-.", linewidth=0.8, label=f"capacity {capacity:.0f}/s")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered reports/s (one-tap, open loop)")
+    ax.set_ylabel("report → CaseAssigned (ms)")
+    ax.set_title("intake + dispatch as processes, on one machine with Kafka and PostgreSQL", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
