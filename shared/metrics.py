@@ -38,6 +38,17 @@ EVENTS_CONSUMED = Counter(
 EVENT_HANDLER_RETRIES = Counter(
     "event_handler_retries_total", "Handler attempts that failed and were retried", ["service", "topic", "kind"]
 )
+CONSUMER_BATCH_SIZE = Histogram(
+    "consumer_batch_events",
+    "Events applied in one consumer transaction (a poll's records of one partition)",
+    ["service", "topic"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
+CONSUMER_BATCH_FALLBACKS = Counter(
+    "consumer_batch_fallbacks_total",
+    "Consumer batches rolled back and applied one event at a time (an event failed, raced or was not yet due)",
+    ["service", "topic"],
+)
 DEAD_LETTERS = Counter("dead_letters_total", "Messages sent to a dead-letter topic", ["service", "topic", "reason"])
 CONSUMER_LAG = Gauge(
     "kafka_consumer_lag", "Messages behind the end of the partition", ["service", "topic", "partition"]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -106,6 +107,16 @@ async def claim_inbox(session: AsyncSession, inbox: Table, *, consumer: str, env
         .returning(inbox.c.event_id)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+async def claim_inbox_many(
+    session: AsyncSession, inbox: Table, *, consumer: str, envelopes: Sequence[Envelope]
+) -> set[uuid.UUID]:
+    """``claim_inbox`` for a batch with one statement: the ids of the events not processed before."""
+    unique = {e.event_id: e.event_type for e in envelopes}  # a batch may carry a redelivered copy of its own event
+    rows = [{"consumer": consumer, "event_id": i, "event_type": t} for i, t in unique.items()]
+    stmt = insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id)
+    return set((await session.scalars(stmt)).all())
 
 
 class OutboxRelay:
@@ -251,6 +262,20 @@ class OutboxWriter:
         envelope = Envelope.wrap(payload, correlation_id=correlation_id or key, producer=self._producer, occurred_at=at)
         await add_event(session, self._outbox, topic=self.topic, key=key, envelope=envelope)
         return envelope
+
+    async def emit_all(
+        self, session: AsyncSession, items: Sequence[tuple[EventPayload, str, datetime, str | None]]
+    ) -> None:
+        """``emit`` for several (payload, key, at, correlation id or None for the key) with one statement, in order."""
+        await add_events(
+            session,
+            self._outbox,
+            topic=self.topic,
+            keyed=[
+                (key, Envelope.wrap(p, correlation_id=cid or key, producer=self._producer, occurred_at=at))
+                for p, key, at, cid in items
+            ],
+        )
 
     async def emit_many(self, session: AsyncSession, items: Sequence[tuple[EventPayload, str, datetime]]) -> None:
         """Stage (payload, key, at) events with one statement; the key is also the correlation id."""

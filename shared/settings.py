@@ -52,9 +52,13 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 0.5
     consumer_max_retries: int = 5
-    # Consumers per subscribed topic in one process, each owning some of its partitions: events of one case share a
-    # partition, so they stay in order, while a slow database round trip holds up one partition, not the topic.
+    # Partitions of a subscribed topic applied side by side in one process (each its own transaction): events of one
+    # case share a partition, so they stay in order, while a slow database round trip holds up one partition.
     consumer_workers: int = Field(default=3, ge=1)
+    # At most this many records per poll of a topic; a partition's share is applied in one transaction.
+    consumer_batch_records: int = Field(default=200, ge=1, le=5000)
+    # How long an idle poll waits for records before it returns empty (and, with faststream, sleeps as long again).
+    consumer_batch_wait_ms: int = Field(default=20, ge=1, le=1000)
     # How long an event that overtook the fact it rests on (see shared.consumer.NotYet) waits before dead-lettering.
     consumer_wait_seconds: float = 300.0
     # How long each step of a stop (background tasks, Kafka consumers, the producer, the database pool) may take before

@@ -1,4 +1,5 @@
-"""A service's Kafka subscribers: each record goes to its ``EventConsumer`` (shared.consumer), and its offset is
+"""A service's Kafka subscribers: what each poll brings goes to its ``EventConsumer`` (shared.consumer) a partition
+at a time, each partition's records applied in one transaction and the partitions side by side, and the offsets are
 committed in the background once applied (``OffsetCommits``)."""
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def subscriber_router(
     consumers: dict[str, EventConsumer],
     commits: dict[str, OffsetCommits],
 ) -> KafkaRouter:
-    """One subscriber per topic, in the topic's consumer group, acknowledging by hand (offsets are committed by
-    ``OffsetCommits`` once a record is applied)."""
+    """One batch subscriber per topic, in the topic's consumer group, acknowledging by hand (offsets are committed
+    by ``OffsetCommits`` once a partition's records are applied)."""
     router = KafkaRouter()
     for topic, consumer in consumers.items():
         router.subscriber(
@@ -37,9 +38,11 @@ def subscriber_router(
             group_id=settings.consumer_group(topic),
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
-            max_workers=settings.consumer_workers,
+            batch=True,
+            max_records=settings.consumer_batch_records,
+            batch_timeout_ms=settings.consumer_batch_wait_ms,
             title=f"{settings.service_name}:{topic}",
-        )(handler_for(consumer, commits.setdefault(topic, OffsetCommits())))
+        )(batch_handler_for(consumer, commits.setdefault(topic, OffsetCommits()), settings.consumer_workers))
     return router
 
 
@@ -111,13 +114,26 @@ def _forget(pending: dict[TopicPartition, int], batch: dict[TopicPartition, int]
             del pending[tp]
 
 
-def handler_for(consumer: EventConsumer, commits: OffsetCommits) -> Callable[..., Any]:
+def batch_handler_for(consumer: EventConsumer, commits: OffsetCommits, partitions_at_once: int) -> Callable[..., Any]:
+    """A poll's records grouped by partition; up to ``partitions_at_once`` partitions applied side by side (a slow
+    or waiting partition holds up only itself), each in its order and in one transaction, its offset committed once
+    applied. The next poll comes when the whole batch is applied."""
+    limit = asyncio.Semaphore(partitions_at_once)
+
+    async def apply(kafka: Any, records: list[Record]) -> None:
+        async with limit:
+            await consumer.process_batch(records)
+        last = records[-1]
+        commits.processed(kafka, last.topic, last.partition, last.offset)
+
     async def handle(message: KafkaMessage) -> None:
-        raw: Any = message.raw_message  # one ConsumerRecord: these subscribers are not batch subscribers
-        await consumer.process(
-            Record(topic=raw.topic, partition=raw.partition, offset=raw.offset, key=raw.key, value=raw.value)
-        )
-        commits.processed(message.consumer, raw.topic, raw.partition, raw.offset)
+        raws: Any = message.raw_message  # a batch subscriber's tuple of ConsumerRecords, in partition order
+        by_partition: dict[tuple[str, int], list[Record]] = {}
+        for raw in raws:
+            by_partition.setdefault((raw.topic, raw.partition), []).append(
+                Record(topic=raw.topic, partition=raw.partition, offset=raw.offset, key=raw.key, value=raw.value)
+            )
+        await asyncio.gather(*(apply(message.consumer, records) for records in by_partition.values()))
 
     return handle
 
