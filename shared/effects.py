@@ -10,8 +10,8 @@ the case timeline row on top (``services.dispatch.effects``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ class Arm:
     kind: str
     ref: str
     due_at: datetime
+    payload: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +65,22 @@ class Effect:
 
 
 async def apply(session: AsyncSession, writer: OutboxWriter, *effects: Effect) -> None:
+    """Timers stopped, then armed (all in one statement), metrics queued for the commit, then the events staged
+    on the outbox with one statement, in the order of ``effects``."""
+    arms: list[Arm] = []
+    events: list[tuple[EventPayload, str, datetime, str | None]] = []
     for effect in effects:
         for stop in effect.stops:
             await durable.cancel(session, stop.table, ref=stop.ref, kinds=stop.kinds)
-        for arm in effect.arms:
-            await durable.schedule(session, arm.table, kind=arm.kind, ref=arm.ref, due_at=arm.due_at)
+        arms += effect.arms
         for action in effect.metrics:
             after_commit(session, action)
         if effect.event is not None:
             if not effect.key:
                 raise ValueError(f"{type(effect.event).__name__} needs a key to be emitted")
-            await writer.emit(session, effect.event, key=effect.key, at=effect.at, correlation_id=effect.correlation_id)
+            events.append((effect.event, effect.key, effect.at, effect.correlation_id))
+    for table in {id(a.table): a.table for a in arms}.values():
+        mine = [a for a in arms if a.table is table]
+        rows = [{"kind": a.kind, "ref": a.ref, "due_at": a.due_at, "payload": dict(a.payload)} for a in mine]
+        await durable.schedule_many(session, table, rows)
+    await writer.emit_all(session, events)

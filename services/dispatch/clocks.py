@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,16 @@ def timer_kind(clock: Clock, level: EscalationLevel) -> str:
 
 def kinds(*clocks: Clock) -> list[str]:
     return [timer_kind(c, lvl) for c in clocks for lvl in domain.CHAIN]
+
+
+def reminder(assignment_id: str, clock: Clock, due_at: datetime, length: timedelta) -> dict[str, Any]:
+    """The first timer of a clock (its 催办 at the deadline), as a row for ``shared.timers.schedule_many``."""
+    return {
+        "kind": timer_kind(clock, EscalationLevel.REMINDER),
+        "ref": assignment_id,
+        "due_at": due_at,
+        "payload": {"deadline": due_at.isoformat(), "length_s": length.total_seconds()},
+    }
 
 
 async def arm(

@@ -38,20 +38,22 @@ class Changed:
 
 
 async def apply(session: AsyncSession, writer: OutboxWriter, *changes: Changed) -> None:
+    """Each change's timeline row, then what follows from them all (``shared.effects.apply``: its events staged
+    with one statement, in order)."""
+    follows: list[Effect] = []
     for change in changes:
         timeline(session, change.case_id, change.happened, change.actor, change.at, **change.detail)
         stops: tuple[Stop, ...] = ()
         if change.stops is not None:
             ref, clocks = change.stops
             stops = (Stop(timers, ref, tuple(kinds(*clocks))),)
-        await effects.apply(
-            session,
-            writer,
+        follows.append(
             Effect(
                 at=change.event_at or change.at,
                 event=change.event,
                 key=change.case_id,
                 stops=stops,
                 metrics=change.metrics,
-            ),
+            )
         )
+    await effects.apply(session, writer, *follows)

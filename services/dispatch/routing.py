@@ -9,15 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import domain, metrics
-from services.dispatch.clocks import arm
+from services.dispatch.clocks import reminder
 from services.dispatch.domain import Clock, Rules
 from services.dispatch.effects import Changed, apply
-from services.dispatch.models import Assignment, Case, UnitCoverage
+from services.dispatch.models import Assignment, Case, UnitCoverage, timers
 from services.dispatch.rules import cold_snap_active
 from services.dispatch.states import AssignmentStatus, case_after_assigning
 from services.dispatch.timeline import Happened
+from shared import timers as durable
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
-from shared.contracts.dispatch import CaseAssigned, EscalationLevel
+from shared.contracts.dispatch import CaseAssigned
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
@@ -81,7 +82,7 @@ async def assign(
         cold_snap=await cold_snap_active(session, case.district_id, at),
     )
     due = sla.deadlines(at)
-    created = []
+    created, changes, clocks = [], [], []
     for who in assignees:
         a = Assignment(
             id=new_id("A"),
@@ -98,11 +99,8 @@ async def assign(
         )
         session.add(a)
         created.append(a)
-        for clock in Clock:
-            await arm(session, a.id, clock, EscalationLevel.REMINDER, due[clock], sla.length(clock))
-        await apply(
-            session,
-            writer,
+        clocks += [reminder(a.id, clock, due[clock], sla.length(clock)) for clock in Clock]
+        changes.append(
             Changed(
                 case_id=case.id,
                 happened=Happened.DISPATCHED,
@@ -120,8 +118,10 @@ async def assign(
                     resolve_due=due[Clock.RESOLVE],
                 ),
                 metrics=(metrics.ASSIGNMENTS.labels(case.district_id, who.type.value).inc,),
-            ),
+            )
         )
+    await durable.schedule_many(session, timers, clocks)  # every clock of every assignment in one statement
+    await apply(session, writer, *changes)
     case.status = case_after_assigning(case.status, bool(created))
     return created
 
