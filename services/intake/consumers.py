@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, feedback
-from services.intake.models import Report, token_versions
+from services.intake.models import token_versions
 from services.intake.states import ReportStatus, TimelineEntry
 from shared import revocations
 from shared.consumer import Handler, NotYet, PermanentError
@@ -30,32 +29,35 @@ from shared.events import Envelope, EventPayload
 from shared.runtime import Handlers
 from shared.topics import Topics
 
+# A handler of a fact about a case returns how many of intake's reports belong to the case (0: none do).
+CaseHandler = Callable[[AsyncSession, Envelope, Any], Awaitable[int]]
 
-def _status(name: ReportStatus) -> Callable[[AsyncSession, Envelope, Any], Awaitable[None]]:
-    async def handle(session: AsyncSession, env: Envelope, e: Any) -> None:
-        await feedback.set_case_status(session, case_id=e.case_id, status=name, at=env.occurred_at)
+
+def _status(name: ReportStatus) -> CaseHandler:
+    async def handle(session: AsyncSession, env: Envelope, e: Any) -> int:
+        return await feedback.set_case_status(session, case_id=e.case_id, status=name, at=env.occurred_at)
 
     return handle
 
 
-async def _on_opened(session: AsyncSession, env: Envelope, e: CaseOpened) -> None:
-    await feedback.link_case(session, case_id=e.case_id, report_ids=e.report_ids, at=env.occurred_at)
+async def _on_opened(session: AsyncSession, env: Envelope, e: CaseOpened) -> int:
+    return await feedback.link_case(session, case_id=e.case_id, report_ids=e.report_ids, at=env.occurred_at)
 
 
-async def _on_assigned(session: AsyncSession, _: Envelope, e: CaseAssigned) -> None:
-    await feedback.note_assignment(session, case_id=e.case_id, unit_id=e.unit_id, resolve_due=e.resolve_due)
+async def _on_assigned(session: AsyncSession, _: Envelope, e: CaseAssigned) -> int:
+    return await feedback.note_assignment(session, case_id=e.case_id, unit_id=e.unit_id, resolve_due=e.resolve_due)
 
 
-async def _on_returned(session: AsyncSession, _: Envelope, e: AssignmentReturned) -> None:
-    await feedback.note_assignment(session, case_id=e.case_id, unit_id=e.unit_id, resolve_due=None, removed=True)
+async def _on_returned(session: AsyncSession, _: Envelope, e: AssignmentReturned) -> int:
+    return await feedback.note_assignment(session, case_id=e.case_id, unit_id=e.unit_id, resolve_due=None, removed=True)
 
 
-async def _on_retiered(session: AsyncSession, _: Envelope, e: CaseRetiered) -> None:
-    await feedback.withdraw_units(session, case_id=e.case_id)
+async def _on_retiered(session: AsyncSession, _: Envelope, e: CaseRetiered) -> int:
+    return await feedback.withdraw_units(session, case_id=e.case_id)
 
 
-async def _on_escalated(session: AsyncSession, env: Envelope, e: CaseEscalated) -> None:
-    await feedback.set_case_status(
+async def _on_escalated(session: AsyncSession, env: Envelope, e: CaseEscalated) -> int:
+    return await feedback.set_case_status(
         session,
         case_id=e.case_id,
         status=TimelineEntry.ESCALATED,
@@ -65,15 +67,14 @@ async def _on_escalated(session: AsyncSession, env: Envelope, e: CaseEscalated) 
     )
 
 
-def _of_a_known_case(handle: Handler, *, may_overtake: bool = False) -> Handler:
+def _of_a_known_case(handle: CaseHandler, *, may_overtake: bool = False) -> Handler:
     """A fact about a case none of intake's reports belongs to (for CaseOpened: none of the reports it names) can be
     told to nobody: it goes to the dead-letter topic rather than vanish. Such a case was opened from a complaint
     intake never sent, or the event is forged. A verdict may overtake its case's CaseOpened (they travel on two
     topics, e.g. while intake catches up after a restart): it waits for it (``consumer_wait_seconds``) first."""
 
     async def checked(session: AsyncSession, env: Envelope, e: Any) -> None:
-        await handle(session, env, e)
-        if not await session.scalar(select(exists().where(Report.case_id == e.case_id))):
+        if not await handle(session, env, e):
             if may_overtake:
                 raise NotYet("unknown_case", "no report of intake belongs to this case yet")
             raise PermanentError("unknown_case", "no report of intake belongs to this case")
@@ -82,7 +83,7 @@ def _of_a_known_case(handle: Handler, *, may_overtake: bool = False) -> Handler:
 
 
 def handlers(topics: Topics) -> Handlers:
-    by_topic: dict[str, dict[type[EventPayload], Handler]] = {
+    by_topic: dict[str, dict[type[EventPayload], CaseHandler]] = {
         topics.cases: {
             CaseOpened: _on_opened,
             CaseAssigned: _on_assigned,

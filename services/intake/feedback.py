@@ -14,7 +14,7 @@ from services.intake.models import HotlineCallback, Report, ReportEvent, ReportG
 from services.intake.states import CallbackState, ReportStatus, Told
 
 
-async def link_case(session: AsyncSession, *, case_id: str, report_ids: list[str], at: datetime) -> None:
+async def link_case(session: AsyncSession, *, case_id: str, report_ids: list[str], at: datetime) -> int:
     """A case was opened for these reports: they and every report grouped with them belong to it."""
     group_ids = select(Report.group_id).where(Report.id.in_(report_ids), Report.group_id.is_not(None))
     await session.execute(update(ReportGroup).where(ReportGroup.id.in_(group_ids)).values(case_id=case_id))
@@ -24,7 +24,7 @@ async def link_case(session: AsyncSession, *, case_id: str, report_ids: list[str
         .values(case_id=case_id)
         .execution_options(synchronize_session=False)
     )
-    await set_case_status(session, case_id=case_id, status=ReportStatus.DISPATCHED, at=at)
+    return await set_case_status(session, case_id=case_id, status=ReportStatus.DISPATCHED, at=at)
 
 
 async def set_case_status(
@@ -115,7 +115,7 @@ async def _queue_callback(session: AsyncSession, *, report: Report, status: Told
 
 async def note_assignment(
     session: AsyncSession, *, case_id: str, unit_id: str, resolve_due: datetime | None, removed: bool = False
-) -> None:
+) -> int:
     """Which units answer for the case (Open311's agency_responsible) and by when (expected_datetime)."""
     reports = (await session.scalars(select(Report).where(Report.case_id == case_id))).all()
     for report in reports:
@@ -127,11 +127,13 @@ async def note_assignment(
         report.agency = ",".join(units)[:300] or None
         if resolve_due is not None and (report.expected_at is None or resolve_due > report.expected_at):
             report.expected_at = resolve_due
+    return len(reports)
 
 
-async def withdraw_units(session: AsyncSession, *, case_id: str) -> None:
+async def withdraw_units(session: AsyncSession, *, case_id: str) -> int:
     """The case was re-tiered: the units of the round were withdrawn (they no longer answer for it, nor reach its
-    resident); the new tier's units follow as CaseAssigned."""
-    await session.execute(
+    resident); the new tier's units follow as CaseAssigned. Returns how many reports the case has."""
+    result = await session.execute(
         update(Report).where(Report.case_id == case_id).values(agency=None).execution_options(synchronize_session=False)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
