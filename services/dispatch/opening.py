@@ -85,8 +85,7 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
         ),
         metrics=(metrics.CASES_OPENED.labels(loc.district_id, complaint.category.value, tier.value).inc,),
     )
-    await apply(session, writer, reported, opened)
-    await assign(session, writer, rules, case, await route(session, rules, case), at)
+    await assign(session, writer, rules, case, await route(session, rules, case), at, first=(reported, opened))
     return case
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,9 +72,17 @@ async def route(
 
 
 async def assign(
-    session: AsyncSession, writer: OutboxWriter, rules: Rules, case: Case, assignees: list[Assignee], at: datetime
+    session: AsyncSession,
+    writer: OutboxWriter,
+    rules: Rules,
+    case: Case,
+    assignees: list[Assignee],
+    at: datetime,
+    *,
+    first: Sequence[Changed] = (),
 ) -> list[Assignment]:
-    """Create one assignment per assignee with its own clocks, arm the timers, announce each (派单)."""
+    """Create one assignment per assignee with its own clocks, arm the timers, announce each (派单). ``first``: what
+    happened to the case just before (its opening), written with the assignments' changes in one go."""
     sla = domain.sla_for(
         rules,
         Category(case.category),
@@ -82,7 +91,7 @@ async def assign(
         cold_snap=await cold_snap_active(session, case.district_id, at),
     )
     due = sla.deadlines(at)
-    created, changes, clocks = [], [], []
+    created, changes, clocks = [], list(first), []
     for who in assignees:
         a = Assignment(
             id=new_id("A"),

@@ -153,18 +153,20 @@ def _natural(text: str) -> tuple[int, str]:
 async def place(
     session: AsyncSession, household_id: str | None, building_id: str | None
 ) -> tuple[Building, Household | None]:
-    """The registry entries a report names. Unknown ids are the caller's error, never a guess."""
+    """The registry entries a report names. Unknown ids are the caller's error, never a guess. The building's
+    compound is read in the same statement, so ``location_of`` finds it in the session without another."""
     if household_id:
         row = (
             await session.execute(
-                select(Household, Building)
+                select(Household, Building, Area)
                 .join(Building, Building.id == Household.building_id)
+                .outerjoin(Area, Area.id == Building.compound_id)
                 .where(Household.id == household_id)
             )
         ).first()
         if row is None:
             raise Invalid("unknown_household", texts.HOUSEHOLD_UNKNOWN, "household_id")
-        household, building = row
+        household, building, _compound = row
         if building_id and building_id != household.building_id:
             raise Invalid("household_not_in_building", texts.HOUSEHOLD_NOT_IN_BUILDING, "building_id")
         return building, household
