@@ -221,11 +221,31 @@ class Trust:
 class TokenVerifier:
     """Checks tokens against public keys only: a service holding one cannot mint."""
 
+    # A token checked once is taken at its word again for this long (and never past its ``exp``): a phone sends the
+    # same token with every request, and an Ed25519 check plus two JSON decodes is a tenth of a one-tap report's
+    # work. Short, so a key withdrawn from the key set stops being honoured within it; revocation per account
+    # (``TokenVersions``) is asked on every request regardless.
+    REMEMBER_SECONDS = 60.0
+    REMEMBER_MAX = 10_000
+
     def __init__(self, trusts: Sequence[Trust], *, leeway_seconds: int = 30) -> None:
         self._trusts = {t.issuer: t for t in trusts}
         self._leeway = leeway_seconds
+        self._verified: dict[str, tuple[float, Principal]] = {}  # token → (checked at, monotonic; its principal)
 
     async def verify(self, token: str) -> Principal | None:
+        now = time.monotonic()
+        hit = self._verified.get(token)
+        if hit is not None and now - hit[0] < self.REMEMBER_SECONDS and time.time() < hit[1].exp + self._leeway:
+            return hit[1]
+        principal = await self._check(token)
+        if principal is not None:
+            if len(self._verified) >= self.REMEMBER_MAX:
+                self._verified.clear()
+            self._verified[token] = (now, principal)
+        return principal
+
+    async def _check(self, token: str) -> Principal | None:
         try:
             header = jwt.get_unverified_header(token)
             claims = jwt.decode(token, options={"verify_signature": False})

@@ -263,3 +263,37 @@ async def test_dispatch_trusts_its_own_key_without_fetching_it() -> None:
     settings = DispatchSettings(auth_jwks_url="http://127.0.0.1:9/.well-known/jwks.json")  # nothing listens there
     state = dispatch_app(settings).state.context
     assert await state.auth.verifier.verify(state.issuer.issue(UNIT, ttl_seconds=60)) is not None
+
+
+async def test_a_checked_token_is_remembered_but_never_past_its_expiry_or_the_memory_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verifier = verifier_for_jwks(SIGNER.jwks())
+    checks = 0
+    check = verifier._check
+
+    async def counted(token: str) -> Principal | None:
+        nonlocal checks
+        checks += 1
+        return await check(token)
+
+    monkeypatch.setattr(verifier, "_check", counted)
+    token = SIGNER.issue(UNIT, ttl_seconds=600)
+    first = await verifier.verify(token)
+    assert first is not None and await verifier.verify(token) == first and checks == 1
+    # Another token (here: one byte of the signature changed) is its own entry, checked and refused.
+    forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    assert await verifier.verify(forged) is None and checks == 2
+    assert await verifier.verify(forged) is None and checks == 3  # a refusal is never remembered
+    # Past the memory window the signature is checked again (a key withdrawn meanwhile would now refuse it).
+    clock = time.monotonic() + verifier.REMEMBER_SECONDS + 1
+    monkeypatch.setattr("shared.auth.time.monotonic", lambda: clock)
+    assert await verifier.verify(token) == first and checks == 4
+    # A remembered token past its expiry (and the leeway) is not served from memory: it goes back to the full
+    # check, which refuses it once it has truly expired.
+    short = SIGNER.issue(UNIT, ttl_seconds=1, now=time.time() - 25)  # expires 6 s from now, leeway 30 s
+    assert await verifier.verify(short) is not None and checks == 5
+    wall = time.time() + 40
+    monkeypatch.setattr("shared.auth.time.time", lambda: wall)
+    await verifier.verify(short)
+    assert checks == 6
