@@ -24,7 +24,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, REAL
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.intake.states import CallbackState
 from shared.db import new_metadata
@@ -65,6 +65,8 @@ class Building(Base):
     community_id: Mapped[str] = mapped_column(String(64))
     street_id: Mapped[str] = mapped_column(String(64))
     district_id: Mapped[str] = mapped_column(String(64))
+    # Read only with the building (registry.place joins it): never loaded behind the caller's back.
+    compound: Mapped[Area] = relationship(foreign_keys=[compound_id], lazy="raise", viewonly=True)
 
 
 class Household(Base):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.orm.base import NO_VALUE
 
 from services.intake import texts
 from services.intake.models import Area, Building, Household, Sensor
@@ -158,15 +159,16 @@ async def place(
     if household_id:
         row = (
             await session.execute(
-                select(Household, Building, Area)
+                select(Household, Building)
                 .join(Building, Building.id == Household.building_id)
-                .outerjoin(Area, Area.id == Building.compound_id)
+                .outerjoin(Building.compound)
+                .options(contains_eager(Building.compound))
                 .where(Household.id == household_id)
             )
         ).first()
         if row is None:
             raise Invalid("unknown_household", texts.HOUSEHOLD_UNKNOWN, "household_id")
-        household, building, _compound = row
+        household, building = row
         if building_id and building_id != household.building_id:
             raise Invalid("household_not_in_building", texts.HOUSEHOLD_NOT_IN_BUILDING, "building_id")
         return building, household
@@ -179,7 +181,8 @@ async def place(
 
 
 async def location_of(session: AsyncSession, building: Building, household: Household | None) -> Location:
-    compound = await session.get(Area, building.compound_id)
+    joined = inspect(building).attrs.compound.loaded_value  # read with the building by ``place``
+    compound = joined if joined is not NO_VALUE else await session.get(Area, building.compound_id)
     return Location(
         place_name=place_label(
             compound.name if compound else "",
