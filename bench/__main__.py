@@ -9,8 +9,10 @@ Scenarios (the local stack must be up: ``deploy/local/stack up``; services are s
 
 - ``one_tap``: one-tap reports/s and p50/p99 through the intake app in this process, beside a bare endpoint doing
   one asyncpg INSERT + COMMIT per request behind the same HTTP client (``bench.intake_reports``);
-- ``e2e``: report → ``CaseAssigned`` throughput, and latency at 200 reports/s, intake and dispatch as processes,
-  beside a raw aiokafka produce → consume round trip of messages of the same size (``bench.e2e``);
+- ``e2e``: report → ``CaseAssigned`` capacity, latency at 10, 50, 100 and 200 reports/s offered, and each
+  service's CPU seconds and peak memory per 1,000 reports, intake and dispatch as processes, beside a raw aiokafka
+  produce → consume round trip of messages of the same size (``bench.e2e``); a PNG of latency against offered rate
+  is written beside the JSON;
 - ``sensors``: sensor readings/s in batches of 500 beside asyncpg COPY of the same rows (``bench.intake_sensors``);
 - ``photos``: phone photos (1600 px JPEG) granted, uploaded to S3 and accepted (checks, EXIF, a copy without EXIF and a
   thumbnail) per second, beside raw S3 PUTs of the same bytes (``bench.photos``);
