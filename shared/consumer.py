@@ -248,6 +248,10 @@ class EventConsumer:
                 with json_logging.bound(**item.context()):
                     await item.handler(session, item.envelope, item.payload)
                 applied.append(True)
+                # Each handler sees the database as the ones before it left it, as it would in a transaction of its
+                # own: some write with bulk UPDATEs that do not refresh objects still held in the session.
+                await session.flush()
+                session.expire_all()
             return applied
 
     async def _retrying(

@@ -41,6 +41,9 @@ def subscriber_router(
             batch=True,
             max_records=settings.consumer_batch_records,
             batch_timeout_ms=settings.consumer_batch_wait_ms,
+            # A poll may wait for its slowest partition, up to ``consumer_wait_seconds`` for a fact from the other
+            # topic: the group must not take that for a dead member (Kafka's default allows 5 minutes).
+            max_poll_interval_ms=int((settings.consumer_wait_seconds + 120) * 1000),
             title=f"{settings.service_name}:{topic}",
         )(batch_handler_for(consumer, commits.setdefault(topic, OffsetCommits()), settings.consumer_workers))
     return router
@@ -115,9 +118,15 @@ def _forget(pending: dict[TopicPartition, int], batch: dict[TopicPartition, int]
 
 
 def batch_handler_for(consumer: EventConsumer, commits: OffsetCommits, partitions_at_once: int) -> Callable[..., Any]:
-    """A poll's records grouped by partition; up to ``partitions_at_once`` partitions applied side by side (a slow
-    or waiting partition holds up only itself), each in its order and in one transaction, its offset committed once
-    applied. The next poll comes when the whole batch is applied."""
+    """A poll's records grouped by partition; up to ``partitions_at_once`` partitions applied side by side, each in
+    its order and in one transaction, its offset committed once applied. The next poll comes only when every
+    partition of this one is done, so a partition waiting for a fact from the other topic (``NotYet``) delays the
+    topic's next poll in this process, never the other partitions of the poll in hand.
+
+    A partition whose records could not be settled (the dead-letter topic unreachable, say) is sought back to its
+    first record, so the next poll brings them again and the inbox drops what was applied; its offset is not
+    committed. Without the seek, the consumer's position is already past the batch and the next commit of the
+    partition would skip it."""
     limit = asyncio.Semaphore(partitions_at_once)
 
     async def apply(kafka: Any, records: list[Record]) -> None:
@@ -133,9 +142,31 @@ def batch_handler_for(consumer: EventConsumer, commits: OffsetCommits, partition
             by_partition.setdefault((raw.topic, raw.partition), []).append(
                 Record(topic=raw.topic, partition=raw.partition, offset=raw.offset, key=raw.key, value=raw.value)
             )
-        await asyncio.gather(*(apply(message.consumer, records) for records in by_partition.values()))
+        groups = list(by_partition.values())
+        # Every partition runs to its end before the next poll: none is left applying while newer records of it
+        # arrive, and a failure of one does not cut the others short.
+        results = await asyncio.gather(*(apply(message.consumer, r) for r in groups), return_exceptions=True)
+        for records, result in zip(groups, results, strict=True):
+            if isinstance(result, BaseException):
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                first = records[0]
+                log.error(
+                    "a partition's records were not settled; reading them again",
+                    extra={"topic": first.topic, "partition": first.partition, "offset": first.offset,
+                           "error": repr(result)[:300]},
+                )  # fmt: skip
+                rewind(message.consumer, TopicPartition(first.topic, first.partition), first.offset)
 
     return handle
+
+
+def rewind(kafka: Any, partition: TopicPartition, offset: int) -> None:
+    """Read ``partition`` again from ``offset`` (a no-op when the partition has left this consumer meanwhile: its
+    new owner resumes from the last commit)."""
+    with contextlib.suppress(Exception):
+        if partition in kafka.assignment():
+            kafka.seek(partition, offset)
 
 
 _PROM_MIDDLEWARES: dict[str, Any] = {}

@@ -48,7 +48,25 @@ def _sample(name: str, topic: str) -> float:
     return REGISTRY.get_sample_value(name, {"service": "batchtest", "topic": topic}) or 0.0
 
 
-async def test_a_poison_event_in_a_batch_is_dead_lettered_alone_and_its_neighbours_apply_once() -> None:
+class FlakyProducer:
+    """The dead-letter topic unreachable the first ``failures`` times."""
+
+    def __init__(self, producer: AIOKafkaProducer, failures: int) -> None:
+        self._producer, self.failures = producer, failures
+
+    async def send_and_wait(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("dead-letter topic unreachable")
+        return await self._producer.send_and_wait(*args, **kwargs)
+
+
+@pytest.mark.parametrize("dead_letters_down_once", [False, True], ids=["dlq-up", "dlq-down-once"])
+async def test_a_poison_event_in_a_batch_is_dead_lettered_alone_and_its_neighbours_apply_once(
+    dead_letters_down_once: bool,
+) -> None:
+    """With the dead-letter topic down when the poison event needs it, the partition is read again from the
+    batch's first record: nothing is skipped, nothing applied twice."""
     run = uuid.uuid4().hex[:8]
     topic, dlq = f"batchtest-{run}.verdicts", f"batchtest-{run}.verdicts.dlq"
     admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
@@ -88,7 +106,7 @@ async def test_a_poison_event_in_a_batch_is_dead_lettered_alone_and_its_neighbou
         service="batchtest",
         sessions=sessions,
         inbox=inbox,
-        dead_letters=DeadLetters(service="batchtest", producer=producer),
+        dead_letters=DeadLetters(service="batchtest", producer=FlakyProducer(producer, int(dead_letters_down_once))),
         handlers={CaseClosed: handler},
         retry_base_seconds=0.01,
     )
@@ -113,10 +131,18 @@ async def test_a_poison_event_in_a_batch_is_dead_lettered_alone_and_its_neighbou
 
         good = [f"C-{i}" for i in range(7) if f"C-{i}" != POISON]
         await wait_until("the first batch", lambda: _rows_are(rows, [(c, 1) for c in good]), timeout=60)
-        assert _sample("consumer_batch_fallbacks_total", topic) == fallbacks + 1
-        # The batch ran its handlers up to the poison one, was rolled back, and each event was then applied alone,
-        # in the partition's order: the redelivered copy is dropped by the inbox, the poison one is tried once.
-        assert calls == ["C-0", "C-1", "C-2", POISON, "C-0", "C-1", "C-2", POISON, "C-4", "C-5", "C-6"]
+        if not dead_letters_down_once:
+            assert _sample("consumer_batch_fallbacks_total", topic) == fallbacks + 1
+            # The batch ran its handlers up to the poison one, was rolled back, and each event was then applied
+            # alone, in the partition's order: the redelivered copy is dropped by the inbox, the poison one is
+            # tried once.
+            assert calls == ["C-0", "C-1", "C-2", POISON, "C-0", "C-1", "C-2", POISON, "C-4", "C-5", "C-6"]
+        else:
+            # The first round stopped at the poison event (its dead letter failed); the partition was read again,
+            # C-0..C-2 were dropped by the inbox, and the rest applied.
+            fallbacks = _sample("consumer_batch_fallbacks_total", topic) - 1
+            assert calls[:8] == ["C-0", "C-1", "C-2", POISON, "C-0", "C-1", "C-2", POISON]
+            assert calls.count(POISON) >= 3 and calls[-3:] == ["C-4", "C-5", "C-6"]
 
         # The next batch has nothing poisonous: one transaction, no fallback, every event once.
         calls.clear()
