@@ -100,13 +100,7 @@ async def add_events(session: AsyncSession, outbox: Table, *, topic: str, keyed:
 
 async def claim_inbox(session: AsyncSession, inbox: Table, *, consumer: str, envelope: Envelope) -> bool:
     """Record that ``consumer`` processed this event, in the caller's transaction. False: seen before."""
-    stmt = (
-        insert(inbox)
-        .values(consumer=consumer, event_id=envelope.event_id, event_type=envelope.event_type)
-        .on_conflict_do_nothing()
-        .returning(inbox.c.event_id)
-    )
-    return (await session.execute(stmt)).first() is not None
+    return envelope.event_id in await claim_inbox_many(session, inbox, consumer=consumer, envelopes=[envelope])
 
 
 async def claim_inbox_many(
@@ -274,17 +268,5 @@ class OutboxWriter:
             keyed=[
                 (key, Envelope.wrap(p, correlation_id=cid or key, producer=self._producer, occurred_at=at))
                 for p, key, at, cid in items
-            ],
-        )
-
-    async def emit_many(self, session: AsyncSession, items: Sequence[tuple[EventPayload, str, datetime]]) -> None:
-        """Stage (payload, key, at) events with one statement; the key is also the correlation id."""
-        await add_events(
-            session,
-            self._outbox,
-            topic=self.topic,
-            keyed=[
-                (key, Envelope.wrap(p, correlation_id=key, producer=self._producer, occurred_at=at))
-                for p, key, at in items
             ],
         )

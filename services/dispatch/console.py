@@ -48,7 +48,7 @@ STREAM_SECONDS = 15.0
 RETRY_MS = 1000
 
 ASSIGNEES = (Role.UNIT, Role.GRID_WORKER, Role.TASK_FORCE)
-SUPERVISORS = (Role.TASK_FORCE, Role.DISTRICT)
+AREA_WATCHERS = (Role.TASK_FORCE, Role.DISTRICT)  # the console's supervisors (an admin has no console)
 
 TOKEN_INVALID = "未登录或令牌无效"
 NOT_A_CONSOLE_USER = "该角色不使用调度台"
@@ -150,7 +150,7 @@ async def version(session: AsyncSession, principal: Principal) -> tuple[str, int
                 )
             )
         )
-    if principal.role in SUPERVISORS:
+    if principal.role in AREA_WATCHERS:
         area = area_filter(principal, district=Case.district_id, street=Case.street_id)
         parts.append(
             await session.scalar(select(func.max(CaseEvent.id)).join(Case, Case.id == CaseEvent.case_id).where(area))
@@ -215,7 +215,7 @@ async def console_events(
             status.HTTP_401_UNAUTHORIZED,
             detail={"code": "unauthenticated", "message": TOKEN_INVALID, "field": "token"},
         )
-    if principal.role not in (*ASSIGNEES, *SUPERVISORS):
+    if principal.role not in (*ASSIGNEES, *AREA_WATCHERS):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, detail={"code": "forbidden", "message": NOT_A_CONSOLE_USER, "field": "token"}
         )

@@ -17,7 +17,7 @@ from services.dispatch.domain import Clock
 from services.dispatch.models import timers
 from services.dispatch.timeline import Happened, timeline
 from shared import effects
-from shared.effects import Effect, Stop
+from shared.effects import Arm, Effect, Stop
 from shared.events import EventPayload
 from shared.outbox import OutboxWriter
 
@@ -33,6 +33,7 @@ class Changed:
     detail: Mapping[str, Any] = field(default_factory=dict)  # the timeline row's detail
     event: EventPayload | None = None  # the fact announced on the cases topic, keyed by the case
     stops: tuple[str, tuple[Clock, ...]] | None = None  # (assignment id, its clocks whose timers stop)
+    arms: tuple[Arm, ...] = ()  # timers that start (after every change's stops: a clock moved is stopped, then armed)
     metrics: tuple[Callable[[], None], ...] = ()  # moved once the transaction commits
     event_at: datetime | None = None  # when the fact is announced, if not ``at`` (a verdict's own time is ``at``)
 
@@ -53,6 +54,7 @@ async def apply(session: AsyncSession, writer: OutboxWriter, *changes: Changed) 
                 event=change.event,
                 key=change.case_id,
                 stops=stops,
+                arms=change.arms,
                 metrics=change.metrics,
             )
         )

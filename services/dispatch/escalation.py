@@ -20,14 +20,13 @@ from services.dispatch.models import (
 from services.dispatch.routing import assign, round_assignments, route
 from services.dispatch.rules import current_rules
 from services.dispatch.states import CLOCK_OPEN, OPEN
-from services.dispatch.timeline import Happened, timeline
-from shared import timers as durable
+from services.dispatch.timeline import Happened
 from shared.contracts.common import UnitType
 from shared.contracts.dispatch import (
     CaseEscalated,
     EscalationLevel,
 )
-from shared.db import after_commit
+from shared.effects import Arm
 from shared.outbox import OutboxWriter
 
 
@@ -96,7 +95,7 @@ async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: l
         ).all()
     }
     _, rules = await current_rules(session)
-    events, next_steps = [], []
+    changes: list[Changed] = []
     for row in rows:
         clock_name, level_name = row.kind.split(":")
         clock, level = Clock(clock_name), EscalationLevel(level_name)
@@ -111,22 +110,21 @@ async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: l
             case.escalation_level = level.value
         if level is EscalationLevel.SUPERVISION:
             case.supervised = True
-        timeline(
-            session,
-            case.id,
-            Happened.ESCALATED,
-            "dispatch",
-            now,
-            assignment_id=a.id,
-            unit_id=a.unit_id,
-            level=level.value,
-            clock=clock.value,
-            due_at=deadline.isoformat(),
-        )
-        after_commit(session, metrics.ESCALATIONS.labels(case.district_id, a.unit_type, level.value).inc)
-        events.append(
-            (
-                CaseEscalated(
+        step = domain.next_escalation(rules, level, deadline, timedelta(seconds=row.payload["length_s"]))
+        changes.append(
+            Changed(
+                case_id=case.id,
+                happened=Happened.ESCALATED,
+                actor="dispatch",
+                at=now,
+                detail={
+                    "assignment_id": a.id,
+                    "unit_id": a.unit_id,
+                    "level": level.value,
+                    "clock": clock.value,
+                    "due_at": deadline.isoformat(),
+                },
+                event=CaseEscalated(
                     case_id=case.id,
                     assignment_id=a.id,
                     unit_id=a.unit_id,
@@ -138,14 +136,10 @@ async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: l
                     district_id=case.district_id,
                     street_id=case.street_id,
                 ),
-                case.id,
-                now,
+                metrics=(metrics.ESCALATIONS.labels(case.district_id, a.unit_type, level.value).inc,),
+                # The next step of the chain, carrying the clock's deadline and length on.
+                arms=(Arm(timers, timer_kind(clock, step[0]), a.id, step[1], row.payload),) if step else (),
             )
         )
-        step = domain.next_escalation(rules, level, deadline, timedelta(seconds=row.payload["length_s"]))
-        if step is not None:
-            next_steps.append(
-                {"kind": timer_kind(clock, step[0]), "ref": a.id, "due_at": step[1], "payload": row.payload}
-            )
-    await writer.emit_many(session, events)
-    await durable.schedule_many(session, timers, next_steps)
+    # The whole batch of firings: its timeline rows, events and next timers, one statement each.
+    await apply(session, writer, *changes)

@@ -9,21 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import metrics, texts
 from services.dispatch.access import actor_name, get_for_actor
-from services.dispatch.clocks import arm, kinds
+from services.dispatch.clocks import reminder
 from services.dispatch.domain import Clock
 from services.dispatch.effects import Changed, apply
 from services.dispatch.models import (
     Assignment,
     Case,
     Extension,
-    timers,
 )
 from services.dispatch.states import ASSIGNMENT, EXTENSION, OPEN, ExtensionStatus
 from services.dispatch.timeline import Happened
-from shared import timers as durable
 from shared.auth import Principal
 from shared.contracts.dispatch import (
-    EscalationLevel,
     ExtensionDecided,
     ExtensionRequested,
 )
@@ -130,11 +127,9 @@ async def decide_extension(
         at,
         note,
     )
-    if approved and a.status in OPEN:
-        length = ext.requested_resolve_due - a.dispatched_at
+    moved = approved and a.status in OPEN
+    if moved:
         a.resolve_due = ext.requested_resolve_due
-        await durable.cancel(session, timers, ref=a.id, kinds=kinds(Clock.RESOLVE))
-        await arm(session, a.id, Clock.RESOLVE, EscalationLevel.REMINDER, a.resolve_due, length)
     await apply(
         session,
         writer,
@@ -155,6 +150,9 @@ async def decide_extension(
                 decided_at=at,
             ),
             metrics=(metrics.EXTENSIONS.labels(case.district_id, a.unit_type, ext.status).inc,),
+            # The resolve clock moves: its timers are stopped and its 催办 armed at the new deadline.
+            stops=(a.id, (Clock.RESOLVE,)) if moved else None,
+            arms=(reminder(a.id, Clock.RESOLVE, a.resolve_due, a.resolve_due - a.dispatched_at),) if moved else (),
         ),
     )
     return ext

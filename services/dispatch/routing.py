@@ -13,11 +13,10 @@ from services.dispatch import domain, metrics
 from services.dispatch.clocks import reminder
 from services.dispatch.domain import Clock, Rules
 from services.dispatch.effects import Changed, apply
-from services.dispatch.models import Assignment, Case, UnitCoverage, timers
+from services.dispatch.models import Assignment, Case, UnitCoverage
 from services.dispatch.rules import cold_snap_active
 from services.dispatch.states import AssignmentStatus, case_after_assigning
 from services.dispatch.timeline import Happened
-from shared import timers as durable
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
 from shared.contracts.dispatch import CaseAssigned
 from shared.ids import new_id
@@ -91,7 +90,7 @@ async def assign(
         cold_snap=await cold_snap_active(session, case.district_id, at),
     )
     due = sla.deadlines(at)
-    created, changes, clocks = [], list(first), []
+    created, changes = [], list(first)
     for who in assignees:
         a = Assignment(
             id=new_id("A"),
@@ -108,7 +107,6 @@ async def assign(
         )
         session.add(a)
         created.append(a)
-        clocks += [reminder(a.id, clock, due[clock], sla.length(clock)) for clock in Clock]
         changes.append(
             Changed(
                 case_id=case.id,
@@ -127,10 +125,10 @@ async def assign(
                     resolve_due=due[Clock.RESOLVE],
                 ),
                 metrics=(metrics.ASSIGNMENTS.labels(case.district_id, who.type.value).inc,),
+                arms=tuple(reminder(a.id, clock, due[clock], sla.length(clock)) for clock in Clock),
             )
         )
-    await durable.schedule_many(session, timers, clocks)  # every clock of every assignment in one statement
-    await apply(session, writer, *changes)
+    await apply(session, writer, *changes)  # every clock of every assignment armed in one statement
     case.status = case_after_assigning(case.status, bool(created))
     return created
 

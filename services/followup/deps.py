@@ -9,16 +9,16 @@ from typing import cast
 from fastapi import Request
 
 from services.followup.config import FollowupSettings
-from shared.auth import Role
 from shared.http.context import ServiceContext, context_of
 from shared.http.deps import Transaction
 from shared.http.security import CurrentPrincipal
 from shared.outbox import OutboxWriter
+from shared.scope import SUPERVISORS
 
 __all__ = ["OVERSEERS", "CurrentPrincipal", "FollowupContext", "Session", "followup_context", "one_of"]
 
 # Who sees the visits, checks and reports of an area: its task force (street), its district, the admin.
-OVERSEERS = (Role.TASK_FORCE, Role.DISTRICT, Role.ADMIN)
+OVERSEERS = SUPERVISORS  # who oversees an area (shared.scope)
 
 
 @dataclass(eq=False, kw_only=True)
