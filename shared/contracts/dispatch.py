@@ -202,6 +202,50 @@ class CaseRetiered(EventPayload):
     at: datetime
 
 
+class CaseWithdrawn(EventPayload):
+    """The case was withdrawn: every report of it was withdrawn by its platform (撤单). Its open assignments are
+    cancelled and its clocks disarmed; the case counts against no unit."""
+
+    event_type = "CaseWithdrawn"
+
+    case_id: str
+    report_ids: list[str]
+    unit_ids: list[str] = Field(description="Units whose open assignments were cancelled.")
+    reason: PublicText
+    withdrawn_at: datetime
+
+
+class CaseSupplemented(EventPayload):
+    """补充诉求 reached the case: its text is on the timeline and told to the units holding it; the priority may
+    have been raised by the new facts."""
+
+    event_type = "CaseSupplemented"
+
+    case_id: str
+    report_id: str
+    content: PublicText
+    priority: Priority = Field(description="The case's priority after the supplement.")
+    previous_priority: Priority
+    unit_ids: list[str] = Field(description="Units holding an open assignment of the case, told of the supplement.")
+    supplemented_at: datetime
+
+
+class CaseHurried(EventPayload):
+    """催单 reached the case: a repeat complaint (重复诉求). The units holding an open clock got a 催办 at once; from
+    the configured count on the case is under district supervision (督办)."""
+
+    event_type = "CaseHurried"
+
+    case_id: str
+    report_id: str
+    hurries: int = Field(ge=1, description="Hurries of the case so far, this one included.")
+    unit_ids: list[str] = Field(description="Units holding an open clock of the case, sent a 催办.")
+    supervised: bool = Field(description="The case is under district supervision (督办) after this hurry.")
+    hurried_at: datetime
+    district_id: str
+    street_id: str
+
+
 class AccountTokensRevoked(EventPayload):
     """A console account's tokens issued before now stop working: it was deactivated, its password changed, or whom
     it acts as changed. Intake and follow-up refuse tokens of the account below ``token_version``. Key: the account

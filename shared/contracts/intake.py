@@ -72,3 +72,45 @@ class HouseholdVisited(EventPayload):
     report_id: str | None = Field(default=None, description="The report raised from the finding, if any.")
     report_ids: list[str] = Field(default_factory=list, description="Every report raised from the visit's findings.")
     findings: int = Field(default=0, ge=0, description="Problems found (排查问题).")
+
+
+class ReportWithdrawn(EventPayload):
+    """撤单: the 12345 platform withdrew its order (the caller's problem solved, or the order misfiled). Dispatch
+    withdraws the case once every report of it is withdrawn; a case that still has other reports goes on."""
+
+    event_type = "ReportWithdrawn"
+
+    report_id: str
+    case_id: str | None = Field(description="The report's case, if intake knows it yet.")
+    channel: Channel
+    operation_id: str = Field(description="The platform's id of the operation (idempotency).")
+    reason: PublicText = Field(max_length=500)
+    withdrawn_at: datetime
+
+
+class ReportSupplemented(EventPayload):
+    """补充诉求: the resident called again with more facts; appended to the case and told to its units."""
+
+    event_type = "ReportSupplemented"
+
+    report_id: str
+    case_id: str | None
+    channel: Channel
+    operation_id: str
+    content: PublicText = Field(max_length=2000)
+    priority: Priority | None = Field(default=None, description="The priority the new facts call for, if raised.")
+    priority_resident: bool = Field(default=False, description="The new facts name a priority resident (重点人群).")
+    supplemented_at: datetime
+
+
+class ReportHurried(EventPayload):
+    """催单: the resident called again because nothing happened. A repeat complaint (重复诉求) of the case."""
+
+    event_type = "ReportHurried"
+
+    report_id: str
+    case_id: str | None
+    channel: Channel
+    operation_id: str
+    content: PublicText | None = Field(default=None, max_length=2000)
+    hurried_at: datetime
