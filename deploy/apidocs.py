@@ -27,7 +27,7 @@ def consumed() -> dict[str, dict[str, list[Any]]]:
     """service → topic → the event types its consumers handle, as each service wires its handlers."""
     topics = Topics()
     consumes = {
-        "intake": intake_handlers(topics),
+        "intake": intake_handlers(topics, frozenset()),
         "dispatch": dispatch_handlers(topics, None, SystemClock()),  # type: ignore[arg-type]
         "followup": followup_handlers(FollowupSettings(), None),  # type: ignore[arg-type]
     }

@@ -177,6 +177,16 @@ MATRIX: tuple[Row, ...] = (
     Row("intake", ("GET /v1/public/reports/{report_id}",), "居民凭诉求编号查询进度（无个人信息）", PUBLIC),
     Row("intake", ("POST /hotline/v1/orders",), "12345 工单（签名）", _only(Caller.HOTLINE)),
     Row("intake", ("GET /hotline/v1/orders/{order_no}",), "12345 工单状态", _only(Caller.HOTLINE, OWN)),
+    Row(
+        "intake",
+        (
+            "POST /hotline/v1/orders/{order_no}/withdraw",
+            "POST /hotline/v1/orders/{order_no}/supplement",
+            "POST /hotline/v1/orders/{order_no}/hurry",
+        ),
+        "12345 撤单、补充诉求、催单（签名，只及本平台的工单）",
+        _only(Caller.HOTLINE, OWN),
+    ),
     Row("intake", ("POST /v1/sensor-readings",), "室温采集器读数", _only(Caller.SENSOR)),
     Row(
         "intake",

@@ -1,14 +1,15 @@
-"""Dispatch's Kafka consumers: complaints open cases; return-visit verdicts close or reopen them."""
+"""Dispatch's Kafka consumers: complaints open cases, 12345's operations on its orders act on them (withdraw,
+supplement, hurry); return-visit verdicts close or reopen them."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import opening, verdicts
+from services.dispatch import opening, operations, verdicts
 from shared.clock import TimeSource
 from shared.consumer import PermanentError
 from shared.contracts.followup import CaseClosed, CaseReopened
-from shared.contracts.intake import ComplaintReported
+from shared.contracts.intake import ComplaintReported, ReportHurried, ReportSupplemented, ReportWithdrawn
 from shared.errors import NotFound
 from shared.events import Envelope
 from shared.outbox import OutboxWriter
@@ -35,7 +36,22 @@ def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource) -> Handler
         except NotFound as exc:
             raise PermanentError("unknown_case", UNKNOWN_CASE) from exc
 
+    # 12345's operations on its orders (撤单, 补充诉求, 催单): services.dispatch.operations.
+    async def on_withdrawn(session: AsyncSession, _: Envelope, event: ReportWithdrawn) -> None:
+        await operations.withdraw(session, writer, e=event, at=clock.now())
+
+    async def on_supplemented(session: AsyncSession, _: Envelope, event: ReportSupplemented) -> None:
+        await operations.supplement(session, writer, e=event, at=clock.now())
+
+    async def on_hurried(session: AsyncSession, _: Envelope, event: ReportHurried) -> None:
+        await operations.hurry(session, writer, e=event, at=clock.now())
+
     return {
-        topics.complaints: {ComplaintReported: on_complaint},
+        topics.complaints: {
+            ComplaintReported: on_complaint,
+            ReportWithdrawn: on_withdrawn,
+            ReportSupplemented: on_supplemented,
+            ReportHurried: on_hurried,
+        },
         topics.followup: {CaseReopened: on_reopened, CaseClosed: on_closed},
     }

@@ -67,6 +67,7 @@ class Rules(BaseModel):
     escalation: EscalationRules
     bounce_limit: int = Field(ge=1)
     redo_limit: int = Field(ge=1)
+    hurry_limit: int = Field(default=3, ge=1, description="催单 on a case that put it under district supervision.")
 
     @model_validator(mode="after")
     def _complete(self) -> Rules:

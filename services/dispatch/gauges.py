@@ -13,7 +13,7 @@ from services.dispatch import metrics
 from services.dispatch.clocks import timer_kind
 from services.dispatch.domain import CHAIN, Clock
 from services.dispatch.models import Assignment, Case, Unit, timers
-from services.dispatch.states import CLOCK_OPEN, CaseStatus
+from services.dispatch.states import CLOCK_OPEN, FINISHED, CaseStatus
 from shared.clock import TimeSource
 from shared.contracts.common import Tier
 from shared.contracts.dispatch import EscalationLevel
@@ -24,7 +24,7 @@ from shared.states import values
 
 log = logging.getLogger(__name__)
 
-OPEN_CASE_STATUSES = values(set(CaseStatus) - {CaseStatus.CLOSED})  # every status a case has before closing
+OPEN_CASE_STATUSES = values(set(CaseStatus) - FINISHED)  # every status a case has before it is over
 
 _DUE = {
     Clock.SIGN_IN: Assignment.sign_in_due,
@@ -81,7 +81,7 @@ async def refresh_once(runtime: ServiceRuntime, clock: TimeSource) -> None:
         open_cases = (
             await session.execute(
                 select(Case.status, Case.tier, func.count())
-                .where(Case.status != CaseStatus.CLOSED)
+                .where(Case.status.not_in(values(FINISHED)))
                 .group_by(Case.status, Case.tier)
             )
         ).all()

@@ -19,7 +19,7 @@ from services.dispatch.domain import CHAIN, Clock, load_rules
 from services.dispatch.gauges import refresh_gauges
 from services.dispatch.models import Case, Photo, inbox, outbox, timers
 from services.dispatch.passwords import HashGate
-from services.dispatch.states import CaseStatus
+from services.dispatch.states import FINISHED
 from shared.auth import Auth, Role, TokenIssuer, TokenVersions, verifier_from_settings
 from shared.clock import SystemClock, TimeSource
 from shared.evidence import Evidence, retention
@@ -27,6 +27,7 @@ from shared.http.app import build_app
 from shared.http.photos import photo_router
 from shared.outbox import OutboxWriter
 from shared.runtime import ServiceRuntime
+from shared.states import values
 from shared.timers import TimerEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -56,7 +57,7 @@ def closed_cases(cutoff: datetime) -> Any:
     return (
         select(Photo.key)
         .join(Case, Case.id == Photo.case_id)
-        .where(Case.status == CaseStatus.CLOSED, Case.closed_at < cutoff)
+        .where(Case.status.in_(values(FINISHED)), Case.closed_at < cutoff)
     )
 
 

@@ -27,6 +27,9 @@ ESCALATIONS = Counter(
 RETURNS = Counter("dispatch_returns_total", "Assignments returned (退单)", ["district", "unit_type", "reason"])
 EXTENSIONS = Counter("dispatch_extensions_total", "Extension decisions (延期)", ["district", "unit_type", "decision"])
 REOPENED = Counter("dispatch_cases_reopened_total", "Rounds started again (发回重办)", ["district", "reason"])
+OPERATIONS = Counter(
+    "dispatch_hotline_operations_total", "12345 operations applied to cases (撤单/补充诉求/催单)", ["district", "kind"]
+)
 CLOSED = Counter("dispatch_cases_closed_total", "Cases closed after the return visit", ["district", "category"])
 TIME_TO_SIGN_IN = Histogram(
     "dispatch_time_to_sign_in_seconds", "From dispatch to sign-in", ["unit_type"], buckets=_TIME_BUCKETS

@@ -66,6 +66,7 @@ class Case(Base):
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
     bounce_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     supervised: Mapped[bool] = mapped_column(default=False, server_default="false")  # 督办
+    hurries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 催单 (重复诉求) from 12345
     escalation_level: Mapped[str | None] = mapped_column(String(16))  # highest step reached
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

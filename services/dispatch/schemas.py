@@ -178,6 +178,7 @@ class CaseOut(BaseModel):
     round: int
     redo_count: int
     bounce_count: int
+    hurries: int = Field(default=0, description="12345's 催单 on the case (重复诉求).")
     supervised: bool
     escalation_level: str | None
     opened_at: datetime

@@ -4,7 +4,7 @@ An assignment: 派单 (dispatched) → 签收 (signed_in) → 到场 (on_site) �
 back (returned, 退单) or withdrawn when the case changes tier. A case: opened → assigned (or unrouted when nobody
 serves the place) → resolved when every live assignment of its round is → closed by the return visit; a verdict of
 the return visit (or a failed spot-check) reopens it into a new round. An extension request (延期): pending →
-approved or refused, once.
+approved or refused, once. A case its 12345 platform withdrew (撤单) before it closed is withdrawn, for good.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class CaseStatus(StrEnum):
     UNROUTED = "unrouted"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"  # 撤单: every report of it was withdrawn by its 12345 platform
 
 
 class ExtensionStatus(StrEnum):
@@ -43,6 +44,7 @@ CLOCK_OPEN = {
 # The clock an open assignment is running against, and so the deadline its assignee sees first.
 RUNNING_CLOCK = {A.DISPATCHED: Clock.SIGN_IN, A.SIGNED_IN: Clock.ON_SITE, A.ON_SITE: Clock.RESOLVE}
 
+FINISHED = among(CaseStatus.CLOSED, CaseStatus.WITHDRAWN)  # a case that is over: closed, or withdrawn (撤单)
 CASE_IN_PROGRESS = among(CaseStatus.OPENED, CaseStatus.ASSIGNED, CaseStatus.UNROUTED)  # the console's "open" filter
 
 _CLOSED = Refusal("assignment_closed", texts.ASSIGNMENT_CLOSED)
@@ -93,6 +95,8 @@ CASE: Transitions[CaseStatus] = Transitions(
         # whose routing then decides the status (case_after_assigning).
         "reopen_after_visit": Move(among(C.RESOLVED), None, _NOT_OPEN),
         "reopen_after_spot_check": Move(among(C.CLOSED), None, _NOT_OPEN),
+        # 撤单: a case not yet closed, resolved and awaiting its return visit included.
+        "withdraw": Move(among(C.OPENED, C.ASSIGNED, C.UNROUTED, C.RESOLVED), C.WITHDRAWN, _NOT_OPEN),
     },
 )
 

@@ -20,6 +20,7 @@ class Happened(StrEnum):
     ESCALATED = "escalated"
     EXTENSION_DECIDED = "extension_decided"
     EXTENSION_REQUESTED = "extension_requested"
+    HURRIED = "hurried"
     OPENED = "opened"
     PROGRESS = "progress"
     REOPENED = "reopened"
@@ -28,7 +29,9 @@ class Happened(StrEnum):
     RETIERED = "retiered"
     RETURNED = "returned"
     SIGNED_IN = "signed_in"
+    SUPPLEMENTED = "supplemented"
     UNIT_RESOLVED = "unit_resolved"
+    WITHDRAWN = "withdrawn"
 
 
 def timeline(session: AsyncSession, case_id: str, kind: Happened, actor: str, at: datetime, **detail: Any) -> None:

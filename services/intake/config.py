@@ -113,6 +113,11 @@ class IntakeSettings(ServiceSettings):
     def integrations(self) -> dict[str, HotlineIntegration]:
         return self.hotline_integrations or {}
 
+    @property
+    def calls_back(self) -> frozenset[str]:
+        """The integrations owed status callbacks: those with a callback URL."""
+        return frozenset(name for name, i in self.integrations.items() if i.callback_url)
+
     def rate_limits(self) -> dict[str, Rate]:
         return {
             HOTLINE: Rate(self.rate_limit_hotline_per_second, self.rate_limit_hotline_burst),

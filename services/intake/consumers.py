@@ -3,7 +3,7 @@ a grouped incident hear it) and queued for the 12345 platform an order came from
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Set
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,15 +33,22 @@ from shared.topics import Topics
 CaseHandler = Callable[[AsyncSession, Envelope, Any], Awaitable[int]]
 
 
-def _status(name: ReportStatus) -> CaseHandler:
+def _status(name: ReportStatus, calls_back: Set[str]) -> CaseHandler:
     async def handle(session: AsyncSession, env: Envelope, e: Any) -> int:
-        return await feedback.set_case_status(session, case_id=e.case_id, status=name, at=env.occurred_at)
+        return await feedback.set_case_status(
+            session, case_id=e.case_id, status=name, at=env.occurred_at, calls_back=calls_back
+        )
 
     return handle
 
 
-async def _on_opened(session: AsyncSession, env: Envelope, e: CaseOpened) -> int:
-    return await feedback.link_case(session, case_id=e.case_id, report_ids=e.report_ids, at=env.occurred_at)
+def _on_opened(calls_back: Set[str]) -> CaseHandler:
+    async def handle(session: AsyncSession, env: Envelope, e: CaseOpened) -> int:
+        return await feedback.link_case(
+            session, case_id=e.case_id, report_ids=e.report_ids, at=env.occurred_at, calls_back=calls_back
+        )
+
+    return handle
 
 
 async def _on_assigned(session: AsyncSession, _: Envelope, e: CaseAssigned) -> int:
@@ -56,15 +63,19 @@ async def _on_retiered(session: AsyncSession, _: Envelope, e: CaseRetiered) -> i
     return await feedback.withdraw_units(session, case_id=e.case_id)
 
 
-async def _on_escalated(session: AsyncSession, env: Envelope, e: CaseEscalated) -> int:
-    return await feedback.set_case_status(
-        session,
-        case_id=e.case_id,
-        status=TimelineEntry.ESCALATED,
-        at=env.occurred_at,
-        note=domain.ESCALATION_NOTES.get(e.level.value, domain.STATUS_NOTES[TimelineEntry.ESCALATED]),
-        moves=False,
-    )
+def _on_escalated(calls_back: Set[str]) -> CaseHandler:
+    async def handle(session: AsyncSession, env: Envelope, e: CaseEscalated) -> int:
+        return await feedback.set_case_status(
+            session,
+            case_id=e.case_id,
+            status=TimelineEntry.ESCALATED,
+            at=env.occurred_at,
+            calls_back=calls_back,
+            note=domain.ESCALATION_NOTES.get(e.level.value, domain.STATUS_NOTES[TimelineEntry.ESCALATED]),
+            moves=False,
+        )
+
+    return handle
 
 
 def _of_a_known_case(handle: CaseHandler, *, may_overtake: bool = False) -> Handler:
@@ -82,19 +93,23 @@ def _of_a_known_case(handle: CaseHandler, *, may_overtake: bool = False) -> Hand
     return checked
 
 
-def handlers(topics: Topics) -> Handlers:
+def handlers(topics: Topics, calls_back: Set[str]) -> Handlers:
+    """``calls_back``: the 12345 integrations with a callback URL (the others are queued nothing)."""
     by_topic: dict[str, dict[type[EventPayload], CaseHandler]] = {
         topics.cases: {
-            CaseOpened: _on_opened,
+            CaseOpened: _on_opened(calls_back),
             CaseAssigned: _on_assigned,
             AssignmentReturned: _on_returned,
             CaseRetiered: _on_retiered,
-            AssignmentSignedIn: _status(ReportStatus.SIGNED_IN),
-            CaseResolved: _status(ReportStatus.RESOLVED),
-            CaseRoundStarted: _status(ReportStatus.DISPATCHED),
-            CaseEscalated: _on_escalated,
+            AssignmentSignedIn: _status(ReportStatus.SIGNED_IN, calls_back),
+            CaseResolved: _status(ReportStatus.RESOLVED, calls_back),
+            CaseRoundStarted: _status(ReportStatus.DISPATCHED, calls_back),
+            CaseEscalated: _on_escalated(calls_back),
         },
-        topics.followup: {CaseClosed: _status(ReportStatus.CLOSED), CaseReopened: _status(ReportStatus.REOPENED)},
+        topics.followup: {
+            CaseClosed: _status(ReportStatus.CLOSED, calls_back),
+            CaseReopened: _status(ReportStatus.REOPENED, calls_back),
+        },
     }
     checked = {
         topic: {model: _of_a_known_case(fn, may_overtake=topic == topics.followup) for model, fn in of.items()}

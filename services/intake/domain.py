@@ -287,6 +287,9 @@ STATUS_NOTES: dict[str, str] = {
     ReportStatus.CLOSED: "已办结",
     ReportStatus.REOPENED: "回访未通过，已发回重办",
     TimelineEntry.ESCALATED: "已催办",
+    ReportStatus.WITHDRAWN: "已撤单",
+    TimelineEntry.SUPPLEMENTED: "补充诉求",
+    TimelineEntry.HURRIED: "催单（重复诉求），已转责任单位",
 }
 ESCALATION_NOTES = {
     "reminder": "已向责任单位催办",

@@ -3,6 +3,7 @@ timeline entry; reports from 12345 get a status callback queued; closure closes 
 
 from __future__ import annotations
 
+from collections.abc import Set
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,9 @@ from services.intake.models import HotlineCallback, Report, ReportEvent, ReportG
 from services.intake.states import CallbackState, ReportStatus, Told
 
 
-async def link_case(session: AsyncSession, *, case_id: str, report_ids: list[str], at: datetime) -> int:
+async def link_case(
+    session: AsyncSession, *, case_id: str, report_ids: list[str], at: datetime, calls_back: Set[str]
+) -> int:
     """A case was opened for these reports: they and every report grouped with them belong to it."""
     group_ids = select(Report.group_id).where(Report.id.in_(report_ids), Report.group_id.is_not(None))
     await session.execute(update(ReportGroup).where(ReportGroup.id.in_(group_ids)).values(case_id=case_id))
@@ -24,15 +27,23 @@ async def link_case(session: AsyncSession, *, case_id: str, report_ids: list[str
         .values(case_id=case_id)
         .execution_options(synchronize_session=False)
     )
-    return await set_case_status(session, case_id=case_id, status=ReportStatus.DISPATCHED, at=at)
+    return await set_case_status(session, case_id=case_id, status=ReportStatus.DISPATCHED, at=at, calls_back=calls_back)
 
 
 async def set_case_status(
-    session: AsyncSession, *, case_id: str, status: Told, at: datetime, note: str | None = None, moves: bool = True
+    session: AsyncSession,
+    *,
+    case_id: str,
+    status: Told,
+    at: datetime,
+    calls_back: Set[str],
+    note: str | None = None,
+    moves: bool = True,
 ) -> int:
     """Tell every report of the case what happened (grouped reports all hear it), queue the 12345 callbacks of
-    those that came from the hotline, and close the incident on closure. ``moves=False``: a timeline entry only
-    (an escalation does not change where the case stands)."""
+    those that came from an integration in ``calls_back`` (those with a callback URL: an integration without one is
+    owed nothing, so nothing waits for it), and close the incident on closure. ``moves=False``: a timeline entry
+    only (an escalation does not change where the case stands). A withdrawn report (撤单) hears nothing more."""
     if status == ReportStatus.CLOSED:
         # Sensors before incidents, the order a sensor batch takes them in (it locks its sensors, then claims an
         # incident for an alarm): the other order deadlocks with a batch whose alarm joins this case.
@@ -47,7 +58,11 @@ async def set_case_status(
     await session.execute(
         select(ReportGroup.id).where(ReportGroup.case_id == case_id).order_by(ReportGroup.id).with_for_update()
     )
-    reports = (await session.scalars(select(Report).where(Report.case_id == case_id).order_by(Report.id))).all()
+    reports = (
+        await session.scalars(
+            select(Report).where(Report.case_id == case_id, Report.status != ReportStatus.WITHDRAWN).order_by(Report.id)
+        )
+    ).all()
     told = note or domain.STATUS_NOTES[status]
     moved = False
     for report in reports:
@@ -61,8 +76,8 @@ async def set_case_status(
             moved = True
         # A report that joined the incident after the fact hears of it when it joined, not before it existed.
         session.add(ReportEvent(report_id=report.id, status=status, note=told, at=max(at, report.reported_at)))
-        if fresh and report.integration_id and report.order_no:  # 12345 never hears a stale status last
-            await _queue_callback(session, report=report, status=status, note=told, at=at)
+        if fresh and report.integration_id in calls_back:  # 12345 never hears a stale status last
+            await queue_callback(session, report=report, status=status, note=told, at=at)
     if moved:
         values: dict[str, Any] = {"status": status, "status_at": at}
         if status == ReportStatus.CLOSED:
@@ -78,7 +93,8 @@ async def set_case_status(
     return len(reports)
 
 
-async def _queue_callback(session: AsyncSession, *, report: Report, status: Told, note: str, at: datetime) -> None:
+async def queue_callback(session: AsyncSession, *, report: Report, status: Told, note: str, at: datetime) -> None:
+    """The next callback of the report's 12345 order (numbered after the order's last)."""
     assert report.integration_id is not None and report.order_no is not None
     seq = (
         await session.scalar(

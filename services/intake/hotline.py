@@ -3,9 +3,11 @@
 Signature (both directions): headers ``X-Heat-Integration`` (the integration id), ``X-Heat-Timestamp`` (whole Unix
 seconds) and ``X-Heat-Signature`` = lowercase hex HMAC-SHA256 with the integration's secret over
 ``timestamp + "." + body`` — the raw request body for a POST, the request path as sent (percent-encoded, with its
-query string, if any) for a GET. A timestamp more than 5 minutes off is refused; a signature already used is refused
-as a replay, so a resend is signed anew (a new timestamp, or a new ``request_id`` in the body when resent within the
-same second).
+query string, if any) for a GET. A timestamp more than 5 minutes off is refused. Replay protection is for requests
+that change state: a POST whose signature was already used is refused as a replay (409 ``replayed_request``), so a
+resend is signed anew (a new timestamp, or a new ``request_id`` in the body when resent within the same second) —
+and an order or operation resent is still idempotent by its order number or operation id. A signed GET reads only:
+it must be signed and fresh, but the same signature may poll again (a status poll loop sends several a second).
 
 Callbacks: every change of a case is a row of ``hotline_callbacks`` per order, numbered ``seq`` 1, 2, …; the
 delivery job sends the lowest undelivered row of each order only, so #2 never leaves before #1 was acknowledged
@@ -21,11 +23,12 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import httpx
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +49,7 @@ from shared.loops import poll_forever
 from shared.states import Move, Refusal, Transitions, among, values
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 HEADER_INTEGRATION = "X-Heat-Integration"
 HEADER_TIMESTAMP = "X-Heat-Timestamp"
@@ -92,9 +96,10 @@ async def authenticate(
     clock: TimeSource,
     limits: RateLimiter,
     signed: bytes,
+    remember: bool = True,
 ) -> str:
     """The integration id of a correctly signed, fresh, first-seen request within the integration's rate limit;
-    raises 401/409/429 otherwise.
+    raises 401/409/429 otherwise. ``remember=False`` (a GET, which changes nothing): not checked for replay.
 
     The rate is checked once the signature holds (nobody spends an integration's tokens without its secret) and
     before the signature is remembered, so a request refused with 429 may be sent again as it is. The signature is
@@ -113,6 +118,8 @@ async def authenticate(
     if not domain.signature_valid(integration.secret.get_secret_value(), timestamp, signed, signature):
         raise _refuse(401, "bad_signature", texts.HOTLINE_BAD_SIGNATURE, HEADER_SIGNATURE)
     limits.check(HOTLINE, integration_id)
+    if not remember:
+        return integration_id
     expires = datetime.fromtimestamp(int(timestamp), now.tzinfo) + timedelta(seconds=settings.hotline_max_skew_seconds)
     first = await session.scalar(
         insert(HotlineReplay)
@@ -125,9 +132,11 @@ async def authenticate(
     return integration_id
 
 
-def parse_order(body: bytes) -> HotlineOrderIn:
+def parse_body(model: type[M], body: bytes) -> M:
+    """A signed body, parsed once its signature held (FastAPI could not parse it before: the signature is over the
+    raw bytes)."""
     try:
-        return HotlineOrderIn.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         # The signature had to be checked on the raw bytes, so FastAPI did not parse the body: same 422 shape.
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc

@@ -18,7 +18,7 @@ from services.intake.config import IntakeSettings
 from services.intake.consumers import handlers
 from services.intake.deps import IntakeContext
 from services.intake.models import Photo, Report, inbox, outbox, token_versions
-from services.intake.states import ReportStatus
+from services.intake.states import OPEN311_CLOSED
 from shared.auth import Role
 from shared.clock import SystemClock, TimeSource
 from shared.evidence import Evidence, retention
@@ -28,15 +28,17 @@ from shared.limits import RateLimiter, speak_refusals
 from shared.loops import poll_forever
 from shared.revocations import auth_of
 from shared.runtime import ServiceRuntime
+from shared.states import values
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
 
 
 def closed_reports(cutoff: datetime) -> Any:
-    """The photo keys of reports (一键上报, visit findings) whose case closed before ``cutoff`` (retention)."""
+    """The photo keys of reports (一键上报, visit findings) whose case closed (or that were withdrawn) before
+    ``cutoff`` (retention)."""
     return select(func.jsonb_array_elements_text(Report.photo_refs)).where(
-        Report.status == ReportStatus.CLOSED, Report.status_at < cutoff
+        Report.status.in_(values(OPEN311_CLOSED)), Report.status_at < cutoff
     )
 
 
@@ -72,7 +74,7 @@ def create_app(
         outbox=outbox,
         inbox=inbox,
         migrations_dir=MIGRATIONS,
-        consumers=lambda rt: handlers(settings.topics),
+        consumers=lambda rt: handlers(settings.topics, settings.calls_back),
         background=[deliver_callbacks, prune_replays, retention(evidence, closed_reports)],
     )
     writer = runtime.writer(settings.topics.complaints)

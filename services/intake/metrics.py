@@ -30,6 +30,13 @@ HOTLINE_REFUSAL_REASONS = (
 )
 for _reason in HOTLINE_REFUSAL_REASONS:
     HOTLINE_REFUSED.labels(_reason)
+HOTLINE_OPERATIONS = Counter(
+    "intake_hotline_operations_total",
+    "12345 operations on its orders: withdraw (撤单), supplement, hurry (催单)",
+    ["kind"],
+)
+for _kind in ("withdraw", "supplement", "hurry"):
+    HOTLINE_OPERATIONS.labels(_kind)
 CALLBACK_QUEUE = Gauge("intake_callbacks_queue", "12345 status callbacks by state", ["state"])
 CALLBACK_DELIVERIES = Counter(
     "intake_callback_deliveries_total",

@@ -183,6 +183,19 @@ class HotlineCallback(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class HotlineOperation(Base):
+    """An operation a 12345 platform sent on one of its orders (撤单, 补充诉求, 催单), once per operation id."""
+
+    __tablename__ = "hotline_operations"
+
+    integration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operation_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(80))
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # withdraw, supplement, hurry
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class HotlineReplay(Base):
     """Signatures already used, kept until their timestamp could no longer pass the skew check."""
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.common import Category
+from shared.contracts.common import Category, Priority
 from shared.evidence import MAX_PHOTOS, PhotoKey, PhotoOut
 from shared.inputs import BOUNDED, ISO, IsoDateTime
 from shared.privacy import FreeText, PhotoRef
@@ -163,6 +163,55 @@ class HotlineOrderOut(BaseModel):
     priority: str
     grouped: bool = Field(description="Linked to an incident already being handled.")
     timeline: list[ReportEventOut] = []
+
+
+_OPERATION_ID = Field(
+    min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$", description="The platform's id of this operation."
+)
+_CALLER_NAME = Field(default=None, description="Accepted and never stored: taken out of the text.")
+
+
+class HotlineOperationIn(BaseModel):
+    """What every operation on an order carries. ``operation_id`` is the idempotency key: the same operation sent
+    again answers 200 with the order as it stands; the same id for another operation or order is refused (409)."""
+
+    operation_id: str = _OPERATION_ID
+    request_id: str | None = Field(
+        default=None, max_length=80, description="The platform's id of this send; lets a resend carry a new signature."
+    )
+    caller_name: Annotated[str, Field(max_length=100), CLEAN] | None = _CALLER_NAME
+    caller_phone: Annotated[str, Field(max_length=32), CLEAN] | None = _CALLER_NAME
+
+
+class HotlineWithdrawIn(HotlineOperationIn):
+    """撤单: the caller's problem is solved, or the order was misfiled."""
+
+    reason: FreeText = Field(min_length=1, max_length=500, description="撤单原因; stored redacted.")
+
+
+class HotlineSupplementIn(HotlineOperationIn):
+    """补充诉求: the resident called again with more facts."""
+
+    content: FreeText = Field(min_length=1, max_length=2000, description="补充内容; stored redacted.")
+    priority: Priority | None = Field(
+        default=None, description="The priority the new facts call for (e.g. water on the floor); never lowers it."
+    )
+    priority_resident: bool = Field(default=False, description="The new facts name a priority resident (重点人群).")
+
+
+class HotlineHurryIn(HotlineOperationIn):
+    """催单: the resident called again because nothing happened (a repeat complaint, 重复诉求)."""
+
+    content: FreeText | None = Field(
+        default=None, max_length=2000, description="What the caller said; stored redacted."
+    )
+
+
+class HotlineOperationOut(BaseModel):
+    operation_id: str
+    kind: Literal["withdraw", "supplement", "hurry"]
+    accepted_at: datetime
+    order: HotlineOrderOut
 
 
 class CallbackOut(BaseModel):

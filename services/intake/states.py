@@ -4,10 +4,12 @@ A report, and the incident it belongs to (``report_groups.status``), shows where
 dispatch opens the case, then what the case's facts say — dispatched (opened, or a new round), signed_in, resolved,
 closed by the return visit, reopened when that failed. Intake refuses none of these moves: a fact moves every report
 of its case whatever its status, and a late fact moves nothing by its time, not by a status
-(feedback.set_case_status), so the report has an enum and no transition table.
+(feedback.set_case_status), so the report has an enum and no transition table. One status is the platform's, not
+the case's: withdrawn (撤单), final, which 12345's operations refuse to leave (``orders.ORDER``).
 
 The timeline (``report_events.status``) and the 12345 callbacks (``hotline_callbacks.status``) carry those statuses
-and two entries that tell the reporter something without moving the case: grouped, escalated.
+and entries that tell something without moving the case: grouped, escalated, and the platform's supplemented
+(补充诉求) and hurried (催单).
 
 A 12345 callback row (``hotline_callbacks.state``) is pending until the platform acknowledged it (delivered) or the
 bounded retries ran out (dead); an operator's redrive moves a dead row back to pending. That move is refused from
@@ -36,6 +38,7 @@ class ReportStatus(StrEnum):
     RESOLVED = "resolved"  # 已处置，待回访
     CLOSED = "closed"  # 已办结: the return visit closed it
     REOPENED = "reopened"  # 回访未通过，发回重办
+    WITHDRAWN = "withdrawn"  # 已撤单: its 12345 platform withdrew the order; it hears nothing more of the case
 
 
 class TimelineEntry(StrEnum):
@@ -43,6 +46,8 @@ class TimelineEntry(StrEnum):
 
     GROUPED = "grouped"  # joined an incident already in hand
     ESCALATED = "escalated"  # 催办 / 通报 / 督办
+    SUPPLEMENTED = "supplemented"  # 补充诉求: the resident called again with more
+    HURRIED = "hurried"  # 催单: the resident called again because nothing happened (重复诉求)
 
 
 # What a timeline entry or a 12345 callback says: a status the report moved to, or an entry that moves nothing.
@@ -88,6 +93,7 @@ OPEN311_STATUS: Mapping[ReportStatus, Open311Status] = MappingProxyType(
         ReportStatus.RESOLVED: Open311Status.OPEN,
         ReportStatus.CLOSED: Open311Status.CLOSED,
         ReportStatus.REOPENED: Open311Status.OPEN,
+        ReportStatus.WITHDRAWN: Open311Status.CLOSED,
     }
 )
 # The report statuses Open311 calls closed; every other stored status reads as open.

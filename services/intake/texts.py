@@ -21,6 +21,9 @@ HOTLINE_STALE = "时间戳超出允许偏差（5分钟），请重新签名后�
 HOTLINE_BAD_SIGNATURE = "签名校验失败"
 HOTLINE_REPLAYED = "该签名已使用过（疑似重放），请用新的时间戳重新签名"
 ORDER_NOT_FOUND = "未找到该工单"
+ORDER_CLOSED = "该工单已办结，不能再撤单、补充或催单；新的诉求请另派新工单"
+ORDER_WITHDRAWN = "该工单已撤单"
+OPERATION_CONFLICT = "该操作编号已用于另一项操作或另一张工单"
 CALLBACK_NOT_FOUND = "未找到该回调记录"
 CALLBACK_NOT_DEAD = "只有已停止重试的回调可以重新投递"
 # What 12345 is told of a status or timeline entry (states.Told); ``str`` keys, so a stored status looks it up.
@@ -31,6 +34,7 @@ HOTLINE_STATUS_TEXT: dict[str, str] = {
     ReportStatus.CLOSED: "已办结",
     ReportStatus.REOPENED: "发回重办",
     TimelineEntry.ESCALATED: "已督办",
+    ReportStatus.WITHDRAWN: "已撤单",
 }
 
 # Sensors and the visit ledger

@@ -82,9 +82,14 @@ class ReportWithdrawn(EventPayload):
 
     report_id: str
     case_id: str | None = Field(description="The report's case, if intake knows it yet.")
+    lead_report_id: str = Field(
+        description="The report whose ComplaintReported opened (or will open) the case: this one, or its incident's "
+        "first."
+    )
     channel: Channel
     operation_id: str = Field(description="The platform's id of the operation (idempotency).")
     reason: PublicText = Field(max_length=500)
+    last_of_case: bool = Field(description="Every report of the case (or incident) is now withdrawn.")
     withdrawn_at: datetime
 
 
@@ -95,6 +100,7 @@ class ReportSupplemented(EventPayload):
 
     report_id: str
     case_id: str | None
+    lead_report_id: str
     channel: Channel
     operation_id: str
     content: PublicText = Field(max_length=2000)
@@ -110,6 +116,7 @@ class ReportHurried(EventPayload):
 
     report_id: str
     case_id: str | None
+    lead_report_id: str
     channel: Channel
     operation_id: str
     content: PublicText | None = Field(default=None, max_length=2000)

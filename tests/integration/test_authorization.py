@@ -440,6 +440,20 @@ BUILD: dict[tuple[str, str], Build] = {
     ("intake", "GET /hotline/v1/orders/{order_no}"): lambda w, k: Call(
         "GET", f"/hotline/v1/orders/{w.orders[DEV_HOTLINE_INTEGRATION]}", {"nonce": uuid.uuid4().hex}
     ),
+    **{
+        ("intake", f"POST /hotline/v1/orders/{{order_no}}/{op}"): (
+            lambda w, k, op=op, extra=extra: Call(
+                "POST",
+                f"/hotline/v1/orders/{w.orders[DEV_HOTLINE_INTEGRATION]}/{op}",
+                body={"operation_id": f"OP-{uuid.uuid4().hex[:12]}", **extra},
+            )
+        )
+        for op, extra in (
+            ("supplement", {"content": "补充：卧室也不热"}),
+            ("hurry", {"content": "催促办理"}),
+            ("withdraw", {"reason": "居民已解决"}),
+        )
+    },
     ("intake", "POST /v1/sensor-readings"): lambda w, k: Call(
         "POST",
         "/v1/sensor-readings",

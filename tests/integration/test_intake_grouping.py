@@ -230,13 +230,15 @@ async def test_a_report_joining_after_the_closure_happened_but_before_intake_hea
     closed_at = dispatched_at + (got[joined["id"]].reported_at - dispatched_at) / 2
 
     async with loop.intake.runtime.sessions() as s, s.begin():
-        told = await feedback.set_case_status(s, case_id=case_id, status="closed", at=closed_at)
+        told = await feedback.set_case_status(s, case_id=case_id, status="closed", at=closed_at, calls_back=frozenset())
     assert told == 2
     got = {r.id: r for r in await reports(loop, [lead["id"], joined["id"]])}
     assert {r.status for r in got.values()} == {"closed"}
     # and a stale fact arriving after it moves nothing
     async with loop.intake.runtime.sessions() as s, s.begin():
-        await feedback.set_case_status(s, case_id=case_id, status="resolved", at=closed_at - timedelta(seconds=5))
+        await feedback.set_case_status(
+            s, case_id=case_id, status="resolved", at=closed_at - timedelta(seconds=5), calls_back=frozenset()
+        )
     assert await statuses(loop, [lead["id"], joined["id"]]) == {"closed"}
     async with loop.intake.runtime.sessions() as s:
         group = await s.get(ReportGroup, got[lead["id"]].group_id)

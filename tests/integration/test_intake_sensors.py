@@ -76,7 +76,9 @@ async def test_two_cold_hours_raise_one_report_per_open_case(loop: Loop) -> None
     # the case is closed (as the CaseClosed consumer does); the next full cold spell is a new report
     case_id = await wait_until("dispatch to open the case", lambda: _case_of(loop, report_id), timeout=60)
     async with loop.intake.runtime.sessions() as s, s.begin():
-        await feedback.set_case_status(s, case_id=case_id, status="closed", at=datetime.now(UTC))
+        await feedback.set_case_status(
+            s, case_id=case_id, status="closed", at=datetime.now(UTC), calls_back=frozenset()
+        )
     async with loop.intake.runtime.sessions() as s:
         bed = await s.get(Sensor, "S-IT-1-BED")
         assert bed is not None and bed.alert_report_id is None and bed.cold_since is None

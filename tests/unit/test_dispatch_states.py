@@ -85,10 +85,14 @@ CASE_EXPECTED: dict[str, dict[CaseStatus, str]] = {
         C.UNROUTED: "unrouted",
         C.RESOLVED: "!case_not_open",
         C.CLOSED: "!case_not_open",
+        C.WITHDRAWN: "!case_not_open",
     },
     "close": {s: "!case_not_open" for s in C} | {C.RESOLVED: "closed"},
     "reopen_after_visit": {s: "!case_not_open" for s in C} | {C.RESOLVED: "resolved"},
     "reopen_after_spot_check": {s: "!case_not_open" for s in C} | {C.CLOSED: "closed"},
+    # 撤单 ends a case not yet closed, whether or not it awaits its return visit; once over, for good
+    "withdraw": {s: "withdrawn" for s in (C.OPENED, C.ASSIGNED, C.UNROUTED, C.RESOLVED)}
+    | {C.CLOSED: "!case_not_open", C.WITHDRAWN: "!case_not_open"},
 }
 
 E = ExtensionStatus
@@ -131,7 +135,7 @@ def test_statuses_are_the_stored_strings() -> None:
         "returned",
         "withdrawn",
     ]
-    assert [s.value for s in CaseStatus] == ["opened", "assigned", "unrouted", "resolved", "closed"]
+    assert [s.value for s in CaseStatus] == ["opened", "assigned", "unrouted", "resolved", "closed", "withdrawn"]
     assert [s.value for s in ExtensionStatus] == ["pending", "approved", "refused"]
 
 

@@ -36,8 +36,16 @@ TOLD = [*ReportStatus, *TimelineEntry]
 
 
 def test_values_are_the_stored_strings() -> None:
-    assert [s.value for s in ReportStatus] == ["accepted", "dispatched", "signed_in", "resolved", "closed", "reopened"]
-    assert [s.value for s in TimelineEntry] == ["grouped", "escalated"]
+    assert [s.value for s in ReportStatus] == [
+        "accepted",
+        "dispatched",
+        "signed_in",
+        "resolved",
+        "closed",
+        "reopened",
+        "withdrawn",
+    ]
+    assert [s.value for s in TimelineEntry] == ["grouped", "escalated", "supplemented", "hurried"]
     assert [s.value for s in CallbackState] == ["pending", "delivered", "dead"]
     assert [s.value for s in Open311Status] == ["open", "closed"]
     # The outcome label of intake_callback_deliveries_total (besides "dead", a parked row's extra count).
@@ -116,12 +124,13 @@ def test_the_state_filter_pattern_is_unchanged() -> None:
 
 def test_open311_has_a_word_for_every_report_status() -> None:
     assert set(OPEN311_STATUS) == set(ReportStatus)
-    assert OPEN311_CLOSED == {ReportStatus.CLOSED}
+    assert OPEN311_CLOSED == {ReportStatus.CLOSED, ReportStatus.WITHDRAWN}
 
 
 @pytest.mark.parametrize("status", list(ReportStatus))
 def test_open311_word_of_each_status(status: ReportStatus) -> None:
-    expected = Open311Status.CLOSED if status is ReportStatus.CLOSED else Open311Status.OPEN
+    over = (ReportStatus.CLOSED, ReportStatus.WITHDRAWN)  # closed by its return visit, or withdrawn by 12345
+    expected = Open311Status.CLOSED if status in over else Open311Status.OPEN
     assert OPEN311_STATUS[status] is expected
     assert open311_status(status) is expected
     assert open311_status(status.value) is expected  # as read from the row
@@ -151,7 +160,7 @@ def _report(status: str) -> Report:
 @pytest.mark.parametrize("status", list(ReportStatus))
 def test_a_service_request_shows_open311_words_as_plain_strings(status: ReportStatus) -> None:
     view = request_view(_report(status.value), "1号楼", None, None)
-    word = "closed" if status is ReportStatus.CLOSED else "open"
+    word = "closed" if status in (ReportStatus.CLOSED, ReportStatus.WITHDRAWN) else "open"
     assert view["status"] == word and type(view["status"]) is str
     assert view["status_notes"] == domain.STATUS_NOTES[status]
     assert f'"status":"{word}"' in json.dumps(view, separators=(",", ":"))
@@ -168,9 +177,11 @@ def test_every_status_and_timeline_entry_has_a_note() -> None:
 
 
 def test_12345_has_a_text_for_every_change_of_a_case() -> None:
-    """Callbacks are queued by the case's facts (feedback.set_case_status): never for acceptance or grouping, which
-    the order's own answer tells (``_order_out`` falls back to the note)."""
-    assert set(texts.HOTLINE_STATUS_TEXT) == set(TOLD) - {ReportStatus.ACCEPTED, TimelineEntry.GROUPED}
+    """Callbacks are queued by the case's facts (feedback.set_case_status) and a withdrawal: never for acceptance,
+    grouping or the platform's own supplements and hurries, which the answer to its request tells (``_order_out``
+    falls back to the note)."""
+    told_already = {ReportStatus.ACCEPTED, TimelineEntry.GROUPED, TimelineEntry.SUPPLEMENTED, TimelineEntry.HURRIED}
+    assert set(texts.HOTLINE_STATUS_TEXT) == set(TOLD) - told_already
     assert texts.HOTLINE_STATUS_TEXT["closed"] == "已办结"
     assert texts.HOTLINE_STATUS_TEXT[ReportStatus.REOPENED] == "发回重办"
 
@@ -181,5 +192,5 @@ def test_12345_has_a_text_for_every_change_of_a_case() -> None:
 @pytest.mark.parametrize("status", list(ReportStatus))
 def test_an_assigned_unit_sees_the_contact_until_the_case_is_closed(status: ReportStatus) -> None:
     unit = Principal(role=Role.UNIT, sub="U-1", scope="U-1")
-    assert _assigned(unit, "U-2,U-1", status.value) is (status is not ReportStatus.CLOSED)
+    assert _assigned(unit, "U-2,U-1", status.value) is (status not in (ReportStatus.CLOSED, ReportStatus.WITHDRAWN))
     assert _assigned(unit, "U-2", status.value) is False

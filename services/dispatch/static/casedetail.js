@@ -31,6 +31,9 @@ function actor(code) {
 
 const STAGE_OF = Object.fromEntries(STAGES.flatMap((s) => s.kinds.map((k) => [k, s])));
 
+// Escalations that no clock's breach caused.
+const ESCALATION_CAUSES = { hurry: '12345催单', hurries: '多次催单', bounces: '多次退单', redo: '多次重办' };
+
 function details(event) {
   const d = event.detail || {};
   const onTime = d.on_time === true ? '按时' : d.on_time === false ? '超时' : null;
@@ -52,7 +55,7 @@ function details(event) {
     case 'escalated':
       return [
         label(ESCALATIONS, d.level),
-        d.clock && `${label(CLOCKS, d.clock)}超时`,
+        d.clock && (ESCALATION_CAUSES[d.clock] || `${label(CLOCKS, d.clock)}超时`),
         d.unit_id && unitName(d.unit_id),
       ];
     case 'extension_requested':
@@ -61,6 +64,12 @@ function details(event) {
       return [d.approved ? '批准' : '不批准', d.approved && d.resolve_due && `办结时限延至 ${when(d.resolve_due)}`];
     case 'retiered':
       return [`${label(TIERS, d.previous)} → ${label(TIERS, d.tier)}`];
+    case 'supplemented':
+      return [d.content, d.priority && d.priority !== 'normal' && `优先级：${label(PRIORITIES, d.priority)}`];
+    case 'hurried':
+      return [`第${d.hurries}次催单`, d.content];
+    case 'withdrawn':
+      return [d.reason, d.whole ? '案件撤销，派单已撤回' : '其余诉求继续办理'];
     case 'resolved':
       return [d.round && `第${d.round}轮`];
     case 'reopened':
@@ -117,6 +126,7 @@ export function caseHeader(c) {
     c.overdue && h('span', { class: 'badge over' }, '超时'),
     c.escalation_level && h('span', { class: 'badge esc' }, label(ESCALATIONS, c.escalation_level)),
     c.supervised && h('span', { class: 'badge esc' }, '督办中'),
+    c.hurries > 0 && h('span', { class: 'badge esc' }, `催单${c.hurries}次`),
     c.priority !== 'normal' && h('span', { class: `badge p-${c.priority}` }, label(PRIORITIES, c.priority)),
     c.priority_resident && h('span', { class: 'badge resident' }, '重点人群'),
   ];

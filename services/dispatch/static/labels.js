@@ -70,6 +70,7 @@ export const CASE_STATUSES = {
   unrouted: '待分派',
   resolved: '已处置·待回访',
   closed: '已办结',
+  withdrawn: '已撤单',
 };
 
 export const ASSIGNMENT_STATUSES = {
@@ -125,19 +126,20 @@ export const ACTORS = {
   resident: '居民',
   hotline: '12345热线',
   sensor: '室温采集器',
+  12345: '12345热线',
 };
 
 // 发现 → 上报 → 调度 → 处置 → 反馈: which stage each timeline entry belongs to.
 export const STAGES = [
   { key: 'discover', label: '发现', kinds: ['reported'] },
-  { key: 'report', label: '上报', kinds: ['opened'] },
+  { key: 'report', label: '上报', kinds: ['opened', 'supplemented', 'hurried'] },
   { key: 'dispatch', label: '调度', kinds: ['dispatched', 'returned', 'retiered', 'escalated'] },
   {
     key: 'handle',
     label: '处置',
     kinds: ['signed_in', 'arrived', 'progress', 'unit_resolved', 'extension_requested', 'extension_decided'],
   },
-  { key: 'feedback', label: '反馈', kinds: ['resolved', 'reopened', 'closed'] },
+  { key: 'feedback', label: '反馈', kinds: ['resolved', 'reopened', 'closed', 'withdrawn'] },
 ];
 
 export const EVENT_KINDS = {
@@ -156,6 +158,9 @@ export const EVENT_KINDS = {
   resolved: '处置完成·待回访',
   reopened: '发回重办',
   closed: '回访办结',
+  supplemented: '补充诉求',
+  hurried: '催单（重复诉求）',
+  withdrawn: '12345撤单',
 };
 
 export const EXTENSION_STATUSES = { pending: '待审批', approved: '已批准', refused: '未批准' };

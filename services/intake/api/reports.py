@@ -16,7 +16,7 @@ from services.intake.schemas import (
     ReportEventOut,
     ReportOut,
 )
-from services.intake.states import ReportStatus
+from services.intake.states import OPEN311_CLOSED, ReportStatus
 from shared import privacy
 from shared.auth import Principal, Role
 from shared.errors import NotFound, responses
@@ -73,9 +73,10 @@ def _grid_worker_of(principal: Principal, loc: dict[str, Any]) -> bool:
 
 
 def _assigned(principal: Principal, agency: str | None, status: str) -> bool:
-    """A unit convened for the case (dispatch's CaseAssigned, minus 退单 and re-tiering) while it is open."""
+    """A unit convened for the case (dispatch's CaseAssigned, minus 退单 and re-tiering) while it is open (neither
+    closed nor withdrawn)."""
     units = [u for u in (agency or "").split(",") if u]
-    return principal.role is Role.UNIT and status != ReportStatus.CLOSED and principal.sub in units
+    return principal.role is Role.UNIT and status not in OPEN311_CLOSED and principal.sub in units
 
 
 @router.get(
