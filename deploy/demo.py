@@ -1,5 +1,6 @@
-"""What the README's run command shows: the scripted scenario (one cold room closed, one reopened and closed), then
-a short simulated season through the simulator.
+"""What the README's run command shows: the scripted scenario (one cold room closed, one reopened and closed; a 12345
+order hurried, supplemented and closed, another withdrawn, with every callback the simulated 12345 platform heard),
+then a short simulated season through the simulator.
 
 Drives the running services through their public APIs only and prints each step in Chinese.
 ``python -m deploy.demo [-- SIMULATOR OPTIONS]`` (the services must be up and seeded); ``make demo`` runs it as it is,
@@ -8,12 +9,14 @@ and the e2e test runs it with a shorter season, so the front door is the tested 
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from deploy import platform12345
 from deploy.client import HeatingClient
 from deploy.field_photo import field_jpeg
 from deploy.seed import registry
@@ -64,6 +67,54 @@ def run_loop(
     return {"report": final, "case": c.case("TF-JYG", case_id)}
 
 
+def hotline(c: HeatingClient, platform: platform12345.Platform, platform_url: str) -> bool:
+    """场景三、四: 12345's orders and operations, and the callbacks its platform heard, in order."""
+    print("场景三：12345 来电，居民催单、补充诉求，修复后回访办结")
+    order = platform.order(household_id="H-DF-3-301", content="居民来电：家里暖气不热，室温只有16度")
+    first = order["order_no"]
+    step(f"12345 派单 {first} → 诉求 {order['report_id']}")
+    case_id = c.wait_case_of("GW-02", order["report_id"])
+    step(f"调度受理，案件 {case_id}")
+    c.wait_assignment("U-HEAT-2", case_id)
+    platform.operate(first, "hurry", content="居民再次来电：还是不热")
+    step("12345 催单（重复诉求）→ 即时向承办单位催办")
+    platform.operate(first, "supplement", content="补充：家中有卧床老人", priority_resident=True)
+    step("12345 补充诉求：家中有卧床老人 → 案件标记重点人群")
+    fix(c, "U-HEAT-2", case_id, 1, 20.0)
+    v = c.wait_visit("GW-02", case_id)
+    c.record_visit("GW-02", v["id"], room_temps_c=[20.2, 19.6], satisfaction="satisfied")
+    step("GW-02 回访：室温 [20.2, 19.6]，满意 → 办结")
+    c.wait_for("the order to close", lambda: platform.status(first)["status"] == "closed", timeout=90)
+
+    print("场景四：12345 撤单：居民来电说已恢复供暖，派单撤回、时限停止")
+    order = platform.order(household_id="H-CH-48-201", content="暖气不热，请尽快处理")
+    second = order["order_no"]
+    case_2 = c.wait_case_of("GW-03", order["report_id"])
+    c.wait_assignment("U-HEAT-2", case_2)
+    step(f"12345 派单 {second} → 案件 {case_2}，已派 U-HEAT-2")
+    platform.operate(second, "withdraw", reason="居民来电称已恢复供暖，申请撤单")
+    c.wait_for("the case to be withdrawn", lambda: c.case("TF-JYG", case_2)["status"] == "withdrawn")
+    step("12345 撤单 → 案件撤销，U-HEAT-2 的派单撤回")
+
+    def heard_last(no: str, last: str) -> dict[str, Any] | None:
+        h = platform12345.heard(platform_url, no)
+        callbacks = h["orders"][no]
+        return h if callbacks and callbacks[-1]["status"] == last else None
+
+    told: dict[str, dict[str, Any]] = {}
+    for no, last in ((first, "closed"), (second, "withdrawn")):
+        told[no] = c.wait_for(f"the platform to hear {no} {last}", functools.partial(heard_last, no, last), timeout=60)
+    print("\n12345 平台收到的回调（签名已核验，按顺序）")
+    ok = True
+    for no, h in told.items():
+        callbacks = h["orders"][no]
+        print(f"  工单 {no}: " + " → ".join(f"#{cb['seq']} {cb['status_text']}" for cb in callbacks))
+        in_order = [cb["seq"] for cb in callbacks] == list(range(1, len(callbacks) + 1))
+        ok = ok and in_order and not h["bad_signatures"] and not h["out_of_order"]
+    print("  回调完整有序" if ok else "  回调缺失或乱序")
+    return ok
+
+
 def main() -> int:
     doc = registry.read()
     tokens = registry.tokens(doc, os.environ.get("AUTH_PRIVATE_KEY", DEV_AUTH_PRIVATE_KEY))
@@ -95,6 +146,10 @@ def main() -> int:
         print(f"  诉求 {report['id']} 居民收到的回音: " + " → ".join(e["note"] for e in report["timeline"]))
     ok = all(r["case"]["status"] == "closed" for r in (first, second))
     print("\n闭环完成" if ok else "\n闭环未完成")
+    platform_url = os.environ.get("PLATFORM12345_URL", "http://127.0.0.1:8005")
+    platform = platform12345.Platform.from_env(c.urls["intake"])
+    print()
+    ok = hotline(c, platform, platform_url) and ok
     field_app(c.urls["dispatch"], doc)
     return 0 if ok else 1
 
@@ -116,7 +171,7 @@ SEASON = ("--days", "7", "--speed", "8", "--settle", "45")
 
 def season(options: list[str]) -> int:
     """The simulator as its own process (its exit status is the reconciliation's verdict)."""
-    print("\n场景三：模拟一个采暖季（压缩时间）", flush=True)
+    print("\n场景五：模拟一个采暖季（压缩时间）", flush=True)
     return subprocess.run([sys.executable, "-m", "deploy.simulate", *options], check=False).returncode
 
 

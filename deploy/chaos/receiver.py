@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from deploy.simulate.api import sign
+from deploy.platform12345 import sign
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Run the three services as local background processes: start, stop, status, wait until ready.
+"""Run the three services as local background processes, with the simulated 12345 platform they call back
+(deploy.platform12345): start, stop, status, wait until ready.
 
 ``python -m deploy.local.services up|down|status`` — pid files and logs under ``.local/services/``.
 Tests use the same code with their own state folder, ports, databases and topic prefix.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +21,12 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "dispatch", "followup")
-DEFAULT_PORTS = {"intake": 8001, "dispatch": 8002, "followup": 8003}
+# The 12345 platform the development integration calls back: started first, so no callback finds it missing.
+PLATFORM = "platform12345"
+PROCESSES = (PLATFORM, *SERVICES)
+DEFAULT_PORTS = {"intake": 8001, "dispatch": 8002, "followup": 8003, PLATFORM: 8005}
+DEV_HOTLINE_INTEGRATION = "12345-dev"
+DEV_HOTLINE_SECRET = "dev-only-12345-secret-change-me"
 LOCAL_RATE_LIMITS = {
     f"INTAKE_RATE_LIMIT_{kind}_{what}": value
     for kind in ("HOTLINE", "GRID_WORKER", "OPEN311")
@@ -40,10 +47,18 @@ class ServiceSet:
     topic_prefix: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if PLATFORM not in self.ports:  # a caller that chose the services' ports only: the platform gets a free one
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.ports[PLATFORM] = s.getsockname()[1]
+
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def env(self, name: str) -> dict[str, str]:
+        if name == PLATFORM:
+            return dict(os.environ) | {"PLATFORM12345_PORT": str(self.ports[PLATFORM]), "PYTHONPATH": str(REPO)}
         prefix = name.upper() + "_"
         env = dict(os.environ)
         env.update(
@@ -72,6 +87,13 @@ class ServiceSet:
         # environment, or in extra_env, a limit wins.
         for name in LOCAL_RATE_LIMITS:
             env.setdefault(name, LOCAL_RATE_LIMITS[name])
+        # The development integration calls back the simulated platform (unless the environment names another).
+        secret = os.environ.get("HOTLINE_SECRET", DEV_HOTLINE_SECRET)
+        integration = {"secret": secret, "callback_url": self.url(PLATFORM) + "/callbacks"}
+        env.setdefault(
+            "INTAKE_HOTLINE_INTEGRATIONS",
+            json.dumps({os.environ.get("HOTLINE_INTEGRATION", DEV_HOTLINE_INTEGRATION): integration}),
+        )
         env.update(self.extra_env)
         return env
 
@@ -94,8 +116,9 @@ class ServiceSet:
             return pid
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file(name).open("ab") as log:
+            module = "deploy.platform12345" if name == PLATFORM else f"services.{name}"
             proc = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}", "serve"],
+                [sys.executable, "-m", module, "serve"],
                 cwd=REPO,
                 env=self.env(name),
                 stdout=log,
@@ -143,13 +166,13 @@ class ServiceSet:
         except FileNotFoundError:
             return "(no log)"
 
-    def up(self, names: tuple[str, ...] = SERVICES) -> None:
+    def up(self, names: tuple[str, ...] = PROCESSES) -> None:
         for name in names:
             self.start(name)
         for name in names:
             self.wait_ready(name)
 
-    def down(self, names: tuple[str, ...] = SERVICES) -> None:
+    def down(self, names: tuple[str, ...] = PROCESSES) -> None:
         for name in names:
             self.stop(name)
 
@@ -177,14 +200,14 @@ def main() -> None:
         started = time.monotonic()
         services.up()
         print(
-            f"服务已就绪 ({time.monotonic() - started:.1f}s): " + ", ".join(f"{n} {services.url(n)}" for n in SERVICES)
+            f"服务已就绪 ({time.monotonic() - started:.1f}s): " + ", ".join(f"{n} {services.url(n)}" for n in PROCESSES)
         )
     elif command == "down":
         services.down()
         print("服务已停止")
     elif command == "status":
         missing = 0
-        for n in SERVICES:
+        for n in PROCESSES:
             pid = services.pid(n)
             missing += pid is None
             state = f"running pid {pid}" if pid else "stopped"

@@ -2,14 +2,13 @@
 the admin token, 12345's signed orders and the sensor gateway's key, with a tally of every answer.
 
 12345 signing is the published protocol (``X-Heat-Integration``, ``X-Heat-Timestamp``, ``X-Heat-Signature`` = hex
-HMAC-SHA256 over ``timestamp + "." + body``), written here from the API description rather than imported.
+HMAC-SHA256 over ``timestamp + "." + body``), as the simulated platform speaks it (deploy.platform12345), which the
+services' callbacks reach.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import time
@@ -20,12 +19,13 @@ from typing import Any
 
 import httpx
 
+from deploy import platform12345
 from deploy.field_photo import field_jpeg
 from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 
 # The services' development credentials (they refuse them in production); the env overrides them.
-DEV_HOTLINE_INTEGRATION = "12345-dev"
-DEV_HOTLINE_SECRET = "dev-only-12345-secret-change-me"
+DEV_HOTLINE_INTEGRATION = platform12345.DEV_INTEGRATION
+DEV_HOTLINE_SECRET = platform12345.DEV_SECRET
 DEV_SENSOR_KEY = "dev-only-sensor-key-change-me"
 
 
@@ -47,10 +47,6 @@ class Credentials:
             hotline_secret=e("HOTLINE_SECRET", DEV_HOTLINE_SECRET),
             sensor_key=e("SENSOR_KEY", DEV_SENSOR_KEY),
         )
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 # A 429 is waited out (Retry-After) this many times before it counts as a refusal.
@@ -171,7 +167,7 @@ class Api:
                 h |= {
                     "X-Heat-Integration": sign_with[0],
                     "X-Heat-Timestamp": ts,
-                    "X-Heat-Signature": sign(sign_with[1], ts, payload),
+                    "X-Heat-Signature": platform12345.sign(sign_with[1], ts, payload),
                 }
             started = time.perf_counter()
             try:

@@ -1,6 +1,8 @@
 """What ``make demo`` runs, on services of its own: ``python -m deploy.demo`` — the scripted pass (two cases through
-the loop, one reopened) and then the simulator on a season, here a short one. Every accepted report is closed or
-accounted for as open, the exit status says so, and the dispatch rules the simulator tightened are put back."""
+the loop, one reopened; a 12345 order hurried, supplemented and closed, another withdrawn, every callback heard by
+the simulated 12345 platform in order) and then the simulator on a season, here a short one. Every accepted report
+is closed or accounted for as open, the exit status says so, and the dispatch rules the simulator tightened are put
+back."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.local.services import REPO
+from deploy import platform12345
+from deploy.local.services import PLATFORM, REPO
 from shared.settings import DEV_ADMIN_TOKEN
 from tests.e2e.conftest import Running, services_running
 from tests.harness import run_command
@@ -43,6 +46,7 @@ def test_the_demo_closes_its_scripted_cases_and_reconciles_a_short_season(demo: 
     before = _rules(urls["dispatch"])[0]
     out = tmp_path / "season.json"
     env = os.environ | {f"{name.upper()}_URL": url for name, url in urls.items()}
+    env["PLATFORM12345_URL"] = running.services.url(PLATFORM)
     started = time.monotonic()
     proc = run_command(
         [sys.executable, "-m", "deploy.demo", "--", *SHORT, "--json", str(out)],
@@ -55,10 +59,17 @@ def test_the_demo_closes_its_scripted_cases_and_reconciles_a_short_season(demo: 
         f"exit {proc.returncode} after {took:.0f}s\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     )
     # The scripted pass: the first case closed on its first visit, the second reopened once and closed in round 2.
-    scripted = proc.stdout.split("场景三")[0]
+    scripted, hotline = proc.stdout.split("场景三")[0], proc.stdout.split("场景三")[1].split("场景五")[0]
     assert "闭环完成" in scripted and "闭环未完成" not in scripted, scripted[-3000:]
     assert "发回重办" in scripted and "轮次 2，重办 1 次" in scripted, scripted[-3000:]
     assert scripted.count("状态 closed") == 2, scripted[-3000:]
+    # 12345: the platform heard each order's callbacks once each, in order, every signature good
+    assert "回调完整有序" in hotline, hotline[-3000:]
+    heard = platform12345.heard(running.services.url(PLATFORM))
+    assert heard["bad_signatures"] == 0 and heard["out_of_order"] == [], heard
+    told = [[cb["status"] for cb in callbacks] for callbacks in heard["orders"].values()]
+    assert ["dispatched", "escalated", "signed_in", "resolved", "closed"] in told, told
+    assert any(statuses[-1] == "withdrawn" for statuses in told), told
 
     result = json.loads(out.read_text(encoding="utf-8"))
     rec = result["reconciliation"]
