@@ -69,7 +69,7 @@ def test_the_simulator_signs_12345_orders_as_intake_checks_them() -> None:
 def test_tight_rules_divide_every_clock_and_keep_the_rest() -> None:
     doc: dict[str, Any] = {"sla": {"default": {"sign_in": 60, "on_site": 1440, "resolve": 4320}}, "bounce_limit": 3}
     tight = config.tight_rules(doc, 150, "abc")
-    assert tight["sla"]["default"] == {"sign_in": 0.4, "on_site": 9.6, "resolve": 28.8}
+    assert tight["sla"]["default"] == {"unit": "minutes", "sign_in": 0.4, "on_site": 9.6, "resolve": 28.8}
     assert tight["bounce_limit"] == 3 and tight["version_note"].startswith(config.RULES_MARK)
     assert doc["sla"]["default"]["sign_in"] == 60  # the original is left alone
 
@@ -80,3 +80,9 @@ def test_tight_rules_of_the_shipped_rules_are_valid_rules() -> None:
     shipped = load_rules().model_dump(mode="json")
     tight = Rules.model_validate(config.tight_rules(shipped, 150, "abc"))
     assert tight.sla["cold_room"].sign_in == shipped["sla"]["cold_room"]["sign_in"] / 150
+
+
+def test_tight_rules_count_working_day_clocks_around_the_clock() -> None:
+    doc = {"sla": {"fee_dispute": {"unit": "working_days", "sign_in": 1, "on_site": 5, "resolve": 15}}}
+    tight = config.tight_rules(doc, 150, "abc")
+    assert tight["sla"]["fee_dispute"] == {"unit": "minutes", "sign_in": 9.6, "on_site": 48.0, "resolve": 144.0}
