@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -132,10 +132,7 @@ async def decide_extension(
     moved = approved and a.status in OPEN
     if moved:
         a.resolve_due = ext.requested_resolve_due
-        # The moved clock's length, on the calendar the assignment's clocks run on, spaces its 通报 and 督办.
-        _, rules = await current_rules(session)
-        calendar = await work_calendar(session, rules)
-        length = calendar.between(a.dispatched_at, a.resolve_due) if a.working_time else a.resolve_due - a.dispatched_at
+        length = await _resolve_length(session, a)
     await apply(
         session,
         writer,
@@ -162,3 +159,12 @@ async def decide_extension(
         ),
     )
     return ext
+
+
+async def _resolve_length(session: AsyncSession, a: Assignment) -> timedelta:
+    """A moved resolve clock's length, which spaces its 通报 and 督办: working time on the calendar for an assignment
+    whose clocks run on working days, else time around the clock."""
+    if not a.working_time:
+        return a.resolve_due - a.dispatched_at
+    _, rules = await current_rules(session)
+    return (await work_calendar(session, rules)).between(a.dispatched_at, a.resolve_due)
