@@ -280,8 +280,15 @@ MATRIX: tuple[Row, ...] = (
     ),
     Row(
         "dispatch",
-        ("PUT /admin/units", "GET /admin/rules", "PUT /admin/rules", "PUT /admin/accounts"),
-        "单位登记簿、调度规则、调度台账号",
+        (
+            "PUT /admin/units",
+            "GET /admin/rules",
+            "PUT /admin/rules",
+            "PUT /admin/accounts",
+            "GET /admin/calendar/{year}",
+            "PUT /admin/calendar/{year}",
+        ),
+        "单位登记簿、调度规则、调度台账号、工作日历（节假日与调休）",
         ADMIN_ONLY,
     ),
     Row("dispatch", ("POST /v1/login",), "调度台登录（凭用户名密码）", PUBLIC),

@@ -20,12 +20,14 @@ import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from deploy.chaos.receiver import Receiver
+from services.dispatch.domain import later
+from services.dispatch.workdays import WorkCalendar, WorkingHours, amended_year
 
 GRACE = timedelta(seconds=10)  # a timer fires within a poll (0.5 s) of its due time; this is generous
 # Channels whose submissions are resent with the same key until answered, and the simulator's name for them.
@@ -208,6 +210,19 @@ async def _deadlines(out: Audit, dispatch: Any) -> None:
     now: datetime = await dispatch.fetchval("SELECT now()")
     doc = await dispatch.fetchval("SELECT document FROM rule_sets ORDER BY version DESC LIMIT 1")
     esc = _json(doc)["escalation"]
+    # A working-day clock's steps count working time on the calendar dispatch computes them on (its amendments and
+    # the rules' office hours); a payload without ``working`` was armed around the clock.
+    calendar = WorkCalendar(
+        [
+            amended_year(
+                r["year"],
+                holidays=map(date.fromisoformat, _json(r["holidays"])),
+                make_up_workdays=map(date.fromisoformat, _json(r["make_up_workdays"])),
+            )
+            for r in await dispatch.fetch("SELECT year, holidays, make_up_workdays FROM calendar_years")
+        ],
+        WorkingHours.model_validate(_json(doc).get("working_hours", {})),
+    )
     after = {"reminder": 0.0, "notice": float(esc["notice_after"]), "supervision": float(esc["supervision_after"])}
     open_ = await dispatch.fetch(
         "SELECT a.id, a.case_id, a.status, a.sign_in_due, a.on_site_due, a.resolve_due FROM assignments a"
@@ -217,9 +232,12 @@ async def _deadlines(out: Audit, dispatch: Any) -> None:
     )
     live: set[tuple[str, str]] = set()
     length: dict[tuple[str, str], float] = {}
+    working: set[tuple[str, str]] = set()
     for t in await dispatch.fetch("SELECT ref, kind, fired_at, payload FROM timers"):
         clock = t["kind"].split(":")[0]
         length[(t["ref"], clock)] = float(_json(t["payload"]).get("length_s", 0))
+        if _json(t["payload"]).get("working"):
+            working.add((t["ref"], clock))
         if t["fired_at"] is None:
             live.add((t["ref"], clock))
     recorded: set[tuple[str, str, str, datetime]] = set()
@@ -239,7 +257,7 @@ async def _deadlines(out: Audit, dispatch: Any) -> None:
                 continue
             span = timedelta(seconds=length.get((a["id"], clock), 0.0))
             for level, frac in after.items():
-                due = deadline + span * frac
+                due = later(deadline, span * frac, working=(a["id"], clock) in working, calendar=calendar)
                 if due <= now - GRACE and (a["id"], clock, level, deadline) not in recorded:
                     skipped.append(f"{a['case_id']} {a['id']} {clock} {level}")
     out.loss("escalation_step_skipped", skipped)

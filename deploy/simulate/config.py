@@ -50,9 +50,20 @@ def build_plan(d: district.District, options: Options) -> Plan:
     )
 
 
+# A working-day clock divided by the speedup would still stop at night, at weekends and on holidays, so a run of an
+# hour could see none of it: the run counts it around the clock instead, a working day as a day, an hour as an hour.
+_MINUTES_PER = {"minutes": 1.0, "working_hours": 60.0, "working_days": 1440.0}
+
+
 def tight_rules(document: dict[str, Any], speedup: float, run_tag: str) -> dict[str, Any]:
-    """The rules with every clock divided by ``speedup`` (escalation fractions, factors and limits unchanged)."""
+    """The rules with every clock divided by ``speedup`` and counted in minutes around the clock (escalation
+    fractions, factors and limits unchanged)."""
     out = dict(document)
-    out["sla"] = {k: {c: m / speedup for c, m in v.items()} for k, v in document["sla"].items()}
+    out["sla"] = {k: _tight(v, speedup) for k, v in document["sla"].items()}
     out["version_note"] = f"{RULES_MARK} {run_tag}: 时限 ÷{speedup:g}（运行结束后恢复）"
     return out
+
+
+def _tight(clocks: dict[str, Any], speedup: float) -> dict[str, Any]:
+    per = _MINUTES_PER[clocks.get("unit", "minutes")]
+    return {"unit": "minutes", **{c: m * per / speedup for c, m in clocks.items() if c != "unit"}}

@@ -1,17 +1,19 @@
 """Dispatch HTTP API for the registry and the rules: cold snaps (district, admin), the units (read by every
-signed-in caller, loaded by the admin) and the versioned dispatch rules (admin)."""
+signed-in caller, loaded by the admin), the versioned dispatch rules and the working-day calendar (admin)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import ValidationError
 
-from services.dispatch import registry, rules, texts
+from services.dispatch import calendar_years, registry, rules, texts, workdays
 from services.dispatch.deps import Now, Session
 from services.dispatch.domain import Rules
-from services.dispatch.schemas import ColdSnapIn, RuleSetOut, UnitOut, UnitsIn
+from services.dispatch.models import CalendarYear
+from services.dispatch.schemas import CalendarYearIn, CalendarYearOut, ColdSnapIn, RuleSetOut, UnitOut, UnitsIn
 from shared.auth import Role, require
 from shared.errors import ApiError, responses
 from shared.http.security import AdminOnly, CurrentPrincipal
@@ -19,6 +21,9 @@ from shared.privacy import STORED
 from shared.scope import oversees
 
 router = APIRouter()
+
+# The years a calendar can be asked about or amended: the package's first year to well past any open case.
+Year = Annotated[int, Path(ge=2004, le=2100, description="A calendar year, e.g. 2027.")]
 
 
 @router.put("/v1/districts/{district_id}/cold-snap", tags=["task force"], responses=responses(401, 403, 422))
@@ -81,3 +86,53 @@ async def put_rules(
             ".".join(str(p) for p in exc.errors()[0]["loc"]),
         ) from exc
     return {"version": await rules.put_rules(session, rules=parsed, note=note, by="admin")}
+
+
+@router.get(
+    "/admin/calendar/{year}",
+    response_model=CalendarYearOut,
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=responses(401, 422),
+)
+async def get_calendar_year(year: Year, session: Session) -> CalendarYearOut:
+    """A year's working-day calendar as deadlines are computed on it: an admin's amendment, else the chinese-calendar
+    package's, else weekends only (``source`` says which; ``weekends_only`` is a year to amend)."""
+    row = await calendar_years.amendment(session, year)
+    if row is not None:
+        return _amended(row)
+    days = workdays.WorkCalendar().year(year)
+    return CalendarYearOut(
+        year=year,
+        source=days.source,
+        holidays=sorted(days.holidays),
+        make_up_workdays=sorted(days.make_up_workdays),
+    )
+
+
+def _amended(row: CalendarYear) -> CalendarYearOut:
+    return CalendarYearOut(
+        year=row.year,
+        source=workdays.DaysSource.AMENDED,
+        holidays=[date.fromisoformat(d) for d in row.holidays],
+        make_up_workdays=[date.fromisoformat(d) for d in row.make_up_workdays],
+        note=row.note,
+        updated_by=row.updated_by,
+        updated_at=row.updated_at,
+    )
+
+
+@router.put(
+    "/admin/calendar/{year}",
+    response_model=CalendarYearOut,
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=responses(401, 422),
+)
+async def put_calendar_year(year: Year, body: CalendarYearIn, session: Session, clock: Now) -> CalendarYearOut:
+    """Amend a year's working days (the State Council's notice for the next year, each November): the holidays and
+    the 调休 make-up working days replace the chinese-calendar package's for that year, for every deadline computed
+    from now on, on every replica; deadlines already set stay. Sending the year again replaces the amendment."""
+    days = workdays.amended_year(year, holidays=body.holidays, make_up_workdays=body.make_up_workdays)
+    row = await calendar_years.amend_year(session, days, note=body.note, by="admin", at=clock.now())
+    return _amended(row)

@@ -21,13 +21,14 @@ def kinds(*clocks: Clock) -> list[str]:
     return [timer_kind(c, lvl) for c in clocks for lvl in domain.CHAIN]
 
 
-def reminder(assignment_id: str, clock: Clock, due_at: datetime, length: timedelta) -> Arm:
-    """The first timer of a clock (its 催办 at the deadline), for ``effects.apply``; its payload (the deadline and
-    the clock's length) travels on to the later steps of the chain."""
+def reminder(assignment_id: str, clock: Clock, due_at: datetime, length: timedelta, *, working: bool) -> Arm:
+    """The first timer of a clock (its 催办 at the deadline), for ``effects.apply``; its payload (the deadline, the
+    clock's length and whether that length is working time) travels on to the later steps of the chain, which run on
+    the same calendar. A payload without ``working`` (armed before working-day clocks existed) is around the clock."""
     return Arm(
         timers,
         timer_kind(clock, EscalationLevel.REMINDER),
         assignment_id,
         due_at,
-        {"deadline": due_at.isoformat(), "length_s": length.total_seconds()},
+        {"deadline": due_at.isoformat(), "length_s": length.total_seconds(), "working": working},
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.dispatch.workdays import WorkCalendar, WorkingHours
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
 from shared.contracts.dispatch import EscalationLevel
 
@@ -25,18 +26,35 @@ class Clock(StrEnum):
     RESOLVE = "resolve"
 
 
-class SlaMinutes(BaseModel):
+class ClockUnit(StrEnum):
+    """What a clock's numbers count: minutes around the clock, or working time on China's calendar (``workdays``)."""
+
+    MINUTES = "minutes"
+    WORKING_HOURS = "working_hours"
+    WORKING_DAYS = "working_days"
+
+
+class SlaClocks(BaseModel):
+    """A category's clocks for a normal-priority case, all three in one unit (minutes when none is named)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    unit: ClockUnit = ClockUnit.MINUTES
     sign_in: float = Field(gt=0)
     on_site: float = Field(gt=0)
     resolve: float = Field(gt=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> SlaMinutes:
+    def _ordered(self) -> SlaClocks:
         if not self.sign_in <= self.on_site <= self.resolve:
             raise ValueError("clocks must satisfy sign_in <= on_site <= resolve")
         return self
+
+    def length(self, amount: float, working_day: timedelta) -> timedelta:
+        """``amount`` of this entry's unit as a length: real time for minutes, working time otherwise."""
+        if self.unit is ClockUnit.WORKING_DAYS:
+            return working_day * amount
+        return timedelta(hours=amount) if self.unit is ClockUnit.WORKING_HOURS else timedelta(minutes=amount)
 
 
 class EscalationRules(BaseModel):
@@ -60,11 +78,12 @@ class Rules(BaseModel):
     version_note: str = Field(default="", max_length=300)
     tiers: dict[Category, Tier] = Field(default_factory=dict)
     routes: dict[Category, list[UnitType]] = Field(default_factory=dict)
-    sla: dict[str, SlaMinutes]
+    sla: dict[str, SlaClocks]
     priority_factor: dict[Priority, float]
     priority_resident_factor: float = Field(gt=0, le=1)
     cold_snap_factor: float = Field(gt=0, le=1)
     escalation: EscalationRules
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
     bounce_limit: int = Field(ge=1)
     redo_limit: int = Field(ge=1)
     hurry_limit: int = Field(default=3, ge=1, description="催单 on a case that put it under district supervision.")
@@ -116,30 +135,42 @@ def coverage_key(unit_type: UnitType, location: Location) -> tuple[str, str] | N
 
 @dataclass(frozen=True, slots=True)
 class Sla:
+    """An assignment's clock lengths: around the clock, or (``working``) working time on the calendar."""
+
     sign_in: timedelta
     on_site: timedelta
     resolve: timedelta
+    working: bool = False
 
     def length(self, clock: Clock) -> timedelta:
         return {Clock.SIGN_IN: self.sign_in, Clock.ON_SITE: self.on_site, Clock.RESOLVE: self.resolve}[clock]
 
-    def deadlines(self, start: datetime) -> dict[Clock, datetime]:
-        return {clock: start + self.length(clock) for clock in Clock}
+    def deadlines(self, start: datetime, calendar: WorkCalendar) -> dict[Clock, datetime]:
+        return {clock: later(start, self.length(clock), working=self.working, calendar=calendar) for clock in Clock}
+
+
+def later(start: datetime, length: timedelta, *, working: bool, calendar: WorkCalendar) -> datetime:
+    """``start`` plus ``length``: of working time on ``calendar`` for a working clock, else around the clock."""
+    return calendar.add(start, length) if working else start + length
 
 
 def sla_for(
     rules: Rules, category: Category, priority: Priority, *, priority_resident: bool = False, cold_snap: bool = False
 ) -> Sla:
+    """A case's clocks: its category's (else the default's), shortened by the factors. A working-day clock shortened
+    below a day becomes that share of a day's office hours (1 working day × 0.75 = 6 working hours)."""
     base = rules.sla.get(category.value, rules.sla["default"])
     factor = rules.priority_factor[priority]
     if priority_resident:
         factor *= rules.priority_resident_factor
     if cold_snap:
         factor *= rules.cold_snap_factor
+    day = rules.working_hours.length
     return Sla(
-        timedelta(minutes=base.sign_in * factor),
-        timedelta(minutes=base.on_site * factor),
-        timedelta(minutes=base.resolve * factor),
+        base.length(base.sign_in * factor, day),
+        base.length(base.on_site * factor, day),
+        base.length(base.resolve * factor, day),
+        working=base.unit is not ClockUnit.MINUTES,
     )
 
 
@@ -147,14 +178,23 @@ CHAIN = (EscalationLevel.REMINDER, EscalationLevel.NOTICE, EscalationLevel.SUPER
 
 
 def next_escalation(
-    rules: Rules, level: EscalationLevel, deadline: datetime, length: timedelta
+    rules: Rules,
+    level: EscalationLevel,
+    deadline: datetime,
+    length: timedelta,
+    *,
+    working: bool = False,
+    calendar: WorkCalendar,
 ) -> tuple[EscalationLevel, datetime] | None:
-    """After ``level`` fired for a clock of ``length`` due at ``deadline``: the next step and when, or None."""
+    """After ``level`` fired for a clock of ``length`` due at ``deadline``: the next step and when, or None. The
+    offsets run on the clock's own calendar: a working-day clock's 通报 and 督办 skip nights, weekends and holidays."""
     if level is EscalationLevel.REMINDER:
-        return EscalationLevel.NOTICE, deadline + length * rules.escalation.notice_after
-    if level is EscalationLevel.NOTICE:
-        return EscalationLevel.SUPERVISION, deadline + length * rules.escalation.supervision_after
-    return None
+        step, after = EscalationLevel.NOTICE, rules.escalation.notice_after
+    elif level is EscalationLevel.NOTICE:
+        step, after = EscalationLevel.SUPERVISION, rules.escalation.supervision_after
+    else:
+        return None
+    return step, later(deadline, length * after, working=working, calendar=calendar)
 
 
 def raise_priority(priority: Priority) -> Priority:

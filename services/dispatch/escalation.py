@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import domain, metrics
+from services.dispatch.calendar_years import work_calendar
 from services.dispatch.clocks import LEVEL_ORDER, timer_kind
 from services.dispatch.domain import Clock, Rules
 from services.dispatch.effects import Changed, apply
@@ -95,6 +96,7 @@ async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: l
         ).all()
     }
     _, rules = await current_rules(session)
+    calendar = await work_calendar(session, rules)
     changes: list[Changed] = []
     for row in rows:
         clock_name, level_name = row.kind.split(":")
@@ -110,7 +112,14 @@ async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: l
             case.escalation_level = level.value
         if level is EscalationLevel.SUPERVISION:
             case.supervised = True
-        step = domain.next_escalation(rules, level, deadline, timedelta(seconds=row.payload["length_s"]))
+        step = domain.next_escalation(
+            rules,
+            level,
+            deadline,
+            timedelta(seconds=row.payload["length_s"]),
+            working=row.payload.get("working", False),
+            calendar=calendar,
+        )
         changes.append(
             Changed(
                 case_id=case.id,

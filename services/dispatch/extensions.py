@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import metrics, texts
 from services.dispatch.access import actor_name, get_for_actor
+from services.dispatch.calendar_years import work_calendar
 from services.dispatch.clocks import reminder
 from services.dispatch.domain import Clock
 from services.dispatch.effects import Changed, apply
@@ -17,6 +18,7 @@ from services.dispatch.models import (
     Case,
     Extension,
 )
+from services.dispatch.rules import current_rules
 from services.dispatch.states import ASSIGNMENT, EXTENSION, OPEN, ExtensionStatus
 from services.dispatch.timeline import Happened
 from shared.auth import Principal
@@ -130,6 +132,7 @@ async def decide_extension(
     moved = approved and a.status in OPEN
     if moved:
         a.resolve_due = ext.requested_resolve_due
+        length = await _resolve_length(session, a)
     await apply(
         session,
         writer,
@@ -152,7 +155,16 @@ async def decide_extension(
             metrics=(metrics.EXTENSIONS.labels(case.district_id, a.unit_type, ext.status).inc,),
             # The resolve clock moves: its timers are stopped and its 催办 armed at the new deadline.
             stops=(a.id, (Clock.RESOLVE,)) if moved else None,
-            arms=(reminder(a.id, Clock.RESOLVE, a.resolve_due, a.resolve_due - a.dispatched_at),) if moved else (),
+            arms=(reminder(a.id, Clock.RESOLVE, a.resolve_due, length, working=a.working_time),) if moved else (),
         ),
     )
     return ext
+
+
+async def _resolve_length(session: AsyncSession, a: Assignment) -> timedelta:
+    """A moved resolve clock's length, which spaces its 通报 and 督办: working time on the calendar for an assignment
+    whose clocks run on working days, else time around the clock."""
+    if not a.working_time:
+        return a.resolve_due - a.dispatched_at
+    _, rules = await current_rules(session)
+    return (await work_calendar(session, rules)).between(a.dispatched_at, a.resolve_due)

@@ -112,6 +112,9 @@ class Assignment(Base):
     return_reason: Mapped[str | None] = mapped_column(String(32))
     return_note: Mapped[str | None] = mapped_column(Text)
     escalation_level: Mapped[str | None] = mapped_column(String(16))
+    # The clocks count working time on the calendar (services.dispatch.workdays), not time around the clock: an
+    # approved 延期's escalation steps follow the same calendar.
+    working_time: Mapped[bool] = mapped_column(default=False, server_default="false")
 
 
 class Extension(Base):
@@ -143,6 +146,20 @@ class RuleSet(Base):
     note: Mapped[str] = mapped_column(String(300))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CalendarYear(Base):
+    """An admin's amendment of a year's working days (``PUT /admin/calendar/{year}``): it replaces what the
+    chinese-calendar package says of that year (services.dispatch.workdays)."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holidays: Mapped[list[str]] = mapped_column(JSONB)  # ISO dates off (法定节假日)
+    make_up_workdays: Mapped[list[str]] = mapped_column(JSONB)  # ISO dates of Saturdays and Sundays worked (调休)
+    note: Mapped[str] = mapped_column(String(300))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class WeatherFlag(Base):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import domain, metrics
+from services.dispatch.calendar_years import work_calendar
 from services.dispatch.clocks import reminder
 from services.dispatch.domain import Clock, Rules
 from services.dispatch.effects import Changed, apply
@@ -89,7 +90,7 @@ async def assign(
         priority_resident=case.priority_resident,
         cold_snap=await cold_snap_active(session, case.district_id, at),
     )
-    due = sla.deadlines(at)
+    due = sla.deadlines(at, await work_calendar(session, rules))
     created, changes = [], list(first)
     for who in assignees:
         a = Assignment(
@@ -103,6 +104,7 @@ async def assign(
             sign_in_due=due[Clock.SIGN_IN],
             on_site_due=due[Clock.ON_SITE],
             resolve_due=due[Clock.RESOLVE],
+            working_time=sla.working,
             photo_refs=[],
         )
         session.add(a)
@@ -125,7 +127,9 @@ async def assign(
                     resolve_due=due[Clock.RESOLVE],
                 ),
                 metrics=(metrics.ASSIGNMENTS.labels(case.district_id, who.type.value).inc,),
-                arms=tuple(reminder(a.id, clock, due[clock], sla.length(clock)) for clock in Clock),
+                arms=tuple(
+                    reminder(a.id, clock, due[clock], sla.length(clock), working=sla.working) for clock in Clock
+                ),
             )
         )
     await apply(session, writer, *changes)  # every clock of every assignment armed in one statement

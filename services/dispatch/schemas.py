@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispatch.domain import ReturnReason
+from services.dispatch.workdays import DaysSource
 from shared.contracts.common import Tier, UnitType
 from shared.evidence import MAX_PHOTOS, PhotoKey, PhotoOut
 from shared.inputs import IsoDateTime
@@ -198,3 +199,30 @@ class RuleSetOut(BaseModel):
     created_by: str
     created_at: datetime
     document: dict[str, Any]
+
+
+class CalendarYearIn(BaseModel):
+    """An amendment of one year's working days, as the State Council publishes them each November: it replaces what
+    the chinese-calendar package says of that year (an empty amendment: weekends only)."""
+
+    holidays: list[date] = Field(
+        max_length=60, description="Days off (法定节假日), weekends inside a holiday period included or not."
+    )
+    make_up_workdays: list[date] = Field(
+        default_factory=list, max_length=20, description="Saturdays and Sundays worked (调休上班日)."
+    )
+    note: Annotated[str, Field(max_length=300), STORED] = Field(default="", description="Stored redacted.")
+
+
+class CalendarYearOut(BaseModel):
+    """A year's working-day calendar as deadlines are computed on it, and where it comes from."""
+
+    year: int
+    source: DaysSource = Field(
+        description="amended (an admin's amendment), package (chinese-calendar) or weekends_only (neither knows it)."
+    )
+    holidays: list[date] = Field(description="Weekdays and weekend days off.")
+    make_up_workdays: list[date] = Field(description="Saturdays and Sundays worked.")
+    note: str | None = None
+    updated_by: str | None = None
+    updated_at: datetime | None = None

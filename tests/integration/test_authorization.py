@@ -538,6 +538,11 @@ BUILD: dict[tuple[str, str], Build] = {
     ),
     ("dispatch", "GET /admin/rules"): lambda w, k: Call("GET", "/admin/rules"),
     ("dispatch", "PUT /admin/rules"): lambda w, k: Call("PUT", "/admin/rules", {"note": "authz test"}, body=w.rules),
+    ("dispatch", "GET /admin/calendar/{year}"): lambda w, k: Call("GET", "/admin/calendar/2026"),
+    # An amendment of a year no case of these tests reaches, so the other tests' deadlines stay as they expect.
+    ("dispatch", "PUT /admin/calendar/{year}"): lambda w, k: Call(
+        "PUT", "/admin/calendar/2099", body={"holidays": ["2099-01-01"], "make_up_workdays": []}
+    ),
     ("dispatch", "PUT /admin/accounts"): lambda w, k: Call(
         "PUT", "/admin/accounts", body=registry.dispatch_accounts(registry.read())
     ),

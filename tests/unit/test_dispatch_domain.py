@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from services.dispatch import domain
 from services.dispatch.domain import Clock, Rules, load_rules
+from services.dispatch.workdays import CHINA, WorkCalendar
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
 from shared.contracts.dispatch import EscalationLevel
 
@@ -20,6 +21,7 @@ LOC = Location(
     substation_id="SS",
 )
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+CALENDAR = WorkCalendar()
 
 
 def route(category: Category) -> tuple[UnitType, ...]:
@@ -71,7 +73,7 @@ def test_every_category_has_somebody() -> None:
 
 
 def test_burst_pipe_sla_is_15_min_1_h_24_h() -> None:
-    due = domain.sla_for(RULES, Category.BURST_PIPE, Priority.NORMAL).deadlines(T0)
+    due = domain.sla_for(RULES, Category.BURST_PIPE, Priority.NORMAL).deadlines(T0, CALENDAR)
     assert (due[Clock.SIGN_IN] - T0, due[Clock.ON_SITE] - T0, due[Clock.RESOLVE] - T0) == (
         timedelta(minutes=15),
         timedelta(hours=1),
@@ -104,11 +106,48 @@ def test_unlisted_category_uses_the_default_clocks() -> None:
 def test_escalation_chain_reminder_notice_supervision() -> None:
     length = timedelta(minutes=30)
     deadline = T0 + length
-    notice = domain.next_escalation(RULES, EscalationLevel.REMINDER, deadline, length)
+    notice = domain.next_escalation(RULES, EscalationLevel.REMINDER, deadline, length, calendar=CALENDAR)
     assert notice == (EscalationLevel.NOTICE, deadline + timedelta(minutes=15))
-    supervision = domain.next_escalation(RULES, EscalationLevel.NOTICE, deadline, length)
+    supervision = domain.next_escalation(RULES, EscalationLevel.NOTICE, deadline, length, calendar=CALENDAR)
     assert supervision == (EscalationLevel.SUPERVISION, deadline + timedelta(minutes=30))
-    assert domain.next_escalation(RULES, EscalationLevel.SUPERVISION, deadline, length) is None
+    assert domain.next_escalation(RULES, EscalationLevel.SUPERVISION, deadline, length, calendar=CALENDAR) is None
+
+
+def test_non_urgent_categories_run_on_working_days_and_heating_emergencies_around_the_clock() -> None:
+    fee = domain.sla_for(RULES, Category.FEE_DISPUTE, Priority.NORMAL)
+    assert fee.working and (fee.sign_in, fee.resolve) == (timedelta(hours=8), timedelta(hours=8 * 15))
+    for category in (Category.SUBSIDY_QUESTION, Category.METERING_RETROFIT):
+        assert domain.sla_for(RULES, category, Priority.NORMAL).working, category
+    for category in (Category.COLD_ROOM, Category.BURST_PIPE, Category.OUTAGE, Category.LEAK, Category.ICE_HAZARD):
+        assert not domain.sla_for(RULES, category, Priority.EMERGENCY).working, category
+
+
+def test_a_working_day_clock_shortened_by_priority_is_that_share_of_the_office_hours() -> None:
+    urgent = domain.sla_for(RULES, Category.FEE_DISPUTE, Priority.URGENT)
+    assert urgent.sign_in == timedelta(hours=6)  # 1 working day × 0.75
+    # Friday 2026-11-20 15:00 in Shanghai: 2 hours left that day, 4 more on Monday from 09:00.
+    friday = datetime(2026, 11, 20, 15, 0, tzinfo=CHINA)
+    assert urgent.deadlines(friday, CALENDAR)[Clock.SIGN_IN] == datetime(2026, 11, 23, 13, 0, tzinfo=CHINA)
+
+
+def test_a_working_day_clocks_escalation_steps_count_working_time() -> None:
+    # Due Friday 16:00; the 通报 half a working day (4 working hours) later lands on Monday 12:00, not Friday 20:00.
+    deadline, length = datetime(2026, 11, 20, 16, 0, tzinfo=CHINA), timedelta(hours=8)
+    step = domain.next_escalation(RULES, EscalationLevel.REMINDER, deadline, length, working=True, calendar=CALENDAR)
+    assert step == (EscalationLevel.NOTICE, datetime(2026, 11, 23, 12, 0, tzinfo=CHINA))
+
+
+def test_rules_in_minutes_without_a_unit_stay_valid_and_a_unit_must_be_known() -> None:
+    doc = RULES.model_dump(mode="json")
+    doc["sla"]["leak"] = {"sign_in": 5, "on_site": 30, "resolve": 600}
+    assert Rules.model_validate(doc).sla["leak"].unit is domain.ClockUnit.MINUTES
+    doc["sla"]["leak"] = {"unit": "fortnights", "sign_in": 1, "on_site": 1, "resolve": 1}
+    with pytest.raises(ValidationError):
+        Rules.model_validate(doc)
+    doc["sla"]["leak"] = {"sign_in": 5, "on_site": 30, "resolve": 600}
+    doc["working_hours"] = {"start": "17:00", "end": "09:00"}
+    with pytest.raises(ValidationError, match="working hours must end after they start"):
+        Rules.model_validate(doc)
 
 
 def test_redo_raises_priority_up_to_emergency() -> None:

@@ -11,8 +11,9 @@ import time
 import httpx
 import pytest
 
+from deploy.platform12345 import sign
 from deploy.simulate import api as api_module
-from deploy.simulate.api import Api, Credentials, sign
+from deploy.simulate.api import Api, Credentials
 
 pytestmark = pytest.mark.unit
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from deploy import platform12345
 from deploy.simulate import api, config
 from deploy.simulate.reconcile import Reconciliation, classify
 from services.intake import domain
@@ -62,14 +64,31 @@ def test_timeline_counts() -> None:
 
 def test_the_simulator_signs_12345_orders_as_intake_checks_them() -> None:
     body = b'{"order_no":"SIM-1"}'
-    signature = api.sign(api.DEV_HOTLINE_SECRET, "1700000000", body)
+    signature = platform12345.sign(api.DEV_HOTLINE_SECRET, "1700000000", body)
     assert domain.signature_valid(api.DEV_HOTLINE_SECRET, "1700000000", body, signature)
+    assert not domain.signature_valid(api.DEV_HOTLINE_SECRET, "1700000001", body, signature)
+
+
+def test_the_simulated_platform_hears_a_callback_once_in_order_and_refuses_a_bad_signature() -> None:
+    ear = platform12345.Ear({"12345-dev": "s3cret-0123456789"}, quiet=True)
+
+    def callback(seq: int, secret: str = "s3cret-0123456789") -> tuple[int, dict[str, Any]]:
+        body = json.dumps({"order_no": "GD-1", "seq": seq, "status": "dispatched"}).encode()
+        headers = {k.lower(): v for k, v in platform12345.signed_headers("12345-dev", secret, body).items()}
+        return ear.hear(headers | {"x-heat-delivery": f"GD-1:{seq}"}, body)
+
+    assert callback(1)[0] == 200 and callback(1)[0] == 200  # a redelivery is acknowledged, kept once
+    assert callback(3)[0] == 200  # #2 never came: heard, and noted out of order
+    assert callback(4, secret="wrong-secret-000000")[0] == 401
+    summary = ear.summary("GD-1")
+    assert [c["seq"] for c in summary["orders"]["GD-1"]] == [1, 3]
+    assert summary["repeats"] == 1 and summary["bad_signatures"] == 1 and summary["out_of_order"] == ["GD-1:3 after 1"]
 
 
 def test_tight_rules_divide_every_clock_and_keep_the_rest() -> None:
     doc: dict[str, Any] = {"sla": {"default": {"sign_in": 60, "on_site": 1440, "resolve": 4320}}, "bounce_limit": 3}
     tight = config.tight_rules(doc, 150, "abc")
-    assert tight["sla"]["default"] == {"sign_in": 0.4, "on_site": 9.6, "resolve": 28.8}
+    assert tight["sla"]["default"] == {"unit": "minutes", "sign_in": 0.4, "on_site": 9.6, "resolve": 28.8}
     assert tight["bounce_limit"] == 3 and tight["version_note"].startswith(config.RULES_MARK)
     assert doc["sla"]["default"]["sign_in"] == 60  # the original is left alone
 
@@ -80,3 +99,9 @@ def test_tight_rules_of_the_shipped_rules_are_valid_rules() -> None:
     shipped = load_rules().model_dump(mode="json")
     tight = Rules.model_validate(config.tight_rules(shipped, 150, "abc"))
     assert tight.sla["cold_room"].sign_in == shipped["sla"]["cold_room"]["sign_in"] / 150
+
+
+def test_tight_rules_count_working_day_clocks_around_the_clock() -> None:
+    doc = {"sla": {"fee_dispute": {"unit": "working_days", "sign_in": 1, "on_site": 5, "resolve": 15}}}
+    tight = config.tight_rules(doc, 150, "abc")
+    assert tight["sla"]["fee_dispute"] == {"unit": "minutes", "sign_in": 9.6, "on_site": 48.0, "resolve": 144.0}
