@@ -196,7 +196,8 @@ async def _dispatch(out: Audit, dispatch: Any, intake: Any) -> None:
             f"{r['case_id']} {r['a']} {r['clock']} {r['level']}"
             for r in await dispatch.fetch(
                 "SELECT case_id, detail->>'assignment_id' AS a, detail->>'clock' AS clock, detail->>'level' AS level"
-                " FROM case_events WHERE kind = 'escalated'"
+                # A 催单's 催办 is one per hurry, not per deadline: two hurries of one order are two reminders.
+                " FROM case_events WHERE kind = 'escalated' AND detail->>'clock' <> 'hurry'"
                 " GROUP BY 1, 2, 3, 4, detail->>'due_at' HAVING count(*) > 1"
             )
         ],

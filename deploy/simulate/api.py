@@ -160,14 +160,18 @@ class Api:
                 payload = content or b""
             if sign_with is not None:
                 ts = str(int(time.time()))
-                if attempt or throttled:  # a resend within the same second needs a new signature: a new request id
-                    doc = json.loads(payload)
-                    doc["request_id"] = f"{doc.get('order_no', '')}-r{attempt}-t{throttled}"
-                    payload = json.dumps(doc, ensure_ascii=False).encode()
+                if method == "GET":  # a GET signs its path (it sends no body) and is never a replay
+                    signed = path.encode()
+                else:
+                    if attempt or throttled:  # a resend within the same second needs a new signature: a new request id
+                        doc = json.loads(payload)
+                        doc["request_id"] = f"{doc.get('order_no', '')}-r{attempt}-t{throttled}"
+                        payload = json.dumps(doc, ensure_ascii=False).encode()
+                    signed = payload
                 h |= {
                     "X-Heat-Integration": sign_with[0],
                     "X-Heat-Timestamp": ts,
-                    "X-Heat-Signature": platform12345.sign(sign_with[1], ts, payload),
+                    "X-Heat-Signature": platform12345.sign(sign_with[1], ts, signed),
                 }
             started = time.perf_counter()
             try:
@@ -247,6 +251,32 @@ class Api:
             "POST",
             "/hotline/v1/orders",
             label="hotline_order",
+            content=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json"},
+            sign_with=(c.hotline_integration, c.hotline_secret),
+            retries=3,
+        )
+
+    async def hotline_status(self, order_no: str) -> Any:
+        """A signed status poll (a read: never refused as a replay)."""
+        c = self.credentials
+        return await self.request(
+            "intake",
+            "GET",
+            f"/hotline/v1/orders/{order_no}",
+            label="hotline_status",
+            sign_with=(c.hotline_integration, c.hotline_secret),
+            retries=3,
+        )
+
+    async def hotline_operation(self, order_no: str, kind: str, body: dict[str, Any]) -> Any:
+        """撤单 / 补充诉求 / 催单 on an order: idempotent by ``operation_id``, so resent like an order."""
+        c = self.credentials
+        return await self.request(
+            "intake",
+            "POST",
+            f"/hotline/v1/orders/{order_no}/{kind}",
+            label=f"hotline_{kind}",
             content=json.dumps(body, ensure_ascii=False).encode(),
             headers={"Content-Type": "application/json"},
             sign_with=(c.hotline_integration, c.hotline_secret),

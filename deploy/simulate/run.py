@@ -32,6 +32,10 @@ from deploy.simulate.api import Api, Credentials, Refused
 from deploy.simulate.config import REPORT_ZONE, RULES_MARK, Options, build_district, build_plan, tight_rules
 from deploy.simulate.plan import DAY, Arrival, Plan
 
+# Every fifth 12345 caller calls again (催单) when the order is still open three simulated hours later.
+HURRY_EVERY = 5
+HURRY_AFTER_MINUTES = 180
+
 
 @dataclass
 class Outcome:
@@ -193,10 +197,29 @@ class Season:
                 }
                 order = await self.api.hotline_order(body)
                 self._accept(day, "hotline_12345", [order["report_id"]])
+                if a.seq % HURRY_EVERY == 0:
+                    await self.hurry_later(day, body["order_no"])
         except (Refused, httpx.HTTPError) as exc:
             self.out.refused[a.channel] += 1
             self.out.per_day[day]["refused"] += 1
             self.crew.errors.append(f"{a.channel} #{a.seq}: {exc}")
+
+    async def hurry_later(self, day: int, order_no: str) -> None:
+        """催单: some callers call again when their order is not closed a few hours later. The status is polled
+        (a signed GET), and the hurry is idempotent by its operation id, so a resend is safe."""
+        await asyncio.sleep(HURRY_AFTER_MINUTES * self.minute_s)
+        status = await self.api.hotline_status(order_no)
+        if status["status"] in ("closed", "withdrawn"):
+            return
+        try:
+            await self.api.hotline_operation(
+                order_no, "hurry", {"operation_id": f"{order_no}-hurry", "content": "居民再次来电：还没修好，请尽快"}
+            )
+        except Refused as refused:
+            if refused.code != "order_closed":  # closed meanwhile: nothing to hurry
+                raise
+            return
+        self.out.per_day[day]["hurried"] += 1
 
     async def sensor_batch(self, start: float, end: float, origin: datetime) -> None:
         day = int(start // DAY)
@@ -237,6 +260,7 @@ class Season:
         self.log(
             f"第{day + 1}天{snap}：走访 {c['visit']} 户 · 一键上报 {c['grid']} · 12345 工单 {c['hotline']} · "
             f"传感器读数 {c['readings']}（告警 {c['alerts']}）→ 受理 {c['accepted']} 条"
+            + (f"，12345 催单 {c['hurried']}" if c["hurried"] else "")
             + (f"，拒收 {c['refused']}" if c["refused"] else "")
             + (f" · 在办案件 {open_}（超时 {overdue}）" if open_ >= 0 else "")
         )

@@ -78,6 +78,9 @@ def test_the_demo_closes_its_scripted_cases_and_reconciles_a_short_season(demo: 
     assert set(result["accepted_by_channel"]) >= {"grid_report", "hotline_12345"}
     assert not result["refused"], result["errors"]
     assert result["plan"]["readings"] > 0 and result["plan"]["visit"] > 0
+    # Callers of orders still open hours later hurried them (催单), each polled first with a signed GET
+    assert result["answers"]["hotline_status"].get("2xx", 0) > 0, result["answers"]
+    assert result["answers"].get("hotline_hurry", {}).get("2xx", 0) > 0, result["answers"]
 
     # The clocks were tightened for the run and the previous rules are in force again.
     after = _rules(urls["dispatch"])
