@@ -99,7 +99,7 @@ def create_app(settings: FollowupSettings | None = None, clock: TimeSource | Non
         await timer_engine(rt, rt.writer(topic), time_source).run()
 
     async def gauges(rt: ServiceRuntime) -> None:
-        await refresh_gauges(rt)
+        await refresh_gauges(rt, settings, time_source)
 
     evidence = Evidence.of(settings, Photo)
     runtime = ServiceRuntime(
