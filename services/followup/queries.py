@@ -207,7 +207,7 @@ async def load_area(session: AsyncSession, area: Area, *, since: datetime, until
         )
     for c in (await session.scalars(select(CaseFact).where(of(CaseFact), CaseFact.opened_at < until))).all():
         facts.cases[c.id] = reports.CaseInfo(
-            c.id, c.category, c.building_id, c.household_id, c.priority_resident, c.opened_at
+            c.id, c.category, c.building_id, c.household_id, c.priority_resident, c.opened_at, c.withdrawn_at
         )
     in_area = select(CaseFact.id).where(of(CaseFact))
     for rd in (await session.scalars(select(Round).where(Round.case_id.in_(in_area)))).all():

@@ -254,6 +254,7 @@ class FiguresOut(BaseModel):
     settled_on_site: int
     solved: int
     reopened: int
+    withdrawn: int = Field(description="Reports whose case was withdrawn (撤单) while they were open.")
     open: int
     overdue: int
     escalated: int

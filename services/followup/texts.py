@@ -90,6 +90,7 @@ DAILY_LABELS = {
     "settled_on_site": "现场化解",
     "solved": "已解决",
     "reopened": "重新办理",
+    "withdrawn": "撤单",
     "open": "在办",
     "overdue": "超时未办",
     "escalated": "催办督办",

@@ -12,6 +12,7 @@ C3  U-HEAT-2 never signs in; 催单 twice (the second puts it under 督办), nam
 C4  U-HEAT-1 (never signs in) + U-PM-1 (on time); 催单 naming both; 撤单 D2 12:00 → counts against nobody
 C5  U-PM-1 on time → visit D2 17:00 dissatisfied → reopened; round 2 fixed, its visit pending; 撤单 D3 08:00 →
     the pending visit cancelled (never overdue), the recorded one kept; counts against nobody
+(only C4 and C5 carry a report, so the daily reports show the two 撤单 alone)
 and a 撤单 and a 催单 of a case follow-up never saw, which must not get stuck.
 
 By hand, at D4 12:00 for D1–D3 (composite = 30 响应率 + 35 解决率 + 35 满意率, over 100):
@@ -132,7 +133,8 @@ async def build(desk: Desk) -> tuple[dict[str, str], dict[str, str]]:
     await visit(c1, L(1, "15:00"), room_temps_c=[20.0], satisfaction="satisfied")
 
     # D2
-    c4 = await f.open(loc(4), L(2, "09:00"), report_ids=[])
+    r4 = await f.complaint(loc(4), L(2, "08:55"))
+    c4 = await f.open(loc(4), L(2, "09:00"), report_ids=[r4])
     await f.assign(c4, "U-HEAT-1", L(2, "09:00"))
     a4p = await f.assign(c4, "U-PM-1", L(2, "09:00"), unit_type=PM)
     await f.sign_in(c4, a4p, "U-PM-1", L(2, "09:10"), on_time=True)
@@ -147,7 +149,8 @@ async def build(desk: Desk) -> tuple[dict[str, str], dict[str, str]]:
     a2h2 = await f.assign(c2, "U-HEAT-1", L(2, "14:05"), round_=2)
     await f.sign_in(c2, a2h2, "U-HEAT-1", L(2, "14:10"), on_time=True)
 
-    c5 = await f.open(loc(5), L(2, "15:00"), report_ids=[])
+    r5 = await f.complaint(loc(5), L(2, "14:55"))
+    c5 = await f.open(loc(5), L(2, "15:00"), report_ids=[r5])
     a5 = await f.assign(c5, "U-PM-1", L(2, "15:00"), unit_type=PM)
     await f.sign_in(c5, a5, "U-PM-1", L(2, "15:05"), on_time=True)
     await f.unit_resolved(c5, a5, "U-PM-1", L(2, "16:00"), on_time=True)
@@ -354,6 +357,20 @@ async def test_a_withdrawn_case_owes_no_visit_and_keeps_the_one_recorded(history
     assert case is not None and case.status == "withdrawn" and case.withdrawn_at == L(3, "08:00")  # the first one
     assert c4 is not None and c4.status == "withdrawn" and open_c4 == 0
     assert unseen is None  # nothing to record of a case follow-up never saw; and the consumer moved on
+
+
+async def test_the_daily_reports_count_a_withdrawal_out_of_the_open_stock(history: History) -> None:
+    desk = history.desk
+    want = {"2026-11-16": (0, 0, 0), "2026-11-17": (2, 1, 1), "2026-11-18": (0, 1, 0)}
+    for day, (found, withdrawn, open_) in want.items():
+        r = await desk.call("GET", "/v1/reports/daily", "TF-JYG", params={"date": day, "community_id": "CM-PHN"})
+        f = r["figures"]
+        # overdue: C3 alone (U-HEAT-2 never signed in); not C4, whose U-HEAT-1 never signed in either
+        assert (f["problems_found"], f["withdrawn"], f["open"], f["overdue"]) == (found, withdrawn, open_, 1), day
+    season = await desk.call(
+        "GET", "/v1/reports/season", "TF-JYG", params={"start": "2026-11-16", "end": "2026-11-18", "street_id": "S-JYG"}
+    )
+    assert (season["totals"]["withdrawn"], season["totals"]["open"]) == (2, 0)
 
 
 async def test_the_gauges_show_the_assessment_of_the_last_days(history: History) -> None:
