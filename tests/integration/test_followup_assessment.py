@@ -38,9 +38,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
-from services.followup.main import create_app, timer_engine
+from services.followup.main import closed_cases, create_app, timer_engine
 from services.followup.metrics import refresh_once
-from services.followup.models import AssignmentFact, CaseFact, HurryFact, Round, inbox
+from services.followup.models import AssignmentFact, CaseFact, HurryFact, Photo, Round, inbox
 from shared.clock import ManualClock
 from shared.contracts.common import UnitType
 from shared.contracts.dispatch import CaseHurried, CaseWithdrawn
@@ -357,6 +357,28 @@ async def test_a_withdrawn_case_owes_no_visit_and_keeps_the_one_recorded(history
     assert case is not None and case.status == "withdrawn" and case.withdrawn_at == L(3, "08:00")  # the first one
     assert c4 is not None and c4.status == "withdrawn" and open_c4 == 0
     assert unseen is None  # nothing to record of a case follow-up never saw; and the consumer moved on
+
+
+async def test_the_photos_of_a_withdrawn_case_fall_due_for_retention_like_a_closed_cases(history: History) -> None:
+    desk, c5 = history.desk, history.cases["C5"]
+    key = f"uploads/{uuid.uuid4().hex}"
+    async with desk.svc.runtime.sessions() as s, s.begin():
+        s.add(
+            Photo(
+                key=key,
+                owner="grid_worker:GW-01",
+                content_type="image/jpeg",
+                granted_at=L(2, "16:30"),
+                expires_at=L(2, "17:30"),
+                status="accepted",
+                subject=f"visit:{history.visits[f'{c5}/1']}",
+                case_id=c5,
+                outside_window=False,
+            )
+        )
+    async with desk.svc.runtime.sessions() as s:
+        assert key not in (await s.scalars(closed_cases(L(3, "08:00")))).all()  # withdrawn at 08:00, not before
+        assert key in (await s.scalars(closed_cases(L(3, "08:01")))).all()
 
 
 async def test_the_daily_reports_count_a_withdrawal_out_of_the_open_stock(history: History) -> None:
