@@ -129,25 +129,29 @@ async def withdraw(session: AsyncSession, writer: OutboxWriter, *, withdrawn: Ca
     """The case was withdrawn: its visits still pending are cancelled (their deadline disarmed, so none goes
     overdue) and a round still awaiting them is withdrawn. A visit already recorded, and the verdict of a decided
     round, stay as they are. Returns the visits cancelled."""
-    case = await facts.case_withdrawn(session, withdrawn)
-    if case is None:
-        return []
-    at = withdrawn.withdrawn_at
-    # Lock order of recording.record: the rounds first, then their visits.
+    # Lock order of recording.record and of a spot-check's finding: the rounds, their visits, then the case — a
+    # visit recorded at the moment of the withdrawal waits for it (and then finds the visit cancelled), or the
+    # withdrawal waits for the visit (and then finds it concluded), never a deadlock.
     rounds = (
-        await session.scalars(select(Round).where(Round.case_id == case.id).order_by(Round.round).with_for_update())
+        await session.scalars(
+            select(Round).where(Round.case_id == withdrawn.case_id).order_by(Round.round).with_for_update()
+        )
     ).all()
-    for round_ in rounds:
-        if ROUND.allows("withdraw", round_.outcome):
-            round_.outcome = ROUND.move("withdraw", round_.outcome)
     pending = (
         await session.scalars(
             select(Visit)
-            .where(Visit.case_id == case.id, Visit.status == VisitStatus.PENDING)
+            .where(Visit.case_id == withdrawn.case_id, Visit.status == VisitStatus.PENDING)
             .order_by(Visit.id)
             .with_for_update()
         )
     ).all()
+    case = await facts.case_withdrawn(session, withdrawn)
+    if case is None:
+        return []
+    at = withdrawn.withdrawn_at
+    for round_ in rounds:
+        if ROUND.allows("withdraw", round_.outcome):
+            round_.outcome = ROUND.move("withdraw", round_.outcome)
     effects = []
     for visit in pending:
         visit.status, visit.concluded_at = VISIT.move("cancel", visit.status), at
