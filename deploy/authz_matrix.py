@@ -351,6 +351,12 @@ MATRIX: tuple[Row, ...] = (
     ),
     Row(
         "followup",
+        ("GET /v1/assessment",),
+        "12345 热线考核（响应率/解决率/满意率；单位只见本单位一行）",
+        _bearer(grid_worker=NO_403, unit=OWN, task_force=OWN, district=OWN, admin=ANY),
+    ),
+    Row(
+        "followup",
         ("GET /v1/reports/daily", "GET /v1/reports/season"),
         "日报告、季报告",
         _bearer(

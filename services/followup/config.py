@@ -17,6 +17,18 @@ DEFAULT_SCORE_WEIGHTS = {
     "redo_rate": 0.15,  # counted as (1 − redo rate)
 }
 
+# The 12345 hotline's composite (assessment.composite): 响应率 30, 解决率 35, 满意率 35 (one banner's rules).
+DEFAULT_ASSESSMENT_WEIGHTS = {"response_rate": 30.0, "resolution_rate": 35.0, "satisfaction_rate": 35.0}
+
+
+def _checked_weights(weights: dict[str, float], known: dict[str, float]) -> dict[str, float]:
+    unknown = set(weights) - set(known)
+    if unknown:
+        raise ValueError(f"unknown weights {sorted(unknown)}; use {sorted(known)}")
+    if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
+        raise ValueError("weights must be ≥ 0 and not all zero")
+    return weights
+
 
 class FollowupSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FOLLOWUP_", extra="ignore")
@@ -59,6 +71,14 @@ class FollowupSettings(ServiceSettings):
     score_weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_SCORE_WEIGHTS), description="Weights of the composite unit score."
     )
+    assessment_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_ASSESSMENT_WEIGHTS),
+        description="Weights of the 12345 assessment's composite over response_rate, resolution_rate and "
+        "satisfaction_rate (any scale: the composite divides by their sum).",
+    )
+    assessment_gauge_days: int = Field(
+        default=7, ge=1, le=400, description="The assessment gauges cover the assignments of the last N local days."
+    )
     area_names: dict[str, str] = Field(
         default_factory=dict, description="Display names of communities and streets in the text reports (id → 名称)."
     )
@@ -72,12 +92,12 @@ class FollowupSettings(ServiceSettings):
     @field_validator("score_weights")
     @classmethod
     def _known_weights(cls, weights: dict[str, float]) -> dict[str, float]:
-        unknown = set(weights) - set(DEFAULT_SCORE_WEIGHTS)
-        if unknown:
-            raise ValueError(f"unknown score weights {sorted(unknown)}; use {sorted(DEFAULT_SCORE_WEIGHTS)}")
-        if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
-            raise ValueError("score weights must be ≥ 0 and not all zero")
-        return weights
+        return _checked_weights(weights, DEFAULT_SCORE_WEIGHTS)
+
+    @field_validator("assessment_weights")
+    @classmethod
+    def _known_assessment_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        return _checked_weights(weights, DEFAULT_ASSESSMENT_WEIGHTS)
 
     @field_validator("report_timezone")
     @classmethod

@@ -1,5 +1,5 @@
-"""Follow-up's Kafka consumers: a resolved round owes a return visit; every other fact of dispatch and intake
-is recorded for the scorecards and reports."""
+"""Follow-up's Kafka consumers: a resolved round owes a return visit, a withdrawn case (撤单) owes none any more;
+every other fact of dispatch and intake is recorded for the scorecards, the assessment and the reports."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from shared.contracts.dispatch import (
     AssignmentSignedIn,
     CaseAssigned,
     CaseEscalated,
+    CaseHurried,
     CaseOpened,
     CaseResolved,
     CaseRetiered,
     CaseRoundStarted,
+    CaseWithdrawn,
     ExtensionDecided,
 )
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported, HouseholdVisited
@@ -64,6 +66,12 @@ def handlers(settings: FollowupSettings, writer: OutboxWriter) -> Handlers:
     async def on_round(session: AsyncSession, _: Envelope, e: CaseRoundStarted) -> None:
         await facts.round_started(session, e)
 
+    async def on_withdrawn(session: AsyncSession, _: Envelope, e: CaseWithdrawn) -> None:
+        await scheduling.withdraw(session, writer, withdrawn=e)
+
+    async def on_hurried(session: AsyncSession, env: Envelope, e: CaseHurried) -> None:
+        await facts.hurried(session, e, env.event_id)
+
     async def on_complaint(session: AsyncSession, _: Envelope, e: ComplaintReported) -> None:
         await facts.complaint(session, e)
 
@@ -87,6 +95,8 @@ def handlers(settings: FollowupSettings, writer: OutboxWriter) -> Handlers:
             CaseRetiered: on_retiered,
             CaseRoundStarted: on_round,
             CaseResolved: on_resolved,
+            CaseWithdrawn: on_withdrawn,
+            CaseHurried: on_hurried,
             AccountTokensRevoked: revocations.handler(token_versions),
         },
         topics.complaints: {

@@ -12,8 +12,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import metrics
-from services.followup.models import AssignmentFact, CaseFact, CaseReport, ComplaintFact, EscalationFact, LedgerVisit
-from services.followup.states import ASSIGNMENT, OPEN_ASSIGNMENT, AssignmentStatus, CaseStatus
+from services.followup.models import (
+    AssignmentFact,
+    CaseFact,
+    CaseReport,
+    ComplaintFact,
+    EscalationFact,
+    HurryFact,
+    LedgerVisit,
+)
+from services.followup.states import ASSIGNMENT, CASE, OPEN_ASSIGNMENT, AssignmentStatus, CaseStatus
 from shared.consumer import PermanentError
 from shared.contracts.common import Location
 from shared.contracts.dispatch import (
@@ -23,10 +31,12 @@ from shared.contracts.dispatch import (
     AssignmentSignedIn,
     CaseAssigned,
     CaseEscalated,
+    CaseHurried,
     CaseOpened,
     CaseResolved,
     CaseRetiered,
     CaseRoundStarted,
+    CaseWithdrawn,
     ExtensionDecided,
 )
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported, HouseholdVisited
@@ -91,15 +101,51 @@ async def case_resolved(session: AsyncSession, e: CaseResolved) -> CaseFact:
     await link_reports(session, case_id=e.case_id, report_ids=e.report_ids)
     case = await session.get(CaseFact, e.case_id, with_for_update=True)
     assert case is not None
-    if e.round >= case.round:
-        case.round, case.status = e.round, CaseStatus.RESOLVED
+    if e.round >= case.round and CASE.allows("resolve", case.status):
+        case.round, case.status = e.round, CASE.move("resolve", case.status)
     return case
 
 
 async def round_started(session: AsyncSession, e: CaseRoundStarted) -> None:
     case = await session.get(CaseFact, e.case_id, with_for_update=True)
-    if case is not None and e.round > case.round:
-        case.round, case.status, case.closed_at = e.round, CaseStatus.OPEN, None
+    if case is not None and e.round > case.round and CASE.allows("start_round", case.status):
+        case.round, case.status, case.closed_at = e.round, CASE.move("start_round", case.status), None
+
+
+async def case_withdrawn(session: AsyncSession, e: CaseWithdrawn) -> CaseFact | None:
+    """撤单: the case counts against no unit from now on (the scorecard and the assessment leave it out) and its
+    assignments still open are withdrawn, as dispatch cancelled them. A case follow-up has not seen opened has no
+    assignment here to count and no visit to cancel: nothing to record (None). Withdrawn once; a repeat is None."""
+    case = await session.get(CaseFact, e.case_id, with_for_update=True)
+    if case is None or not CASE.allows("withdraw", case.status):
+        return None
+    case.status, case.withdrawn_at = CASE.move("withdraw", case.status), e.withdrawn_at
+    await session.execute(
+        update(AssignmentFact)
+        .where(AssignmentFact.case_id == e.case_id, AssignmentFact.status.in_(values(OPEN_ASSIGNMENT)))
+        .values(status=AssignmentStatus.WITHDRAWN, withdrawn_at=e.withdrawn_at)
+    )
+    return case
+
+
+async def hurried(session: AsyncSession, e: CaseHurried, event_id: UUID) -> None:
+    """催单, kept as it came (keyed by the event, so a repeat is no second hurry). Dispatch names the units that
+    held an open clock; a case follow-up has not seen yet is recorded all the same (the hurry is the fact)."""
+    await session.execute(
+        insert(HurryFact)
+        .values(
+            event_id=event_id,
+            case_id=e.case_id,
+            report_id=e.report_id,
+            hurries=e.hurries,
+            unit_ids=list(dict.fromkeys(e.unit_ids)),
+            supervised=e.supervised,
+            hurried_at=e.hurried_at,
+            district_id=e.district_id,
+            street_id=e.street_id,
+        )
+        .on_conflict_do_nothing()
+    )
 
 
 async def retiered(session: AsyncSession, e: CaseRetiered) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Row, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,11 +76,16 @@ async def arm_weekly_draw(session: AsyncSession, settings: FollowupSettings, now
 
 
 def closed_cases(cutoff: datetime) -> Any:
-    """The photo keys of cases closed before ``cutoff`` (the retention job's due list)."""
+    """The photo keys of cases closed, or withdrawn (撤单), before ``cutoff`` (the retention job's due list)."""
     return (
         select(Photo.key)
         .join(CaseFact, CaseFact.id == Photo.case_id)
-        .where(CaseFact.status == CaseStatus.CLOSED, CaseFact.closed_at < cutoff)
+        .where(
+            or_(
+                and_(CaseFact.status == CaseStatus.CLOSED, CaseFact.closed_at < cutoff),
+                and_(CaseFact.status == CaseStatus.WITHDRAWN, CaseFact.withdrawn_at < cutoff),
+            )
+        )
     )
 
 
@@ -99,7 +104,7 @@ def create_app(settings: FollowupSettings | None = None, clock: TimeSource | Non
         await timer_engine(rt, rt.writer(topic), time_source).run()
 
     async def gauges(rt: ServiceRuntime) -> None:
-        await refresh_gauges(rt)
+        await refresh_gauges(rt, settings, time_source)
 
     evidence = Evidence.of(settings, Photo)
     runtime = ServiceRuntime(

@@ -8,12 +8,16 @@ retried after a rollback never counts twice.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from prometheus_client import Counter, Gauge, Summary
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
+from services.followup import assessment, domain, queries
+from services.followup.config import FollowupSettings
 from services.followup.models import SpotCheck, Visit
 from services.followup.states import SpotCheckStatus, VisitStatus
+from shared.clock import TimeSource
 from shared.loops import poll_forever
 from shared.runtime import ServiceRuntime
 
@@ -65,20 +69,41 @@ UNIT_VISIT_TEMP = Summary(
     "followup_unit_visit_temp_celsius", "Mean room temperature of return visits of a unit's rounds", ["unit_id"]
 )
 
+# The 12345 hotline's assessment (``assessment``) of each unit over the last ``assessment_gauge_days`` local days,
+# the same figures as GET /v1/assessment of that period: rates 0–1 by indicator, and the composite 0–100.
+ASSESSMENT_RATE = Gauge(
+    "followup_assessment_rate",
+    "The 12345 assessment of a unit over the last FOLLOWUP_ASSESSMENT_GAUGE_DAYS days, by indicator (0-1)",
+    ["unit_id", "unit_type", "indicator"],
+)
+ASSESSMENT_COMPOSITE = Gauge(
+    "followup_assessment_composite",
+    "The weighted composite of response, resolution and satisfaction rates of a unit, same days (0-100)",
+    ["unit_id", "unit_type"],
+)
 
-async def refresh_gauges(runtime: ServiceRuntime, every: float = 10.0) -> None:
-    """Pending and overdue visits and pending spot-checks, from the database (every replica reports the same)."""
+
+async def refresh_gauges(
+    runtime: ServiceRuntime, settings: FollowupSettings, clock: TimeSource, every: float = 10.0
+) -> None:
+    """Pending and overdue visits, pending spot-checks and the units' assessment, from the database (every replica
+    reports the same)."""
 
     async def step() -> bool:
-        await refresh_once(runtime)
+        await refresh_once(runtime, settings, clock)
         return False
 
     await poll_forever(step, name="gauges", service=runtime.settings.service_name, idle=every)
 
 
-async def refresh_once(runtime: ServiceRuntime) -> None:
+async def refresh_once(runtime: ServiceRuntime, settings: FollowupSettings, clock: TimeSource) -> None:
     assert runtime.sessions is not None
+    now = clock.now()
+    last = domain.local_day(now, settings.zone)
+    since = domain.day_window(last - timedelta(days=settings.assessment_gauge_days - 1), settings.zone)[0]
     async with runtime.sessions() as session:
+        cohort, rounds, visits_, _ = await queries.scorecard_facts(session, start=since, end=now, scope=true())
+        hurries = await queries.hurries_of(session, sorted({a.case_id for a in cohort}))
         visits = (
             await session.execute(
                 select(Visit.district_id, Visit.overdue_at.is_not(None), func.count())
@@ -99,3 +124,16 @@ async def refresh_once(runtime: ServiceRuntime) -> None:
     PENDING_SPOT_CHECKS.clear()
     for district, count in checks:
         PENDING_SPOT_CHECKS.labels(district).set(count)
+    lines = assessment.compute(
+        cohort, rounds, visits_, hurries, by=assessment.By.UNIT, as_of=now, weights=settings.assessment_weights
+    )
+    ASSESSMENT_RATE.clear()
+    ASSESSMENT_COMPOSITE.clear()
+    for line in lines:
+        unit_type = line.unit_type or ""
+        for indicator in assessment.RATES:
+            value: float | None = getattr(line, indicator)
+            if value is not None:
+                ASSESSMENT_RATE.labels(line.key, unit_type, indicator).set(value)
+        if line.composite is not None:
+            ASSESSMENT_COMPOSITE.labels(line.key, unit_type).set(line.composite)

@@ -52,8 +52,10 @@ class CaseFact(Base):
     household_id: Mapped[str | None] = mapped_column(String(64))
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     round: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(16))  # open, resolved, closed, reopened
+    status: Mapped[str] = mapped_column(String(16))  # open, resolved, closed, reopened, withdrawn
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # 撤单: the 12345 platform withdrew every report of the case; it then counts against no unit
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CaseReport(Base):
@@ -111,6 +113,24 @@ class EscalationFact(Base):
     level: Mapped[str] = mapped_column(String(16))
     clock: Mapped[str] = mapped_column(String(16))
     escalated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    district_id: Mapped[str] = mapped_column(String(64))
+    street_id: Mapped[str] = mapped_column(String(64))
+
+
+class HurryFact(Base):
+    """One 催单 of a case (CaseHurried): a repeat complaint (重复诉求), charged to the units that held an open clock
+    of the case at that moment (the 重复诉求率 of the assessment)."""
+
+    __tablename__ = "hurries"
+    __table_args__ = (Index("ix_hurries_case", "case_id"),)
+
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(40))
+    report_id: Mapped[str] = mapped_column(String(40))
+    hurries: Mapped[int] = mapped_column(Integer)  # the case's hurries so far, this one included
+    unit_ids: Mapped[list[str]] = mapped_column(JSONB)
+    supervised: Mapped[bool] = mapped_column(Boolean)
+    hurried_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     district_id: Mapped[str] = mapped_column(String(64))
     street_id: Mapped[str] = mapped_column(String(64))
 

@@ -9,13 +9,14 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import reports, scorecard, texts
+from services.followup import assessment, reports, scorecard, texts
 from services.followup.models import (
     AssignmentFact,
     CaseFact,
     CaseReport,
     ComplaintFact,
     EscalationFact,
+    HurryFact,
     LedgerVisit,
     Round,
     SpotCheck,
@@ -45,12 +46,18 @@ async def scorecard_facts(
     session: AsyncSession, *, start: datetime, end: datetime, scope: ColumnElement[bool]
 ) -> tuple[list[scorecard.AssignmentRow], list[scorecard.RoundRow], list[scorecard.VisitRow], list[scorecard.CheckRow]]:
     """The cohort of assignments dispatched in [start, end) on cases in scope, and the rounds, concluded return
-    visits and spot-checks of their cases."""
+    visits and spot-checks of their cases. A case withdrawn by its 12345 platform (撤单) counts against no unit:
+    none of its assignments is in the cohort."""
     rows = (
         await session.execute(
             select(AssignmentFact, CaseFact.district_id)
             .join(CaseFact, CaseFact.id == AssignmentFact.case_id)
-            .where(AssignmentFact.dispatched_at >= start, AssignmentFact.dispatched_at < end, scope)
+            .where(
+                AssignmentFact.dispatched_at >= start,
+                AssignmentFact.dispatched_at < end,
+                CaseFact.withdrawn_at.is_(None),
+                scope,
+            )
         )
     ).all()
     assignments = [
@@ -104,6 +111,14 @@ async def scorecard_facts(
         for c in (await session.scalars(select(SpotCheck).where(SpotCheck.case_id.in_(case_ids)))).all()
     ]
     return assignments, rounds, visits, checks
+
+
+async def hurries_of(session: AsyncSession, case_ids: list[str]) -> list[assessment.HurryRow]:
+    """The 催单 of these cases, with the units each named (the 重复诉求率 of the assessment)."""
+    if not case_ids:
+        return []
+    rows = await session.scalars(select(HurryFact).where(HurryFact.case_id.in_(case_ids)))
+    return [assessment.HurryRow(h.case_id, tuple(h.unit_ids)) for h in rows.all()]
 
 
 # -- areas of the daily and season reports --------------------------------------------------------------------------
@@ -192,7 +207,7 @@ async def load_area(session: AsyncSession, area: Area, *, since: datetime, until
         )
     for c in (await session.scalars(select(CaseFact).where(of(CaseFact), CaseFact.opened_at < until))).all():
         facts.cases[c.id] = reports.CaseInfo(
-            c.id, c.category, c.building_id, c.household_id, c.priority_resident, c.opened_at
+            c.id, c.category, c.building_id, c.household_id, c.priority_resident, c.opened_at, c.withdrawn_at
         )
     in_area = select(CaseFact.id).where(of(CaseFact))
     for rd in (await session.scalars(select(Round).where(Round.case_id.in_(in_area)))).all():

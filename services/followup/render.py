@@ -8,12 +8,13 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from services.followup import texts
+from services.followup import assessment, texts
 from services.followup.reports import DayReport, Figures, Notable, SeasonReport
 from services.followup.scorecard import Line
 
 DAY_COLUMNS = tuple(k for k in texts.DAILY_LABELS if k not in ("date", "area_id"))
 SCORE_COLUMNS = tuple(texts.SCORE_LABELS)
+ASSESSMENT_COLUMNS = tuple(texts.ASSESSMENT_LABELS)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -47,6 +48,20 @@ def scorecard_csv(lines: Sequence[Line]) -> str:
         if values["unit_type"]:
             values["unit_type"] = texts.UNIT_TYPE_ZH.get(values["unit_type"], values["unit_type"])
         return [values[c] for c in SCORE_COLUMNS]
+
+    return table(header, (row(line) for line in lines))
+
+
+def assessment_csv(lines: Sequence[assessment.Line]) -> str:
+    header = [texts.ASSESSMENT_LABELS[c] for c in ASSESSMENT_COLUMNS]
+
+    def row(line: assessment.Line) -> list[Any]:
+        values = line.as_dict()
+        if values["unit_type"] is None:  # a line per unit type: its key is the type
+            values["key"] = texts.UNIT_TYPE_ZH.get(values["key"], values["key"])
+        else:
+            values["unit_type"] = texts.UNIT_TYPE_ZH.get(values["unit_type"], values["unit_type"])
+        return [values[c] for c in ASSESSMENT_COLUMNS]
 
     return table(header, (row(line) for line in lines))
 

@@ -14,14 +14,15 @@ flows (what happened during the day)
 - solved = reports whose case was closed that day (each report counted at each closing of its case) +
   settled_on_site.
 - reopened = reports whose closed case was reopened that day (a failed spot-check).
+- withdrawn = reports whose case was withdrawn that day by its 12345 platform (撤单) while they were open.
 - cases_closed (distinct cases closed that day), escalated (distinct cases that climbed dispatch's escalation
   chain that day), return_visits (return visits concluded that day), visits_overdue (return visits that went
   overdue that day and were escalated to the community).
 stocks (the state at ``t``)
-- open = reports reported before ``t`` whose case is not closed at ``t`` (a report whose case is unknown is open).
-  So open(day) = open(day before) + problems_found − solved + reopened, exactly.
-- overdue = cases not closed at ``t`` with a unit past its sign-in or resolve deadline, or a return visit past
-  its deadline, at ``t``.
+- open = reports reported before ``t`` whose case is neither closed nor withdrawn at ``t`` (a report whose case is
+  unknown is open). So open(day) = open(day before) + problems_found − solved + reopened − withdrawn, exactly.
+- overdue = cases neither closed nor withdrawn at ``t`` with a unit past its sign-in or resolve deadline, or a
+  return visit past its deadline, at ``t``.
 
 A season report is the same for every day of a range: flows add up (households_visited counts distinct
 households over the whole range), stocks are those of the last day.
@@ -66,6 +67,7 @@ class CaseInfo:
     household_id: str | None
     priority_resident: bool
     opened_at: datetime
+    withdrawn_at: datetime | None = None  # 撤单: from then on the case is no longer open, for good
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,7 @@ class Figures:
     settled_on_site: int = 0
     solved: int = 0
     reopened: int = 0
+    withdrawn: int = 0
     open: int = 0
     overdue: int = 0
     escalated: int = 0
@@ -219,6 +222,15 @@ def _closed_spans(facts: AreaFacts) -> dict[str, list[Span]]:
     return {case_id: _union(s) for case_id, s in spans.items()}
 
 
+def _ended_spans(facts: AreaFacts, closed: dict[str, list[Span]]) -> dict[str, list[Span]]:
+    """When a case is not open: closed (until reopened), or withdrawn (for good)."""
+    ended = dict(closed)
+    for case in facts.cases.values():
+        if case.withdrawn_at is not None:
+            ended[case.case_id] = _union([*closed.get(case.case_id, []), (case.withdrawn_at, NEVER)])
+    return ended
+
+
 def _report_open_spans(facts: AreaFacts, closed: dict[str, list[Span]]) -> list[Span]:
     out: list[Span] = []
     for r in facts.reports:
@@ -263,13 +275,27 @@ class _Area:
 
     def __init__(self, facts: AreaFacts) -> None:
         self.facts = facts
-        self.closed = _closed_spans(facts)
+        closed = _closed_spans(facts)
+        self.closed = _ended_spans(facts, closed)
         self.open = _Counter(_report_open_spans(facts, self.closed))
         self.overdue = _Counter(_overdue_spans(facts, self.closed))
         reports_of: dict[str, list[ReportFact]] = {}
         for r in facts.reports:
             if r.case_id:
                 reports_of.setdefault(r.case_id, []).append(r)
+        # reports still open when their case was withdrawn
+        self.withdrawals = _Timeline(
+            (
+                c.withdrawn_at,
+                sum(
+                    x.reported_at < c.withdrawn_at
+                    and not _inside([s for s in closed.get(c.case_id, []) if s[0] >= x.reported_at], c.withdrawn_at)
+                    for x in reports_of.get(c.case_id, [])
+                ),
+            )
+            for c in facts.cases.values()
+            if c.withdrawn_at is not None
+        )
         self.ledger = _Timeline((v.visited_at, v) for v in facts.ledger)
         self.reported = _Timeline((r.reported_at, r) for r in facts.reports)
         # (case, reports solved) at each closing; (case, reports reopened) at each reopening of a closed round
@@ -304,6 +330,7 @@ class _Area:
         f.solved = f.settled_on_site + sum(n for _, n in closings)
         f.cases_closed = len({case_id for case_id, _ in closings})
         f.reopened = sum(self.reopenings.between(start, end))
+        f.withdrawn = sum(self.withdrawals.between(start, end))
         f.escalated = len(set(self.escalated.between(start, end)))
         f.visits_overdue = len(self.went_overdue.between(start, end))
         temps: list[float] = []

@@ -1,6 +1,6 @@
-"""Follow-up HTTP API for assessment and reports: unit scorecards (考核) for any period, the daily report (日报告)
-and the season report of a community or street, as JSON, CSV or Chinese text. Everything outside the caller's
-street or district is a 404."""
+"""Follow-up HTTP API for assessment and reports: unit scorecards (考核) and the 12345 hotline's assessment
+(响应率 / 解决率 / 满意率) for any period, the daily report (日报告) and the season report of a community or street,
+as JSON, CSV or Chinese text. Everything outside the caller's street or district is a 404."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.followup import domain, queries, render, reports, scorecard, texts
+from services.followup import assessment, domain, queries, render, reports, scorecard, texts
 from services.followup.config import FollowupSettings
 from services.followup.deps import OVERSEERS, Session, followup_context
 from services.followup.schemas import (
+    AssessmentLineOut,
+    AssessmentOut,
     DailyReportOut,
     DayOut,
     FiguresOut,
@@ -108,6 +110,65 @@ async def scorecards(
         of=total,
         lines=[ScoreLineOut.model_validate(line.as_dict()) for line in lines],
         formulas=scorecard.FORMULAS,
+    )
+
+
+class TableFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+
+
+@router.get(
+    "/v1/assessment",
+    response_model=AssessmentOut,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON; CSV with ?format=csv"},
+        **responses(401, 403, 422),
+    },
+    tags=["assessment"],
+)
+async def assessment_lines(
+    principal: CurrentPrincipal,
+    session: Session,
+    request: Request,
+    start: Annotated[IsoDate | None, Query(description="First day (local), default: 6 days before end.")] = None,
+    end: Annotated[IsoDate | None, Query(description="Last day (local, inclusive), default: today.")] = None,
+    by: assessment.By = assessment.By.UNIT,
+    rank_by: Annotated[str, Query(pattern="^(" + "|".join(assessment.RANKABLE) + ")$")] = "composite",
+    format: TableFormat = TableFormat.JSON,
+) -> AssessmentOut | Response:
+    """The 12345 hotline's assessment (考核) per unit or unit type for any period: 响应率, 解决率, 满意率 and
+    their weighted composite (FOLLOWUP_ASSESSMENT_WEIGHTS), with 按时签收率, 按时办结率 and 重复诉求率. The
+    cohort and the scoping are the scorecard's (withdrawn cases count against no unit); a unit sees only its own
+    line. Formulas: ``formulas`` of the answer."""
+    require(principal, Role.UNIT, *OVERSEERS)
+    ctx = followup_context(request)
+    settings, now = ctx.settings, ctx.clock.now()
+    first, last = _period(start, end, domain.local_day(now, settings.zone), default_days=7)
+    since = domain.day_window(first, settings.zone)[0]
+    until = domain.day_window(last, settings.zone)[1]
+    scope_name, scope = queries.case_scope(principal)
+    cohort, rounds, visits, _ = await queries.scorecard_facts(session, start=since, end=until, scope=scope)
+    hurries = await queries.hurries_of(session, sorted({a.case_id for a in cohort}))
+    lines = assessment.compute(
+        cohort, rounds, visits, hurries, by=by, as_of=now, weights=settings.assessment_weights, rank_by=rank_by
+    )
+    total = len(lines)
+    if principal.role is Role.UNIT:
+        lines = [line for line in lines if by is assessment.By.UNIT and line.key == principal.sub]
+    if format is TableFormat.CSV:
+        return _csv(render.assessment_csv(lines), f"assessment-{by.value}-{first}-{last}")
+    return AssessmentOut(
+        start=first,
+        end=last,
+        as_of=now,
+        by=by.value,
+        rank_by=rank_by,
+        scope=scope_name,
+        of=total,
+        weights=settings.assessment_weights,
+        lines=[AssessmentLineOut.model_validate(line.as_dict()) for line in lines],
+        formulas=texts.ASSESSMENT_FORMULAS,
     )
 
 

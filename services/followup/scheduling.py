@@ -1,22 +1,24 @@
 """Owing return visits: a resolved round owes them within ``visit_within_hours`` (on the deadline engine, timer
-kind ``VISIT_DUE``); a visit still open at its deadline is marked overdue and escalated to the community. Each
-takes the session of one transaction; the caller commits."""
+kind ``VISIT_DUE``); a visit still open at its deadline is marked overdue and escalated to the community; a case
+withdrawn by its 12345 platform (撤单) owes none any more. Each takes the session of one transaction; the caller
+commits."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.followup import domain, facts, metrics
 from services.followup.config import FollowupSettings
 from services.followup.models import BUILDING, Round, Visit, timers
-from services.followup.states import VISIT, RoundOutcome, VisitStatus
+from services.followup.states import ROUND, VISIT, CaseStatus, RoundOutcome, VisitStatus
 from shared.contracts.common import Location
-from shared.contracts.dispatch import CaseResolved
+from shared.contracts.dispatch import CaseResolved, CaseWithdrawn
 from shared.contracts.followup import VisitOverdue, VisitScheduled
-from shared.effects import Arm, Effect, apply, count
+from shared.effects import Arm, Effect, Stop, apply, count
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
@@ -39,6 +41,8 @@ async def schedule(
     """A resolved round owes return visits within ``visit_within_hours``: the household of the case, or for a
     building-wide case a sample of the building's households (one building-level visit when none is known)."""
     case = await facts.case_resolved(session, resolved)
+    if case.status == CaseStatus.WITHDRAWN:
+        return []  # 撤单 came first: nobody is visited about a withdrawn case
     loc = resolved.location
     standard = settings.standard_for(loc.district_id)
     created = await session.scalar(
@@ -116,6 +120,50 @@ async def schedule(
             ),
         )
     return visits
+
+
+# -- 撤单 ------------------------------------------------------------------------------------------------------------
+
+
+async def withdraw(session: AsyncSession, writer: OutboxWriter, *, withdrawn: CaseWithdrawn) -> list[Visit]:
+    """The case was withdrawn: its visits still pending are cancelled (their deadline disarmed, so none goes
+    overdue) and a round still awaiting them is withdrawn. A visit already recorded, and the verdict of a decided
+    round, stay as they are. Returns the visits cancelled."""
+    # Lock order of recording.record and of a spot-check's finding: the rounds, their visits, then the case — a
+    # visit recorded at the moment of the withdrawal waits for it (and then finds the visit cancelled), or the
+    # withdrawal waits for the visit (and then finds it concluded), never a deadlock.
+    rounds = (
+        await session.scalars(
+            select(Round).where(Round.case_id == withdrawn.case_id).order_by(Round.round).with_for_update()
+        )
+    ).all()
+    pending = (
+        await session.scalars(
+            select(Visit)
+            .where(Visit.case_id == withdrawn.case_id, Visit.status == VisitStatus.PENDING)
+            .order_by(Visit.id)
+            .with_for_update()
+        )
+    ).all()
+    case = await facts.case_withdrawn(session, withdrawn)
+    if case is None:
+        return []
+    at = withdrawn.withdrawn_at
+    for round_ in rounds:
+        if ROUND.allows("withdraw", round_.outcome):
+            round_.outcome = ROUND.move("withdraw", round_.outcome)
+    effects = []
+    for visit in pending:
+        visit.status, visit.concluded_at = VISIT.move("cancel", visit.status), at
+        effects.append(
+            Effect(
+                at=at,
+                stops=(Stop(timers, visit.id, (VISIT_DUE,)),),
+                metrics=(count(metrics.VISITS_RECORDED.labels(visit.district_id, visit.status).inc),),
+            )
+        )
+    await apply(session, writer, *effects)
+    return list(pending)
 
 
 # -- overdue ---------------------------------------------------------------------------------------------------------

@@ -207,6 +207,44 @@ class ScorecardOut(BaseModel):
     formulas: dict[str, str]
 
 
+class AssessmentLineOut(BaseModel):
+    rank: int | None
+    key: str = Field(description="The unit id, or the unit type.")
+    unit_type: str | None
+    assignments: int
+    cases: int = Field(description="Distinct cases of the line's assignments.")
+    sign_in_due: int = Field(description="Assignments due to sign in (signed in, or past the deadline unsigned).")
+    signed_in: int
+    signed_in_on_time: int
+    response_rate: float | None = Field(description="响应率 = signed_in / sign_in_due.")
+    on_time_sign_in_rate: float | None = Field(description="按时签收率 = signed_in_on_time / sign_in_due.")
+    cases_decided: int = Field(description="Cases whose latest round the line took part in has a verdict.")
+    cases_closed: int
+    resolution_rate: float | None = Field(description="解决率 = cases_closed / cases_decided.")
+    visits_answered: int
+    visits_satisfied: int = Field(description="满意 + 基本满意.")
+    satisfaction_rate: float | None = Field(description="满意率 = visits_satisfied / visits_answered.")
+    resolve_due: int = Field(description="Assignments due to resolve (resolved, or past the deadline unresolved).")
+    resolved_on_time: int
+    on_time_resolve_rate: float | None = Field(description="按时办结率 = resolved_on_time / resolve_due.")
+    cases_hurried: int = Field(description="Cases a 催单 named the line's unit in.")
+    repeat_complaint_rate: float | None = Field(description="重复诉求率 = cases_hurried / cases.")
+    composite: float | None = Field(description="Weighted composite of 响应率, 解决率, 满意率 (0–100).")
+
+
+class AssessmentOut(BaseModel):
+    start: date
+    end: date = Field(description="Last day of the period (inclusive).")
+    as_of: datetime
+    by: str
+    rank_by: str
+    scope: str = Field(description="all, or the street / district the caller oversees, or the caller's unit.")
+    of: int = Field(description="How many lines the ranking has (a unit sees only its own line).")
+    weights: dict[str, float] = Field(description="The composite's weights in force.")
+    lines: list[AssessmentLineOut]
+    formulas: dict[str, str]
+
+
 class FiguresOut(BaseModel):
     ledger_visits: int
     households_visited: int
@@ -216,6 +254,7 @@ class FiguresOut(BaseModel):
     settled_on_site: int
     solved: int
     reopened: int
+    withdrawn: int = Field(description="Reports whose case was withdrawn (撤单) while they were open.")
     open: int
     overdue: int
     escalated: int

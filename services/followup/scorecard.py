@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from services.followup.states import ROUND_DECIDED, SPOT_CHECK_RECORDED, AssignmentStatus, RoundOutcome, SpotCheckStatus
 
@@ -247,13 +247,24 @@ def score(line: Line, weights: Mapping[str, float]) -> float | None:
     return round(100 * total / weight, 2) if weight else None
 
 
-def rank(lines: Sequence[Line], by: str) -> list[Line]:
-    """Best first; lines without the figure last; equal figures share a rank (1, 2, 2, 4)."""
-    if by not in RANKABLE:
-        raise ValueError(f"cannot rank by {by!r}")
-    sign = 1 if by in LOWER_IS_BETTER else -1
+class Ranked(Protocol):
+    key: str
+    rank: int | None
 
-    def sort_key(line: Line) -> tuple[bool, float, str]:
+
+R = TypeVar("R", bound=Ranked)
+
+
+def rank(
+    lines: Sequence[R], by: str, *, rankable: Iterable[str] = RANKABLE, lower_is_better: Iterable[str] = LOWER_IS_BETTER
+) -> list[R]:
+    """Best first; lines without the figure last; equal figures share a rank (1, 2, 2, 4). The assessment ranks
+    its own lines with its own figures."""
+    if by not in set(rankable):
+        raise ValueError(f"cannot rank by {by!r}")
+    sign = 1 if by in set(lower_is_better) else -1
+
+    def sort_key(line: R) -> tuple[bool, float, str]:
         value: float | None = getattr(line, by)
         return (value is None, sign * value if value is not None else 0.0, line.key)
 

@@ -2,9 +2,11 @@
 stores and the APIs show.
 
 A return visit (回访): pending → closed (the verdict passes) or reopened (发回重办); a visit still pending when another
-visit of its building sample fails is cancelled. An attempt that does not reach the resident keeps it pending, and
-so does going overdue. A round: pending until its visits decide it closed or reopened, once; a failed spot-check
-reopens a closed round of a case still closed on that round. A spot-check (抽核): pending → passed or failed, once.
+visit of its building sample fails, or when the 12345 platform withdraws the case (撤单), is cancelled. An attempt
+that does not reach the resident keeps it pending, and so does going overdue. A round: pending until its visits
+decide it closed or reopened, once; a failed spot-check reopens a closed round of a case still closed on that
+round; a round still pending when the case is withdrawn is withdrawn (it will never have a verdict). A case is
+withdrawn once, from any status, and stays so. A spot-check (抽核): pending → passed or failed, once.
 
 Follow-up's copies of dispatch's cases and assignments move with dispatch's events, keyed by round and by the
 moments the events carry; a late or repeated event never moves an assignment copy backwards (``allows``).
@@ -23,13 +25,14 @@ class VisitStatus(StrEnum):
     PENDING = "pending"
     CLOSED = "closed"
     REOPENED = "reopened"
-    CANCELLED = "cancelled"  # another visit of the round failed first
+    CANCELLED = "cancelled"  # another visit of the round failed first, or the case was withdrawn (撤单)
 
 
 class RoundOutcome(StrEnum):
     PENDING = "pending"
     CLOSED = "closed"  # 办结
     REOPENED = "reopened"  # 发回重办, or a failed spot-check later
+    WITHDRAWN = "withdrawn"  # the case was withdrawn (撤单) while the round awaited its return visit
 
 
 class SpotCheckStatus(StrEnum):
@@ -45,6 +48,7 @@ class CaseStatus(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     REOPENED = "reopened"
+    WITHDRAWN = "withdrawn"  # 撤单: the 12345 platform withdrew every report of the case; it counts against no unit
 
 
 V = VisitStatus
@@ -77,13 +81,22 @@ ROUND: Transitions[RoundOutcome] = Transitions(
         "close": Move(among(RoundOutcome.PENDING), RoundOutcome.CLOSED, _ROUND_DECIDED),
         "reopen": Move(among(RoundOutcome.PENDING), RoundOutcome.REOPENED, _ROUND_DECIDED),
         "fail_spot_check": Move(among(RoundOutcome.CLOSED), RoundOutcome.REOPENED, CASE_NOT_CLOSED),
+        "withdraw": Move(among(RoundOutcome.PENDING), RoundOutcome.WITHDRAWN, _ROUND_DECIDED),  # a verdict stays
     },
 )
 
+C = CaseStatus
+CASE_WITHDRAWN = Refusal("case_withdrawn", texts.CASE_WITHDRAWN)
 CASE: Transitions[CaseStatus] = Transitions(
     "case",
     CaseStatus,
-    {"fail_spot_check": Move(among(CaseStatus.CLOSED), CaseStatus.REOPENED, CASE_NOT_CLOSED)},
+    {
+        "fail_spot_check": Move(among(C.CLOSED), C.REOPENED, CASE_NOT_CLOSED),
+        "withdraw": Move(among(C.OPEN, C.RESOLVED, C.CLOSED, C.REOPENED), C.WITHDRAWN, CASE_WITHDRAWN),
+        # what dispatch's later events of a round would do to the case; never to a withdrawn one
+        "resolve": Move(among(C.OPEN, C.RESOLVED, C.CLOSED, C.REOPENED), C.RESOLVED, CASE_WITHDRAWN),
+        "start_round": Move(among(C.OPEN, C.RESOLVED, C.CLOSED, C.REOPENED), C.OPEN, CASE_WITHDRAWN),
+    },
 )
 
 _CHECK_NOT_PENDING = Refusal("spot_check_not_pending", texts.SPOT_CHECK_NOT_PENDING)
@@ -104,6 +117,6 @@ ASSIGNMENT: Transitions[AssignmentStatus] = Transitions(
     {
         "sign_in": Move(among(A.DISPATCHED), A.SIGNED_IN, _MOVED_ON),
         "arrive": Move(among(A.DISPATCHED, A.SIGNED_IN), A.ON_SITE, _MOVED_ON),
-        "withdraw": Move(OPEN_ASSIGNMENT, A.WITHDRAWN, _MOVED_ON),  # the task force re-tiered the case
+        "withdraw": Move(OPEN_ASSIGNMENT, A.WITHDRAWN, _MOVED_ON),  # the case was re-tiered or withdrawn (撤单)
     },
 )

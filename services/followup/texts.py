@@ -17,6 +17,7 @@ SPOT_CHECK_CASE_NOT_CLOSED = "该案件已不处于办结状态，无需抽核"
 # Refusals of moves that are only ever asked about (states: ``allows``), never answered to a caller: a round whose
 # verdict is in, an assignment copy a late or repeated event of dispatch would move backwards.
 ROUND_DECIDED = "该轮次已有回访结论"
+CASE_WITHDRAWN = "该案件已撤单，不再办理"
 ASSIGNMENT_MOVED_ON = "该派单已进入后续环节，此事件不改变其状态"
 WEEK_INVALID = "周次格式应为 2026-W47"
 WEEK_NOT_OVER = "只能抽取已结束的周次"
@@ -89,6 +90,7 @@ DAILY_LABELS = {
     "settled_on_site": "现场化解",
     "solved": "已解决",
     "reopened": "重新办理",
+    "withdrawn": "撤单",
     "open": "在办",
     "overdue": "超时未办",
     "escalated": "催办督办",
@@ -125,4 +127,42 @@ SCORE_LABELS = {
     "photos": "办结照片数",
     "photos_flagged": "照片时间存疑",
     "score": "综合得分",
+}
+
+# 12345 热线考核 (assessment): the columns of its CSV and the console, and its formulas in the answer
+ASSESSMENT_LABELS = {
+    "rank": "排名",
+    "key": "单位/类别",
+    "unit_type": "单位类型",
+    "assignments": "派单数",
+    "cases": "案件数",
+    "sign_in_due": "应签收",
+    "signed_in": "已签收",
+    "response_rate": "响应率",
+    "signed_in_on_time": "按时签收",
+    "on_time_sign_in_rate": "按时签收率",
+    "cases_decided": "已有回访结论案件",
+    "cases_closed": "办结案件",
+    "resolution_rate": "解决率",
+    "visits_answered": "回访答复数",
+    "visits_satisfied": "满意及基本满意",
+    "satisfaction_rate": "满意率",
+    "resolve_due": "应办结",
+    "resolved_on_time": "按时办结",
+    "on_time_resolve_rate": "按时办结率",
+    "cases_hurried": "被催单案件",
+    "repeat_complaint_rate": "重复诉求率",
+    "composite": "综合得分",
+}
+
+ASSESSMENT_FORMULAS = {
+    "cohort": "考核期内派给该单位的派单（按派单时间计入），已撤单案件不计入任何单位",
+    "response_rate": "已签收派单数 ÷ 应签收派单数（已签收 + 超过签收时限仍未签收；时限前退单或撤回的不计）",
+    "on_time_sign_in_rate": "按时签收派单数 ÷ 应签收派单数",
+    "resolution_rate": "办结案件数 ÷ 已有回访结论的案件数（以该单位参与处置的最后一轮为准：回访通过且未被抽核推翻为"
+    "办结，发回重办为未解决；仍待回访的不计）",
+    "satisfaction_rate": "（满意 + 基本满意）÷ 有满意度答复的回访数（该单位参与处置的轮次）",
+    "on_time_resolve_rate": "按时办结派单数 ÷ 应办结派单数（已办结 + 超过办结时限仍未办结；延期批准后以新时限为准）",
+    "repeat_complaint_rate": "被催单案件数 ÷ 案件数（催单时该单位持有未结束的派单才计入该单位）",
+    "composite": "100 × Σ 权重×指标 ÷ Σ 权重，指标为响应率、解决率、满意率（默认权重 30/35/35；无数据的指标不计）",
 }

@@ -185,6 +185,9 @@ def test_the_task_force_reads_the_timeline_and_approves_an_extension(running: Ru
     expect(tp.locator(".report-text")).to_contain_text("日报告")
     expect(tp.locator(".report-text")).to_contain_text("排查问题")
     expect(tp.locator(".scorecard tr[data-unit='U-HEAT-2']")).to_be_visible()
+    # the 12345 hotline's assessment beside it, in Chinese
+    expect(tp.locator("table.assessment tr[data-unit='U-HEAT-2']")).to_be_visible()
+    expect(tp.locator("table.assessment th")).to_contain_text(["排名", "单位", "案件数", "响应率", "解决率", "满意率"])
     tf.shot("07-task-force-report-and-scorecards.png")
 
     # Re-tier: a complex case is the task force's own; the unit's assignment is withdrawn, live.

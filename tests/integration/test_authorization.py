@@ -576,6 +576,7 @@ BUILD: dict[tuple[str, str], Build] = {
         "POST", f"/v1/spot-checks/{w.spot_check}/record", body=WARM
     ),
     ("followup", "GET /v1/scorecards"): lambda w, k: Call("GET", "/v1/scorecards", {"unit_id": "U-PM-1"}),
+    ("followup", "GET /v1/assessment"): lambda w, k: Call("GET", "/v1/assessment", {"unit_id": "U-PM-1"}),
     ("followup", "GET /v1/reports/daily"): lambda w, k: Call(
         "GET", "/v1/reports/daily", {"community_id": "CM-PHN", "date": _yesterday()}
     ),
@@ -647,6 +648,7 @@ SEEN: dict[tuple[str, str], Callable[[World, Caller, Any], bool]] = {
     ("followup", "GET /v1/spot-checks"): lambda w, k, b: w.spot_check in _ids(b),
     ("followup", "POST /v1/spot-checks/draw"): lambda w, k, b: any(d["street_id"] == "S-JYG" for d in b),
     ("followup", "GET /v1/scorecards"): lambda w, k, b: any(line["key"] == "U-PM-1" for line in b["lines"]),
+    ("followup", "GET /v1/assessment"): lambda w, k, b: any(line["key"] == "U-PM-1" for line in b["lines"]),
 }
 
 
@@ -785,6 +787,8 @@ async def test_list_filters_naming_someone_else_show_only_ones_own(world: World)
     assert all(v["grid_id"] == "G-XC-01" for v in ledger)
     card = await world.call("followup", "GET", "/v1/scorecards", "U-PM-2", params={"unit_id": "U-PM-1"})
     assert [line["key"] for line in card["lines"]] in ([], ["U-PM-2"])
+    hotline = await world.call("followup", "GET", "/v1/assessment", "U-PM-2", params={"unit_id": "U-PM-1"})
+    assert [line["key"] for line in hotline["lines"]] in ([], ["U-PM-2"])
     visits = await world.call(
         "followup", "GET", "/v1/visits", "GW-03", params={"status": "all", "case_id": world.reports["V"]["case_id"]}
     )

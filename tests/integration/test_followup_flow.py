@@ -600,7 +600,7 @@ async def test_an_overdue_visit_is_escalated_to_the_community(desk: Desk) -> Non
     assert escalation["community_id"] == "CM-PHN" and escalation["street_id"] == "S-JYG"
     assert escalation["visit_id"] == visit["id"] and escalation["attempts"] == 0
 
-    await refresh_once(desk.svc.runtime)
+    await refresh_once(desk.svc.runtime, desk.svc.runtime.settings, desk.clock)
     assert 'followup_visits_pending{district="D-CG",overdue="true"}' in (await desk.svc.http.get("/metrics")).text
 
     # A late visit can still be recorded and decides the case.

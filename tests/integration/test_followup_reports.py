@@ -576,6 +576,7 @@ ZERO = {
     "settled_on_site": 0,
     "solved": 0,
     "reopened": 0,
+    "withdrawn": 0,
     "open": 0,
     "overdue": 0,
     "escalated": 0,
@@ -762,6 +763,7 @@ async def test_every_figure_of_the_season_report(history: History) -> None:
             "settled_on_site",
             "solved",
             "reopened",
+            "withdrawn",
             "open",
             "overdue",
             "escalated",
@@ -777,7 +779,7 @@ async def test_every_figure_of_the_season_report(history: History) -> None:
     # The stock of open problems moves by exactly the day's flows.
     previous = 0
     for d in days:
-        assert d["open"] == previous + d["problems_found"] - d["solved"] + d["reopened"]
+        assert d["open"] == previous + d["problems_found"] - d["solved"] + d["reopened"] - d["withdrawn"]
         previous = d["open"]
 
     assert season["totals"] == ZERO | {

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from services.dispatch.models import timers
+from services.followup.models import CaseFact, HurryFact
 from services.intake import feedback
 from services.intake.config import DEV_HOTLINE_INTEGRATION, DEV_HOTLINE_SECRET
 from services.intake.hotline import signed_headers
@@ -210,6 +211,13 @@ async def test_withdrawing_an_order_while_its_unit_works_withdraws_the_case(loop
     ]
     assert withdrawal.payload["unit_ids"] == [UNIT] and withdrawal.payload["report_ids"] == [report_id]
 
+    # follow-up heard it: the case counts against nobody
+    async def followup_withdrawn() -> bool:
+        async with loop.followup.runtime.sessions() as s:
+            return await s.scalar(select(CaseFact.status).where(CaseFact.id == case_id)) == "withdrawn"
+
+    await wait_until("follow-up to withdraw the case", followup_withdrawn, timeout=60)
+
 
 async def test_a_grouped_case_is_withdrawn_only_with_its_last_order(loop: Loop) -> None:
     """Two orders of one household and problem are one incident, one case: withdrawing one leaves the case to the
@@ -354,3 +362,16 @@ async def test_three_hurries_send_reminders_and_put_the_case_under_district_supe
             )
         )
     assert events_out == 3
+
+    # follow-up counts the hurries against the unit that held the clock (重复诉求率)
+    async def counted_by_followup() -> int:
+        async with loop.followup.runtime.sessions() as s:
+            return int(
+                await s.scalar(select(func.count()).select_from(HurryFact).where(HurryFact.case_id == case_id)) or 0
+            )
+
+    async def all_three() -> bool:
+        return await counted_by_followup() == 3
+
+    await wait_until("follow-up to hear the three hurries", all_three, timeout=60)
+    assert await counted_by_followup() == 3

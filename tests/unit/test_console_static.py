@@ -13,9 +13,13 @@ import pytest
 from services.dispatch import console, passwords
 from services.dispatch.config import DispatchSettings
 from services.dispatch.main import create_app
+from services.followup import assessment
+from services.followup import texts as followup_texts
+from services.followup.schemas import AssessmentLineOut
 from shared.auth import Principal, Role, issue
 from shared.settings import DEV_AUTH_PRIVATE_KEY
 from tests.keys import another_key
+from tests.observability import CJK
 
 
 @pytest.fixture
@@ -82,6 +86,31 @@ def test_the_page_builds_the_dom_from_text_only() -> None:
             assert sink not in source, f"{path.name} uses {sink}"
     html = (static / "index.html").read_text(encoding="utf-8")
     assert not re.search(r"<script(?![^>]*\bsrc=)", html) and " style=" not in html and " on" not in html.lower()
+
+
+def columns(source: str, name: str) -> list[tuple[str, str]]:
+    """The [key, 中文] pairs of an exported column list of labels.js."""
+    block = re.search(rf"export const {name} = \[(.*?)\n\];", source, re.S)
+    assert block, f"labels.js exports {name}"
+    return re.findall(r"\['(\w+)', '([^']+)'\]", block.group(1))
+
+
+def test_the_assessment_is_shown_beside_the_scorecard_with_the_apis_fields_in_chinese() -> None:
+    """The console's 12345 热线考核 table reads follow-up's GET /v1/assessment: every column a field of its
+    answer, every rate and the composite shown, named as follow-up's CSV names them."""
+    static = console.STATIC
+    shown = columns((static / "labels.js").read_text(encoding="utf-8"), "ASSESSMENT_COLUMNS")
+    keys = [k for k, _ in shown]
+    assert set(keys) <= set(AssessmentLineOut.model_fields), "a column the API does not send"
+    assert {*assessment.RATES, "composite"} <= set(keys)
+    for key, text in shown:
+        assert CJK.search(text), key
+        if key != "key":
+            assert text == followup_texts.ASSESSMENT_LABELS[key], key
+    page = (static / "taskforce.js").read_text(encoding="utf-8")
+    assert "followup('GET', '/v1/assessment')" in page and "ASSESSMENT_COLUMNS" in page
+    # under the scorecard, in the same pane of the 日报与考核 tab
+    assert "h('section', { class: 'pane' }, scores, assess)" in page
 
 
 async def test_the_stream_refuses_a_bad_token_like_the_api_does(http: httpx.AsyncClient) -> None:

@@ -144,3 +144,25 @@ def test_renderings() -> None:
     table = days_csv("CM-PHN", s.days, s.totals)
     assert table.startswith("\ufeff日期,区域,走访人次,走访户数")
     assert table.splitlines()[-1].startswith("合计,CM-PHN,0,0")
+
+
+def test_a_withdrawn_case_leaves_the_open_stock_as_a_flow_of_its_own() -> None:
+    """撤单: the case's open reports leave 在办 on the day of the withdrawal (counted in ``withdrawn``), its clocks
+    and its pending visit no longer make anything overdue, and the stock identity still holds."""
+    f = AreaFacts()
+    f.reports = [ReportFact("R1", at(1, "09:00"), "C1"), ReportFact("R2", at(1, "10:00"), "C1")]
+    f.cases = {"C1": CaseInfo("C1", "cold_room", "B-1", "H-1", True, at(1, "09:05"), withdrawn_at=at(2, "11:00"))}
+    # a unit never signed in (overdue from 09:35 on) and a visit that would be due on day 3
+    f.clocks = [ClockFact("C1", at(1, "09:05"), at(1, "09:35"), None, at(2, "09:05"), None)]
+    f.visits = [ReturnVisitFact("C1", at(2, "06:00"), at(3, "06:00"), "cancelled", at(2, "11:00"), None, None, ())]
+    r = season(f, DAY, DAY + timedelta(days=2), zone=ZONE, as_of=at(9, "00:00"))
+    rows = [(d.figures.problems_found, d.figures.withdrawn, d.figures.open, d.figures.overdue) for d in r.days]
+    assert rows == [(2, 0, 2, 1), (0, 2, 0, 0), (0, 0, 0, 0)]
+    previous = 0
+    for d in r.days:
+        x = d.figures
+        assert x.open == previous + x.problems_found - x.solved + x.reopened - x.withdrawn
+        previous = x.open
+    assert (r.totals.withdrawn, r.totals.open) == (2, 0)
+    day3 = daily(f, DAY + timedelta(days=2), zone=ZONE, as_of=at(9, "00:00"), notable_limit=10)
+    assert day3.notable == []  # a priority resident's withdrawn case is not open any more

@@ -43,6 +43,7 @@ ROUND_DECIDED_ = Refused("round_decided")
 CASE_NOT_CLOSED = Refused("case_not_closed")
 CHECK_NOT_PENDING = Refused("spot_check_not_pending")
 MOVED_ON = Refused("assignment_moved_on")
+CASE_WITHDRAWN = Refused("case_withdrawn")
 
 # table → action → status → the status it leads to, or the refusal. Every status of every action is listed.
 EXPECTED: dict[str, tuple[Transitions[Any], dict[str, dict[StrEnum, StrEnum | Refused]]]] = {
@@ -84,9 +85,31 @@ EXPECTED: dict[str, tuple[Transitions[Any], dict[str, dict[StrEnum, StrEnum | Re
     "round": (
         ROUND,
         {
-            "close": {R.PENDING: R.CLOSED, R.CLOSED: ROUND_DECIDED_, R.REOPENED: ROUND_DECIDED_},
-            "reopen": {R.PENDING: R.REOPENED, R.CLOSED: ROUND_DECIDED_, R.REOPENED: ROUND_DECIDED_},
-            "fail_spot_check": {R.PENDING: CASE_NOT_CLOSED, R.CLOSED: R.REOPENED, R.REOPENED: CASE_NOT_CLOSED},
+            "close": {
+                R.PENDING: R.CLOSED,
+                R.CLOSED: ROUND_DECIDED_,
+                R.REOPENED: ROUND_DECIDED_,
+                R.WITHDRAWN: ROUND_DECIDED_,
+            },
+            "reopen": {
+                R.PENDING: R.REOPENED,
+                R.CLOSED: ROUND_DECIDED_,
+                R.REOPENED: ROUND_DECIDED_,
+                R.WITHDRAWN: ROUND_DECIDED_,
+            },
+            "fail_spot_check": {
+                R.PENDING: CASE_NOT_CLOSED,
+                R.CLOSED: R.REOPENED,
+                R.REOPENED: CASE_NOT_CLOSED,
+                R.WITHDRAWN: CASE_NOT_CLOSED,
+            },
+            # a verdict already in stays when the case is withdrawn
+            "withdraw": {
+                R.PENDING: R.WITHDRAWN,
+                R.CLOSED: ROUND_DECIDED_,
+                R.REOPENED: ROUND_DECIDED_,
+                R.WITHDRAWN: ROUND_DECIDED_,
+            },
         },
     ),
     "case": (
@@ -97,6 +120,29 @@ EXPECTED: dict[str, tuple[Transitions[Any], dict[str, dict[StrEnum, StrEnum | Re
                 C.RESOLVED: CASE_NOT_CLOSED,
                 C.CLOSED: C.REOPENED,
                 C.REOPENED: CASE_NOT_CLOSED,
+                C.WITHDRAWN: CASE_NOT_CLOSED,
+            },
+            # 撤单 is final: no later event of dispatch moves a withdrawn case
+            "withdraw": {
+                C.OPEN: C.WITHDRAWN,
+                C.RESOLVED: C.WITHDRAWN,
+                C.CLOSED: C.WITHDRAWN,
+                C.REOPENED: C.WITHDRAWN,
+                C.WITHDRAWN: CASE_WITHDRAWN,
+            },
+            "resolve": {
+                C.OPEN: C.RESOLVED,
+                C.RESOLVED: C.RESOLVED,
+                C.CLOSED: C.RESOLVED,
+                C.REOPENED: C.RESOLVED,
+                C.WITHDRAWN: CASE_WITHDRAWN,
+            },
+            "start_round": {
+                C.OPEN: C.OPEN,
+                C.RESOLVED: C.OPEN,
+                C.CLOSED: C.OPEN,
+                C.REOPENED: C.OPEN,
+                C.WITHDRAWN: CASE_WITHDRAWN,
             },
         },
     ),
@@ -154,6 +200,7 @@ MESSAGES = {
     "case_not_closed": texts.SPOT_CHECK_CASE_NOT_CLOSED,
     "round_decided": texts.ROUND_DECIDED,
     "assignment_moved_on": texts.ASSIGNMENT_MOVED_ON,
+    "case_withdrawn": texts.CASE_WITHDRAWN,
 }
 
 
@@ -189,9 +236,9 @@ def test_each_action_from_each_status(name: str, action: str, status: StrEnum, o
 
 def test_the_values_are_what_the_database_stores_and_the_api_shows() -> None:
     assert [s.value for s in VisitStatus] == ["pending", "closed", "reopened", "cancelled"]
-    assert [s.value for s in RoundOutcome] == ["pending", "closed", "reopened"]
+    assert [s.value for s in RoundOutcome] == ["pending", "closed", "reopened", "withdrawn"]
     assert [s.value for s in SpotCheckStatus] == ["pending", "passed", "failed"]
-    assert [s.value for s in CaseStatus] == ["open", "resolved", "closed", "reopened"]
+    assert [s.value for s in CaseStatus] == ["open", "resolved", "closed", "reopened", "withdrawn"]
     assert [s.value for s in AssignmentStatus] == [
         "dispatched",
         "signed_in",
@@ -207,9 +254,10 @@ def test_the_groupings() -> None:
     assert ROUND_DECIDED == {"closed", "reopened"}
     assert SPOT_CHECK_RECORDED == {"passed", "failed"}
     assert OPEN_ASSIGNMENT == {"dispatched", "signed_in", "on_site"}
-    assert ASSIGNMENT.moves["withdraw"].sources == OPEN_ASSIGNMENT  # the re-tier's SQL update withdraws these
+    # the SQL updates of a re-tier and of a 撤单 withdraw these
+    assert ASSIGNMENT.moves["withdraw"].sources == OPEN_ASSIGNMENT
     assert VISIT.reachable() == VISIT_CONCLUDED | {V.CANCELLED}
-    assert ROUND.reachable() == ROUND_DECIDED
+    assert ROUND.reachable() == ROUND_DECIDED | {R.WITHDRAWN}
     assert SPOT_CHECK.reachable() == SPOT_CHECK_RECORDED
 
 

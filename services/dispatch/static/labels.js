@@ -34,6 +34,7 @@ export const TEXT = {
   extensions: '延期申请',
   dailyReport: '日报告',
   scorecards: '责任单位考核',
+  assessment: '12345 热线考核',
   figures: '今日数据',
   newArrival: '新派单',
 };
@@ -177,6 +178,21 @@ export const SCORE_COLUMNS = [
   ['returns', '退单'],
   ['escalations', '催督办'],
   ['score', '综合得分'],
+];
+
+// The 12345 hotline's assessment (follow-up's GET /v1/assessment): the three weighted rates, their composite and
+// the three watched beside them. Keys are the API's field names.
+export const ASSESSMENT_COLUMNS = [
+  ['rank', '排名'],
+  ['key', '单位'],
+  ['cases', '案件数'],
+  ['response_rate', '响应率'],
+  ['resolution_rate', '解决率'],
+  ['satisfaction_rate', '满意率'],
+  ['composite', '综合得分'],
+  ['on_time_sign_in_rate', '按时签收率'],
+  ['on_time_resolve_rate', '按时办结率'],
+  ['repeat_complaint_rate', '重复诉求率'],
 ];
 
 export const FIGURES = [

@@ -1,6 +1,6 @@
 // The street task force's view: the street's cases (overdue and escalated first, as the API orders them),
-// one case's timeline with its extensions and re-tiering, the pending extensions, the day's report and the
-// units' scorecards (from follow-up), and the task force's own assignments.
+// one case's timeline with its extensions and re-tiering, the pending extensions, the day's report, the
+// units' scorecards and the 12345 hotline's assessment (from follow-up), and the task force's own assignments.
 
 import { dispatch, followup, q } from './api.js';
 import {
@@ -14,6 +14,7 @@ import {
 } from './casedetail.js';
 import { clearNotice, fill, h, labelCells, notice, number, percent, when } from './dom.js';
 import {
+  ASSESSMENT_COLUMNS,
   CASE_STATUSES,
   CATEGORIES,
   ESCALATIONS,
@@ -290,6 +291,7 @@ function extensionsTab(root) {
 function reportsTab(root, session) {
   const daily = h('div', { class: 'report' });
   const scores = h('div', { class: 'scores' });
+  const assess = h('div', { class: 'scores assessment' });
   // A task force reads its own street's report; a district names the street it wants.
   const street = h('input', {
     type: 'search',
@@ -307,7 +309,12 @@ function reportsTab(root, session) {
       session.role === 'task_force' ? null : street,
       h('button', { type: 'button', onclick: () => refresh() }, TEXT.refresh),
     ),
-    h('div', { class: 'columns' }, h('section', { class: 'pane' }, daily), h('section', { class: 'pane' }, scores)),
+    h(
+      'div',
+      { class: 'columns' },
+      h('section', { class: 'pane' }, daily),
+      h('section', { class: 'pane' }, scores, assess),
+    ),
   );
 
   async function loadDaily() {
@@ -371,8 +378,53 @@ function reportsTab(root, session) {
     }
   }
 
+  // 响应率 / 解决率 / 满意率 weighted into 综合得分, as 12345 platforms assess units; the formulas come with the answer.
+  async function loadAssessment() {
+    try {
+      const r = await followup('GET', '/v1/assessment');
+      const cell = (key, v) => {
+        if (key === 'key') return h('td', { title: v }, unitName(v));
+        if (key.endsWith('_rate')) return h('td', {}, percent(v));
+        if (key === 'composite') return h('td', {}, number(v));
+        return h('td', {}, v === null || v === undefined ? '—' : String(v));
+      };
+      const table = h(
+        'table',
+        { class: 'grid compact assessment' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ASSESSMENT_COLUMNS.map(([key, text]) => h('th', { title: r.formulas[key] || '' }, text)),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          r.lines.map((line) =>
+            h('tr', { dataset: { unit: line.key } }, ASSESSMENT_COLUMNS.map(([key]) => cell(key, line[key]))),
+          ),
+        ),
+      );
+      const w = r.weights;
+      const weighting =
+        `综合得分：响应率、解决率、满意率按 ${w.response_rate ?? 0} / ${w.resolution_rate ?? 0} / ` +
+        `${w.satisfaction_rate ?? 0} 加权折算为百分制；已撤单案件不计入任何单位`;
+      fill(
+        assess,
+        h('h3', {}, `${TEXT.assessment}（${r.start} 至 ${r.end}）`),
+        r.lines.length ? labelCells(table) : h('p', { class: 'empty' }, '本期暂无考核数据'),
+        h('p', { class: 'muted' }, weighting),
+      );
+    } catch (err) {
+      fill(assess, h('h3', {}, TEXT.assessment), h('p', { class: 'notice error', role: 'alert' }, err.message));
+    }
+  }
+
   async function refresh() {
-    await Promise.all([loadDaily(), loadScores()]);
+    await Promise.all([loadDaily(), loadScores(), loadAssessment()]);
   }
   return { refresh };
 }
