@@ -339,7 +339,7 @@ def observed() -> Iterator[Observed]:
         topic_prefix=new_prefix("obs"),
     )
     state = REPO / ".local" / "e2e-prometheus" / RUN_ID
-    config = config_for({n: f"127.0.0.1:{p}" for n, p in services.ports.items()}, scrape_interval="1s")
+    config = config_for({n: f"127.0.0.1:{services.ports[n]}" for n in SERVICES}, scrape_interval="1s")
     prometheus = PrometheusServer(write_config(state / "prometheus.yml", config), prom_port, state)
     services.down()
     try:
