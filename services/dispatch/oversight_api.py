@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.dispatch import extensions, opening, queries
+from services.dispatch import extensions, incidents, opening, queries
 from services.dispatch.deps import Now, Proof, Session, Writer
 from services.dispatch.schemas import CaseEventOut, CaseOut, DecisionIn, ExtensionOut, TierIn
 from services.dispatch.states import ExtensionStatus
@@ -69,10 +69,11 @@ async def list_cases(
     rows = await queries.list_cases(
         session, principal=principal, status=status, tier=tier, limit=limit, now=clock.now()
     )
+    reports = await incidents.report_ids(session, [case.id for case, _ in rows])
     out = []
     for case, overdue in rows:
         item = CaseOut.model_validate(case)
-        item.overdue = overdue
+        item.overdue, item.report_ids = overdue, reports[case.id]
         out.append(item)
     return out
 
@@ -82,7 +83,8 @@ async def get_case(case_id: str, principal: CurrentPrincipal, session: Session, 
     """A case with its assignments (and their photos), extensions and timeline (发现→上报→调度→处置→反馈)."""
     case, assignments, events, extensions = await queries.get_case(session, case_id=case_id, principal=principal)
     out = CaseOut.model_validate(case)
-    out.assignments = [await with_photos(assignment_out(a, clock), a, session, evidence) for a in assignments]
+    out.report_ids = (await incidents.report_ids(session, [case.id]))[case.id]
+    out.assignments = [await with_photos(assignment_out(a, clock, case), a, session, evidence) for a in assignments]
     out.timeline = [CaseEventOut.model_validate(e) for e in events]
     out.extensions = [
         ExtensionOut.model_validate(e)

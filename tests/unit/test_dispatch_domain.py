@@ -118,6 +118,34 @@ def test_redo_raises_priority_up_to_emergency() -> None:
 
 
 @pytest.mark.parametrize(
+    ("households", "priority", "expected"),
+    [
+        (1, Priority.NORMAL, Priority.NORMAL),
+        (4, Priority.NORMAL, Priority.NORMAL),
+        (5, Priority.NORMAL, Priority.URGENT),
+        (19, Priority.NORMAL, Priority.URGENT),
+        (20, Priority.NORMAL, Priority.EMERGENCY),
+        (20, Priority.URGENT, Priority.EMERGENCY),
+        (5, Priority.EMERGENCY, Priority.EMERGENCY),  # never lowered
+        (0, Priority.URGENT, Priority.URGENT),
+    ],
+)
+def test_affected_households_raise_the_priority_5_urgent_20_emergency(
+    households: int, priority: Priority, expected: Priority
+) -> None:
+    assert domain.priority_for_households(RULES, priority, households) is expected
+
+
+def test_rule_sets_stored_before_household_priority_get_the_default() -> None:
+    doc = RULES.model_dump(mode="json")
+    del doc["household_priority"]
+    old = Rules.model_validate(doc)
+    assert old.household_priority == {Priority.URGENT: 5, Priority.EMERGENCY: 20}
+    only_urgent = Rules.model_validate(doc | {"household_priority": {"urgent": 3}})
+    assert domain.priority_for_households(only_urgent, Priority.NORMAL, 100) is Priority.URGENT
+
+
+@pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"sla": {"cold_room": {"sign_in": 30, "on_site": 60, "resolve": 90}}}, "default"),
@@ -134,6 +162,8 @@ def test_redo_raises_priority_up_to_emergency() -> None:
         ({"priority_factor": {"emergency": 0.5, "urgent": 0.75}}, "priority_factor"),
         ({"escalation": {"notice_after": 1.0, "supervision_after": 0.5}}, "supervision"),
         ({"bounce_limit": 0}, "bounce_limit"),
+        ({"household_priority": {"urgent": 0}}, "at least 1"),
+        ({"household_priority": {"urgent": 20, "emergency": 5}}, "fewer households"),
     ],
 )
 def test_bad_rules_are_refused(change: dict[str, object], message: str) -> None:

@@ -22,6 +22,7 @@ import {
   SCORE_COLUMNS,
   TEXT,
   TIERS,
+  householdsText,
   label,
 } from './labels.js';
 import { splitView } from './split.js';
@@ -164,6 +165,8 @@ function casesTab(root) {
               c.overdue && h('span', { class: 'badge over' }, '超时'),
               c.escalation_level && h('span', { class: 'badge esc' }, label(ESCALATIONS, c.escalation_level)),
               c.supervised && h('span', { class: 'badge esc' }, '督办中'),
+              householdsText(c.affected_households) &&
+                h('span', { class: 'badge households' }, householdsText(c.affected_households)),
             ),
           ),
           h('td', { class: 'case' }, h('div', { class: 'mono' }, c.id), h('div', {}, label(CATEGORIES, c.category))),
