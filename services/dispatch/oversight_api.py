@@ -61,11 +61,21 @@ async def list_cases(
     principal: CurrentPrincipal,
     session: Session,
     clock: Now,
-    status: Annotated[str | None, Query(max_length=20)] = "open",
+    status: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="``open`` (the default): every case not closed, resolved ones awaiting their return visit "
+            "(待回访) included; ``in_progress``: only cases whose units are still at work (opened, assigned, "
+            "unrouted); or one status: opened, assigned, unrouted, resolved, closed; empty: every case. Anything "
+            "else is refused (422, field ``status``).",
+        ),
+    ] = "open",
     tier: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[CaseOut]:
-    """Cases of the caller's street (task force) or district: overdue and escalated first."""
+    """Cases of the caller's street (task force) or district: overdue and escalated first. ``status=open`` lists
+    every case not yet closed — a resolved case awaiting its return visit is still open."""
     rows = await queries.list_cases(
         session, principal=principal, status=status, tier=tier, limit=limit, now=clock.now()
     )

@@ -78,7 +78,8 @@ function casesTab(root) {
   const statusSelect = h(
     'select',
     { name: 'status', 'aria-label': '状态', onchange: () => refresh() },
-    h('option', { value: 'open' }, '在办'),
+    h('option', { value: 'open' }, '未办结（含待回访）'),
+    h('option', { value: 'in_progress' }, '处置中'),
     h('option', { value: 'resolved' }, '已处置·待回访'),
     h('option', { value: 'closed' }, '已办结'),
     h('option', { value: '' }, '全部'),
