@@ -270,8 +270,14 @@ MATRIX: tuple[Row, ...] = (
     ),
     Row(
         "dispatch",
-        ("PUT /admin/units", "GET /admin/rules", "PUT /admin/rules", "PUT /admin/accounts"),
-        "单位登记簿、调度规则、调度台账号",
+        (
+            "PUT /admin/units",
+            "GET /admin/rules",
+            "PUT /admin/rules",
+            "POST /admin/rules/{version}/activate",
+            "PUT /admin/accounts",
+        ),
+        "单位登记簿、调度规则（含回滚到旧版本）、调度台账号",
         ADMIN_ONLY,
     ),
     Row("dispatch", ("POST /v1/login",), "调度台登录（凭用户名密码）", PUBLIC),

@@ -165,7 +165,8 @@ class Extension(Base):
 
 
 class RuleSet(Base):
-    """A version of the dispatch rules; the highest version is in force."""
+    """A version of the dispatch rules; the one activated last is in force (a new version is activated as it is
+    stored; ``POST /admin/rules/{version}/activate`` puts an earlier one back)."""
 
     __tablename__ = "rule_sets"
 
@@ -174,6 +175,7 @@ class RuleSet(Base):
     note: Mapped[str] = mapped_column(String(300))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class WeatherFlag(Base):

@@ -207,4 +207,6 @@ class RuleSetOut(BaseModel):
     note: str
     created_by: str
     created_at: datetime
+    activated_at: datetime = Field(description="When this version last came into force.")
+    active: bool = Field(default=False, description="This version is the one in force.")
     document: dict[str, Any]

@@ -21,4 +21,5 @@ CASE_STATUS_UNKNOWN = (
 )
 CASE_NOT_OPEN = "案件已办结或待回访，不能调整分级"
 RULES_INVALID = "规则不合法"
+RULES_VERSION_NOT_FOUND = "未找到该版本的调度规则"
 COVERAGE_CONFLICT = "{kind} {id} 已由 {type} 单位 {one} 负责，不能再分给 {other}"

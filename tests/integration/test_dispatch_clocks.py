@@ -406,6 +406,45 @@ async def test_a_cold_snap_tightens_new_clocks(desk: Desk) -> None:
     await desk.call("PUT", "/v1/districts/D-CG/cold-snap", "TF-JYG", {"active": True}, expect=403)
 
 
+async def test_an_earlier_rule_version_can_be_put_back_in_force(desk: Desk) -> None:
+    admin = {"X-Admin-Token": DEV_ADMIN_TOKEN}
+
+    async def in_force() -> dict[str, Any]:
+        history = (await desk.svc.http.get("/admin/rules", headers=admin)).json()
+        assert [r["active"] for r in history].count(True) == 1 and history[0]["active"]
+        return history[0]  # type: ignore[no-any-return]
+
+    before = await in_force()
+    slow = {
+        **before["document"],
+        "sla": {**before["document"]["sla"], "leak": {"sign_in": 50, "on_site": 60, "resolve": 900}},
+    }
+    r = await desk.svc.http.put("/admin/rules?note=slow leaks", json=slow, headers=admin)
+    newer = r.json()["version"]
+    assert (await in_force())["version"] == newer
+
+    r = await desk.svc.http.post(f"/admin/rules/{before['version']}/activate", headers=admin)
+    assert r.status_code == 200 and r.json()["version"] == before["version"] and r.json()["active"]
+    assert (await in_force())["version"] == before["version"]
+    start = desk.clock.now()
+    case_id = await desk.complain(Category.LEAK)
+    a = (await desk.assignments("U-PM-1", case_id))[0]
+    leak = before["document"]["sla"]["leak"]["sign_in"]
+    assert datetime.fromisoformat(a["sign_in_due"]) - start == timedelta(minutes=leak) != timedelta(minutes=50)
+
+    r = await desk.svc.http.post("/admin/rules/99999/activate", headers=admin)
+    assert r.status_code == 404 and r.json()["detail"]["code"] == "rules_not_found"
+    assert (await desk.svc.http.post(f"/admin/rules/{newer}/activate", headers=desk.auth("admin"))).status_code == 401
+    # Forward again: the newer version is back, and a new case runs on it.
+    assert (await desk.svc.http.post(f"/admin/rules/{newer}/activate", headers=admin)).status_code == 200
+    assert (await in_force())["version"] == newer
+    start = desk.clock.now()
+    case_id = await desk.complain(Category.LEAK)
+    a = (await desk.assignments("U-PM-1", case_id))[0]
+    assert datetime.fromisoformat(a["sign_in_due"]) - start == timedelta(minutes=50)
+    await desk.svc.http.post(f"/admin/rules/{before['version']}/activate", headers=admin)
+
+
 async def test_open_cases_include_those_awaiting_their_return_visit(desk: Desk) -> None:
     case_id = await desk.complain(Category.COLD_ROOM)
     a = (await desk.assignments("U-HEAT-1", case_id))[0]
