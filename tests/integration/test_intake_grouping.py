@@ -5,7 +5,8 @@ absorbs the cold-room reports of the buildings it feeds; the same household and 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -109,6 +110,14 @@ async def test_a_burst_reported_by_ten_households_and_one_unrelated_report_make_
 
     [burst_case] = await wait_until("every burst report linked to the case", linked, timeout=60)
     assert burst_case in cases
+
+    # dispatch hears the nine grouped reports too: one case of ten households, not a one-flat problem
+    async def case_of(households: int) -> Any:
+        c = (await loop.dispatch.http.get(f"/v1/cases/{burst_case}", headers=loop.auth("TF-JYG"))).json()
+        return c if c["affected_households"] == households else None
+
+    case = await wait_until("ten households on the case", lambda: case_of(10), timeout=60)
+    assert sorted(case["report_ids"]) == sorted(burst_ids) and case["priority"] == "emergency"
     await wait_until("all ten dispatched", lambda: _eq(statuses(loop, burst_ids), {"dispatched"}), timeout=60)
 
     # the units act once for the incident; all ten reporters hear it
@@ -124,6 +133,15 @@ async def test_a_burst_reported_by_ten_households_and_one_unrelated_report_make_
     lead = next(r for r in await reports(loop, burst_ids) if r.agency)
     [late_row] = await reports(loop, [late["id"]])
     assert late_row.agency == lead.agency and late_row.expected_at == lead.expected_at
+    assert late_row.handling == lead.handling == {"U-HEAT-1": "heating_company", "U-PM-1": "property_manager"}
+    # the public status view tells the deadline and the kinds of unit handling it, never which unit or who
+    public = (await loop.intake.http.get(f"/v1/public/reports/{late['id']}")).json()
+    assert public["handling_unit_types"] == ["heating_company", "property_manager"]
+    assert public["handled_by"] == "供热企业、物业"
+    assert public["expected_at"] and datetime.fromisoformat(public["expected_at"]) == lead.expected_at
+    shown = json.dumps(public, ensure_ascii=False)
+    assert "U-HEAT-1" not in shown and "U-PM-1" not in shown and "供热公司" not in shown and "安居" not in shown
+    await wait_until("the eleventh household on the case", lambda: case_of(11), timeout=60)
     burst_ids.append(late["id"])
     for who, a in todo:
         await loop.dispatch.http.post(f"/v1/assignments/{a['id']}/arrive", headers=loop.auth(who))
