@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -170,3 +171,18 @@ def test_bad_rules_are_refused(change: dict[str, object], message: str) -> None:
     doc = RULES.model_dump(mode="json") | change
     with pytest.raises(ValidationError, match=message):
         Rules.model_validate(doc)
+
+
+def test_the_readme_clock_table_states_the_uplifts_the_code_applies() -> None:
+    """The README's uplift table (a redo round and an incident's size raise the priority) says what the code does."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    redo = next(line for line in readme.splitlines() if line.startswith("  | 发回重办 redo round"))
+    steps = [Priority.NORMAL, domain.raise_priority(Priority.NORMAL)]
+    steps.append(domain.raise_priority(steps[-1]))
+    minutes = [domain.sla_for(RULES, Category.COLD_ROOM, p).sign_in.total_seconds() / 60 for p in steps]
+    assert steps == [Priority.NORMAL, Priority.URGENT, Priority.EMERGENCY]
+    assert "normal → urgent → emergency" in redo and "30 → 22.5 → 15 min" in redo
+    assert minutes == [30, 22.5, 15] and "`raise_priority` in `services/dispatch/domain.py`" in redo
+    size = next(line for line in readme.splitlines() if line.startswith("  | incident size"))
+    urgent, emergency = RULES.household_priority[Priority.URGENT], RULES.household_priority[Priority.EMERGENCY]
+    assert f"≥ {urgent} affected households → at least urgent, ≥ {emergency} → emergency" in size
