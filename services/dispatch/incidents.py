@@ -6,7 +6,8 @@ Intake announces the lead report as ``ComplaintReported`` (``opening.open_case``
 opened the case. It is not made to wait (``shared.consumer.NotYet`` would hold up its partition and, with enough of
 them, the very partition bringing the lead): it is kept as an ``EarlyReport`` and joins the case as the case opens.
 A lock on the lead report's id (a transaction-scoped advisory lock) orders the two, so an early report is either
-seen by the opening or finds the case itself.
+seen by the opening or finds the case itself. Should the lead's event be dead-lettered, its early reports stay kept
+until the dead letter is replayed: the case then opens with them.
 
 Counting: a household reported twice counts once; a report that names no household (a building's or a
 substation's: a room-temperature sensor of the building, a building-wide outage) is kept among the case's reports

@@ -135,9 +135,9 @@ export const ACTORS = {
 
 // 发现 → 上报 → 调度 → 处置 → 反馈: which stage each timeline entry belongs to.
 export const STAGES = [
-  { key: 'discover', label: '发现', kinds: ['reported'] },
+  { key: 'discover', label: '发现', kinds: ['reported', 'grouped'] },
   { key: 'report', label: '上报', kinds: ['opened'] },
-  { key: 'dispatch', label: '调度', kinds: ['dispatched', 'returned', 'retiered', 'escalated'] },
+  { key: 'dispatch', label: '调度', kinds: ['dispatched', 'returned', 'retiered', 'escalated', 'priority_raised'] },
   {
     key: 'handle',
     label: '处置',
