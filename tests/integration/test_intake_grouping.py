@@ -261,6 +261,51 @@ async def test_a_report_joining_after_the_closure_happened_but_before_intake_hea
         assert group is not None and not group.accepting and group.status == "closed"
 
 
+async def test_the_public_view_follows_the_units_and_an_approved_extension(loop: Loop) -> None:
+    await register(loop, [building("B-IT-PUB", "SS-01")], [household("H-IT-PUB-001", "B-IT-PUB")])
+    lead = await report(loop, "H-IT-PUB-001", "家里暖气片不热，室温只有15度", category="cold_room")
+    public = (await loop.intake.http.get(f"/v1/public/reports/{lead['id']}")).json()
+    assert (public["expected_at"], public["handling_unit_types"], public["handled_by"]) == (None, [], None)
+
+    case_id = await wait_until("the case", lambda: _case_of(loop, lead["id"]), timeout=60)
+    [(who, a)] = await wait_until("the heating company's assignment", lambda: assignments_of(loop, case_id), timeout=60)
+    assert who == "U-HEAT-1"
+
+    async def shown(expected_at: str) -> Any:
+        view = (await loop.intake.http.get(f"/v1/public/reports/{lead['id']}")).json()
+        due = view["expected_at"] and datetime.fromisoformat(view["expected_at"])
+        return view if due == datetime.fromisoformat(expected_at) else None
+
+    view = await wait_until("the deadline in the public view", lambda: shown(a["resolve_due"]), timeout=60)
+    assert view["handling_unit_types"] == ["heating_company"] and view["handled_by"] == "供热企业"
+    for step in ("sign-in", "arrive"):
+        r = await loop.dispatch.http.post(f"/v1/assignments/{a['id']}/{step}", headers=loop.auth(who))
+        assert r.status_code == 200, r.text
+    later = (datetime.fromisoformat(a["resolve_due"]) + timedelta(days=2)).isoformat()
+    r = await loop.dispatch.http.post(
+        f"/v1/assignments/{a['id']}/extensions",
+        json={"reason": "需更换户内阀门，配件后天到货", "resolve_due": later},
+        headers=loop.auth(who),
+    )
+    assert r.status_code == 201, r.text
+    r = await loop.dispatch.http.post(
+        f"/v1/extensions/{r.json()['id']}/decision", json={"approved": True}, headers=loop.auth("TF-JYG")
+    )
+    assert r.status_code == 200, r.text
+    await wait_until("the approved extension's deadline in the public view", lambda: shown(later), timeout=60)
+    # 退单: the unit no longer answers for it; the street task force takes it (nobody else serves SS-01 for heat)
+    r = await loop.dispatch.http.post(
+        f"/v1/assignments/{a['id']}/return", json={"reason": "not_our_equipment"}, headers=loop.auth(who)
+    )
+    assert r.status_code == 200, r.text
+
+    async def handled_by() -> Any:
+        view = (await loop.intake.http.get(f"/v1/public/reports/{lead['id']}")).json()
+        return view["handled_by"] if "供热企业" not in (view["handled_by"] or "供热企业") else None
+
+    assert await wait_until("the task force handling it", handled_by, timeout=60) == "街道工作专班"
+
+
 async def _case_of(loop: Loop, report_id: str) -> str | None:
     found = await reports(loop, [report_id])
     return found[0].case_id if found else None
