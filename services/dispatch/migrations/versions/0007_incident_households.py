@@ -31,7 +31,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('report_id', name=op.f('pk_early_reports')),
     )
     op.create_index(op.f('ix_early_reports_lead_report_id'), 'early_reports', ['lead_report_id'])
-    # Until now a case held only the report that opened it, whose household is the case's own.
+    # Until now a case held only the report that opened it, whose household is the case's own. The grouped reports
+    # dispatch skipped before (its offsets are past them) are not read again: an incident open across the upgrade
+    # counts from the lead and the reports grouped after it.
     op.execute(
         'UPDATE case_reports AS r SET household_id = c.household_id FROM cases AS c WHERE c.id = r.case_id'
     )
