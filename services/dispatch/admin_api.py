@@ -66,8 +66,24 @@ async def put_units(body: UnitsIn, session: Session) -> dict[str, int]:
     responses=responses(401),
 )
 async def get_rules(session: Session) -> list[RuleSetOut]:
-    """Every version of the dispatch rules, the one in force first."""
-    return [RuleSetOut.model_validate(r) for r in await rules.rule_history(session)]
+    """Every version of the dispatch rules, the one in force first (``active``)."""
+    history = await rules.rule_history(session)
+    return [RuleSetOut.model_validate(r).model_copy(update={"active": i == 0}) for i, r in enumerate(history)]
+
+
+@router.post(
+    "/admin/rules/{version}/activate",
+    response_model=RuleSetOut,
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=responses(401, 404, 422),
+)
+async def activate_rules(version: int, session: Session) -> RuleSetOut:
+    """Put an earlier version of the rules back in force (a rollback), at once on every replica; no new version is
+    written. Cases opened from then on, and assignments made from then on, use it; clocks already running keep
+    their deadlines. An unknown version answers 404."""
+    row = await rules.activate(session, version=version)
+    return RuleSetOut.model_validate(row).model_copy(update={"active": True})
 
 
 @router.put("/admin/rules", tags=["admin"], dependencies=[AdminOnly], responses=responses(401, 422))

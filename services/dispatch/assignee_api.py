@@ -23,7 +23,7 @@ from services.dispatch.schemas import (
     ResolveIn,
     ReturnIn,
 )
-from services.dispatch.views import assignment_out, with_photos
+from services.dispatch.views import assignment_out, assignment_shown, with_photos
 from shared.auth import Principal
 from shared.clock import TimeSource
 from shared.errors import responses
@@ -111,7 +111,7 @@ async def my_assignment(
     assignment_id: str, principal: CurrentPrincipal, session: Session, clock: Now, evidence: Proof
 ) -> AssignmentOut:
     a = await access.get_for_actor(session, assignment_id=assignment_id, principal=principal)
-    return await with_photos(assignment_out(a, clock), a, session, evidence)
+    return await with_photos(await assignment_shown(session, a, clock), a, session, evidence)
 
 
 @router.post(
@@ -134,7 +134,7 @@ async def sign_in(
             principal=acting.principal,
             at=acting.clock.now(),
         )
-        return assignment_out(a, acting.clock)
+        return await assignment_shown(acting.session, a, acting.clock)
 
     return await acting.run(act)
 
@@ -162,7 +162,7 @@ async def arrive(
             at=acting.clock.now(),
             position=position,
         )
-        return assignment_out(a, acting.clock)
+        return await assignment_shown(acting.session, a, acting.clock)
 
     return await acting.run(act)
 
@@ -189,7 +189,7 @@ async def progress(
             note=body.note,
             at=acting.clock.now(),
         )
-        return assignment_out(a, acting.clock)
+        return await assignment_shown(acting.session, a, acting.clock)
 
     return await acting.run(act)
 
@@ -224,7 +224,7 @@ async def resolve(
             evidence=evidence,
             photo_required=settings.photo_required_on_resolve,
         )
-        return await with_photos(assignment_out(a, acting.clock), a, acting.session, evidence)
+        return await with_photos(await assignment_shown(acting.session, a, acting.clock), a, acting.session, evidence)
 
     return await acting.run(act)
 
@@ -252,7 +252,7 @@ async def return_assignment(
             note=body.note,
             at=acting.clock.now(),
         )
-        return assignment_out(a, acting.clock)
+        return await assignment_shown(acting.session, a, acting.clock)
 
     return await acting.run(act)
 

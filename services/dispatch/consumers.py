@@ -1,15 +1,21 @@
-"""Dispatch's Kafka consumers: complaints open cases, 12345's operations on its orders act on them (withdraw,
-supplement, hurry); return-visit verdicts close or reopen them."""
+"""Dispatch's Kafka consumers: complaints open cases (a grouped complaint joins its incident's case), 12345's
+operations on its orders act on them (withdraw, supplement, hurry); return-visit verdicts close or reopen them."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import opening, operations, verdicts
+from services.dispatch import incidents, opening, operations, verdicts
 from shared.clock import TimeSource
 from shared.consumer import PermanentError
 from shared.contracts.followup import CaseClosed, CaseReopened
-from shared.contracts.intake import ComplaintReported, ReportHurried, ReportSupplemented, ReportWithdrawn
+from shared.contracts.intake import (
+    ComplaintGrouped,
+    ComplaintReported,
+    ReportHurried,
+    ReportSupplemented,
+    ReportWithdrawn,
+)
 from shared.errors import NotFound
 from shared.events import Envelope
 from shared.outbox import OutboxWriter
@@ -23,6 +29,10 @@ UNKNOWN_CASE = "no case of dispatch has the case_id of this event"
 def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource) -> Handlers:
     async def on_complaint(session: AsyncSession, _: Envelope, event: ComplaintReported) -> None:
         await opening.open_case(session, writer, complaint=event, at=clock.now())
+
+    async def on_grouped(session: AsyncSession, _: Envelope, event: ComplaintGrouped) -> None:
+        # One that overtook its lead's ComplaintReported is kept for the opening (services.dispatch.incidents).
+        await incidents.join(session, writer, grouped=event, at=clock.now())
 
     async def on_reopened(session: AsyncSession, _: Envelope, event: CaseReopened) -> None:
         try:
@@ -49,6 +59,7 @@ def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource) -> Handler
     return {
         topics.complaints: {
             ComplaintReported: on_complaint,
+            ComplaintGrouped: on_grouped,
             ReportWithdrawn: on_withdrawn,
             ReportSupplemented: on_supplemented,
             ReportHurried: on_hurried,

@@ -87,6 +87,11 @@ class Rules(BaseModel):
     bounce_limit: int = Field(ge=1)
     redo_limit: int = Field(ge=1)
     hurry_limit: int = Field(default=3, ge=1, description="催单 on a case that put it under district supervision.")
+    household_priority: dict[Priority, int] = Field(
+        default_factory=lambda: {Priority.URGENT: 5, Priority.EMERGENCY: 20},
+        description="From how many affected households an incident's case is at least this priority (rule sets "
+        "stored before it existed get the default).",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Rules:
@@ -99,6 +104,11 @@ class Rules(BaseModel):
             raise ValueError("priority_factor needs emergency, urgent and normal")
         if any(not 0 < f <= 1 for f in self.priority_factor.values()):
             raise ValueError("priority factors must be in (0, 1]")
+        if any(n < 1 for n in self.household_priority.values()):
+            raise ValueError("household_priority thresholds must be at least 1")
+        urgent, emergency = (self.household_priority.get(p) for p in (Priority.URGENT, Priority.EMERGENCY))
+        if urgent is not None and emergency is not None and emergency < urgent:
+            raise ValueError("household_priority: emergency must not need fewer households than urgent")
         return self
 
 
@@ -198,8 +208,18 @@ def next_escalation(
 
 
 def raise_priority(priority: Priority) -> Priority:
-    """A redo (发回重办) is more urgent than the round that failed."""
+    """A redo (发回重办) is more urgent than the round that failed: normal → urgent, urgent → emergency."""
     return Priority.URGENT if priority is Priority.NORMAL else Priority.EMERGENCY
+
+
+_RANK = {Priority.NORMAL: 0, Priority.URGENT: 1, Priority.EMERGENCY: 2}
+
+
+def priority_for_households(rules: Rules, priority: Priority, households: int) -> Priority:
+    """An incident's priority once it affects ``households`` (``household_priority``: default ≥ 5 urgent, ≥ 20
+    emergency). Only ever raises: a case already more urgent keeps its priority."""
+    reached = [p for p, least in rules.household_priority.items() if households >= least]
+    return max([priority, *reached], key=_RANK.__getitem__)
 
 
 class ReturnReason(StrEnum):

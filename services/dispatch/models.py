@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -64,6 +76,8 @@ class Case(Base):
     household_id: Mapped[str | None] = mapped_column(String(64))
     round: Mapped[int] = mapped_column(Integer, default=1)
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Distinct households named by the case's reports (an incident grouped by intake): services.dispatch.incidents.
+    affected_households: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     bounce_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     supervised: Mapped[bool] = mapped_column(default=False, server_default="false")  # 督办
     hurries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 催单 (重复诉求) from 12345
@@ -74,10 +88,28 @@ class Case(Base):
 
 
 class CaseReport(Base):
+    """A report of the case: the one that opened it, and every report intake grouped into its incident later."""
+
     __tablename__ = "case_reports"
 
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     report_id: Mapped[str] = mapped_column(String(40), primary_key=True, unique=True)
+    household_id: Mapped[str | None] = mapped_column(String(64))  # None: a building's or substation's report
+    seq: Mapped[int] = mapped_column(BigInteger, Identity())  # the order the reports joined: the lead first
+
+
+class EarlyReport(Base):
+    """A grouped report that arrived before the case of its lead report was opened (their events travel on different
+    partitions): kept here and joined to the case when it opens (services.dispatch.incidents)."""
+
+    __tablename__ = "early_reports"
+
+    report_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    lead_report_id: Mapped[str] = mapped_column(String(40), index=True)
+    household_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(24))
+    reporter_kind: Mapped[str] = mapped_column(String(24))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Assignment(Base):
@@ -137,7 +169,8 @@ class Extension(Base):
 
 
 class RuleSet(Base):
-    """A version of the dispatch rules; the highest version is in force."""
+    """A version of the dispatch rules; the one activated last is in force (a new version is activated as it is
+    stored; ``POST /admin/rules/{version}/activate`` puts an earlier one back)."""
 
     __tablename__ = "rule_sets"
 
@@ -146,6 +179,7 @@ class RuleSet(Base):
     note: Mapped[str] = mapped_column(String(300))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class CalendarYear(Base):

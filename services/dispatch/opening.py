@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import domain, metrics, texts
+from services.dispatch import domain, incidents, metrics, texts
 from services.dispatch.access import actor_name
 from services.dispatch.clocks import kinds
 from services.dispatch.domain import Clock
@@ -21,7 +21,7 @@ from services.dispatch.states import ASSIGNMENT, CASE, CaseStatus
 from services.dispatch.timeline import Happened
 from shared import timers as durable
 from shared.auth import Principal
-from shared.contracts.common import Tier
+from shared.contracts.common import Priority, Tier
 from shared.contracts.dispatch import CaseOpened, CaseRetiered
 from shared.contracts.intake import ComplaintReported
 from shared.errors import NotFound
@@ -31,7 +31,10 @@ from shared.scope import oversees
 
 
 async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: ComplaintReported, at: datetime) -> Case:
-    """Open a case for a complaint and convene whoever the rules say serves its place (吹哨)."""
+    """Open a case for a complaint and convene whoever the rules say serves its place (吹哨). Reports of its incident
+    that arrived first (``incidents``) join it before it is routed, so its first clocks run on the priority its size
+    calls for."""
+    await incidents.hold_lead(session, complaint.report_id)
     existing = await session.scalar(select(CaseReport).where(CaseReport.report_id == complaint.report_id))
     if existing is not None:
         found = await session.get(Case, existing.case_id)
@@ -53,13 +56,16 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
         household_id=loc.household_id,
         round=1,
         redo_count=0,
+        affected_households=0,
         bounce_count=0,
         supervised=False,
         opened_at=at,
     )
     session.add(case)
-    session.add(CaseReport(case_id=case.id, report_id=complaint.report_id))
+    session.add(CaseReport(case_id=case.id, report_id=complaint.report_id, household_id=loc.household_id))
     await session.flush()
+    early = await incidents.take_early(session, complaint.report_id)
+    joined = await incidents.absorb(session, rules, case, early, at=at)
     reported = Changed(
         case_id=case.id,
         happened=Happened.REPORTED,
@@ -75,9 +81,9 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
         detail={"tier": tier.value, "priority": case.priority},
         event=CaseOpened(
             case_id=case.id,
-            report_ids=[complaint.report_id],
+            report_ids=[complaint.report_id, *(r.report_id for r in early)],
             category=complaint.category,
-            priority=complaint.priority,
+            priority=Priority(case.priority),
             tier=tier,
             priority_resident=complaint.priority_resident,
             location=loc,
@@ -85,7 +91,8 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
         ),
         metrics=(metrics.CASES_OPENED.labels(loc.district_id, complaint.category.value, tier.value).inc,),
     )
-    await assign(session, writer, rules, case, await route(session, rules, case), at, first=(reported, opened))
+    first = (reported, *joined, opened)
+    await assign(session, writer, rules, case, await route(session, rules, case), at, first=first)
     return case
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.dispatch import extensions, opening, queries
+from services.dispatch import extensions, incidents, opening, queries
 from services.dispatch.deps import Now, Proof, Session, Writer
 from services.dispatch.schemas import CaseEventOut, CaseOut, DecisionIn, ExtensionOut, TierIn
 from services.dispatch.states import ExtensionStatus
@@ -61,18 +61,29 @@ async def list_cases(
     principal: CurrentPrincipal,
     session: Session,
     clock: Now,
-    status: Annotated[str | None, Query(max_length=20)] = "open",
+    status: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="``open`` (the default): every case not closed, resolved ones awaiting their return visit "
+            "(待回访) included; ``in_progress``: only cases whose units are still at work (opened, assigned, "
+            "unrouted); or one status: opened, assigned, unrouted, resolved, closed; empty: every case. Anything "
+            "else is refused (422, field ``status``).",
+        ),
+    ] = "open",
     tier: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[CaseOut]:
-    """Cases of the caller's street (task force) or district: overdue and escalated first."""
+    """Cases of the caller's street (task force) or district: overdue and escalated first. ``status=open`` lists
+    every case not yet closed — a resolved case awaiting its return visit is still open."""
     rows = await queries.list_cases(
         session, principal=principal, status=status, tier=tier, limit=limit, now=clock.now()
     )
+    reports = await incidents.report_ids(session, [case.id for case, _ in rows])
     out = []
     for case, overdue in rows:
         item = CaseOut.model_validate(case)
-        item.overdue = overdue
+        item.overdue, item.report_ids = overdue, reports[case.id]
         out.append(item)
     return out
 
@@ -82,7 +93,8 @@ async def get_case(case_id: str, principal: CurrentPrincipal, session: Session, 
     """A case with its assignments (and their photos), extensions and timeline (发现→上报→调度→处置→反馈)."""
     case, assignments, events, extensions = await queries.get_case(session, case_id=case_id, principal=principal)
     out = CaseOut.model_validate(case)
-    out.assignments = [await with_photos(assignment_out(a, clock), a, session, evidence) for a in assignments]
+    out.report_ids = (await incidents.report_ids(session, [case.id]))[case.id]
+    out.assignments = [await with_photos(assignment_out(a, clock, case), a, session, evidence) for a in assignments]
     out.timeline = [CaseEventOut.model_validate(e) for e in events]
     out.extensions = [
         ExtensionOut.model_validate(e)

@@ -15,9 +15,9 @@ from services.dispatch.models import (
     CaseEvent,
     Extension,
 )
-from services.dispatch.states import CASE_IN_PROGRESS, OPEN, AssignmentStatus
+from services.dispatch.states import CASE_FILTERS, OPEN, AssignmentStatus, CaseStatus
 from shared.auth import Principal, Role
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.scope import SUPERVISORS, area_filter
 from shared.states import values
 
@@ -82,9 +82,11 @@ async def list_cases(
     if principal.role not in SUPERVISORS:
         raise Forbidden("forbidden", texts.TASK_FORCE_ONLY, "Authorization")
     q = q.where(area_filter(principal, district=Case.district_id, street=Case.street_id))
-    if status == "open":
-        q = q.where(Case.status.in_(values(CASE_IN_PROGRESS)))
+    if status in CASE_FILTERS:
+        q = q.where(Case.status.in_(values(CASE_FILTERS[status])))
     elif status:
+        if status not in set(CaseStatus):
+            raise Invalid("invalid_status", texts.CASE_STATUS_UNKNOWN, "status")
         q = q.where(Case.status == status)
     if tier:
         q = q.where(Case.tier == tier)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch import texts
 from services.dispatch.domain import Rules
 from services.dispatch.models import RuleSet, WeatherFlag
+from shared.errors import NotFound
 
 # (database, version) → parsed rules: versions are numbered per database, and a process may serve two (tests run
 # several dispatch apps in one process).
@@ -16,8 +18,8 @@ _RULES_CACHE: dict[tuple[str, int], Rules] = {}
 
 
 async def current_rules(session: AsyncSession) -> tuple[int, Rules]:
-    """The rule set in force (highest version). Parsed once per version per database per process."""
-    version = await session.scalar(select(func.max(RuleSet.version)))
+    """The rule set in force (the one activated last). Parsed once per version per database per process."""
+    version = await session.scalar(in_force())
     if version is None:
         raise RuntimeError("no dispatch rules loaded")
     bind = session.get_bind()
@@ -38,14 +40,35 @@ async def ensure_rules(session: AsyncSession, *, default: Rules) -> int:
 
 
 async def put_rules(session: AsyncSession, *, rules: Rules, note: str, by: str) -> int:
-    row = RuleSet(document=rules.model_dump(mode="json"), note=note, created_by=by)
+    # In force at once: activated now (the statement's time, later than any activation before it).
+    row = RuleSet(document=rules.model_dump(mode="json"), note=note, created_by=by, activated_at=func.clock_timestamp())
     session.add(row)
     await session.flush()
     return row.version
 
 
+def in_force() -> Select[int]:
+    """The version in force: the one activated last (a version stored is activated at once)."""
+    return select(RuleSet.version).order_by(RuleSet.activated_at.desc(), RuleSet.version.desc()).limit(1)
+
+
+async def activate(session: AsyncSession, *, version: int) -> RuleSet:
+    """Put a stored version back in force (a rollback), at once on every replica: each reads the version in force per
+    use. Activating the version already in force changes nothing."""
+    row = await session.get(RuleSet, version, with_for_update=True)
+    if row is None:
+        raise NotFound("rules", texts.RULES_VERSION_NOT_FOUND)
+    if await session.scalar(in_force()) != version:
+        now: datetime | None = await session.scalar(select(func.clock_timestamp()))
+        assert now is not None
+        row.activated_at = now
+    return row
+
+
 async def rule_history(session: AsyncSession) -> list[RuleSet]:
-    return list((await session.scalars(select(RuleSet).order_by(RuleSet.version.desc()))).all())
+    """Every version, the one in force first, then the others by when they were last in force."""
+    q = select(RuleSet).order_by(RuleSet.activated_at.desc(), RuleSet.version.desc())
+    return list((await session.scalars(q)).all())
 
 
 async def set_cold_snap(

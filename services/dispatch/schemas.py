@@ -137,6 +137,9 @@ class AssignmentOut(BaseModel):
     priority: str | None = None
     priority_resident: bool | None = None
     location: dict[str, Any] | None = None
+    affected_households: int | None = Field(
+        default=None, description="Distinct households the case's incident affects (影响 N 户); see CaseOut."
+    )
     arrival_position: dict[str, float] | None = None
     photos: list[PhotoOut] = Field(default_factory=list, description="Photos of the fix (detail views only).")
 
@@ -180,6 +183,14 @@ class CaseOut(BaseModel):
     redo_count: int
     bounce_count: int
     hurries: int = Field(default=0, description="12345's 催单 on the case (重复诉求).")
+    affected_households: int = Field(
+        description="Distinct households named by the case's reports (影响 N 户): intake groups the reports of one "
+        "problem into the case; a household reported twice counts once, a report naming no household (a building's "
+        "sensor, a building-wide outage) adds none."
+    )
+    report_ids: list[str] = Field(
+        default_factory=list, description="The case's reports: the one that opened it first, then those grouped in."
+    )
     supervised: bool
     escalation_level: str | None
     opened_at: datetime
@@ -198,6 +209,8 @@ class RuleSetOut(BaseModel):
     note: str
     created_by: str
     created_at: datetime
+    activated_at: datetime = Field(description="When this version last came into force.")
+    active: bool = Field(default=False, description="This version is the one in force.")
     document: dict[str, Any]
 
 

@@ -45,7 +45,12 @@ CLOCK_OPEN = {
 RUNNING_CLOCK = {A.DISPATCHED: Clock.SIGN_IN, A.SIGNED_IN: Clock.ON_SITE, A.ON_SITE: Clock.RESOLVE}
 
 FINISHED = among(CaseStatus.CLOSED, CaseStatus.WITHDRAWN)  # a case that is over: closed, or withdrawn (撤单)
-CASE_IN_PROGRESS = among(CaseStatus.OPENED, CaseStatus.ASSIGNED, CaseStatus.UNROUTED)  # the console's "open" filter
+CASE_IN_PROGRESS = among(CaseStatus.OPENED, CaseStatus.ASSIGNED, CaseStatus.UNROUTED)  # units still at work
+CASE_NOT_CLOSED = among(*CASE_IN_PROGRESS, CaseStatus.RESOLVED)  # the case list's "open": a return visit still due
+
+# The case list's status filters besides a single status: ``open`` is every case not closed (nor withdrawn), the
+# resolved ones awaiting their return visit (待回访) included; ``in_progress`` only those whose units are still at work.
+CASE_FILTERS = {"open": CASE_NOT_CLOSED, "in_progress": CASE_IN_PROGRESS}
 
 _CLOSED = Refusal("assignment_closed", texts.ASSIGNMENT_CLOSED)
 _NOT_SIGNED_IN = Refusal("not_signed_in", texts.SIGN_IN_FIRST)

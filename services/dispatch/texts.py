@@ -15,8 +15,13 @@ EXTENSION_NOT_LATER = "延期后的时限应晚于当前办结时限"
 EXTENSION_PENDING = "已有待审批的延期申请"
 EXTENSION_NOT_FOUND = "未找到该延期申请"
 EXTENSION_DECIDED = "该延期申请已审批"
+CASE_STATUS_UNKNOWN = (
+    "未知的案件状态：可用 open（未办结，含待回访）、in_progress（处置中），"
+    "或 opened、assigned、unrouted、resolved、closed"
+)
 CASE_NOT_OPEN = "案件已办结或待回访，不能调整分级"
 RULES_INVALID = "规则不合法"
+RULES_VERSION_NOT_FOUND = "未找到该版本的调度规则"
 COVERAGE_CONFLICT = "{kind} {id} 已由 {type} 单位 {one} 负责，不能再分给 {other}"
 CALENDAR_DATE_OUTSIDE_YEAR = "日期 {day} 不在 {year} 年内"
 CALENDAR_MAKE_UP_NOT_WEEKEND = "调休上班日 {day} 不是周六或周日：工作日本来就要上班"

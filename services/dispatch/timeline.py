@@ -20,8 +20,10 @@ class Happened(StrEnum):
     ESCALATED = "escalated"
     EXTENSION_DECIDED = "extension_decided"
     EXTENSION_REQUESTED = "extension_requested"
+    GROUPED = "grouped"  # another report of the same incident joined the case
     HURRIED = "hurried"
     OPENED = "opened"
+    PRIORITY_RAISED = "priority_raised"
     PROGRESS = "progress"
     REOPENED = "reopened"
     REPORTED = "reported"

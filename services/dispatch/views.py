@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.dispatch.domain import Clock
 from services.dispatch.models import Assignment, Case
 from services.dispatch.schemas import AssignmentOut
@@ -13,16 +15,25 @@ from shared.clock import TimeSource
 from shared.evidence import Evidence
 
 
-def assignment_out(a: Assignment, clock: TimeSource, case: Case | None = None) -> AssignmentOut:
+def assignment_out(a: Assignment, clock: TimeSource, case: Case) -> AssignmentOut:
+    """The one shape of an assignment in every answer (the assignee's list, one assignment, an action's answer, a
+    case's detail): its running clock and its case's category, priority, place and households."""
     out = AssignmentOut.model_validate(a)
     running = RUNNING_CLOCK.get(AssignmentStatus(a.status))
     if running is not None:
         due = {Clock.SIGN_IN: a.sign_in_due, Clock.ON_SITE: a.on_site_due, Clock.RESOLVE: a.resolve_due}
         out.clock, out.seconds_left = running.value, (due[running] - clock.now()).total_seconds()
-    if case is not None:
-        out.category, out.priority = case.category, case.priority
-        out.priority_resident, out.location = case.priority_resident, case.location
+    out.category, out.priority = case.category, case.priority
+    out.priority_resident, out.location = case.priority_resident, case.location
+    out.affected_households = case.affected_households
     return out
+
+
+async def assignment_shown(session: AsyncSession, a: Assignment, clock: TimeSource) -> AssignmentOut:
+    """``assignment_out`` with the assignment's case read (from the session's identity map when already loaded)."""
+    case = await session.get(Case, a.case_id)
+    assert case is not None, "an assignment's case is deleted with it"
+    return assignment_out(a, clock, case)
 
 
 async def with_photos(out: AssignmentOut, a: Assignment, session: Any, evidence: Evidence) -> AssignmentOut:

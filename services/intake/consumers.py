@@ -23,6 +23,7 @@ from shared.contracts.dispatch import (
     CaseResolved,
     CaseRetiered,
     CaseRoundStarted,
+    ExtensionDecided,
 )
 from shared.contracts.followup import CaseClosed, CaseReopened
 from shared.events import Envelope, EventPayload
@@ -52,11 +53,21 @@ def _on_opened(calls_back: Set[str]) -> CaseHandler:
 
 
 async def _on_assigned(session: AsyncSession, _: Envelope, e: CaseAssigned) -> int:
-    return await feedback.note_assignment(session, case_id=e.case_id, unit_id=e.unit_id, resolve_due=e.resolve_due)
+    return await feedback.note_assignment(
+        session, case_id=e.case_id, unit_id=e.unit_id, unit_type=e.unit_type, resolve_due=e.resolve_due
+    )
 
 
 async def _on_returned(session: AsyncSession, _: Envelope, e: AssignmentReturned) -> int:
-    return await feedback.note_assignment(session, case_id=e.case_id, unit_id=e.unit_id, resolve_due=None, removed=True)
+    return await feedback.note_assignment(
+        session, case_id=e.case_id, unit_id=e.unit_id, unit_type=e.unit_type, resolve_due=None, removed=True
+    )
+
+
+async def _on_extension(session: AsyncSession, _: Envelope, e: ExtensionDecided) -> int:
+    if not e.approved:  # nothing moved; still a fact about a known case
+        return await feedback.note_extension(session, case_id=e.case_id, resolve_due=None)
+    return await feedback.note_extension(session, case_id=e.case_id, resolve_due=e.resolve_due)
 
 
 async def _on_retiered(session: AsyncSession, _: Envelope, e: CaseRetiered) -> int:
@@ -105,6 +116,7 @@ def handlers(topics: Topics, calls_back: Set[str]) -> Handlers:
             CaseResolved: _status(ReportStatus.RESOLVED, calls_back),
             CaseRoundStarted: _status(ReportStatus.DISPATCHED, calls_back),
             CaseEscalated: _on_escalated(calls_back),
+            ExtensionDecided: _on_extension,
         },
         topics.followup: {
             CaseClosed: _status(ReportStatus.CLOSED, calls_back),

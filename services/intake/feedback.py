@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake import domain, texts
 from services.intake.models import HotlineCallback, Report, ReportEvent, ReportGroup, Sensor
 from services.intake.states import CallbackState, ReportStatus, Told
+from shared.contracts.common import UnitType
 
 
 async def link_case(
@@ -130,19 +131,45 @@ async def queue_callback(session: AsyncSession, *, report: Report, status: Told,
 
 
 async def note_assignment(
-    session: AsyncSession, *, case_id: str, unit_id: str, resolve_due: datetime | None, removed: bool = False
+    session: AsyncSession,
+    *,
+    case_id: str,
+    unit_id: str,
+    unit_type: UnitType,
+    resolve_due: datetime | None,
+    removed: bool = False,
 ) -> int:
-    """Which units answer for the case (Open311's agency_responsible) and by when (expected_datetime)."""
+    """Which units answer for the case (Open311's agency_responsible; their types for the public status view) and
+    by when (expected_datetime, the public view's deadline)."""
     reports = (await session.scalars(select(Report).where(Report.case_id == case_id))).all()
     for report in reports:
         units = [u for u in (report.agency or "").split(",") if u]
+        handling = dict(report.handling or {})
         if removed:
             units = [u for u in units if u != unit_id]
-        elif unit_id not in units:
-            units.append(unit_id)
+            handling.pop(unit_id, None)
+        else:
+            if unit_id not in units:
+                units.append(unit_id)
+            handling[unit_id] = unit_type.value
         report.agency = ",".join(units)[:300] or None
-        if resolve_due is not None and (report.expected_at is None or resolve_due > report.expected_at):
-            report.expected_at = resolve_due
+        report.handling = handling
+        note_deadline(report, resolve_due)
+    return len(reports)
+
+
+def note_deadline(report: Report, resolve_due: datetime | None) -> None:
+    """The report's deadline: the latest resolve deadline of its case's units (an approved 延期 moves it on)."""
+    if resolve_due is not None and (report.expected_at is None or resolve_due > report.expected_at):
+        report.expected_at = resolve_due
+
+
+async def note_extension(session: AsyncSession, *, case_id: str, resolve_due: datetime | None) -> int:
+    """An approved 延期 moved a unit's resolve deadline: the reports' deadline follows (``None``: refused, nothing
+    moves). Returns how many reports the case has."""
+    reports = (await session.scalars(select(Report).where(Report.case_id == case_id))).all()
+    for report in reports:
+        note_deadline(report, resolve_due)
     return len(reports)
 
 
@@ -150,6 +177,9 @@ async def withdraw_units(session: AsyncSession, *, case_id: str) -> int:
     """The case was re-tiered: the units of the round were withdrawn (they no longer answer for it, nor reach its
     resident); the new tier's units follow as CaseAssigned. Returns how many reports the case has."""
     result = await session.execute(
-        update(Report).where(Report.case_id == case_id).values(agency=None).execution_options(synchronize_session=False)
+        update(Report)
+        .where(Report.case_id == case_id)
+        .values(agency=None, handling={})
+        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

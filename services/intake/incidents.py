@@ -22,7 +22,7 @@ _CLAIM_GROUP = text(
     f"""
     WITH found AS (
         SELECT g.id, g.key, g.scope, g.lead_report_id, g.case_id, g.status, g.status_at, g.last_report_at,
-               lead.agency, lead.expected_at
+               lead.agency, lead.expected_at, lead.handling
           FROM report_groups AS g LEFT JOIN reports AS lead ON lead.id = g.lead_report_id
          WHERE g.key = ANY(CAST(:keys AS VARCHAR[])) AND g.accepting
          ORDER BY g.key
@@ -34,7 +34,8 @@ _CLAIM_GROUP = text(
          WHERE NOT EXISTS (SELECT 1 FROM found)
         ON CONFLICT (key) WHERE accepting DO NOTHING
         RETURNING id, key, scope, lead_report_id, case_id, status, status_at, last_report_at,
-                  CAST(NULL AS VARCHAR) AS agency, CAST(NULL AS TIMESTAMPTZ) AS expected_at
+                  CAST(NULL AS VARCHAR) AS agency, CAST(NULL AS TIMESTAMPTZ) AS expected_at,
+                  CAST(NULL AS JSONB) AS handling
     )
     SELECT true AS created, * FROM created
     UNION ALL
@@ -48,11 +49,12 @@ WRITE_REPORT = text(
         INSERT INTO reports (id, channel, external_id, category, priority, priority_resident, household_id,
                              building_id, location, description, measured_temp_c, photo_refs, reporter_kind,
                              reporter_id, reported_at, status, status_at, case_id, updated_at, group_id, integration_id,
-                             order_no, agency, expected_at)
+                             order_no, agency, expected_at, handling)
         VALUES (:id, :channel, :external_id, :category, :priority, :priority_resident, :household_id,
                 :building_id, CAST(:location AS JSONB), :description, :measured_temp_c,
                 CAST(:photo_refs AS JSONB), :reporter_kind, :reporter_id, :at, :status, :status_at, :case_id, :at,
-                :group_id, :integration_id, :order_no, :agency, :expected_at)
+                :group_id, :integration_id, :order_no, :agency, :expected_at,
+                CAST(:handling AS JSONB))
         ON CONFLICT (external_id) DO NOTHING
         RETURNING id
     ), timeline AS (
@@ -83,6 +85,7 @@ class Claimed:
     status: str
     status_at: datetime | None
     agency: str | None
+    handling: dict[str, str] | None
     expected_at: datetime | None
 
 
@@ -142,5 +145,6 @@ def _claimed(row: Any) -> Claimed:
         status=row.status,
         status_at=row.status_at,
         agency=row.agency,
+        handling=row.handling,
         expected_at=row.expected_at,
     )

@@ -141,6 +141,9 @@ class Report(Base):
     order_no: Mapped[str | None] = mapped_column(String(80))  # its work-order number
     agency: Mapped[str | None] = mapped_column(String(300))  # unit ids convened for the case, comma-separated
     expected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # latest resolve deadline
+    # unit id → unit type of the units answering for the case (CaseAssigned, minus 退单 and re-tiering): the public
+    # view shows the types (供热企业, 物业), never a unit's id or name.
+    handling: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
 
 
 class ReportEvent(Base):

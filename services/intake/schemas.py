@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.common import Category, Priority
+from shared.contracts.common import Category, Priority, UnitType
 from shared.evidence import MAX_PHOTOS, PhotoKey, PhotoOut
 from shared.inputs import BOUNDED, ISO, IsoDateTime
 from shared.privacy import FreeText, PhotoRef
@@ -114,7 +114,8 @@ class ContactOut(BaseModel):
 
 
 class PublicReportOut(BaseModel):
-    """What a resident sees with the report number they were given: status and timeline, no personal data."""
+    """What a resident sees with the report number they were given: status, timeline, the deadline and the kind of
+    unit handling it; no personal data, no unit's name."""
 
     id: str
     category: str
@@ -122,6 +123,19 @@ class PublicReportOut(BaseModel):
     status_note: str
     reported_at: datetime
     updated_at: datetime
+    expected_at: datetime | None = Field(
+        default=None,
+        description="The current deadline (办结时限): the latest resolve deadline of the units answering for the case, "
+        "moved by an approved extension; none before the case is assigned.",
+    )
+    handling_unit_types: list[UnitType] = Field(
+        default_factory=list,
+        description="The types of the units answering for the case now (from dispatch's CaseAssigned, minus 退单 and "
+        "re-tiering); never a unit's id, name or people.",
+    )
+    handled_by: str | None = Field(
+        default=None, description="The same in Chinese, e.g. 供热企业、物业; none before the case is assigned."
+    )
     timeline: list[ReportEventOut]
 
 

@@ -170,6 +170,7 @@ async def _accept(session: AsyncSession, intake: Intake, complaint: Complaint) -
         "case_id": group.case_id if joined else None,
         "agency": group.agency if joined else None,
         "expected_at": group.expected_at if joined else None,
+        "handling": (group.handling or {}) if joined else {},
     }
     columns = u.columns()
     location_json = u.location.model_dump(mode="json")
@@ -190,6 +191,7 @@ async def _accept(session: AsyncSession, intake: Intake, complaint: Complaint) -
             **standing,
             "location": json.dumps(location_json, ensure_ascii=False),
             "photo_refs": json.dumps(photo_refs, ensure_ascii=False),
+            "handling": json.dumps(standing["handling"]),
             "at": at,
             "group_id": group.id,
             "statuses": statuses,

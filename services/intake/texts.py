@@ -1,6 +1,7 @@
 """Texts people read (grid workers, residents, the hotline, Open311 clients), in one place."""
 
 from services.intake.states import ReportStatus, TimelineEntry
+from shared.contracts.common import UnitType
 
 HOUSEHOLD_UNKNOWN = "登记簿中没有该住户"
 BUILDING_UNKNOWN = "登记簿中没有该楼栋"
@@ -72,6 +73,16 @@ OPEN311_BAD_ENCODING = "请求体须为 UTF-8 编码的表单 (the form must be 
 OPEN311_BAD_VALUE = "参数含有无法保存的字符（如空字符）(a parameter holds a character that cannot be stored)"
 OPEN311_RATE_LIMITED = "请求过于频繁，请 {seconds} 秒后再试 (rate limit exceeded, retry after {seconds} s)"
 OPEN311_AGENCY = "城关区供热诉求办理"
+
+# Who is handling a case, as the public status view names it: the kind of unit, never which one or who.
+UNIT_TYPES = {
+    UnitType.HEATING_COMPANY: "供热企业",
+    UnitType.PROPERTY_MANAGER: "物业",
+    UnitType.HOUSING_BUREAU: "住建部门",
+    UnitType.WATER_COMPANY: "供水企业",
+    UnitType.STREET_TASK_FORCE: "街道工作专班",
+    UnitType.GRID: "网格员",
+}
 OPEN311_BAD_MEDIA_URL = "media_url 须为 https:// 或 http:// 开头的网址 (media_url must be an https:// or http:// URL)"
 OPEN311_SERVER_ERROR = "服务器内部错误，请稍后再试 (internal error, try again later)"
 OPEN311_NO_SUCH_CALL = "没有这个接口 (no such Open311 call)"

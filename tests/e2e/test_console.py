@@ -244,6 +244,30 @@ def token(running: Running, username: str, password: str) -> str:
     return str(r.json()["token"])
 
 
+def test_an_incident_shows_how_many_households_it_affects(running: Running, console: Any) -> None:
+    # A burst pipe is its building's incident: the second household's report joins the first one's case.
+    case_id = whistle(running, "GW-01", "H-LK-1-101", category="burst_pipe")
+    second = running.client.grid_report(
+        "GW-01", household_id="H-LK-1-102", category="burst_pipe", description="楼道暖气管爆了，一直在喷水"
+    )
+    assert running.client.wait_case_of("GW-01", second["id"], timeout=30) == case_id
+    running.client.wait_for(
+        "two households on the case",
+        lambda: running.client.case("TF-JYG", case_id)["affected_households"] == 2,
+        timeout=30,
+    )
+    c = console()
+    page = c.signed_in("pm1", "pm1-demo-2026", "安居物业")
+    row = page.locator(f"tr.row[data-case-id='{case_id}']")
+    expect(row.locator(".badge.households")).to_have_text("影响 2 户")
+    row.click()
+    detail = page.locator(".detail-pane")
+    expect(detail.locator(".case-head .badge.households")).to_have_text("影响 2 户")
+    expect(detail.locator(".case-households")).to_have_text("2 户 · 2 次上报")
+    expect(detail.locator(".timeline .event[data-kind='grouped'] .event-kind")).to_have_text("同一事件再报")
+    c.shot("09-incident-households.png")
+
+
 def test_another_unit_sees_nothing_of_it(running: Running, console: Any) -> None:
     dispatch = running.services.url("dispatch")
     c = console()

@@ -351,3 +351,27 @@ def test_a_return_visit_with_a_photo_closes_the_case(running: Running, phones: A
     assert recorded["status"] == "closed" and recorded["room_temps_c"] == [20.5, 19.8]
     (key,) = recorded["photo_refs"]
     assert max(photo_size(key)) <= 1600
+
+
+def test_a_crew_sees_how_many_households_an_incident_affects(running: Running, phones: Any) -> None:
+    # A burst pipe is its building's incident: the second household's report joins the first one's case.
+    first = running.client.grid_report(
+        "GW-02", household_id="H-DF-3-301", category="burst_pipe", description="楼道暖气管爆了"
+    )
+    case_id = running.client.wait_case_of("GW-02", first["id"], timeout=30)
+    second = running.client.grid_report(
+        "GW-02", household_id="H-DF-3-302", category="burst_pipe", description="楼下管子爆了，一直喷水"
+    )
+    assert running.client.wait_case_of("GW-02", second["id"], timeout=30) == case_id
+    running.client.wait_for(
+        "two households on the case",
+        lambda: running.client.case("TF-JYG", case_id)["affected_households"] == 2,
+        timeout=30,
+    )
+    a = running.client.wait_assignment("U-HEAT-2", case_id, timeout=30)
+    phone = phones("heat2-crew")
+    page = phone.open()
+    phone.sign_in("heat2-crew", "heat2-crew-demo-2026", "城关第二供热公司")
+    card = page.locator(f"article.assignment[data-id='{a['id']}']")
+    expect(card.locator(".badge.households")).to_have_text("影响 2 户")
+    expect(card.locator(".badge.p-emergency")).to_have_text("紧急")

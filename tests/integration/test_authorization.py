@@ -115,6 +115,7 @@ class World:
     orders: dict[str, str] = field(default_factory=dict)  # 12345 platform → its order number
     callback: int = 0
     rules: dict[str, Any] = field(default_factory=dict)
+    rules_version: int = 0
     open311: str = ""  # a request submitted through Open311: the only kind its anonymous list publishes
 
     def household(self, n: int) -> str:
@@ -339,7 +340,8 @@ async def world(loop: Loop) -> Any:
         )
         s.add(dead)
     w.callback = dead.id
-    w.rules = (await w.call("dispatch", "GET", "/admin/rules", "X-Admin-Token"))[0]["document"]
+    in_force = (await w.call("dispatch", "GET", "/admin/rules", "X-Admin-Token"))[0]
+    w.rules, w.rules_version = in_force["document"], in_force["version"]
 
     async def scored() -> bool:
         card = await w.call("followup", "GET", "/v1/scorecards", "U-PM-1")
@@ -543,6 +545,9 @@ BUILD: dict[tuple[str, str], Build] = {
     ("dispatch", "PUT /admin/calendar/{year}"): lambda w, k: Call(
         "PUT", "/admin/calendar/2099", body={"holidays": ["2099-01-01"], "make_up_workdays": []}
     ),
+    ("dispatch", "POST /admin/rules/{version}/activate"): lambda w, k: Call(
+        "POST", f"/admin/rules/{w.rules_version}/activate"
+    ),  # the version in force: nothing moves
     ("dispatch", "PUT /admin/accounts"): lambda w, k: Call(
         "PUT", "/admin/accounts", body=registry.dispatch_accounts(registry.read())
     ),

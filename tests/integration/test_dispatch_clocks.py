@@ -404,3 +404,82 @@ async def test_a_cold_snap_tightens_new_clocks(desk: Desk) -> None:
     finally:
         await desk.call("PUT", "/v1/districts/D-CG/cold-snap", "DIST-CG", {"active": False})
     await desk.call("PUT", "/v1/districts/D-CG/cold-snap", "TF-JYG", {"active": True}, expect=403)
+
+
+async def test_an_earlier_rule_version_can_be_put_back_in_force(desk: Desk) -> None:
+    admin = {"X-Admin-Token": DEV_ADMIN_TOKEN}
+
+    async def in_force() -> dict[str, Any]:
+        history = (await desk.svc.http.get("/admin/rules", headers=admin)).json()
+        assert [r["active"] for r in history].count(True) == 1 and history[0]["active"]
+        return history[0]  # type: ignore[no-any-return]
+
+    before = await in_force()
+    slow = {
+        **before["document"],
+        "sla": {**before["document"]["sla"], "leak": {"sign_in": 50, "on_site": 60, "resolve": 900}},
+    }
+    r = await desk.svc.http.put("/admin/rules?note=slow leaks", json=slow, headers=admin)
+    newer = r.json()["version"]
+    assert (await in_force())["version"] == newer
+
+    r = await desk.svc.http.post(f"/admin/rules/{before['version']}/activate", headers=admin)
+    assert r.status_code == 200 and r.json()["version"] == before["version"] and r.json()["active"]
+    assert (await in_force())["version"] == before["version"]
+    start = desk.clock.now()
+    case_id = await desk.complain(Category.LEAK)
+    a = (await desk.assignments("U-PM-1", case_id))[0]
+    leak = before["document"]["sla"]["leak"]["sign_in"]
+    assert datetime.fromisoformat(a["sign_in_due"]) - start == timedelta(minutes=leak) != timedelta(minutes=50)
+
+    r = await desk.svc.http.post("/admin/rules/99999/activate", headers=admin)
+    assert r.status_code == 404 and r.json()["detail"]["code"] == "rules_not_found"
+    assert (await desk.svc.http.post(f"/admin/rules/{newer}/activate", headers=desk.auth("admin"))).status_code == 401
+    # Forward again: the newer version is back, and a new case runs on it.
+    assert (await desk.svc.http.post(f"/admin/rules/{newer}/activate", headers=admin)).status_code == 200
+    assert (await in_force())["version"] == newer
+    start = desk.clock.now()
+    case_id = await desk.complain(Category.LEAK)
+    a = (await desk.assignments("U-PM-1", case_id))[0]
+    assert datetime.fromisoformat(a["sign_in_due"]) - start == timedelta(minutes=50)
+    await desk.svc.http.post(f"/admin/rules/{before['version']}/activate", headers=admin)
+
+
+async def test_open_cases_include_those_awaiting_their_return_visit(desk: Desk) -> None:
+    case_id = await desk.complain(Category.COLD_ROOM)
+    a = (await desk.assignments("U-HEAT-1", case_id))[0]
+    for step in ("sign-in", "arrive"):
+        await desk.call("POST", f"/v1/assignments/{a['id']}/{step}", "U-HEAT-1")
+    await desk.call("POST", f"/v1/assignments/{a['id']}/resolve", "U-HEAT-1", {"action_taken": "排气后室温达标"})
+
+    def listed(cases: list[dict[str, Any]]) -> list[str]:
+        return [c["status"] for c in cases if c["id"] == case_id]
+
+    assert listed(await desk.call("GET", "/v1/cases", "TF-JYG")) == ["resolved"]  # the default is open
+    assert listed(await desk.call("GET", "/v1/cases?status=open", "TF-JYG")) == ["resolved"]
+    assert listed(await desk.call("GET", "/v1/cases?status=in_progress", "TF-JYG")) == []
+    assert listed(await desk.call("GET", "/v1/cases?status=resolved", "TF-JYG")) == ["resolved"]
+    assert listed(await desk.call("GET", "/v1/cases?status=", "TF-JYG")) == ["resolved"]
+    refused = await desk.call("GET", "/v1/cases?status=pending", "TF-JYG", expect=422)
+    assert refused["detail"]["code"] == "invalid_status" and refused["detail"]["field"] == "status"
+    now = desk.clock.now()
+    await desk.verdict(CaseClosed(case_id=case_id, round=1, min_temp_c=19.0, satisfaction=None, closed_at=now))
+    await wait_until("case closed", lambda: _status(desk, case_id, "closed"))
+    assert listed(await desk.call("GET", "/v1/cases?status=open", "TF-JYG")) == []
+
+
+async def test_an_assignment_has_one_shape_in_every_answer(desk: Desk) -> None:
+    case_id = await desk.complain(Category.BURST_PIPE, Priority.EMERGENCY)
+    listed = (await desk.assignments("U-HEAT-1", case_id))[0]
+    one = await desk.call("GET", f"/v1/assignments/{listed['id']}", "U-HEAT-1")
+    in_case = next(a for a in (await desk.case(case_id))["assignments"] if a["id"] == listed["id"])
+    for shown in (one, in_case):
+        assert shown == listed
+    assert (listed["category"], listed["priority"], listed["location"]["building_id"]) == (
+        "burst_pipe",
+        "emergency",
+        "B-LK-1",
+    )
+    assert listed["affected_households"] == 1
+    signed = await desk.call("POST", f"/v1/assignments/{listed['id']}/sign-in", "U-HEAT-1")
+    assert signed.keys() == listed.keys() and signed["category"] == "burst_pipe" and signed["location"]

@@ -5,7 +5,8 @@ absorbs the cold-room reports of the buildings it feeds; the same household and 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -109,6 +110,14 @@ async def test_a_burst_reported_by_ten_households_and_one_unrelated_report_make_
 
     [burst_case] = await wait_until("every burst report linked to the case", linked, timeout=60)
     assert burst_case in cases
+
+    # dispatch hears the nine grouped reports too: one case of ten households, not a one-flat problem
+    async def case_of(households: int) -> Any:
+        c = (await loop.dispatch.http.get(f"/v1/cases/{burst_case}", headers=loop.auth("TF-JYG"))).json()
+        return c if c["affected_households"] == households else None
+
+    case = await wait_until("ten households on the case", lambda: case_of(10), timeout=60)
+    assert sorted(case["report_ids"]) == sorted(burst_ids) and case["priority"] == "emergency"
     await wait_until("all ten dispatched", lambda: _eq(statuses(loop, burst_ids), {"dispatched"}), timeout=60)
 
     # the units act once for the incident; all ten reporters hear it
@@ -124,6 +133,15 @@ async def test_a_burst_reported_by_ten_households_and_one_unrelated_report_make_
     lead = next(r for r in await reports(loop, burst_ids) if r.agency)
     [late_row] = await reports(loop, [late["id"]])
     assert late_row.agency == lead.agency and late_row.expected_at == lead.expected_at
+    assert late_row.handling == lead.handling == {"U-HEAT-1": "heating_company", "U-PM-1": "property_manager"}
+    # the public status view tells the deadline and the kinds of unit handling it, never which unit or who
+    public = (await loop.intake.http.get(f"/v1/public/reports/{late['id']}")).json()
+    assert public["handling_unit_types"] == ["heating_company", "property_manager"]
+    assert public["handled_by"] == "供热企业、物业"
+    assert public["expected_at"] and datetime.fromisoformat(public["expected_at"]) == lead.expected_at
+    shown = json.dumps(public, ensure_ascii=False)
+    assert "U-HEAT-1" not in shown and "U-PM-1" not in shown and "供热公司" not in shown and "安居" not in shown
+    await wait_until("the eleventh household on the case", lambda: case_of(11), timeout=60)
     burst_ids.append(late["id"])
     for who, a in todo:
         await loop.dispatch.http.post(f"/v1/assignments/{a['id']}/arrive", headers=loop.auth(who))
@@ -243,6 +261,51 @@ async def test_a_report_joining_after_the_closure_happened_but_before_intake_hea
     async with loop.intake.runtime.sessions() as s:
         group = await s.get(ReportGroup, got[lead["id"]].group_id)
         assert group is not None and not group.accepting and group.status == "closed"
+
+
+async def test_the_public_view_follows_the_units_and_an_approved_extension(loop: Loop) -> None:
+    await register(loop, [building("B-IT-PUB", "SS-01")], [household("H-IT-PUB-001", "B-IT-PUB")])
+    lead = await report(loop, "H-IT-PUB-001", "家里暖气片不热，室温只有15度", category="cold_room")
+    public = (await loop.intake.http.get(f"/v1/public/reports/{lead['id']}")).json()
+    assert (public["expected_at"], public["handling_unit_types"], public["handled_by"]) == (None, [], None)
+
+    case_id = await wait_until("the case", lambda: _case_of(loop, lead["id"]), timeout=60)
+    [(who, a)] = await wait_until("the heating company's assignment", lambda: assignments_of(loop, case_id), timeout=60)
+    assert who == "U-HEAT-1"
+
+    async def shown(expected_at: str) -> Any:
+        view = (await loop.intake.http.get(f"/v1/public/reports/{lead['id']}")).json()
+        due = view["expected_at"] and datetime.fromisoformat(view["expected_at"])
+        return view if due == datetime.fromisoformat(expected_at) else None
+
+    view = await wait_until("the deadline in the public view", lambda: shown(a["resolve_due"]), timeout=60)
+    assert view["handling_unit_types"] == ["heating_company"] and view["handled_by"] == "供热企业"
+    for step in ("sign-in", "arrive"):
+        r = await loop.dispatch.http.post(f"/v1/assignments/{a['id']}/{step}", headers=loop.auth(who))
+        assert r.status_code == 200, r.text
+    later = (datetime.fromisoformat(a["resolve_due"]) + timedelta(days=2)).isoformat()
+    r = await loop.dispatch.http.post(
+        f"/v1/assignments/{a['id']}/extensions",
+        json={"reason": "需更换户内阀门，配件后天到货", "resolve_due": later},
+        headers=loop.auth(who),
+    )
+    assert r.status_code == 201, r.text
+    r = await loop.dispatch.http.post(
+        f"/v1/extensions/{r.json()['id']}/decision", json={"approved": True}, headers=loop.auth("TF-JYG")
+    )
+    assert r.status_code == 200, r.text
+    await wait_until("the approved extension's deadline in the public view", lambda: shown(later), timeout=60)
+    # 退单: the unit no longer answers for it; the street task force takes it (nobody else serves SS-01 for heat)
+    r = await loop.dispatch.http.post(
+        f"/v1/assignments/{a['id']}/return", json={"reason": "not_our_equipment"}, headers=loop.auth(who)
+    )
+    assert r.status_code == 200, r.text
+
+    async def handled_by() -> Any:
+        view = (await loop.intake.http.get(f"/v1/public/reports/{lead['id']}")).json()
+        return view["handled_by"] if "供热企业" not in (view["handled_by"] or "供热企业") else None
+
+    assert await wait_until("the task force handling it", handled_by, timeout=60) == "街道工作专班"
 
 
 async def _case_of(loop: Loop, report_id: str) -> str | None:

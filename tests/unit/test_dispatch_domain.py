@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -157,6 +158,34 @@ def test_redo_raises_priority_up_to_emergency() -> None:
 
 
 @pytest.mark.parametrize(
+    ("households", "priority", "expected"),
+    [
+        (1, Priority.NORMAL, Priority.NORMAL),
+        (4, Priority.NORMAL, Priority.NORMAL),
+        (5, Priority.NORMAL, Priority.URGENT),
+        (19, Priority.NORMAL, Priority.URGENT),
+        (20, Priority.NORMAL, Priority.EMERGENCY),
+        (20, Priority.URGENT, Priority.EMERGENCY),
+        (5, Priority.EMERGENCY, Priority.EMERGENCY),  # never lowered
+        (0, Priority.URGENT, Priority.URGENT),
+    ],
+)
+def test_affected_households_raise_the_priority_5_urgent_20_emergency(
+    households: int, priority: Priority, expected: Priority
+) -> None:
+    assert domain.priority_for_households(RULES, priority, households) is expected
+
+
+def test_rule_sets_stored_before_household_priority_get_the_default() -> None:
+    doc = RULES.model_dump(mode="json")
+    del doc["household_priority"]
+    old = Rules.model_validate(doc)
+    assert old.household_priority == {Priority.URGENT: 5, Priority.EMERGENCY: 20}
+    only_urgent = Rules.model_validate(doc | {"household_priority": {"urgent": 3}})
+    assert domain.priority_for_households(only_urgent, Priority.NORMAL, 100) is Priority.URGENT
+
+
+@pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"sla": {"cold_room": {"sign_in": 30, "on_site": 60, "resolve": 90}}}, "default"),
@@ -173,9 +202,26 @@ def test_redo_raises_priority_up_to_emergency() -> None:
         ({"priority_factor": {"emergency": 0.5, "urgent": 0.75}}, "priority_factor"),
         ({"escalation": {"notice_after": 1.0, "supervision_after": 0.5}}, "supervision"),
         ({"bounce_limit": 0}, "bounce_limit"),
+        ({"household_priority": {"urgent": 0}}, "at least 1"),
+        ({"household_priority": {"urgent": 20, "emergency": 5}}, "fewer households"),
     ],
 )
 def test_bad_rules_are_refused(change: dict[str, object], message: str) -> None:
     doc = RULES.model_dump(mode="json") | change
     with pytest.raises(ValidationError, match=message):
         Rules.model_validate(doc)
+
+
+def test_the_readme_clock_table_states_the_uplifts_the_code_applies() -> None:
+    """The README's uplift table (a redo round and an incident's size raise the priority) says what the code does."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    redo = next(line for line in readme.splitlines() if line.startswith("  | 发回重办 redo round"))
+    steps = [Priority.NORMAL, domain.raise_priority(Priority.NORMAL)]
+    steps.append(domain.raise_priority(steps[-1]))
+    minutes = [domain.sla_for(RULES, Category.COLD_ROOM, p).sign_in.total_seconds() / 60 for p in steps]
+    assert steps == [Priority.NORMAL, Priority.URGENT, Priority.EMERGENCY]
+    assert "normal → urgent → emergency" in redo and "30 → 22.5 → 15 min" in redo
+    assert minutes == [30, 22.5, 15] and "`raise_priority` in `services/dispatch/domain.py`" in redo
+    size = next(line for line in readme.splitlines() if line.startswith("  | incident size"))
+    urgent, emergency = RULES.household_priority[Priority.URGENT], RULES.household_priority[Priority.EMERGENCY]
+    assert f"≥ {urgent} affected households → at least urgent, ≥ {emergency} → emergency" in size

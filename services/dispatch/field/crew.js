@@ -12,6 +12,7 @@ import {
   PRIORITIES,
   RETURN_REASONS,
   TEXT,
+  householdsText,
   label,
 } from './labels.js';
 import { enqueue, items, replace } from './outbox.js';
@@ -51,6 +52,7 @@ function badges(a) {
     { class: 'badges' },
     a.priority && a.priority !== 'normal' ? h('span', { class: `badge p-${a.priority}` }, label(PRIORITIES, a.priority)) : null,
     a.priority_resident ? h('span', { class: 'badge resident' }, '重点人群') : null,
+    householdsText(a.affected_households) ? h('span', { class: 'badge households' }, householdsText(a.affected_households)) : null,
     a.escalation_level ? h('span', { class: 'badge esc' }, label(ESCALATIONS, a.escalation_level)) : null,
   );
 }

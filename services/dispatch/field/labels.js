@@ -59,6 +59,12 @@ export const CATEGORIES = {
 
 export const PRIORITIES = { emergency: '紧急', urgent: '加急', normal: '普通' };
 
+// 影响 N 户: the distinct households of the case's incident (a report naming no household, e.g. a building's sensor,
+// adds none). Shown from two households on, where it tells a one-flat problem from a building's.
+export function householdsText(n) {
+  return n > 1 ? `影响 ${n} 户` : null;
+}
+
 export const ASSIGNMENT_STATUSES = {
   dispatched: '待签收',
   signed_in: '已签收',

@@ -20,6 +20,7 @@ import {
   TEXT,
   TIERS,
   UNIT_TYPES,
+  householdsText,
   label,
 } from './labels.js';
 import { unitName } from './units.js';
@@ -42,6 +43,13 @@ function details(event) {
       return [label(CHANNELS, d.channel), d.report_id && `报告 ${d.report_id}`];
     case 'opened':
       return [`分级：${label(TIERS, d.tier)}`, `优先级：${label(PRIORITIES, d.priority)}`];
+    case 'grouped':
+      return [label(CHANNELS, d.channel), d.report_id && `报告 ${d.report_id}`, `累计影响 ${d.affected_households} 户`];
+    case 'priority_raised':
+      return [
+        `${label(PRIORITIES, d.previous)} → ${label(PRIORITIES, d.priority)}`,
+        `影响 ${d.affected_households} 户`,
+      ];
     case 'dispatched':
       return [`派往 ${unitName(d.unit_id)}（${label(UNIT_TYPES, d.unit_type)}）`, d.round > 1 && `第${d.round}轮`];
     case 'signed_in':
@@ -129,6 +137,8 @@ export function caseHeader(c) {
     c.hurries > 0 && h('span', { class: 'badge esc' }, `催单${c.hurries}次`),
     c.priority !== 'normal' && h('span', { class: `badge p-${c.priority}` }, label(PRIORITIES, c.priority)),
     c.priority_resident && h('span', { class: 'badge resident' }, '重点人群'),
+    householdsText(c.affected_households) &&
+      h('span', { class: 'badge households' }, householdsText(c.affected_households)),
   ];
   return h(
     'header',
@@ -144,6 +154,12 @@ export function caseHeader(c) {
       h('dd', { class: 'case-tier' }, label(TIERS, c.tier)),
       h('dt', {}, '位置'),
       h('dd', {}, place(c.location)),
+      h('dt', {}, '影响'),
+      h(
+        'dd',
+        { class: 'case-households' },
+        `${c.affected_households} 户 · ${(c.report_ids || []).length} 次上报`,
+      ),
       h('dt', {}, '轮次'),
       h('dd', {}, `第${c.round}轮${c.redo_count ? `（重办${c.redo_count}次）` : ''}`),
       h('dt', {}, '受理'),

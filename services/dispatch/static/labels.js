@@ -63,6 +63,12 @@ export const CATEGORIES = {
 
 export const PRIORITIES = { emergency: '紧急', urgent: '加急', normal: '普通' };
 
+// 影响 N 户: the distinct households of the case's incident (a report naming no household, e.g. a building's sensor,
+// adds none). Shown from two households on, where it tells a one-flat problem from a building's.
+export function householdsText(n) {
+  return n > 1 ? `影响 ${n} 户` : null;
+}
+
 export const TIERS = { minor: '小事·网格化解', technical: '技术·吹哨报到', complex: '复杂·专班牵头' };
 
 export const CASE_STATUSES = {
@@ -132,9 +138,9 @@ export const ACTORS = {
 
 // 发现 → 上报 → 调度 → 处置 → 反馈: which stage each timeline entry belongs to.
 export const STAGES = [
-  { key: 'discover', label: '发现', kinds: ['reported'] },
+  { key: 'discover', label: '发现', kinds: ['reported', 'grouped'] },
   { key: 'report', label: '上报', kinds: ['opened', 'supplemented', 'hurried'] },
-  { key: 'dispatch', label: '调度', kinds: ['dispatched', 'returned', 'retiered', 'escalated'] },
+  { key: 'dispatch', label: '调度', kinds: ['dispatched', 'returned', 'retiered', 'escalated', 'priority_raised'] },
   {
     key: 'handle',
     label: '处置',
@@ -146,6 +152,8 @@ export const STAGES = [
 export const EVENT_KINDS = {
   reported: '发现上报',
   opened: '受理立案',
+  grouped: '同一事件再报',
+  priority_raised: '提高优先级',
   dispatched: '派单',
   returned: '退单',
   retiered: '调整分级',

@@ -23,6 +23,7 @@ import {
   SCORE_COLUMNS,
   TEXT,
   TIERS,
+  householdsText,
   label,
 } from './labels.js';
 import { splitView } from './split.js';
@@ -78,7 +79,8 @@ function casesTab(root) {
   const statusSelect = h(
     'select',
     { name: 'status', 'aria-label': '状态', onchange: () => refresh() },
-    h('option', { value: 'open' }, '在办'),
+    h('option', { value: 'open' }, '未办结（含待回访）'),
+    h('option', { value: 'in_progress' }, '处置中'),
     h('option', { value: 'resolved' }, '已处置·待回访'),
     h('option', { value: 'closed' }, '已办结'),
     h('option', { value: '' }, '全部'),
@@ -165,6 +167,8 @@ function casesTab(root) {
               c.overdue && h('span', { class: 'badge over' }, '超时'),
               c.escalation_level && h('span', { class: 'badge esc' }, label(ESCALATIONS, c.escalation_level)),
               c.supervised && h('span', { class: 'badge esc' }, '督办中'),
+              householdsText(c.affected_households) &&
+                h('span', { class: 'badge households' }, householdsText(c.affected_households)),
             ),
           ),
           h('td', { class: 'case' }, h('div', { class: 'mono' }, c.id), h('div', {}, label(CATEGORIES, c.category))),

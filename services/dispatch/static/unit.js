@@ -12,6 +12,7 @@ import {
   PRIORITIES,
   RETURN_REASONS,
   TEXT,
+  householdsText,
   label,
 } from './labels.js';
 import { splitView } from './split.js';
@@ -152,6 +153,8 @@ export function unitView(root, { heading = '本单位派单' } = {}) {
                 a.priority !== 'normal' &&
                 h('span', { class: `badge p-${a.priority}` }, label(PRIORITIES, a.priority)),
               a.priority_resident && h('span', { class: 'badge resident' }, '重点人群'),
+              householdsText(a.affected_households) &&
+                h('span', { class: 'badge households' }, householdsText(a.affected_households)),
               a.escalation_level && h('span', { class: 'badge esc' }, label(ESCALATIONS, a.escalation_level)),
               fresh && h('span', { class: 'badge new' }, TEXT.newArrival),
             ),

@@ -19,6 +19,7 @@ from services.intake.schemas import (
 from services.intake.states import OPEN311_CLOSED, ReportStatus
 from shared import privacy
 from shared.auth import Principal, Role
+from shared.contracts.common import UnitType
 from shared.errors import NotFound, responses
 from shared.http.photos import evidence_of
 from shared.http.security import CurrentPrincipal
@@ -85,6 +86,8 @@ def _assigned(principal: Principal, agency: str | None, status: str) -> bool:
 async def public_report(report_id: str, session: Session) -> PublicReportOut:
     """For the resident holding the report number (its 64 random bits are the key): status and timeline only."""
     report, events = await service.get(session, report_id=report_id)
+    # Who handles it, by kind only: one line per type however many units of it answer (联处 names each kind once).
+    types = sorted({UnitType(t) for t in (report.handling or {}).values()}, key=list(UnitType).index)
     return PublicReportOut(
         id=report.id,
         category=report.category,
@@ -92,6 +95,9 @@ async def public_report(report_id: str, session: Session) -> PublicReportOut:
         status_note=mask_rooms(events[-1].note if events else domain.STATUS_NOTES[ReportStatus.ACCEPTED]),
         reported_at=report.reported_at,
         updated_at=report.updated_at,
+        expected_at=report.expected_at if types else None,
+        handling_unit_types=types,
+        handled_by="、".join(texts.UNIT_TYPES[t] for t in types) or None,
         # Anyone holding the number reads this: a note naming the household's door shows the building only.
         timeline=[ReportEventOut(status=e.status, note=mask_rooms(e.note), at=e.at) for e in events],
     )
