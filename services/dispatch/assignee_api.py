@@ -23,7 +23,7 @@ from services.dispatch.schemas import (
     ResolveIn,
     ReturnIn,
 )
-from services.dispatch.views import assignment_out, assignment_shown, with_photos
+from services.dispatch.views import assignment_out, assignment_shown, with_caller_notes, with_photos
 from shared.auth import Principal
 from shared.clock import TimeSource
 from shared.errors import responses
@@ -91,6 +91,7 @@ async def my_assignments(
     """The caller's assignments: emergencies and priority residents first, then the nearest deadline."""
     rows = await access.list_for_actor(session, principal=principal, include_done=include_done)
     out = [assignment_out(a, clock, c) for a, c in rows]
+    await with_caller_notes(session, out)
     out.sort(
         key=lambda x: (
             _PRIORITY_RANK.get(x.priority or "normal", 2),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -110,6 +110,14 @@ class ColdSnapIn(BaseModel):
     until: IsoDateTime | None = None
 
 
+class CallerNoteOut(BaseModel):
+    """What a 12345 caller added to the case since (补充诉求, 催单): the unit holding it is told on its assignment."""
+
+    kind: Literal["supplemented", "hurried"]
+    text: str | None
+    at: datetime
+
+
 class AssignmentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -139,6 +147,11 @@ class AssignmentOut(BaseModel):
     location: dict[str, Any] | None = None
     affected_households: int | None = Field(
         default=None, description="Distinct households the case's incident affects (影响 N 户); see CaseOut."
+    )
+    hurries: int = Field(default=0, description="12345's 催单 on the case (each a 催办 to the units holding it).")
+    caller_notes: list[CallerNoteOut] = Field(
+        default_factory=list,
+        description="The case's 12345 补充诉求 and 催单 since this assignment was dispatched, oldest first.",
     )
     arrival_position: dict[str, float] | None = None
     photos: list[PhotoOut] = Field(default_factory=list, description="Photos of the fix (detail views only).")

@@ -1,16 +1,20 @@
 """How an assignment is shown: its running clock and the time left on it, its case's category, priority and
-place, and (in a detail view) its photos. Shared by the assignee console and the case views."""
+place, what 12345 callers added since it was dispatched (补充诉求, 催单), and (in a detail view) its photos. Shared
+by the assignee console and the case views."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.domain import Clock
-from services.dispatch.models import Assignment, Case
-from services.dispatch.schemas import AssignmentOut
+from services.dispatch.models import Assignment, Case, CaseEvent
+from services.dispatch.schemas import AssignmentOut, CallerNoteOut
 from services.dispatch.states import RUNNING_CLOCK, AssignmentStatus
+from services.dispatch.timeline import Happened
 from shared.clock import TimeSource
 from shared.evidence import Evidence
 
@@ -26,14 +30,40 @@ def assignment_out(a: Assignment, clock: TimeSource, case: Case) -> AssignmentOu
     out.category, out.priority = case.category, case.priority
     out.priority_resident, out.location = case.priority_resident, case.location
     out.affected_households = case.affected_households
+    out.hurries = case.hurries
     return out
+
+
+_CALLER_NOTES = (Happened.SUPPLEMENTED, Happened.HURRIED)
+
+
+async def with_caller_notes(session: AsyncSession, outs: Sequence[AssignmentOut]) -> None:
+    """Each assignment's case's 12345 补充诉求 and 催单 since it was dispatched (one statement for them all): how the
+    unit holding the case hears of them, on the phone too (the field app keeps its list offline)."""
+    if not outs:
+        return
+    rows = (
+        await session.execute(
+            select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.detail, CaseEvent.at)
+            .where(CaseEvent.case_id.in_({o.case_id for o in outs}), CaseEvent.kind.in_(_CALLER_NOTES))
+            .order_by(CaseEvent.at, CaseEvent.id)
+        )
+    ).all()
+    for out in outs:
+        out.caller_notes = [
+            CallerNoteOut(kind=kind, text=detail.get("content"), at=at)
+            for case_id, kind, detail, at in rows
+            if case_id == out.case_id and at >= out.dispatched_at
+        ]
 
 
 async def assignment_shown(session: AsyncSession, a: Assignment, clock: TimeSource) -> AssignmentOut:
     """``assignment_out`` with the assignment's case read (from the session's identity map when already loaded)."""
     case = await session.get(Case, a.case_id)
     assert case is not None, "an assignment's case is deleted with it"
-    return assignment_out(a, clock, case)
+    out = assignment_out(a, clock, case)
+    await with_caller_notes(session, [out])
+    return out
 
 
 async def with_photos(out: AssignmentOut, a: Assignment, session: Any, evidence: Evidence) -> AssignmentOut:

@@ -17,6 +17,7 @@ import asyncio
 import json
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -25,10 +26,13 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import httpx
 import pytest
 from playwright.sync_api import Playwright, expect, sync_playwright
 
+from deploy.platform12345 import Platform
 from shared.photos import PhotoStore, PhotoStoreSettings
+from shared.settings import DEV_ADMIN_TOKEN
 from tests.e2e.conftest import Running
 from tests.e2e.field_browser import CHROMIUM, Phone, photo_file
 from tests.harness import PG_PORT, S3_ENDPOINT
@@ -375,3 +379,48 @@ def test_a_crew_sees_how_many_households_an_incident_affects(running: Running, p
     card = page.locator(f"article.assignment[data-id='{a['id']}']")
     expect(card.locator(".badge.households")).to_have_text("影响 2 户")
     expect(card.locator(".badge.p-emergency")).to_have_text("紧急")
+
+
+def test_a_crew_hears_what_a_12345_caller_added(running: Running, phones: Any) -> None:
+    """补充诉求 and 催单 reach the unit holding the case: on its card and its assignment (from the list the phone
+    keeps)."""
+    sfx = uuid.uuid4().hex[:6].upper()
+    household = f"H-FA-{sfx}-1"
+    registry = {
+        "buildings": [
+            {
+                "id": f"B-FA-{sfx}",
+                "name": "现场端测试楼",
+                "compound_id": "CP-DFHY",
+                "grid_id": "G-PHN-02",
+                "substation_id": "SS-02",
+            }
+        ],
+        "households": [{"id": household, "building_id": f"B-FA-{sfx}", "unit_no": "1", "room": "101"}],
+    }
+    r = httpx.put(
+        running.services.url("intake") + "/admin/registry", json=registry, headers={"X-Admin-Token": DEV_ADMIN_TOKEN}
+    )
+    assert r.status_code == 200, r.text
+    platform = Platform(running.services.url("intake"))
+    order = platform.order(household_id=household, content="居民来电：暖气不热")
+    case_id = running.client.wait_case_of("GW-02", order["report_id"], timeout=30)
+    a = running.client.wait_assignment("U-HEAT-2", case_id, timeout=30)
+    platform.operate(order["order_no"], "supplement", content="家中有卧床老人，请优先处理")
+    platform.operate(order["order_no"], "hurry", content="还是不热")
+    running.client.wait_for(
+        "the hurry on the case", lambda: running.client.case("TF-JYG", case_id)["hurries"] == 1, timeout=30
+    )
+
+    phone = phones("heat2-crew")
+    page = phone.open()
+    phone.sign_in("heat2-crew", "heat2-crew-demo-2026", "城关第二供热公司")
+    card = page.locator(f"article.assignment[data-id='{a['id']}']")
+    expect(card.locator(".badge.esc")).to_have_text("12345催单 1 次")
+    card.click()
+    notes = page.locator(".caller-notes li")
+    expect(notes).to_have_count(2)
+    expect(notes.nth(0)).to_contain_text("补充诉求")
+    expect(notes.nth(0)).to_contain_text("家中有卧床老人，请优先处理")
+    expect(notes.nth(1)).to_contain_text("催单")
+    phone.shot("16-crew-caller-notes.png")

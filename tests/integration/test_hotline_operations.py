@@ -283,6 +283,10 @@ async def test_a_supplement_reaches_the_case_and_its_unit_and_raises_the_priorit
     ]
     assert told.payload["unit_ids"] == [UNIT]
     assert (told.payload["previous_priority"], told.payload["priority"]) == (before, "emergency")
+    # the unit holding the case hears it on its assignment (the field app shows it, offline too)
+    mine = await assignment(loop, case_id)
+    [note] = mine["caller_notes"]
+    assert note["kind"] == "supplemented" and "积水" in note["text"] and "13912345678" not in note["text"]
     # a lower priority never lowers it
     await operate(loop, no, "supplement", content="补充：楼道里也很冷", priority="normal")
 
@@ -347,6 +351,9 @@ async def test_three_hurries_send_reminders_and_put_the_case_under_district_supe
         (2, False, [UNIT]),
         (3, True, [UNIT]),
     ]
+    mine = await assignment(loop, case_id)
+    assert mine["hurries"] == 3 and [n["kind"] for n in mine["caller_notes"]] == ["hurried"] * 3
+    assert mine["caller_notes"][0]["text"] == "第1次来电催促：还是不热"
     reminders = [e.payload for e in events if e.event_type == "CaseEscalated" and e.payload["clock"] == "hurry"]
     assert [(r["assignment_id"], r["level"]) for r in reminders] == [(a["id"], "reminder")] * 3
     # 督办 convenes the district's housing bureau

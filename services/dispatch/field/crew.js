@@ -54,6 +54,27 @@ function badges(a) {
     a.priority_resident ? h('span', { class: 'badge resident' }, '重点人群') : null,
     householdsText(a.affected_households) ? h('span', { class: 'badge households' }, householdsText(a.affected_households)) : null,
     a.escalation_level ? h('span', { class: 'badge esc' }, label(ESCALATIONS, a.escalation_level)) : null,
+    a.hurries ? h('span', { class: 'badge esc' }, `12345催单 ${a.hurries} 次`) : null,
+  );
+}
+
+// What 12345 callers added since the assignment was dispatched (补充诉求, 催单), oldest first.
+const CALLER_NOTE = { supplemented: '补充诉求', hurried: '催单' };
+
+function callerNotes(a) {
+  const notes = a.caller_notes || [];
+  if (!notes.length) return null;
+  return h(
+    'section',
+    { class: 'caller-notes' },
+    h('h3', {}, '12345 来电'),
+    h(
+      'ul',
+      {},
+      notes.map((n) =>
+        h('li', { dataset: { kind: n.kind } }, h('strong', {}, CALLER_NOTE[n.kind] || n.kind), ` ${when(n.at)}`, n.text ? `：${n.text}` : ''),
+      ),
+    ),
   );
 }
 
@@ -290,6 +311,7 @@ export async function assignmentView(root, ctx, { id, form = null, edit = null }
         loc.household_id ? [h('dt', {}, '住户'), h('dd', { class: 'mono' }, loc.household_id)] : null,
       ),
     ),
+    callerNotes(a),
     line,
     h('div', { class: 'actions wrap' }, buttons),
     status === 'signed_in' ? h('label', { class: 'check' }, withPosition, '附带当前位置（只记录约百米范围）') : null,
