@@ -76,6 +76,48 @@ async def supervise(
     await assign(session, writer, rules, case, [b for b in bureau if b.type is UnitType.HOUSING_BUREAU], at)
 
 
+def step_of(
+    case: Case,
+    a: Assignment,
+    level: EscalationLevel,
+    *,
+    clock: str,
+    due_at: datetime,
+    at: datetime,
+    actor: str = "dispatch",
+    arms: tuple[Arm, ...] = (),
+) -> Changed:
+    """One step of the chain for one assignment (its timeline row, ``CaseEscalated``, the metric): a breached clock's
+    (``clock`` sign_in / on_site / resolve, due at its deadline) or a 12345 催单's 催办 (``clock`` hurry)."""
+    return Changed(
+        case_id=case.id,
+        happened=Happened.ESCALATED,
+        actor=actor,
+        at=at,
+        detail={
+            "assignment_id": a.id,
+            "unit_id": a.unit_id,
+            "level": level.value,
+            "clock": clock,
+            "due_at": due_at.isoformat(),
+        },
+        event=CaseEscalated(
+            case_id=case.id,
+            assignment_id=a.id,
+            unit_id=a.unit_id,
+            unit_type=UnitType(a.unit_type),
+            level=level,
+            clock=clock,
+            due_at=due_at,
+            escalated_at=at,
+            district_id=case.district_id,
+            street_id=case.street_id,
+        ),
+        metrics=(metrics.ESCALATIONS.labels(case.district_id, a.unit_type, level.value).inc,),
+        arms=arms,
+    )
+
+
 async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: list[Any], now: datetime) -> None:
     """Timers fired: one step of the escalation chain (催办→通报→督办) for one clock of each assignment.
 
@@ -121,31 +163,13 @@ async def on_clock_breaches(session: AsyncSession, writer: OutboxWriter, rows: l
             calendar=calendar,
         )
         changes.append(
-            Changed(
-                case_id=case.id,
-                happened=Happened.ESCALATED,
-                actor="dispatch",
+            step_of(
+                case,
+                a,
+                level,
+                clock=clock.value,
+                due_at=deadline,
                 at=now,
-                detail={
-                    "assignment_id": a.id,
-                    "unit_id": a.unit_id,
-                    "level": level.value,
-                    "clock": clock.value,
-                    "due_at": deadline.isoformat(),
-                },
-                event=CaseEscalated(
-                    case_id=case.id,
-                    assignment_id=a.id,
-                    unit_id=a.unit_id,
-                    unit_type=UnitType(a.unit_type),
-                    level=level,
-                    clock=clock.value,
-                    due_at=deadline,
-                    escalated_at=now,
-                    district_id=case.district_id,
-                    street_id=case.street_id,
-                ),
-                metrics=(metrics.ESCALATIONS.labels(case.district_id, a.unit_type, level.value).inc,),
                 # The next step of the chain, carrying the clock's deadline and length on.
                 arms=(Arm(timers, timer_kind(clock, step[0]), a.id, step[1], row.payload),) if step else (),
             )

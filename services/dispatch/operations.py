@@ -25,7 +25,7 @@ from services.dispatch import metrics
 from services.dispatch.clocks import kinds
 from services.dispatch.domain import Clock
 from services.dispatch.effects import Changed, apply
-from services.dispatch.escalation import supervise
+from services.dispatch.escalation import step_of, supervise
 from services.dispatch.models import Assignment, Case, CaseReport, timers
 from services.dispatch.routing import round_assignments
 from services.dispatch.rules import current_rules
@@ -33,8 +33,8 @@ from services.dispatch.states import ASSIGNMENT, CASE, OPEN, RUNNING_CLOCK, Assi
 from services.dispatch.timeline import Happened
 from shared import effects
 from shared.consumer import NotYet
-from shared.contracts.common import Priority, UnitType
-from shared.contracts.dispatch import CaseEscalated, CaseHurried, CaseSupplemented, CaseWithdrawn, EscalationLevel
+from shared.contracts.common import Priority
+from shared.contracts.dispatch import CaseHurried, CaseSupplemented, CaseWithdrawn, EscalationLevel
 from shared.contracts.intake import ReportHurried, ReportSupplemented, ReportWithdrawn
 from shared.effects import Effect, Stop, count
 from shared.outbox import OutboxWriter
@@ -134,7 +134,6 @@ async def hurry(session: AsyncSession, writer: OutboxWriter, *, e: ReportHurried
     case.hurries += 1
     holding = await _open_assignments(session, case) if CASE.allows("withdraw", case.status) else []
     supervising = case.hurries >= rules.hurry_limit and not case.supervised and bool(holding)
-    reminder = EscalationLevel.REMINDER
     changes = [
         Changed(
             case_id=case.id,
@@ -154,27 +153,9 @@ async def hurry(session: AsyncSession, writer: OutboxWriter, *, e: ReportHurried
             ),
             metrics=(count(metrics.OPERATIONS.labels(case.district_id, "hurry").inc),),
         ),
+        # the 催办 each unit holding a clock gets at once
         *(
-            Changed(
-                case_id=case.id,
-                happened=Happened.ESCALATED,
-                actor=ACTOR,
-                at=at,
-                detail={"level": reminder.value, "clock": "hurry", "assignment_id": a.id, "unit_id": a.unit_id},
-                event=CaseEscalated(
-                    case_id=case.id,
-                    assignment_id=a.id,
-                    unit_id=a.unit_id,
-                    unit_type=UnitType(a.unit_type),
-                    level=reminder,
-                    clock="hurry",
-                    due_at=_running_deadline(a),
-                    escalated_at=at,
-                    district_id=case.district_id,
-                    street_id=case.street_id,
-                ),
-                metrics=(count(metrics.ESCALATIONS.labels(case.district_id, a.unit_type, reminder.value).inc),),
-            )
+            step_of(case, a, EscalationLevel.REMINDER, clock="hurry", due_at=_running_deadline(a), at=at, actor=ACTOR)
             for a in holding
         ),
     ]
