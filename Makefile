@@ -19,6 +19,7 @@ install: $(VENV)/.installed
 stack: install          ## Kafka (KRaft) and PostgreSQL of the project's own, under .local/; Prometheus installed
 	$(STACK) up
 	$(PYTHON) -m deploy.local.prometheus install
+	$(PYTHON) -m deploy.local.balancer install
 
 services: stack         ## the three services as background processes, ready when /readyz answers
 	$(PYTHON) -m deploy.local.services up

@@ -13,20 +13,20 @@ Tests use ``PrometheusServer`` with a config made by ``config_for`` (their own p
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+
+from deploy.local.debian import NotInstalled, binary, ensure_package
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / "deploy" / "prometheus"
@@ -37,20 +37,6 @@ RULE_TESTS_DIR = CONFIG_DIR / "tests"
 STATE_DIR = REPO / ".local" / "prometheus"
 DEFAULT_PORT = 19090
 PACKAGE = "prometheus"
-POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
-
-
-class NotInstalled(RuntimeError):
-    pass
-
-
-def binary(name: str) -> str | None:
-    """Path of ``prometheus`` or ``promtool``: on PATH, else where Debian puts them."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidate = Path("/usr/bin") / name
-    return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 
 def require(name: str) -> str:
@@ -63,51 +49,9 @@ def require(name: str) -> str:
     return path
 
 
-def _privileged() -> list[str]:
-    if os.geteuid() == 0:
-        return []
-    if shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
-        return ["sudo", "-n"]
-    raise NotInstalled(
-        f"installing Debian's {PACKAGE} package needs root: run `sudo apt-get install -y --no-install-recommends "
-        f"{PACKAGE}` once, or run this as root"
-    )
-
-
-@contextlib.contextmanager
-def _services_kept_down(sudo: list[str]) -> Iterator[None]:
-    """A policy-rc.d that refuses every start while apt runs, unless the machine already has one (Docker
-    images do): the package's init script / unit must not start a second Prometheus on :9090."""
-    if POLICY_RC_D.exists():
-        yield
-        return
-    script = "#!/bin/sh\n# deploy/local/prometheus: no service starts while the package installs\nexit 101\n"
-    subprocess.run([*sudo, "tee", str(POLICY_RC_D)], input=script.encode(), stdout=subprocess.DEVNULL, check=True)
-    subprocess.run([*sudo, "chmod", "755", str(POLICY_RC_D)], check=True)
-    try:
-        yield
-    finally:
-        subprocess.run([*sudo, "rm", "-f", str(POLICY_RC_D)], check=False)
-
-
 def ensure_installed() -> None:
     """Install Debian's prometheus package if ``prometheus`` or ``promtool`` is missing. Idempotent."""
-    if binary("prometheus") and binary("promtool"):
-        return
-    if not shutil.which("apt-get"):
-        raise NotInstalled(f"prometheus/promtool are missing and there is no apt-get to install {PACKAGE}")
-    sudo = _privileged()
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    print(f"[prometheus] installing Debian's {PACKAGE} package", flush=True)
-    with _services_kept_down(sudo):
-        subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(
-            [*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", PACKAGE], check=True, env=env
-        )
-    if Path("/run/systemd/system").is_dir():  # systemd is PID 1: leave its unit disabled and stopped
-        subprocess.run([*sudo, "systemctl", "disable", "--now", f"{PACKAGE}.service"], check=False)
-    require("prometheus")
-    require("promtool")
+    ensure_package(PACKAGE, ("prometheus", "promtool"), label="prometheus")
 
 
 # -- configuration -------------------------------------------------------------------------------------------

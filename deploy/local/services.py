@@ -1,5 +1,7 @@
 """Run the three services as local background processes, with the simulated 12345 platform they call back
-(deploy.platform12345): start, stop, status, wait until ready.
+(deploy.platform12345): start, stop, status, wait until ready. ``ServiceSet(replicas=2)`` runs two processes of each
+service on the same databases and topics, behind a local haproxy (deploy.local.balancer) on the service's port: a
+replica is ``intake.1``, ``intake.2``; ``intake`` names the service (its URL is the balancer's).
 
 ``python -m deploy.local.services up|down|status`` — pid files and logs under ``.local/services/``.
 Tests use the same code with their own state folder, ports, databases and topic prefix.
@@ -19,11 +21,14 @@ from pathlib import Path
 
 import httpx
 
+from deploy.local import balancer
+
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "dispatch", "followup")
 # The 12345 platform the development integration calls back: started first, so no callback finds it missing.
 PLATFORM = "platform12345"
 PROCESSES = (PLATFORM, *SERVICES)
+BALANCER = "balancer"  # haproxy in front of the replicas (ServiceSet(replicas=2))
 DEFAULT_PORTS = {"intake": 8001, "dispatch": 8002, "followup": 8003, PLATFORM: 8005}
 DEV_HOTLINE_INTEGRATION = "12345-dev"
 DEV_HOTLINE_SECRET = "dev-only-12345-secret-change-me"
@@ -46,19 +51,37 @@ class ServiceSet:
     s3_endpoint: str = f"http://127.0.0.1:{os.environ.get('S3_PORT', '19000')}"  # the stack's S3Proxy
     topic_prefix: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    replicas: int = 1  # processes of each service; more than one: behind a local haproxy on the service's port
+    instance_ports: dict[str, int] = field(default_factory=dict)  # replica (``intake.2``) → its own port
 
     def __post_init__(self) -> None:
         if PLATFORM not in self.ports:  # a caller that chose the services' ports only: the platform gets a free one
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                self.ports[PLATFORM] = s.getsockname()[1]
+            self.ports[PLATFORM] = _free_port()
+        if self.replicas > 1:
+            for name in SERVICES:
+                for replica in self.instances(name):
+                    self.instance_ports.setdefault(replica, _free_port())
+
+    def instances(self, name: str) -> list[str]:
+        """The processes of a service: itself, or its replicas ``<name>.1`` … (the platform is one process)."""
+        if self.replicas == 1 or name not in SERVICES:
+            return [name]
+        return [f"{name}.{i}" for i in range(1, self.replicas + 1)]
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        """Every process, in the order they start: the platform, the balancer (with replicas), the services'."""
+        balancer = (BALANCER,) if self.replicas > 1 else ()
+        return (PLATFORM, *balancer, *(i for name in SERVICES for i in self.instances(name)))
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
+        """A service's URL (the balancer's, with replicas), the platform's, or one replica's own."""
+        return f"http://127.0.0.1:{self.instance_ports.get(name) or self.ports[name]}"
 
-    def env(self, name: str) -> dict[str, str]:
-        if name == PLATFORM:
+    def env(self, process: str) -> dict[str, str]:
+        if process == PLATFORM:
             return dict(os.environ) | {"PLATFORM12345_PORT": str(self.ports[PLATFORM]), "PYTHONPATH": str(REPO)}
+        name = process.split(".")[0]  # a replica runs its service's settings on a port of its own
         prefix = name.upper() + "_"
         env = dict(os.environ)
         env.update(
@@ -67,7 +90,7 @@ class ServiceSet:
                 + "DATABASE_URL": f"postgresql+asyncpg://heat:heat@127.0.0.1:{self.pg_port}/{self.databases[name]}",
                 prefix + "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
                 prefix + "KAFKA_TOPIC_PREFIX": self.topic_prefix,
-                prefix + "HTTP_PORT": str(self.ports[name]),
+                prefix + "HTTP_PORT": str(self.instance_ports.get(process, self.ports[name])),
                 # photo evidence in the stack's S3 (dev credentials; shared.photos.PhotoStoreSettings)
                 prefix + "PHOTOS": json.dumps({"endpoint_url": self.s3_endpoint}),
                 "PYTHONPATH": str(REPO),
@@ -111,16 +134,31 @@ class ServiceSet:
         except (FileNotFoundError, ValueError, ProcessLookupError):
             return None
 
+    def _command(self, process: str) -> list[str]:
+        if process == BALANCER:
+            config = self.state_dir / "haproxy.cfg"
+            config.write_text(
+                balancer.config_for(
+                    {name: self.ports[name] for name in SERVICES},
+                    {name: [(i, self.instance_ports[i]) for i in self.instances(name)] for name in SERVICES},
+                )
+            )
+            return [balancer.require(), "-f", str(config), "-db"]
+        module = "deploy.platform12345" if process == PLATFORM else f"services.{process.split('.')[0]}"
+        return [sys.executable, "-m", module, "serve"]
+
     def start(self, name: str) -> int:
+        """Start a process (or every replica of a service), unless it runs; returns the (last) pid."""
+        if len(self.instances(name)) > 1:
+            return [self.start(i) for i in self.instances(name)][-1]
         if (pid := self.pid(name)) is not None:
             return pid
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file(name).open("ab") as log:
-            module = "deploy.platform12345" if name == PLATFORM else f"services.{name}"
             proc = subprocess.Popen(
-                [sys.executable, "-m", module, "serve"],
+                self._command(name),
                 cwd=REPO,
-                env=self.env(name),
+                env=self.env(name) if name != BALANCER else dict(os.environ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -129,13 +167,22 @@ class ServiceSet:
         return proc.pid
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Kill without ceremony (used by fault tests): no graceful shutdown."""
+        """Kill without ceremony (used by fault tests): no graceful shutdown. A service's name kills every replica;
+        ``intake.2`` one of them."""
+        if len(self.instances(name)) > 1:
+            for replica in self.instances(name):
+                self.kill(replica, sig)
+            return
         if (pid := self.pid(name)) is not None:
             os.kill(pid, sig)
             _wait_gone(pid, 10)
         self._pid_file(name).unlink(missing_ok=True)
 
     def stop(self, name: str, timeout: float = 20) -> None:
+        if len(self.instances(name)) > 1:
+            for replica in self.instances(name):
+                self.stop(replica, timeout)
+            return
         pid = self.pid(name)
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
@@ -145,13 +192,29 @@ class ServiceSet:
         self._pid_file(name).unlink(missing_ok=True)
 
     def wait_ready(self, name: str, timeout: float = 90) -> None:
+        """Until the process answers ``/readyz`` (a service with replicas: each of them, then through the balancer;
+        the balancer: each service through it)."""
+        if name == BALANCER:
+            for service in SERVICES:
+                self._wait_answer(BALANCER, self.url(service), timeout)
+            return
+        if len(self.instances(name)) > 1:
+            for replica in self.instances(name):
+                self.wait_ready(replica, timeout)
+            if self.pid(BALANCER) is not None:
+                self._wait_answer(BALANCER, self.url(name), timeout)
+            return
+        self._wait_answer(name, self.url(name), timeout)
+
+    def _wait_answer(self, process: str, url: str, timeout: float) -> None:
+        name = process
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
             if self.pid(name) is None:
                 raise RuntimeError(f"{name} exited; last log lines:\n{self.tail(name)}")
             try:
-                r = httpx.get(self.url(name) + "/readyz", timeout=2)
+                r = httpx.get(url + "/readyz", timeout=2)
                 if r.status_code == 200:
                     return
                 last = r.text
@@ -166,15 +229,22 @@ class ServiceSet:
         except FileNotFoundError:
             return "(no log)"
 
-    def up(self, names: tuple[str, ...] = PROCESSES) -> None:
+    def up(self, names: tuple[str, ...] | None = None) -> None:
+        names = self.processes if names is None else names
         for name in names:
             self.start(name)
         for name in names:
             self.wait_ready(name)
 
-    def down(self, names: tuple[str, ...] = PROCESSES) -> None:
-        for name in names:
+    def down(self, names: tuple[str, ...] | None = None) -> None:
+        for name in reversed(self.processes if names is None else names):
             self.stop(name)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:

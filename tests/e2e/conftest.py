@@ -25,10 +25,10 @@ class Running:
 
 
 @contextmanager
-def services_running(label: str, extra_env: dict[str, str] | None = None) -> Iterator[Running]:
+def services_running(label: str, extra_env: dict[str, str] | None = None, *, replicas: int = 1) -> Iterator[Running]:
     """The three services as processes on fresh databases (``<service>_<label>``) and a fresh topic prefix,
     with the registry seeded. Tests that write a lot (the simulator, the fuzzer) take their own. ``extra_env``:
-    settings of the services for this run."""
+    settings of the services for this run; ``replicas``: processes of each service, behind a local haproxy."""
     asyncio.run(check_stack())
     databases = {name: run_db(f"{name}_{label}") for name in SERVICES}
     for db in databases.values():
@@ -40,6 +40,7 @@ def services_running(label: str, extra_env: dict[str, str] | None = None) -> Ite
         databases=databases,
         topic_prefix=prefix,
         extra_env=extra_env or {},
+        replicas=replicas,
     )
     services.down()
     try:
