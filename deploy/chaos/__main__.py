@@ -38,6 +38,12 @@ def main(
         ),
     ] = None,
     keep: Annotated[bool, typer.Option(help="Keep the private stack's files and the service logs.")] = False,
+    replicas: Annotated[
+        int,
+        typer.Option(
+            min=1, max=4, help="Processes of each service behind a local haproxy; each kill takes one replica."
+        ),
+    ] = 1,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures to this JSON file.")] = None,
 ) -> None:
     """Start a private Kafka + PostgreSQL and the three services, drive a seeded season through them while each
@@ -46,7 +52,7 @@ def main(
     console = Console(width=None if sys.stdout.isatty() else 140)
     # The run's own Kafka clients (the lag probe) lose the broker on purpose; their reconnect noise is not news.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    options = ChaosOptions(seed=seed, reports=reports, window=window, settle=settle, keep=keep)
+    options = ChaosOptions(seed=seed, reports=reports, window=window, settle=settle, keep=keep, replicas=replicas)
     try:
         result: Result = asyncio.run(run(options, console))
     except CannotStart as exc:

@@ -80,6 +80,7 @@ class Injector:
         self.services = services
         self.say = say
         self.t0 = 0.0
+        self.kills: dict[str, int] = {}  # service → kills so far: with replicas, each kill takes the next replica
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -106,10 +107,15 @@ class Injector:
             f"[bold red]故障[/bold red] t={fault.injected:.1f}s {fault.target}: {fault.kind}（停 {fault.pause:.1f}s）"
         )
         if fault.target in SERVICES:
-            await asyncio.to_thread(self.services.kill, fault.target)
+            # One process: the service. Replicas: one of them, in turn, while the others carry on.
+            replicas = self.services.instances(fault.target)
+            n = self.kills.get(fault.target, 0)
+            self.kills[fault.target] = n + 1
+            victim = replicas[n % len(replicas)]
+            await asyncio.to_thread(self.services.kill, victim)
             await asyncio.sleep(fault.pause)
-            await asyncio.to_thread(self.services.start, fault.target)
-            await asyncio.to_thread(self.services.wait_ready, fault.target, 180)
+            await asyncio.to_thread(self.services.start, victim)
+            await asyncio.to_thread(self.services.wait_ready, victim, 180)
         elif fault.target == KAFKA:
             await asyncio.to_thread(self.stack.kill_kafka)
             await asyncio.sleep(fault.pause)

@@ -20,7 +20,8 @@ def _n(value: Any) -> str:
 def figures(r: Result) -> Table:
     o, a, out = r.options, r.audit, r.outcome
     rec = out.reconciliation if out else None
-    table = Table(title=f"混沌演练 · 种子 {o.seed} · 目标 {o.reports} 条诉求")
+    pair = f" · 每个服务 {o.replicas} 个副本" if o.replicas > 1 else ""
+    table = Table(title=f"混沌演练 · 种子 {o.seed} · 目标 {o.reports} 条诉求{pair}")
     table.add_column("项目")
     table.add_column("数值", justify="right")
     by_channel = Counter(out.accepted.values()) if out else Counter()
@@ -123,6 +124,7 @@ def as_dict(r: Result) -> dict[str, Any]:
     return {
         "ok": r.ok,
         "seed": o.seed,
+        "replicas": o.replicas,
         "target_reports": o.reports,
         "load_s": round(o.load_s, 1),
         "season": None

@@ -19,6 +19,7 @@ from deploy.chaos import audit, faults
 from deploy.chaos.receiver import Receiver
 from deploy.chaos.stack import PrivateStack, StackError, free_ports, service_set
 from deploy.chaos.watch import Watch
+from deploy.local import balancer
 from deploy.local.services import SERVICES, ServiceSet
 from deploy.simulate import reconcile
 from deploy.simulate.api import Api, Credentials
@@ -48,6 +49,7 @@ class ChaosOptions:
     window: float | None = None  # seconds of load; default from the reports at REPORTS_PER_S, at least 150
     settle: float | None = None  # seconds the simulator waits for open cases; default a tenth of the load, 45-180
     keep: bool = False
+    replicas: int = 1  # processes of each service behind a local haproxy; a service's fault kills one of them
 
     @property
     def load_s(self) -> float:
@@ -200,8 +202,13 @@ async def run(o: ChaosOptions, console: Console) -> Result:
             await asyncio.to_thread(stack.prepare)
             await asyncio.to_thread(stack.up)
             receiver.start()
+            if o.replicas > 1:
+                await asyncio.to_thread(balancer.ensure_installed)
             services = service_set(
-                stack, callback_url=receiver.url, hotline=(creds.hotline_integration, creds.hotline_secret)
+                stack,
+                callback_url=receiver.url,
+                hotline=(creds.hotline_integration, creds.hotline_secret),
+                replicas=o.replicas,
             )
             result.ports |= services.ports
             await asyncio.to_thread(services.up)
@@ -267,7 +274,7 @@ async def _storm(
         if watching is not None:
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
-    for name in SERVICES:
+    for name in services.processes:
         if services.pid(name) is None:
             result.problems.append(f"{name} is not running at the end of the run")
     outcome = result.outcome
@@ -360,7 +367,7 @@ def _broker_coordinator_failures(stack: PrivateStack) -> list[str]:
 def _crashes(services: ServiceSet) -> list[str]:
     """Background tasks (relay, timers, callbacks, lag probe) that died in a service: a silent stop, not a retry."""
     out = []
-    for name in SERVICES:
+    for name in (i for service in SERVICES for i in services.instances(service)):
         try:
             text = services.log_file(name).read_text(errors="replace")
         except FileNotFoundError:

@@ -200,9 +200,10 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return False
 
 
-def service_set(stack: PrivateStack, *, callback_url: str, hotline: tuple[str, str]) -> ServiceSet:
+def service_set(stack: PrivateStack, *, callback_url: str, hotline: tuple[str, str], replicas: int = 1) -> ServiceSet:
     """The three services on free ports against the private stack (databases intake, dispatch, followup, created by
-    the stack script), 12345 status callbacks going to the run's own receiver."""
+    the stack script), 12345 status callbacks going to the run's own receiver; ``replicas`` processes of each behind
+    a local haproxy."""
     integration, secret = hotline
     return ServiceSet(
         state_dir=stack.home / "services",
@@ -217,4 +218,5 @@ def service_set(stack: PrivateStack, *, callback_url: str, hotline: tuple[str, s
             "INTAKE_CALLBACK_BACKOFF_CAP_SECONDS": "5",
             "INTAKE_CALLBACK_MAX_ATTEMPTS": "1000",
         },
+        replicas=replicas,
     )
