@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import domain, feedback
+from services.intake import domain, feedback, texts
 from services.intake.models import token_versions
 from services.intake.states import ReportStatus, TimelineEntry
 from shared import revocations
@@ -83,6 +83,7 @@ def _on_escalated(calls_back: Set[str]) -> CaseHandler:
             at=env.occurred_at,
             calls_back=calls_back,
             note=domain.ESCALATION_NOTES.get(e.level.value, domain.STATUS_NOTES[TimelineEntry.ESCALATED]),
+            status_text=texts.HOTLINE_ESCALATION_TEXT.get(e.level.value),
             moves=False,
         )
 

@@ -39,12 +39,14 @@ async def set_case_status(
     at: datetime,
     calls_back: Set[str],
     note: str | None = None,
+    status_text: str | None = None,
     moves: bool = True,
 ) -> int:
     """Tell every report of the case what happened (grouped reports all hear it), queue the 12345 callbacks of
-    those that came from an integration in ``calls_back`` (those with a callback URL: an integration without one is
-    owed nothing, so nothing waits for it), and close the incident on closure. ``moves=False``: a timeline entry
-    only (an escalation does not change where the case stands). A withdrawn report (撤单) hears nothing more."""
+        those that came from an integration in ``calls_back`` (those with a callback URL: an integration without one is
+        owed nothing, so nothing waits for it), and close the incident on closure. ``moves=False``: a timeline entry
+        only (an escalation does not change where the case stands). ``status_text``: what 12345 reads, if not the
+    status's own text (an escalation's step: 已催办 / 已通报 / 已督办). A withdrawn report (撤单) hears nothing more."""
     if status == ReportStatus.CLOSED:
         # Sensors before incidents, the order a sensor batch takes them in (it locks its sensors, then claims an
         # incident for an alarm): the other order deadlocks with a batch whose alarm joins this case.
@@ -78,7 +80,7 @@ async def set_case_status(
         # A report that joined the incident after the fact hears of it when it joined, not before it existed.
         session.add(ReportEvent(report_id=report.id, status=status, note=told, at=max(at, report.reported_at)))
         if fresh and report.integration_id in calls_back:  # 12345 never hears a stale status last
-            await queue_callback(session, report=report, status=status, note=told, at=at)
+            await queue_callback(session, report=report, status=status, note=told, at=at, status_text=status_text)
     if moved:
         values: dict[str, Any] = {"status": status, "status_at": at}
         if status == ReportStatus.CLOSED:
@@ -94,7 +96,9 @@ async def set_case_status(
     return len(reports)
 
 
-async def queue_callback(session: AsyncSession, *, report: Report, status: Told, note: str, at: datetime) -> None:
+async def queue_callback(
+    session: AsyncSession, *, report: Report, status: Told, note: str, at: datetime, status_text: str | None = None
+) -> None:
     """The next callback of the report's 12345 order (numbered after the order's last)."""
     assert report.integration_id is not None and report.order_no is not None
     seq = (
@@ -118,7 +122,7 @@ async def queue_callback(session: AsyncSession, *, report: Report, status: Told,
                 "case_id": report.case_id,
                 "seq": seq,
                 "status": status,
-                "status_text": texts.HOTLINE_STATUS_TEXT.get(status, status),
+                "status_text": status_text or texts.HOTLINE_STATUS_TEXT.get(status, status),
                 "note": note,
                 "occurred_at": at.isoformat(),
             },

@@ -37,6 +37,8 @@ HOTLINE_STATUS_TEXT: dict[str, str] = {
     TimelineEntry.ESCALATED: "已督办",
     ReportStatus.WITHDRAWN: "已撤单",
 }
+# An escalation's callback says its step: a 催办 to the unit is not yet a 督办.
+HOTLINE_ESCALATION_TEXT: dict[str, str] = {"reminder": "已催办", "notice": "已通报", "supervision": "已督办"}
 
 # Sensors and the visit ledger
 SENSOR_BATCH_TOO_LARGE = "单次最多上传 {max} 条读数"

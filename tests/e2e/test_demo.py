@@ -69,6 +69,8 @@ def test_the_demo_closes_its_scripted_cases_and_reconciles_a_short_season(demo: 
     assert heard["bad_signatures"] == 0 and heard["out_of_order"] == [], heard
     told = [[cb["status"] for cb in callbacks] for callbacks in heard["orders"].values()]
     assert ["dispatched", "escalated", "signed_in", "resolved", "closed"] in told, told
+    hurried = next(cbs for cbs in heard["orders"].values() if [cb["status"] for cb in cbs][1:2] == ["escalated"])
+    assert hurried[1]["status_text"] == "已催办", hurried  # a hurry's 催办 is not yet a 督办
     assert any(statuses[-1] == "withdrawn" for statuses in told), told
 
     result = json.loads(out.read_text(encoding="utf-8"))
