@@ -14,6 +14,9 @@ Scenarios (the local stack must be up: ``deploy/local/stack up``; services are s
   produce → consume round trip of messages of the same size (``bench.e2e``); a PNG of latency against offered rate
   is written beside the JSON;
 - ``sensors``: sensor readings/s in batches of 500 beside asyncpg COPY of the same rows (``bench.intake_sensors``);
+- ``rate_limit``: the shared rate limit's check alone (over 1,000 callers, and all on one) beside a bare ``SELECT 1``
+  round trip on the same pool and the in-memory check; one-tap reports/s with the database limiter and the in-memory
+  one (``bench.rate_limits``);
 - ``photos``: phone photos (1600 px JPEG) granted, uploaded to S3 and accepted (checks, EXIF, a copy without EXIF and a
   thumbnail) per second, beside raw S3 PUTs of the same bytes (``bench.photos``);
 - ``timers``: 500,000 pending deadlines, 50,000 due within a minute (``bench.timers``);
@@ -39,11 +42,11 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import e2e, intake_reports, intake_sensors, loop, photos, report, timers
+from bench import e2e, intake_reports, intake_sensors, loop, photos, rate_limits, report, timers
 from bench.intake_common import Figures
 from bench.report import Row, Suite
 
-SCENARIOS = ("one_tap", "e2e", "sensors", "photos", "timers", "loop")
+SCENARIOS = ("one_tap", "e2e", "sensors", "rate_limit", "photos", "timers", "loop")
 
 
 def _fig(f: Figures, per: int = 1) -> dict[str, float]:
@@ -74,6 +77,23 @@ async def sensors(quick: bool) -> dict[str, Any]:
         "concurrency": concurrency,
         "intake": _fig(ours, size),
         "copy": _fig(theirs, size),
+    }
+
+
+async def rate_limit(quick: bool) -> dict[str, Any]:
+    """``bench.rate_limits`` with its figures returned."""
+    checks, reports, concurrency = (200, 40, 8) if quick else (4000, 2000, 32)
+    m = await rate_limits.measure(checks, reports, concurrency, warmup=20 if quick else 100)
+    return {
+        "checks": checks,
+        "reports": reports,
+        "concurrency": concurrency,
+        "select_1": _fig(m.select_1),
+        "shared_spread": _fig(m.shared_spread),
+        "shared_hot": _fig(m.shared_hot),
+        "memory": _fig(m.memory),
+        "reports_shared": _fig(m.reports_shared),
+        "reports_memory": _fig(m.reports_memory),
     }
 
 
@@ -150,6 +170,22 @@ def rows(name: str, raw: dict[str, Any], *, quick: bool, loop_label: str = "") -
                 met(s["rate"] >= 0.3 * b["rate"] and s["rate"] >= 60_000)),
             Row(f"sensor readings (batches of {raw['batch_size']})", "p99 latency per batch", s["p99_ms"], "ms",
                 b["p99_ms"], "COPY p99"),
+        ]  # fmt: skip
+    if name == "rate_limit":
+        base, label = raw["select_1"], "SELECT 1 round trip"
+        spread, hot, mem = raw["shared_spread"], raw["shared_hot"], raw["memory"]
+        taps, taps_mem = raw["reports_shared"], raw["reports_memory"]
+        return [
+            Row("rate limit (database)", "checks/s, 1,000 callers", spread["rate"], "/s", base["rate"], label),
+            Row("rate limit (database)", "check p50, 1,000 callers", spread["p50_ms"], "ms", base["p50_ms"],
+                "SELECT 1 p50"),
+            Row("rate limit (database)", "checks/s, one caller", hot["rate"], "/s", base["rate"], label),
+            Row("rate limit (database)", "check p99, one caller", hot["p99_ms"], "ms", base["p99_ms"], "SELECT 1 p99"),
+            Row("rate limit (database)", "checks/s in memory (for scale)", mem["rate"], "/s"),
+            Row("rate limit (database)", "one-tap reports/s", taps["rate"], "/s", taps_mem["rate"],
+                "in-memory limiter"),
+            Row("rate limit (database)", "one-tap p50", taps["p50_ms"], "ms", taps_mem["p50_ms"],
+                "in-memory limiter p50"),
         ]  # fmt: skip
     if name == "photos":
         a, u, b = raw["accept"], raw["upload"], raw["raw_put"]
@@ -228,6 +264,7 @@ async def suite(a: argparse.Namespace, console: Console) -> Suite:
     async def intake_in_process() -> None:  # one intake app in this process at a time
         await one("one_tap", lambda: one_tap(True))
         await one("sensors", lambda: sensors(True))
+        await one("rate_limit", lambda: rate_limit(True))
         await one("photos", lambda: photo_pipeline(True))
 
     if a.quick:  # side by side: the figures of a quick run mean nothing anyway
@@ -237,6 +274,7 @@ async def suite(a: argparse.Namespace, console: Console) -> Suite:
         await one("one_tap", lambda: one_tap(False))
         await one("e2e", lambda: e2e.run(quick=False))
         await one("sensors", lambda: sensors(False))
+        await one("rate_limit", lambda: rate_limit(False))
         await one("photos", lambda: photo_pipeline(False))
         await one("timers", lambda: timer_engine(False))
         await one("loop", lambda: loop.run(minutes=loop_minutes, rate=a.loop_rate))
@@ -250,6 +288,7 @@ def _key(scenario: str) -> str:
         ("one-tap", "one_tap"),
         ("report →", "e2e"),
         ("sensor", "sensors"),
+        ("rate limit", "rate_limit"),
         ("photos", "photos"),
         ("timers", "timers"),
     ):

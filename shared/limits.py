@@ -9,9 +9,9 @@ with an error format of its own (Open311's list of ``{code, description}``) regi
 
 Rate: ``RateLimiter``, a token bucket per caller and kind of caller (a 12345 integration, a grid worker, an Open311
 api_key). A bucket holds ``burst`` tokens and gains ``per_second`` of them a second; a request takes one, or is
-refused with 429 and ``Retry-After`` (whole seconds until a token is there). The buckets live in the memory of each
-process: N replicas admit up to N times the configured rate, and a restart forgets them. That is the point of the
-limit — one caller cannot take a replica's capacity from the others — not an accounting of calls.
+refused with 429 and ``Retry-After`` (whole seconds until a token is there). The buckets are kept in the service's
+database (``shared.rate_buckets``), so every replica spends the same budget: N replicas admit the configured rate,
+not N times it. A token taken stays taken whatever becomes of the request (a 422 spends one like a 201).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from shared import errors, metrics
 from shared.clock import TimeSource
@@ -84,6 +85,47 @@ class Rate:
         if not self.per_second > 0 or self.burst < 1:
             raise ValueError(f"a rate needs per_second > 0 and burst >= 1, not {self}")
 
+    @property
+    def refill_seconds(self) -> float:
+        """How long an empty bucket takes to fill: a bucket counted this long ago is full, the same as none."""
+        return self.burst / self.per_second
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One caller's bucket: ``tokens`` as counted at ``at`` (seconds since the epoch). A caller without one has a
+    full bucket.
+
+    ``take`` is the whole arithmetic; ``shared.rate_buckets`` does the same in one SQL statement (its integration
+    test holds the two to the same answers)."""
+
+    tokens: float
+    at: float
+
+    @classmethod
+    def full(cls, rate: Rate, now: float) -> Bucket:
+        return cls(float(rate.burst), now)
+
+    def take(self, rate: Rate, now: float) -> tuple[Bucket, float]:
+        """The bucket after a request at ``now``, and the wait: 0.0 when a token was taken, else the seconds until
+        one is there (nothing is taken). A time behind the bucket's — a clock set back, or another replica's clock
+        running late — refills nothing and takes nothing back, and the bucket keeps its later time, so two clocks
+        that disagree can only refill less, never count the same seconds twice."""
+        at = max(self.at, now)
+        tokens = min(float(rate.burst), self.tokens + (at - self.at) * rate.per_second)
+        if tokens >= 1.0:
+            return Bucket(tokens - 1.0, at), 0.0
+        return Bucket(tokens, at), wait_for(tokens, rate)
+
+    def is_full(self, rate: Rate, now: float) -> bool:
+        """Full by ``now``: the same as no bucket."""
+        return self.tokens + max(0.0, now - self.at) * rate.per_second >= rate.burst
+
+
+def wait_for(tokens: float, rate: Rate) -> float:
+    """Seconds until a bucket holding ``tokens`` (fewer than one) holds one."""
+    return (1.0 - tokens) / rate.per_second
+
 
 def retry_after(wait: float) -> int:
     """``Retry-After`` in whole seconds (at least 1): after it a token is there."""
@@ -102,65 +144,79 @@ class RateLimited(ApiError):
         self.retry_after = seconds
 
 
-class TokenBuckets:
-    """One token bucket per key, all of one ``Rate``, on an injected clock."""
+class BucketStore(Protocol):
+    """Where the buckets are kept: ``shared.rate_buckets.SharedBuckets`` (the services' database, one budget for
+    every replica) or ``MemoryBuckets`` (one process)."""
 
-    def __init__(self, rate: Rate, clock: TimeSource, *, max_keys: int = 10_000) -> None:
-        self.rate = rate
-        self._clock = clock
+    async def take(self, kind: str, key: str, rate: Rate, now: datetime) -> float:
+        """Take a token of ``key``'s bucket of ``kind``: 0.0 when granted, else the seconds until one is there."""
+        ...
+
+    async def prune(self, rates: Mapping[str, Rate], now: datetime) -> int:
+        """Forget the buckets that are full by ``now`` (the same as no bucket); how many were forgotten."""
+        ...
+
+
+class MemoryBuckets:
+    """Buckets in this process's memory: N processes admit N times the rate, a restart forgets them. What the
+    shared store is measured against (``bench.rate_limits``) and what the limiter's unit tests run on."""
+
+    def __init__(self, *, max_keys: int = 10_000) -> None:
         self._max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, when they were counted)
+        self._buckets: dict[tuple[str, str], tuple[Bucket, Rate]] = {}
 
-    def take(self, key: str) -> float:
-        """Take a token for ``key``: 0.0 when granted, else the seconds until one will be there."""
-        now = self._clock.now().timestamp()
-        burst, per_second = float(self.rate.burst), self.rate.per_second
-        tokens, at = self._buckets.get(key, (burst, now))
-        # A clock set back refills nothing (and takes nothing back).
-        tokens = min(burst, tokens + max(0.0, now - at) * per_second)
-        if tokens >= 1.0:
-            self._remember(key, tokens - 1.0, now)
-            return 0.0
-        self._remember(key, tokens, now)
-        return (1.0 - tokens) / per_second
+    async def take(self, kind: str, key: str, rate: Rate, now: datetime) -> float:
+        t = now.timestamp()
+        found = self._buckets.get((kind, key))
+        bucket, wait = (found[0] if found else Bucket.full(rate, t)).take(rate, t)
+        self._buckets[kind, key] = (bucket, rate)
+        if len(self._buckets) > self._max_keys:
+            # The keys are authenticated callers (integrations, Open311 clients, grid workers with a signed token),
+            # so the set stays small; past the bound, the full buckets go.
+            self._forget_full(t)
+        return wait
+
+    async def prune(self, rates: Mapping[str, Rate], now: datetime) -> int:
+        return self._forget_full(now.timestamp())
+
+    def _forget_full(self, now: float) -> int:
+        full = [k for k, (b, rate) in self._buckets.items() if b.is_full(rate, now)]
+        for k in full:
+            del self._buckets[k]
+        return len(full)
 
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def _remember(self, key: str, tokens: float, now: float) -> None:
-        self._buckets[key] = (tokens, now)
-        if len(self._buckets) > self._max_keys:
-            # A bucket that has refilled is the same as no bucket: forget those. The keys are authenticated
-            # callers (integrations, Open311 clients, grid workers with a signed token), so the set stays small.
-            full = self._clock.now().timestamp()
-            burst, per_second = float(self.rate.burst), self.rate.per_second
-            for k, (t, at) in list(self._buckets.items()):
-                if t + (full - at) * per_second >= burst:
-                    del self._buckets[k]
-
 
 class RateLimiter:
-    """The per-caller limits of one service: a set of buckets per kind of caller, refusals counted by kind."""
+    """The per-caller limits of one service: a bucket per caller and kind of caller in ``store``, refusals counted
+    by kind."""
 
-    def __init__(self, *, service: str, rates: Mapping[str, Rate], clock: TimeSource) -> None:
+    def __init__(self, *, service: str, rates: Mapping[str, Rate], clock: TimeSource, store: BucketStore) -> None:
         self.service = service
         self.rates = dict(rates)
-        self._buckets = {kind: TokenBuckets(rate, clock) for kind, rate in rates.items()}
+        self.store = store
+        self._clock = clock
         for kind in rates:  # created at zero, so increase() sees the first refusal
             metrics.HTTP_RATE_LIMITED.labels(service, kind)
 
-    def wait(self, kind: str, key: str) -> float:
+    async def wait(self, kind: str, key: str) -> float:
         """Take a token of ``key``'s bucket of ``kind``: 0.0 to go ahead, else seconds to wait (counted)."""
-        wait = self._buckets[kind].take(key)
+        wait = await self.store.take(kind, key, self.rates[kind], self._clock.now())
         if wait > 0:
             metrics.HTTP_RATE_LIMITED.labels(self.service, kind).inc()
         return wait
 
-    def check(self, kind: str, key: str) -> None:
+    async def check(self, kind: str, key: str) -> None:
         """Go ahead, or raise ``RateLimited`` (429 with ``Retry-After`` and the error JSON)."""
-        wait = self.wait(kind, key)
+        wait = await self.wait(kind, key)
         if wait > 0:
             raise RateLimited(wait)
+
+    async def prune(self) -> int:
+        """Forget the buckets that have refilled (a background job of the service)."""
+        return await self.store.prune(self.rates, self._clock.now())
 
 
 class BodyLimit:

@@ -70,12 +70,13 @@ class IntakeSettings(ServiceSettings):
     sensor_cold_threshold_c: float = 16.0
     sensor_cold_minutes: int = 120
 
-    # Per-caller rate limits (shared.limits): token buckets in each replica's memory, so N replicas admit N times
-    # these. A 12345 integration is a city's whole platform: Beijing's took 3,724 calls in two morning hours of a
-    # 2017 peak (~0.5/s; deploy/simulate/plan.py); 20/s is forty times that, and a burst of 200 lets a platform
-    # resend a backlog after an outage. A grid worker is a person, but a phone back online sends a day's queue of visits
-    # (30–50 households) at once. An Open311 api_key is an app relaying many residents. The simulator and the
-    # benchmarks compress a season into minutes and raise these (deploy/local/services.py, bench/intake_common.py).
+    # Per-caller rate limits (shared.limits): token buckets in intake's database (shared.rate_buckets), one budget
+    # for every replica. A 12345 integration is a city's whole platform: Beijing's took 3,724 calls in two morning
+    # hours of a 2017 peak (~0.5/s; deploy/simulate/plan.py); 20/s is forty times that, and a burst of 200 lets a
+    # platform resend a backlog after an outage. A grid worker is a person, but a phone back online sends a day's
+    # queue of visits (30–50 households) at once. An Open311 api_key is an app relaying many residents. The simulator
+    # and the benchmarks compress a season into minutes and raise these (deploy/local/services.py,
+    # bench/intake_common.py).
     rate_limit_hotline_per_second: float = Field(default=20.0, gt=0)
     rate_limit_hotline_burst: int = Field(default=200, ge=1)
     rate_limit_grid_worker_per_second: float = Field(default=1.0, gt=0)

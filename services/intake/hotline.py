@@ -117,7 +117,7 @@ async def authenticate(
         raise _refuse(401, "stale_timestamp", texts.HOTLINE_STALE, HEADER_TIMESTAMP)
     if not domain.signature_valid(integration.secret.get_secret_value(), timestamp, signed, signature):
         raise _refuse(401, "bad_signature", texts.HOTLINE_BAD_SIGNATURE, HEADER_SIGNATURE)
-    limits.check(HOTLINE, integration_id)
+    await limits.check(HOTLINE, integration_id)
     if not remember:
         return integration_id
     expires = datetime.fromtimestamp(int(timestamp), now.tzinfo) + timedelta(seconds=settings.hotline_max_skew_seconds)

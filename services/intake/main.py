@@ -17,7 +17,7 @@ from services.intake.api import hotline as hotline_api
 from services.intake.config import IntakeSettings
 from services.intake.consumers import handlers
 from services.intake.deps import IntakeContext
-from services.intake.models import Photo, Report, inbox, outbox, token_versions
+from services.intake.models import Photo, Report, inbox, outbox, rate_buckets, token_versions
 from services.intake.states import OPEN311_CLOSED
 from shared.auth import Role
 from shared.clock import SystemClock, TimeSource
@@ -26,6 +26,7 @@ from shared.http.app import build_app
 from shared.http.photos import photo_router
 from shared.limits import RateLimiter, speak_refusals
 from shared.loops import poll_forever
+from shared.rate_buckets import SharedBuckets
 from shared.revocations import auth_of
 from shared.runtime import ServiceRuntime
 from shared.states import values
@@ -68,6 +69,14 @@ def create_app(
 
         await poll_forever(step, name="12345-replays", service=settings.service_name, idle=every)
 
+    async def prune_rate_buckets(runtime: ServiceRuntime, every: float = 60.0) -> None:
+        # Any replica may delete a bucket that has refilled: the next take starts a full one, the same thing.
+        async def step() -> bool:
+            await rate_limits.prune()
+            return False
+
+        await poll_forever(step, name="rate-buckets", service=settings.service_name, idle=every, start_idle=True)
+
     evidence = Evidence.of(settings, Photo)
     runtime = ServiceRuntime(
         settings,
@@ -75,7 +84,13 @@ def create_app(
         inbox=inbox,
         migrations_dir=MIGRATIONS,
         consumers=lambda rt: handlers(settings.topics, settings.calls_back),
-        background=[deliver_callbacks, prune_replays, retention(evidence, closed_reports)],
+        background=[deliver_callbacks, prune_replays, prune_rate_buckets, retention(evidence, closed_reports)],
+    )
+    rate_limits = RateLimiter(
+        service=settings.service_name,
+        rates=settings.rate_limits(),
+        clock=clock,
+        store=SharedBuckets(rate_buckets, lambda: runtime.engine),
     )
     writer = runtime.writer(settings.topics.complaints)
     app = build_app(
@@ -101,7 +116,7 @@ def create_app(
             settings=settings,
             writer=writer,
             intake=service.Intake(writer=writer, group_window=timedelta(minutes=settings.group_window_minutes)),
-            rate_limits=RateLimiter(service=settings.service_name, rates=settings.rate_limits(), clock=clock),
+            rate_limits=rate_limits,
             auth=auth_of(settings, runtime, token_versions),
         ),
     )

@@ -31,6 +31,7 @@ from shared.db import new_metadata
 from shared.evidence import PhotoColumns
 from shared.idempotency import IdempotentReplyColumns
 from shared.outbox import messaging_tables
+from shared.rate_buckets import rate_buckets_table
 from shared.revocations import token_versions_table
 
 
@@ -40,6 +41,7 @@ class Base(DeclarativeBase):
 
 outbox, inbox = messaging_tables(Base.metadata)
 token_versions = token_versions_table(Base.metadata)  # what dispatch announced of accounts' tokens
+rate_buckets = rate_buckets_table(Base.metadata)  # per-caller rate limits, one budget for every replica
 
 
 class Area(Base):

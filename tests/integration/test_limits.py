@@ -3,13 +3,13 @@ is declared or it is streamed without one, before anyone is authenticated; a ful
 readings is not. A grid worker, a 12345 integration and an Open311 api_key over their rate get 429 with Retry-After
 (Open311 in the spec's error format), counted by kind of caller; requests refused for their credentials spend no
 tokens. For the rate tests the intake app's limiter is replaced by one built from low settings on a hand-moved
-clock."""
+clock, on the app's own database store (emptied before and after: its rows were counted on the system clock)."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from services.intake.config import (
     DEV_HOTLINE_INTEGRATION,
@@ -28,10 +28,11 @@ from services.intake.config import (
     IntakeSettings,
 )
 from services.intake.hotline import signed_headers
-from services.intake.models import Sensor, sensor_readings
+from services.intake.models import Sensor, rate_buckets, sensor_readings
 from shared import errors
 from shared.clock import ManualClock
 from shared.limits import RateLimiter
+from shared.rate_buckets import SharedBuckets
 from shared.settings import DEV_ADMIN_TOKEN
 from tests.harness import serving
 from tests.integration.conftest import Loop
@@ -56,8 +57,13 @@ def settings(loop: Loop) -> IntakeSettings:
     return s
 
 
+async def forget_buckets(loop: Loop) -> None:
+    async with loop.intake.runtime.sessions() as session, session.begin():
+        await session.execute(delete(rate_buckets))
+
+
 @pytest.fixture
-def clock(loop: Loop) -> Iterator[ManualClock]:
+async def clock(loop: Loop) -> AsyncIterator[ManualClock]:
     """Low limits, set through the settings, on a clock the test moves; the app's own limiter is put back after."""
     low = settings(loop).model_copy(
         update={
@@ -69,14 +75,19 @@ def clock(loop: Loop) -> Iterator[ManualClock]:
             "rate_limit_open311_burst": 1,
         }
     )
-    manual = ManualClock()
+    # From the real time: the app's own prune job runs on the system clock, and would take buckets counted weeks
+    # before it (ManualClock's default start) for full ones and delete them mid-test.
+    manual = ManualClock(datetime.now(UTC))
     state = loop.intake.app.state.context
     own = state.rate_limits
-    state.rate_limits = RateLimiter(service="intake", rates=low.rate_limits(), clock=manual)
+    store = SharedBuckets(rate_buckets, lambda: loop.intake.runtime.engine)
+    state.rate_limits = RateLimiter(service="intake", rates=low.rate_limits(), clock=manual, store=store)
+    await forget_buckets(loop)
     try:
         yield manual
     finally:
         state.rate_limits = own
+        await forget_buckets(loop)
 
 
 async def stream(total: int, chunk: int = 64 * 1024) -> AsyncIterator[bytes]:

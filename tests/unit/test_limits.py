@@ -1,6 +1,6 @@
-"""shared.limits on a hand-moved clock: token buckets, the per-kind limiter and its counter, the body-size middleware
-(a declared Content-Length, and a streamed body without one), and the sensor route's limit against the heaviest
-valid batch."""
+"""shared.limits on a hand-moved clock: the bucket arithmetic (``Bucket.take``, which the database store repeats in
+SQL), the in-memory store, the per-kind limiter and its counter, the body-size middleware (a declared Content-Length,
+and a streamed body without one), and the sensor route's limit against the heaviest valid batch."""
 
 from __future__ import annotations
 
@@ -18,53 +18,73 @@ from services.intake.config import SENSOR_READING_MAX_BYTES, IntakeSettings
 from services.intake.schemas import ReadingsIn
 from shared import errors
 from shared.clock import ManualClock
-from shared.limits import BodyLimit, Rate, RateLimited, RateLimiter, TokenBuckets, retry_after
+from shared.limits import BodyLimit, Bucket, MemoryBuckets, Rate, RateLimited, RateLimiter, retry_after
 
 
 def seconds(clock: ManualClock, s: float) -> None:
     clock.advance(timedelta(seconds=s))
 
 
+def takes(bucket: Bucket, rate: Rate, *times: float) -> tuple[Bucket, list[float]]:
+    waits = []
+    for t in times:
+        bucket, wait = bucket.take(rate, t)
+        waits.append(wait)
+    return bucket, waits
+
+
 def test_a_bucket_grants_its_burst_then_one_token_per_interval() -> None:
-    clock = ManualClock()
-    buckets = TokenBuckets(Rate(per_second=0.5, burst=3), clock)
-    assert [buckets.take("GW-01") for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert buckets.take("GW-01") == pytest.approx(2.0)  # empty: the next token is 2 s away
-    seconds(clock, 1.5)
-    assert buckets.take("GW-01") == pytest.approx(0.5)  # three quarters of a token by now
-    seconds(clock, 0.5)
-    assert buckets.take("GW-01") == 0.0
-    assert buckets.take("GW-01") == pytest.approx(2.0)
-    seconds(clock, 3600)  # a long pause refills the burst, no more
-    assert [buckets.take("GW-01") for _ in range(4)][-1] == pytest.approx(2.0)
+    rate = Rate(per_second=0.5, burst=3)
+    bucket, waits = takes(Bucket.full(rate, 100.0), rate, 100.0, 100.0, 100.0, 100.0)
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert waits[3] == pytest.approx(2.0)  # empty: the next token is 2 s away
+    bucket, waits = takes(bucket, rate, 101.5, 102.0, 102.0)
+    assert waits[0] == pytest.approx(0.5)  # three quarters of a token by now
+    assert waits[1:] == [0.0, pytest.approx(2.0)]
+    bucket, waits = takes(bucket, rate, 4000.0, 4000.0, 4000.0, 4000.0)  # a long pause refills the burst, no more
+    assert waits == [0.0, 0.0, 0.0, pytest.approx(2.0)]
 
 
-def test_callers_have_buckets_of_their_own() -> None:
-    buckets = TokenBuckets(Rate(per_second=1, burst=1), ManualClock())
-    assert buckets.take("GW-01") == 0.0
-    assert buckets.take("GW-01") > 0
-    assert buckets.take("GW-02") == 0.0
+def test_a_refused_take_takes_nothing() -> None:
+    rate = Rate(per_second=1, burst=1)
+    bucket, _ = Bucket.full(rate, 0.0).take(rate, 0.0)
+    for t in (0.25, 0.5, 0.75):
+        bucket, wait = bucket.take(rate, t)
+        assert wait == pytest.approx(1.0 - t)
+    assert bucket.take(rate, 1.0)[1] == 0.0
 
 
-def test_a_clock_set_back_refills_nothing() -> None:
-    clock = ManualClock()
-    buckets = TokenBuckets(Rate(per_second=1, burst=1), clock)
-    assert buckets.take("k") == 0.0
-    clock.set(clock.now() - timedelta(hours=1))
-    assert buckets.take("k") == pytest.approx(1.0)
+def test_a_time_behind_the_bucket_refills_nothing_and_the_bucket_keeps_its_later_time() -> None:
+    """A clock set back, or a replica whose clock runs behind another's: the seconds between are never counted
+    twice."""
+    rate = Rate(per_second=1, burst=2)
+    bucket, _ = takes(Bucket.full(rate, 1000.0), rate, 1000.0, 1000.0)
+    late, wait = bucket.take(rate, 400.0)
+    assert wait == pytest.approx(1.0) and late == Bucket(0.0, 1000.0)
+    assert late.take(rate, 1000.5)[1] == pytest.approx(0.5)  # half a token since 1000, not 600.5 s of them
 
 
-def test_refilled_buckets_are_forgotten_when_there_are_too_many() -> None:
-    clock = ManualClock()
-    buckets = TokenBuckets(Rate(per_second=1, burst=2), clock, max_keys=3)
+async def test_callers_and_kinds_have_buckets_of_their_own() -> None:
+    store, clock, rate = MemoryBuckets(), ManualClock(), Rate(per_second=1, burst=1)
+    assert await store.take("grid_worker", "GW-01", rate, clock.now()) == 0.0
+    assert await store.take("grid_worker", "GW-01", rate, clock.now()) > 0
+    assert await store.take("grid_worker", "GW-02", rate, clock.now()) == 0.0
+    assert await store.take("open311", "GW-01", rate, clock.now()) == 0.0
+
+
+async def test_refilled_buckets_are_forgotten_when_there_are_too_many_or_pruned() -> None:
+    clock, rate = ManualClock(), Rate(per_second=1, burst=2)
+    store = MemoryBuckets(max_keys=3)
     for key in ("a", "b", "c"):
-        buckets.take(key)
+        await store.take("k", key, rate, clock.now())
     seconds(clock, 1)  # a, b and c are full again
-    buckets.take("d")
-    buckets.take("d")
-    buckets.take("e")  # the fifth key: the full ones go, "d" (empty) and "e" stay
-    assert len(buckets) == 2
-    assert buckets.take("d") > 0
+    await store.take("k", "d", rate, clock.now())
+    await store.take("k", "d", rate, clock.now())
+    await store.take("k", "e", rate, clock.now())  # the fifth key: the full ones go, "d" (empty) and "e" stay
+    assert len(store) == 2
+    assert await store.take("k", "d", rate, clock.now()) > 0
+    seconds(clock, 1.5)  # "e" (taken 1.5 s ago, one token short) is full; "d" (just refused) is not
+    assert await store.prune({"k": rate}, clock.now()) == 1 and len(store) == 1
 
 
 def test_retry_after_is_whole_seconds_and_at_least_one() -> None:
@@ -76,21 +96,25 @@ def test_rates_must_refill_and_hold_a_token() -> None:
         Rate(per_second=0, burst=10)
     with pytest.raises(ValueError):
         Rate(per_second=1, burst=0)
+    assert Rate(per_second=0.5, burst=60).refill_seconds == 120.0
 
 
-def test_the_limiter_refuses_with_429_and_counts_by_kind_never_by_caller() -> None:
+async def test_the_limiter_refuses_with_429_and_counts_by_kind_never_by_caller() -> None:
     clock = ManualClock()
     limiter = RateLimiter(
-        service="unit-limits", rates={"grid_worker": Rate(0.25, 1), "hotline": Rate(10, 5)}, clock=clock
+        service="unit-limits",
+        rates={"grid_worker": Rate(0.25, 1), "hotline": Rate(10, 5)},
+        clock=clock,
+        store=MemoryBuckets(),
     )
 
     def refused(kind: str) -> float:
         return REGISTRY.get_sample_value("http_rate_limited_total", {"service": "unit-limits", "kind": kind}) or 0.0
 
     assert refused("hotline") == 0.0  # the series exist at zero before the first refusal
-    limiter.check("grid_worker", "GW-01")
+    await limiter.check("grid_worker", "GW-01")
     with pytest.raises(RateLimited) as caught:
-        limiter.check("grid_worker", "GW-01")
+        await limiter.check("grid_worker", "GW-01")
     assert caught.value.status == 429 and caught.value.code == "rate_limited"
     assert caught.value.headers == {"Retry-After": "4"} and caught.value.retry_after == 4
     assert caught.value.message == errors.RATE_LIMITED.format(seconds=4)
@@ -98,7 +122,7 @@ def test_the_limiter_refuses_with_429_and_counts_by_kind_never_by_caller() -> No
     samples = [s for m in REGISTRY.collect() if m.name == "http_rate_limited" for s in m.samples]
     assert all(set(s.labels) == {"service", "kind"} for s in samples)
     seconds(clock, 4)
-    limiter.check("grid_worker", "GW-01")
+    await limiter.check("grid_worker", "GW-01")
 
 
 # -- request bodies ----------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ async def grid_report(
 ) -> ReportOut:
     """一键上报: a grid worker reports a problem in a household or building of their grid."""
     require(principal, Role.GRID_WORKER)
-    intake_context(request).rate_limits.check(GRID_WORKER, principal.sub)
+    await intake_context(request).rate_limits.check(GRID_WORKER, principal.sub)
     report, created = await service.report_from_grid(
         session,
         intake_context(request).intake,
@@ -77,7 +77,7 @@ async def log_visit(
 ) -> VisitOut:
     """访民问暖 入户走访: log a household visit; each finding becomes a report."""
     require(principal, Role.GRID_WORKER)
-    intake_context(request).rate_limits.check(GRID_WORKER, principal.sub)
+    await intake_context(request).rate_limits.check(GRID_WORKER, principal.sub)
     not_future(request, body.visited_at, "visited_at")
     visit, created = await visits.log_visit(
         session,

@@ -28,10 +28,10 @@ def _client(request: Request, api_key: str) -> str:
     raise Open311Error(403, texts.OPEN311_BAD_API_KEY)
 
 
-def _within_rate(request: Request, client_id: str) -> None:
+async def _within_rate(request: Request, client_id: str) -> None:
     """The api_key's rate limit, refused in the spec's error format (429 with Retry-After)."""
     limits = intake_context(request).rate_limits
-    wait = limits.wait(OPEN311, client_id)
+    wait = await limits.wait(OPEN311, client_id)
     if wait > 0:
         seconds = retry_after(wait)
         raise Open311Error(
@@ -130,7 +130,7 @@ async def post_request(request: Request, fmt: str) -> Response:
     async def work(f: str) -> Response:
         params = await read_params(request)
         client_id = _client(request, params.get("api_key", ""))
-        _within_rate(request, client_id)
+        await _within_rate(request, client_id)
         ctx = intake_context(request)
         async with sessions_of(request)() as session, session.begin():
             created = await create_request(
