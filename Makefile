@@ -60,21 +60,14 @@ browser:                ## Debian's Chromium and a CJK font for the browser test
 	  npm install --prefix .local/node --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
 	    axe-core@$(AXE_VERSION); }
 
-# Helm, built from the Go module proxy (no get.helm.sh here) into .local/helm/bin, with Go's caches under .local/go:
-# the first build takes minutes, a later `make helm` nothing. GOTOOLCHAIN=auto fetches the Go that Helm asks for
-# from the same proxy when the installed one is older. `go install` stamps no version into the binary (it says v4.3),
-# so .local/helm/VERSION records the one built. tests/unit/test_helm_chart.py runs this binary.
+# Helm, built from the Go module proxy (no get.helm.sh here) by deploy/helm/build-helm.sh into .local/helm/bin, with
+# Go's caches under .local/go: the first build takes minutes, a later `make helm` nothing. `go install` stamps no
+# version into the binary (it says v4.3), so .local/helm/VERSION records the one built.
+# tests/unit/test_helm_chart.py runs this binary.
 HELM_VERSION := v4.3.2
 HELM := .local/helm/bin/helm
-GO_ENV := GOBIN=$(abspath .local/helm/bin) GOCACHE=$(abspath .local/go/cache) GOMODCACHE=$(abspath .local/go/mod) \
-  GOFLAGS=-modcacherw GOTOOLCHAIN=auto GOPATH=$(abspath .local/go/path)
 helm:                   ## Helm $(HELM_VERSION), for the chart's tests (deploy/helm/heating)
-	@{ test -x $(HELM) && grep -qsx '$(HELM_VERSION)' .local/helm/VERSION; } || { \
-	  command -v go >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
-	    apt-get install -y -qq --no-install-recommends golang-go; } || \
-	    { echo "needs Go to build Helm: apt-get install -y golang-go" >&2; exit 1; }; \
-	  echo "building helm $(HELM_VERSION) from the Go module proxy (a few minutes, once)"; \
-	  $(GO_ENV) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION) && echo '$(HELM_VERSION)' > .local/helm/VERSION; }
+	@{ test -x $(HELM) && grep -qsx '$(HELM_VERSION)' .local/helm/VERSION; } || deploy/helm/build-helm.sh $(HELM_VERSION)
 
 test: stack browser helm lint  ## README command 2: every tier on the real stack, the short chaos run last
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/unit tests/integration tests/e2e tests/chaos
