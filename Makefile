@@ -6,7 +6,7 @@ STACK := deploy/local/stack
 export PYTHON := $(abspath $(PYTHON))
 TEST_FLAGS ?= -q
 
-.PHONY: install stack browser services seed demo bench prometheus down status test test-unit test-integration test-e2e test-chaos fuzz chaos lint typecheck check
+.PHONY: install stack browser helm services seed demo bench prometheus down status test test-unit test-integration test-e2e test-chaos fuzz chaos lint typecheck check
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -61,10 +61,19 @@ browser:                ## Debian's Chromium and a CJK font for the browser test
 	  npm install --prefix .local/node --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
 	    axe-core@$(AXE_VERSION); }
 
-test: stack browser lint  ## README command 2: every tier on the real stack, the short chaos run last
+# Helm, built from the Go module proxy (no get.helm.sh here) by deploy/helm/build-helm.sh into .local/helm/bin, with
+# Go's caches under .local/go: the first build takes minutes, a later `make helm` nothing. `go install` stamps no
+# version into the binary (it says v4.3), so .local/helm/VERSION records the one built.
+# tests/unit/test_helm_chart.py runs this binary.
+HELM_VERSION := v4.3.2
+HELM := .local/helm/bin/helm
+helm:                   ## Helm $(HELM_VERSION), for the chart's tests (deploy/helm/heating)
+	@{ test -x $(HELM) && grep -qsx '$(HELM_VERSION)' .local/helm/VERSION; } || deploy/helm/build-helm.sh $(HELM_VERSION)
+
+test: stack browser helm lint  ## README command 2: every tier on the real stack, the short chaos run last
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/unit tests/integration tests/e2e tests/chaos
 
-test-unit: install
+test-unit: install helm
 	$(PYTHON) -m pytest $(TEST_FLAGS) tests/unit
 
 test-integration: stack
