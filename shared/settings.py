@@ -36,6 +36,11 @@ class ServiceSettings(BaseSettings):
     db_pool_pre_ping: bool = True  # see shared.db.create_engine
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_topic_prefix: str = ""
+    # The topics a service creates when they are missing (shared.kafka.topics): 1 for the single broker of the local
+    # stack; on a cluster the same as the topics declared beside it (deploy/helm/examples/kafka.yaml: 3 and 2), so a
+    # service that starts first never leaves a topic its brokers refuse to write to.
+    kafka_replication_factor: int = Field(default=1, ge=1, le=9)
+    kafka_min_insync_replicas: int | None = Field(default=None, ge=1, le=9)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     # How long an idle keep-alive connection is held open. It must outlast the idle limit of every client and proxy
@@ -122,6 +127,8 @@ class ServiceSettings(BaseSettings):
                     "set auth_jwks or auth_jwks_url (the issuer's public keys) in production, or auth_trust_issuer="
                     "false to trust the OIDC provider alone"
                 )
+        if self.kafka_min_insync_replicas and self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError("kafka_min_insync_replicas cannot exceed kafka_replication_factor: no write would succeed")
         if bool(self.auth_oidc_issuer) != bool(self.auth_oidc_jwks_url):
             raise ValueError("an OIDC provider needs both auth_oidc_issuer and auth_oidc_jwks_url")
         if not self.auth_trust_issuer:

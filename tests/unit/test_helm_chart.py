@@ -369,6 +369,12 @@ def test_kafka_example_has_every_topic_and_its_dead_letters_replicated() -> None
     assert config["default.replication.factor"] == 3 and config["min.insync.replicas"] == 2
     values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
     assert values["kafka"]["bootstrap"] == f"{kafka['metadata']['name']}-kafka-bootstrap:9092"
+    # a service that starts before the KafkaTopics creates the topics it misses as they are declared
+    for deployment in of_kind(rendered("production"), "Deployment"):
+        env = {e["name"]: e.get("value") for c in containers(deployment) for e in c.get("env", [])}
+        factor = next(v for k, v in env.items() if k.endswith("_KAFKA_REPLICATION_FACTOR"))
+        insync = next(v for k, v in env.items() if k.endswith("_KAFKA_MIN_INSYNC_REPLICAS"))
+        assert (int(factor), int(insync)) == (3, 2), deployment["metadata"]["name"]
 
 
 def test_postgres_example_has_a_replicated_cluster_and_a_session_pooler_per_service() -> None:
