@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.followup import assessment, reports, scorecard, texts
+from services.followup import assessment, report_facts, scorecard, texts
 from services.followup.models import (
     AssignmentFact,
     CaseFact,
@@ -174,7 +174,7 @@ async def resolve_area(
     return area
 
 
-async def load_area(session: AsyncSession, area: Area, *, since: datetime, until: datetime) -> reports.AreaFacts:
+async def load_area(session: AsyncSession, area: Area, *, since: datetime, until: datetime) -> report_facts.AreaFacts:
     """The facts a report of ``area`` over [since, until) needs: every report up to ``until`` (for what is
     still open), and the rest of the history that can still matter in the window."""
 
@@ -182,7 +182,7 @@ async def load_area(session: AsyncSession, area: Area, *, since: datetime, until
         col = model.community_id if area.level == "community" else model.street_id
         return col == area.id
 
-    facts = reports.AreaFacts()
+    facts = report_facts.AreaFacts()
     for r, case_id in (
         await session.execute(
             select(ComplaintFact, CaseReport.case_id)
@@ -190,14 +190,14 @@ async def load_area(session: AsyncSession, area: Area, *, since: datetime, until
             .where(of(ComplaintFact), ComplaintFact.reported_at < until, ComplaintFact.lead_report_id.is_(None))
         )
     ).all():
-        facts.reports.append(reports.ReportFact(r.report_id, r.reported_at, case_id))
+        facts.reports.append(report_facts.ReportFact(r.report_id, r.reported_at, case_id))
     for lv in (
         await session.scalars(
             select(LedgerVisit).where(of(LedgerVisit), LedgerVisit.visited_at >= since, LedgerVisit.visited_at < until)
         )
     ).all():
         facts.ledger.append(
-            reports.LedgerFact(
+            report_facts.LedgerFact(
                 visited_at=lv.visited_at,
                 household_key=lv.household_id or lv.building_id,
                 residents_reached=lv.residents_reached,
@@ -206,13 +206,13 @@ async def load_area(session: AsyncSession, area: Area, *, since: datetime, until
             )
         )
     for c in (await session.scalars(select(CaseFact).where(of(CaseFact), CaseFact.opened_at < until))).all():
-        facts.cases[c.id] = reports.CaseInfo(
+        facts.cases[c.id] = report_facts.CaseInfo(
             c.id, c.category, c.building_id, c.household_id, c.priority_resident, c.opened_at, c.withdrawn_at
         )
     in_area = select(CaseFact.id).where(of(CaseFact))
     for rd in (await session.scalars(select(Round).where(Round.case_id.in_(in_area)))).all():
         facts.rounds.append(
-            reports.RoundFact(rd.case_id, rd.round, rd.closed_at, rd.reopened_at, rd.reason, rd.unreached)
+            report_facts.RoundFact(rd.case_id, rd.round, rd.closed_at, rd.reopened_at, rd.reason, rd.unreached)
         )
     for e in (
         await session.scalars(
@@ -223,14 +223,14 @@ async def load_area(session: AsyncSession, area: Area, *, since: datetime, until
             )
         )
     ).all():
-        facts.escalations.append(reports.EscalationFact(e.case_id, e.escalated_at, e.level))
+        facts.escalations.append(report_facts.EscalationFact(e.case_id, e.escalated_at, e.level))
     for v in (
         await session.scalars(
             select(Visit).where(of(Visit), or_(Visit.concluded_at.is_(None), Visit.concluded_at >= since))
         )
     ).all():
         facts.visits.append(
-            reports.ReturnVisitFact(
+            report_facts.ReturnVisitFact(
                 case_id=v.case_id,
                 scheduled_at=v.resolved_at,
                 due_at=v.due_at,
@@ -250,7 +250,7 @@ async def load_area(session: AsyncSession, area: Area, *, since: datetime, until
         )
     ).all():
         facts.clocks.append(
-            reports.ClockFact(
+            report_facts.ClockFact(
                 case_id=a.case_id,
                 dispatched_at=a.dispatched_at,
                 sign_in_due=a.sign_in_due,

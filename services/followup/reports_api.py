@@ -4,9 +4,10 @@ as JSON, CSV or Chinese text. Everything outside the caller's street or district
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -24,7 +25,7 @@ from services.followup.schemas import (
     ScoreLineOut,
     SeasonReportOut,
 )
-from shared.auth import Role, require
+from shared.auth import Principal, Role, require
 from shared.errors import ApiError, responses
 from shared.http.security import CurrentPrincipal
 from shared.inputs import IsoDate
@@ -67,6 +68,26 @@ def _period(start: date | None, end: date | None, today: date, *, default_days: 
     return start, end
 
 
+class _Line(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+L = TypeVar("L", bound=_Line)
+
+
+def _instants(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """From the start of the local day ``first`` to the end of ``last``."""
+    return domain.day_window(first, zone)[0], domain.day_window(last, zone)[1]
+
+
+def _own_only(principal: Principal, lines: list[L], *, by_unit: bool) -> list[L]:
+    """What a unit sees of a ranking: its own line, when the lines are units; others see every line."""
+    if principal.role is not Role.UNIT:
+        return lines
+    return [line for line in lines if by_unit and line.key == principal.sub]
+
+
 @router.get(
     "/v1/scorecards",
     response_model=ScorecardOut,
@@ -90,14 +111,12 @@ async def scorecards(
     ctx = followup_context(request)
     settings, now = ctx.settings, ctx.clock.now()
     first, last = _period(start, end, domain.local_day(now, settings.zone), default_days=7)
-    since = domain.day_window(first, settings.zone)[0]
-    until = domain.day_window(last, settings.zone)[1]
+    since, until = _instants(first, last, settings.zone)
     scope_name, scope = queries.case_scope(principal)
     facts = await queries.scorecard_facts(session, start=since, end=until, scope=scope)
     lines = scorecard.compute(*facts, group=group, as_of=now, weights=settings.score_weights, rank_by=rank_by)
     total = len(lines)
-    if principal.role is Role.UNIT:
-        lines = [line for line in lines if group is scorecard.Group.UNIT and line.key == principal.sub]
+    lines = _own_only(principal, lines, by_unit=group is scorecard.Group.UNIT)
     if format is Format.CSV:
         return _csv(render.scorecard_csv(lines), f"scorecard-{group.value}-{first}-{last}")
     return ScorecardOut(
@@ -145,8 +164,7 @@ async def assessment_lines(
     ctx = followup_context(request)
     settings, now = ctx.settings, ctx.clock.now()
     first, last = _period(start, end, domain.local_day(now, settings.zone), default_days=7)
-    since = domain.day_window(first, settings.zone)[0]
-    until = domain.day_window(last, settings.zone)[1]
+    since, until = _instants(first, last, settings.zone)
     scope_name, scope = queries.case_scope(principal)
     cohort, rounds, visits, _ = await queries.scorecard_facts(session, start=since, end=until, scope=scope)
     hurries = await queries.hurries_of(session, sorted({a.case_id for a in cohort}))
@@ -154,8 +172,7 @@ async def assessment_lines(
         cohort, rounds, visits, hurries, by=by, as_of=now, weights=settings.assessment_weights, rank_by=rank_by
     )
     total = len(lines)
-    if principal.role is Role.UNIT:
-        lines = [line for line in lines if by is assessment.By.UNIT and line.key == principal.sub]
+    lines = _own_only(principal, lines, by_unit=by is assessment.By.UNIT)
     if format is TableFormat.CSV:
         return _csv(render.assessment_csv(lines), f"assessment-{by.value}-{first}-{last}")
     return AssessmentOut(
@@ -259,7 +276,7 @@ async def season_report(
     if last > today:
         raise ApiError(422, "date_in_future", texts.DATE_IN_FUTURE, "end")
     area = await queries.resolve_area(session, principal=principal, community_id=community_id, street_id=street_id)
-    since, until = domain.day_window(first, settings.zone)[0], domain.day_window(last, settings.zone)[1]
+    since, until = _instants(first, last, settings.zone)
     facts = await queries.load_area(session, area, since=since, until=until)
     report = reports.season(facts, first, last, zone=settings.zone, as_of=now)
     name = _area_name(settings, area)

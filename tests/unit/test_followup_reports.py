@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.followup.render import daily_text, days_csv, season_text
-from services.followup.reports import (
+from services.followup.report_facts import (
     AreaFacts,
     CaseInfo,
     ClockFact,
@@ -13,9 +13,8 @@ from services.followup.reports import (
     ReportFact,
     ReturnVisitFact,
     RoundFact,
-    daily,
-    season,
 )
+from services.followup.reports import daily, season
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 16)
