@@ -34,8 +34,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.intake_common import ADMIN, KAFKA, drop, recreate, registry
+from bench.intake_common import ADMIN, KAFKA, registry
 from bench.intake_reports import body
+from deploy.local.scratch_db import drop_database, recreate_database
 from deploy.local.services import REPO, SERVICES, ServiceSet
 from shared.auth import Principal, Role, issue
 from shared.settings import DEV_AUTH_PRIVATE_KEY
@@ -62,7 +63,7 @@ async def services(tag: str, names: Sequence[str], env: dict[str, str] | None = 
     run = uuid.uuid4().hex[:6]
     databases = {n: f"bench_{tag}_{n}_{run}" for n in names}
     for db in databases.values():
-        await recreate(db)
+        await recreate_database(db)
     quiet = {f"{n.upper()}_LOG_LEVEL": "WARNING" for n in names}
     ss = ServiceSet(
         state_dir=REPO / ".local" / "bench" / f"{tag}-{run}",
@@ -77,7 +78,7 @@ async def services(tag: str, names: Sequence[str], env: dict[str, str] | None = 
     finally:
         await asyncio.to_thread(ss.down, tuple(names))
         for db in databases.values():
-            await drop(db)
+            await drop_database(db)
 
 
 @contextlib.asynccontextmanager

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 from fastapi import FastAPI
 
+from deploy.local.scratch_db import drop_database, recreate_database
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app
 from shared.photos import PhotoStoreSettings
@@ -40,28 +40,11 @@ def dsn(db: str) -> str:
     return f"postgresql://heat:heat@127.0.0.1:{PG_PORT}/{db}"
 
 
-async def recreate(db: str) -> None:
-    conn = await asyncpg.connect(dsn("postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{db}"')
-    finally:
-        await conn.close()
-
-
-async def drop(db: str) -> None:
-    conn = await asyncpg.connect(dsn("postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @contextlib.asynccontextmanager
 async def running_intake(name: str, **overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, str]]:
     """The intake app started in this process on a fresh database and topic prefix; dropped afterwards."""
     db = f"bench_{name}_{RUN}"
-    await recreate(db)
+    await recreate_database(db)
     settings = IntakeSettings(
         database_url=f"postgresql+asyncpg://heat:heat@127.0.0.1:{PG_PORT}/{db}",
         kafka_bootstrap=KAFKA,
@@ -79,7 +62,7 @@ async def running_intake(name: str, **overrides: Any) -> AsyncIterator[tuple[Fas
             async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=60) as http:
                 yield app, http, db
     finally:
-        await drop(db)
+        await drop_database(db)
 
 
 def registry(households: int, *, grid: str = "G-B-01") -> dict[str, Any]:

@@ -24,6 +24,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from deploy.chaos.stack import free_ports as free_ports  # one definition, shared with the chaos run
+from deploy.local.scratch_db import drop_database as drop_database
+from deploy.local.scratch_db import recreate_database
 from shared.events import BadEvent, Envelope, decode
 from shared.photos import PhotoStore, PhotoStoreSettings
 
@@ -67,12 +69,7 @@ async def check_stack() -> None:
 
 async def fresh_database(name: str) -> str:
     """Drop and create a database for this test run; returns its SQLAlchemy URL."""
-    conn = await asyncpg.connect(host="127.0.0.1", port=PG_PORT, user="heat", password="heat", database="postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    await recreate_database(name)
     return db_url(name)
 
 
@@ -86,20 +83,6 @@ def new_prefix(tier: str) -> str:
 def run_db(name: str) -> str:
     """A database name unique to this test run."""
     return f"{name}_{RUN_ID}"
-
-
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(host="127.0.0.1", port=PG_PORT, user="heat", password="heat", database="postgres")
-    try:
-        for attempt in range(10):
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                return
-            except asyncpg.InsufficientPrivilegeError:
-                # An autovacuum worker (a superuser process) on a freshly loaded table: wait for it to finish.
-                await asyncio.sleep(0.5 * (attempt + 1))
-    finally:
-        await conn.close()
 
 
 @dataclass
