@@ -3,15 +3,13 @@ keys, the sensor cold-room rule, request signatures and callback back-off."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.intake.states import ReportStatus, TimelineEntry
-from shared import inputs, privacy
+from shared import privacy
 from shared.contracts.common import Category, Priority
 
 # -- priority ----------------------------------------------------------------------------------------
@@ -246,33 +244,6 @@ def advance(
 
 
 # -- 12345 signatures and callbacks -------------------------------------------------------------------------
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """Lowercase hex HMAC-SHA256 of ``timestamp + "." + body``."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def signature_valid(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, timestamp, body), signature.strip().lower())
-
-
-# 2100-12-31T23:59:59Z: a later timestamp is not one of a clock in service.
-MAX_UNIX_SECONDS = 4_133_980_799
-
-
-def timestamp_fresh(timestamp: str, *, now: float, max_skew_seconds: int) -> bool:
-    """The timestamp is whole Unix seconds in ASCII digits, within ``max_skew_seconds`` of now, either way."""
-    try:
-        seconds = inputs.ascii_int(timestamp, low=0, high=MAX_UNIX_SECONDS)
-    except inputs.InputRefused:
-        return False
-    return abs(now - seconds) <= max_skew_seconds
-
-
-def backoff_seconds(attempt: int, *, base: float, cap: float) -> float:
-    """Delay before the next try after ``attempt`` failed tries: base, 2·base, 4·base, … up to cap."""
-    return float(min(cap, base * 2 ** max(0, attempt - 1)))
 
 
 # -- what people are told -------------------------------------------------------------------------------

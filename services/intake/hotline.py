@@ -40,21 +40,23 @@ from services.intake.config import HOTLINE, IntakeSettings
 from services.intake.models import HotlineCallback, HotlineReplay, Report
 from services.intake.schemas import HotlineOrderIn
 from services.intake.states import UNDELIVERED, CallbackState, DeliveryOutcome
+from shared import signing
 from shared.clock import TimeSource
 from shared.contracts.common import Channel
 from shared.db import after_commit
 from shared.errors import ApiError, NotFound
 from shared.limits import RateLimiter
 from shared.loops import poll_forever
+from shared.signing import HEADER_DELIVERY as HEADER_DELIVERY
+from shared.signing import HEADER_INTEGRATION as HEADER_INTEGRATION
+from shared.signing import HEADER_SIGNATURE as HEADER_SIGNATURE
+from shared.signing import HEADER_TIMESTAMP as HEADER_TIMESTAMP
+from shared.signing import signed_headers as signed_headers
 from shared.states import Move, Refusal, Transitions, among, values
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
-HEADER_INTEGRATION = "X-Heat-Integration"
-HEADER_TIMESTAMP = "X-Heat-Timestamp"
-HEADER_SIGNATURE = "X-Heat-Signature"
-HEADER_DELIVERY = "X-Heat-Delivery"
 REPLAY_MARGIN = timedelta(seconds=60)
 
 # The one move of a callback row that is refused: an operator's redrive sends a parked (dead) row again. The delivery
@@ -71,16 +73,6 @@ CALLBACK: Transitions[CallbackState] = Transitions(
     },
 )
 _REDRIVE = CALLBACK.moves["redrive"]
-
-
-def signed_headers(integration_id: str, secret: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
-    """The headers of a signed request or callback (also what a 12345 client or test sends)."""
-    timestamp = str(int(now if now is not None else time.time()))
-    return {
-        HEADER_INTEGRATION: integration_id,
-        HEADER_TIMESTAMP: timestamp,
-        HEADER_SIGNATURE: domain.sign(secret, timestamp, body),
-    }
 
 
 def _refuse(status: int, reason: str, message: str, field: str) -> ApiError:
@@ -113,9 +105,9 @@ async def authenticate(
     if not timestamp or not signature:
         raise _refuse(401, "missing_signature", texts.HOTLINE_MISSING_SIGNATURE, HEADER_SIGNATURE)
     now = clock.now()
-    if not domain.timestamp_fresh(timestamp, now=now.timestamp(), max_skew_seconds=settings.hotline_max_skew_seconds):
+    if not signing.timestamp_fresh(timestamp, now=now.timestamp(), max_skew_seconds=settings.hotline_max_skew_seconds):
         raise _refuse(401, "stale_timestamp", texts.HOTLINE_STALE, HEADER_TIMESTAMP)
-    if not domain.signature_valid(integration.secret.get_secret_value(), timestamp, signed, signature):
+    if not signing.signature_valid(integration.secret.get_secret_value(), timestamp, signed, signature):
         raise _refuse(401, "bad_signature", texts.HOTLINE_BAD_SIGNATURE, HEADER_SIGNATURE)
     await limits.check(HOTLINE, integration_id)
     if not remember:
@@ -311,7 +303,7 @@ class CallbackDelivery:
                     changes = {"state": CallbackState.DEAD, "last_error": error}
                     metrics.CALLBACK_DELIVERIES.labels(CallbackState.DEAD).inc()
                 else:
-                    delay = domain.backoff_seconds(
+                    delay = signing.backoff_seconds(
                         attempts, base=s.callback_backoff_base_seconds, cap=s.callback_backoff_cap_seconds
                     )
                     changes = {"next_attempt_at": done + timedelta(seconds=delay), "last_error": error}

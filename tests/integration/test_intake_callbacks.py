@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.intake import domain
 from services.intake.config import HotlineIntegration, IntakeSettings
 from services.intake.hotline import HEADER_DELIVERY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signed_headers
 from services.intake.main import create_app
+from shared import signing
 from shared.contracts.common import Category, Location, Priority, Tier
 from shared.contracts.dispatch import (
     AssignmentSignedIn,
@@ -77,7 +77,7 @@ class Receiver:
 
     async def handle(self, request: Request) -> JSONResponse:
         body = await request.body()
-        if not domain.signature_valid(
+        if not signing.signature_valid(
             SECRET, request.headers[HEADER_TIMESTAMP], body, request.headers[HEADER_SIGNATURE]
         ):
             self.bad_signatures += 1

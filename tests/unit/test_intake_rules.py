@@ -9,10 +9,10 @@ from xml.etree import ElementTree as ET
 import pytest
 from pydantic import ValidationError
 
-from services.intake import domain
 from services.intake.config import DEV_HOTLINE_INTEGRATION, IntakeSettings
 from services.intake.domain import ColdRun, advance, group_keys, joinable, priority_for, redact
 from services.intake.open311 import ATTRIBUTES, service_list, to_xml
+from shared import signing
 from shared.contracts.common import Category, Priority
 from tests.keys import REAL_PHOTOS
 
@@ -85,19 +85,19 @@ def test_a_warm_reading_breaks_the_run_and_old_readings_are_not_replayed() -> No
 
 def test_signature_over_timestamp_dot_body_and_skew() -> None:
     body = b'{"order_no":"GD1"}'
-    sig = domain.sign("s3cret", "1763600000", body)
-    assert domain.signature_valid("s3cret", "1763600000", body, sig)
-    assert domain.signature_valid("s3cret", "1763600000", body, sig.upper())
-    assert not domain.signature_valid("s3cret", "1763600001", body, sig)
-    assert not domain.signature_valid("other", "1763600000", body, sig)
-    assert domain.timestamp_fresh("1763600000", now=1763600000 + 299, max_skew_seconds=300)
-    assert not domain.timestamp_fresh("1763600000", now=1763600000 + 301, max_skew_seconds=300)
-    assert not domain.timestamp_fresh("1763600000", now=1763600000 - 301, max_skew_seconds=300)
-    assert not domain.timestamp_fresh("17636e5", now=1763600000, max_skew_seconds=300)
+    sig = signing.sign("s3cret", "1763600000", body)
+    assert signing.signature_valid("s3cret", "1763600000", body, sig)
+    assert signing.signature_valid("s3cret", "1763600000", body, sig.upper())
+    assert not signing.signature_valid("s3cret", "1763600001", body, sig)
+    assert not signing.signature_valid("other", "1763600000", body, sig)
+    assert signing.timestamp_fresh("1763600000", now=1763600000 + 299, max_skew_seconds=300)
+    assert not signing.timestamp_fresh("1763600000", now=1763600000 + 301, max_skew_seconds=300)
+    assert not signing.timestamp_fresh("1763600000", now=1763600000 - 301, max_skew_seconds=300)
+    assert not signing.timestamp_fresh("17636e5", now=1763600000, max_skew_seconds=300)
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
-    delays = [domain.backoff_seconds(n, base=2, cap=60) for n in range(1, 8)]
+    delays = [signing.backoff_seconds(n, base=2, cap=60) for n in range(1, 8)]
     assert delays == [2, 4, 8, 16, 32, 60, 60]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from deploy import platform12345
 from deploy.simulate import api, config
 from deploy.simulate.reconcile import Reconciliation, classify
-from services.intake import domain
+from shared import signing
 
 
 def _report(status: str, case_id: str | None = "C-1", told: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -65,8 +65,8 @@ def test_timeline_counts() -> None:
 def test_the_simulator_signs_12345_orders_as_intake_checks_them() -> None:
     body = b'{"order_no":"SIM-1"}'
     signature = platform12345.sign(api.DEV_HOTLINE_SECRET, "1700000000", body)
-    assert domain.signature_valid(api.DEV_HOTLINE_SECRET, "1700000000", body, signature)
-    assert not domain.signature_valid(api.DEV_HOTLINE_SECRET, "1700000001", body, signature)
+    assert signing.signature_valid(api.DEV_HOTLINE_SECRET, "1700000000", body, signature)
+    assert not signing.signature_valid(api.DEV_HOTLINE_SECRET, "1700000001", body, signature)
 
 
 def test_the_simulated_platform_hears_a_callback_once_in_order_and_refuses_a_bad_signature() -> None:
