@@ -18,7 +18,6 @@ once: ``X-Heat-Delivery: <order_no>:<seq>`` lets the platform drop a repeat.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -32,21 +31,20 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from services.intake import domain, metrics, registry, service, texts
 from services.intake.complaint import Complaint
 from services.intake.config import HOTLINE, IntakeSettings
 from services.intake.models import HotlineCallback, HotlineReplay, Report
 from services.intake.schemas import HotlineOrderIn
-from services.intake.states import UNDELIVERED, CallbackState, DeliveryOutcome
+from services.intake.states import UNDELIVERED, CallbackState
 from shared import signing
 from shared.clock import TimeSource
 from shared.contracts.common import Channel
 from shared.db import after_commit
+from shared.delivery import Claimed, Deliveries, Hooks, Outcome, Policy, Sent, post
 from shared.errors import ApiError, NotFound
 from shared.limits import RateLimiter
-from shared.loops import poll_forever
 from shared.signing import HEADER_DELIVERY as HEADER_DELIVERY
 from shared.signing import HEADER_INTEGRATION as HEADER_INTEGRATION
 from shared.signing import HEADER_SIGNATURE as HEADER_SIGNATURE
@@ -219,121 +217,71 @@ async def redrive_dead(session: AsyncSession, *, integration_id: str | None, ord
 # -- callbacks: delivery ----------------------------------------------------------------------------------------------
 
 
-class CallbackDelivery:
-    """The background job that pushes status changes to 12345. Any number of replicas share the work: a row is
-    claimed (FOR UPDATE SKIP LOCKED) and leased by moving its next attempt past the HTTP timeout."""
+def callback_deliveries(
+    *,
+    settings: IntakeSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: TimeSource,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Deliveries[HotlineCallback]:
+    """The background job that pushes status changes to 12345: the shared delivery machine, one stream per order,
+    one row per send, a parked row holding its order back."""
 
-    def __init__(
-        self,
-        *,
-        settings: IntakeSettings,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: TimeSource,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._settings = settings
-        self._sessions = sessions
-        self._clock = clock
-        self._transport = transport
-        self._last_stats = 0.0
-
-    async def run(self) -> None:
-        async with httpx.AsyncClient(
-            timeout=self._settings.callback_timeout_seconds, transport=self._transport
-        ) as client:
-
-            async def step() -> bool:
-                sent = await self.deliver_due(client)
-                await self._refresh_stats()
-                return sent > 0
-
-            await poll_forever(
-                step,
-                name="12345-callbacks",
-                service=self._settings.service_name,
-                idle=self._settings.callback_poll_seconds,
-                after_failure=self._settings.callback_poll_seconds,
-            )
-
-    async def deliver_due(self, client: httpx.AsyncClient) -> int:
-        """Claim the due head of each order, send them concurrently, record the outcomes. Returns how many."""
-        s = self._settings
-        now = self._clock.now()
-        lease = timedelta(seconds=s.callback_timeout_seconds + 30)
-        earlier = aliased(HotlineCallback)
-        async with self._sessions() as session, session.begin():
-            due = (
-                await session.scalars(
-                    select(HotlineCallback)
-                    .where(
-                        HotlineCallback.state == CallbackState.PENDING,
-                        HotlineCallback.next_attempt_at <= now,
-                        ~select(earlier.id)
-                        .where(
-                            earlier.integration_id == HotlineCallback.integration_id,
-                            earlier.order_no == HotlineCallback.order_no,
-                            earlier.seq < HotlineCallback.seq,
-                            earlier.state != CallbackState.DELIVERED,
-                        )
-                        .exists(),
-                    )
-                    .order_by(HotlineCallback.next_attempt_at, HotlineCallback.id)
-                    .limit(s.callback_batch)
-                    .with_for_update(skip_locked=True, of=HotlineCallback)
-                )
-            ).all()
-            for row in due:
-                row.attempts += 1
-                row.next_attempt_at = now + lease
-            claimed = [(r.id, r.integration_id, r.order_no, r.seq, r.payload, r.attempts, r.created_at) for r in due]
-        if not claimed:
-            return 0
-        outcomes = await asyncio.gather(*(self._send(client, c[1], c[2], c[3], c[4]) for c in claimed))
-        done = self._clock.now()
-        async with self._sessions() as session, session.begin():
-            for (row_id, _, _, _, _, attempts, created_at), (outcome, error) in zip(claimed, outcomes, strict=True):
-                if outcome is DeliveryOutcome.DELIVERED:
-                    changes: dict[str, object] = {
-                        "state": CallbackState.DELIVERED,
-                        "delivered_at": done,
-                        "last_error": None,
-                    }
-                    metrics.CALLBACK_LATENCY.observe(max(0.0, (done - created_at).total_seconds()))
-                elif attempts >= s.callback_max_attempts or outcome is DeliveryOutcome.NOT_CONFIGURED:
-                    changes = {"state": CallbackState.DEAD, "last_error": error}
-                    metrics.CALLBACK_DELIVERIES.labels(CallbackState.DEAD).inc()
-                else:
-                    delay = signing.backoff_seconds(
-                        attempts, base=s.callback_backoff_base_seconds, cap=s.callback_backoff_cap_seconds
-                    )
-                    changes = {"next_attempt_at": done + timedelta(seconds=delay), "last_error": error}
-                metrics.CALLBACK_DELIVERIES.labels(outcome).inc()
-                await session.execute(update(HotlineCallback).where(HotlineCallback.id == row_id).values(**changes))
-        return len(claimed)
-
-    async def _send(
-        self, client: httpx.AsyncClient, integration_id: str, order_no: str, seq: int, payload: dict[str, object]
-    ) -> tuple[DeliveryOutcome, str | None]:
-        integration = self._settings.integrations.get(integration_id)
+    async def send(client: httpx.AsyncClient, claimed: Claimed[HotlineCallback]) -> Sent:
+        (row,) = claimed.rows
+        integration = settings.integrations.get(row.integration_id)
         if integration is None or not integration.callback_url:
-            return DeliveryOutcome.NOT_CONFIGURED, "no callback_url configured for this integration"
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        headers = signed_headers(integration_id, integration.secret.get_secret_value(), body)
-        headers |= {"Content-Type": "application/json; charset=utf-8", HEADER_DELIVERY: f"{order_no}:{seq}"}
-        try:
-            response = await client.post(integration.callback_url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            return DeliveryOutcome.TIMEOUT, "timed out"
-        except (httpx.HTTPError, OSError) as exc:
-            return DeliveryOutcome.NETWORK_ERROR, type(exc).__name__
+            return Sent(Outcome.NOT_CONFIGURED, "no callback_url configured for this integration")
+        body = json.dumps(row.payload, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = signed_headers(row.integration_id, integration.secret.get_secret_value(), body)
+        headers |= {"Content-Type": "application/json; charset=utf-8", HEADER_DELIVERY: f"{row.order_no}:{row.seq}"}
+        response = await post(client, str(integration.callback_url), content=body, headers=headers)
+        if isinstance(response, Sent):
+            return response
         if 200 <= response.status_code < 300:
-            return DeliveryOutcome.DELIVERED, None
-        return DeliveryOutcome.HTTP_ERROR, f"HTTP {response.status_code}"
+            return Sent(Outcome.DELIVERED)
+        return Sent(Outcome.HTTP_ERROR, f"HTTP {response.status_code}")
 
-    async def _refresh_stats(self, every: float = 5.0) -> None:
-        if time.monotonic() - self._last_stats < every:
+    def observe(claimed: Claimed[HotlineCallback], sent: Sent, state: str, done: datetime) -> None:
+        for row in claimed.rows:
+            metrics.CALLBACK_DELIVERIES.labels(sent.outcome).inc()
+            if state == CallbackState.DEAD:
+                metrics.CALLBACK_DELIVERIES.labels(CallbackState.DEAD).inc()
+            if state == CallbackState.DELIVERED:
+                metrics.CALLBACK_LATENCY.observe(max(0.0, (done - row.created_at).total_seconds()))
+
+    return Deliveries(
+        name="12345-callbacks",
+        service=settings.service_name,
+        model=HotlineCallback,
+        stream=(HotlineCallback.integration_id, HotlineCallback.order_no),
+        order=HotlineCallback.seq,
+        sessions=sessions,
+        clock=clock,
+        policy=Policy(
+            timeout_seconds=settings.callback_timeout_seconds,
+            max_attempts=settings.callback_max_attempts,
+            backoff_base_seconds=settings.callback_backoff_base_seconds,
+            backoff_cap_seconds=settings.callback_backoff_cap_seconds,
+            poll_seconds=settings.callback_poll_seconds,
+            streams_per_round=settings.callback_batch,
+        ),
+        send=send,
+        hooks=Hooks(observe=observe),
+        transport=transport,
+    )
+
+
+class CallbackQueueGauge:
+    """``intake_callbacks_queue{state}``: the undelivered rows, counted at most every few seconds."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], every: float = 5.0) -> None:
+        self._sessions, self._every, self._last = sessions, every, 0.0
+
+    async def refresh(self) -> None:
+        if time.monotonic() - self._last < self._every:
             return
-        self._last_stats = time.monotonic()
+        self._last = time.monotonic()
         async with self._sessions() as session:
             rows = await session.execute(
                 select(HotlineCallback.state, func.count())

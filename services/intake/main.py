@@ -53,10 +53,10 @@ def create_app(
 
     async def deliver_callbacks(runtime: ServiceRuntime) -> None:
         assert runtime.sessions is not None
-        delivery = hotline.CallbackDelivery(
+        delivery = hotline.callback_deliveries(
             settings=settings, sessions=runtime.sessions, clock=clock, transport=callback_transport
         )
-        await delivery.run()
+        await delivery.run(between_rounds=hotline.CallbackQueueGauge(runtime.sessions).refresh)
 
     async def prune_replays(runtime: ServiceRuntime, every: float = 60.0) -> None:
         sessions = runtime.sessions

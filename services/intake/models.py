@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -28,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.intake.states import CallbackState
 from shared.db import new_metadata
+from shared.delivery import DeliveryRow
 from shared.evidence import PhotoColumns
 from shared.idempotency import IdempotentReplyColumns
 from shared.outbox import messaging_tables
@@ -160,10 +160,10 @@ class ReportEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class HotlineCallback(Base):
-    """A status change owed to a 12345 platform. Per order, rows go out strictly in ``seq`` order; a row that
-    failed ``callback_max_attempts`` times is parked as ``dead`` and holds back the rest of its order (``state``:
-    states.CallbackState)."""
+class HotlineCallback(DeliveryRow, Base):
+    """A status change owed to a 12345 platform: a row of the shared delivery machine (shared.delivery) whose
+    stream is the order. Per order, rows go out strictly in ``seq`` order; a row that failed
+    ``callback_max_attempts`` times is parked as ``dead`` and holds back the rest of its order."""
 
     __tablename__ = "hotline_callbacks"
     __table_args__ = (
@@ -173,19 +173,12 @@ class HotlineCallback(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     integration_id: Mapped[str] = mapped_column(String(64))
     order_no: Mapped[str] = mapped_column(String(80))
     report_id: Mapped[str] = mapped_column(String(40))
     seq: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(24))  # the states.Told it reports
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    state: Mapped[str] = mapped_column(String(12), default=CallbackState.PENDING)  # a states.CallbackState
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class HotlineOperation(Base):

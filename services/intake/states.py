@@ -26,6 +26,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeAlias
 
+from shared.delivery import DeliveryState
 from shared.states import among
 
 
@@ -54,27 +55,13 @@ class TimelineEntry(StrEnum):
 Told: TypeAlias = ReportStatus | TimelineEntry
 
 
-class CallbackState(StrEnum):
-    """Where a 12345 callback row stands (``hotline_callbacks.state``)."""
-
-    PENDING = "pending"  # to be sent (again, after a failed try: its next attempt is later)
-    DELIVERED = "delivered"  # acknowledged by the platform (2xx)
-    DEAD = "dead"  # parked after callback_max_attempts tries, or with nowhere to go; holds its order back
+# Where a 12345 callback row stands (``hotline_callbacks.state``): the shared delivery machine's states (pending,
+# delivered, dead — parked after callback_max_attempts tries, or with nowhere to go; it holds its order back).
+CallbackState = DeliveryState
 
 
 # The callback queue: rows not yet delivered (the gauge intake_callbacks_queue{state}).
 UNDELIVERED = among(CallbackState.PENDING, CallbackState.DEAD)
-
-
-class DeliveryOutcome(StrEnum):
-    """Not a status: what one try of a callback came to (the ``outcome`` label of intake_callback_deliveries_total).
-    ``DELIVERED`` delivers the row; a failure retries it, or parks it once the tries ran out."""
-
-    DELIVERED = "delivered"
-    NOT_CONFIGURED = "not_configured"  # the integration has no callback_url: parked at once
-    TIMEOUT = "timeout"
-    NETWORK_ERROR = "network_error"
-    HTTP_ERROR = "http_error"
 
 
 class Open311Status(StrEnum):

@@ -19,13 +19,13 @@ from services.intake.states import (
     OPEN311_STATUS,
     UNDELIVERED,
     CallbackState,
-    DeliveryOutcome,
     Open311Status,
     ReportStatus,
     TimelineEntry,
     open311_status,
 )
 from shared.auth import Principal, Role
+from shared.delivery import Outcome
 from shared.errors import Conflict
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -48,13 +48,16 @@ def test_values_are_the_stored_strings() -> None:
     assert [s.value for s in TimelineEntry] == ["grouped", "escalated", "supplemented", "hurried"]
     assert [s.value for s in CallbackState] == ["pending", "delivered", "dead"]
     assert [s.value for s in Open311Status] == ["open", "closed"]
-    # The outcome label of intake_callback_deliveries_total (besides "dead", a parked row's extra count).
-    assert [s.value for s in DeliveryOutcome] == [
+    # The outcome label of intake_callback_deliveries_total (besides "dead", a parked row's extra count): the shared
+    # delivery machine's outcomes, which the dashboards and alert rules name.
+    assert [s.value for s in Outcome] == [
         "delivered",
+        "rate_limited",
+        "rejected",
         "not_configured",
+        "http_error",
         "timeout",
         "network_error",
-        "http_error",
     ]
 
 
