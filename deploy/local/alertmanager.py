@@ -58,7 +58,9 @@ def ensure_installed() -> None:
 # -- configuration -------------------------------------------------------------------------------------------
 
 
-def config_for(notify_url: str, token_file: Path, *, group_wait: str = "1s", group_interval: str = "1s") -> dict[str, Any]:
+def config_for(
+    notify_url: str, token_file: Path, *, group_wait: str = "1s", group_interval: str = "1s"
+) -> dict[str, Any]:
     """docker-compose's Alertmanager config with every webhook sent to ``notify_url`` (scheme://host:port, the path
     and query kept) with the bearer token in ``token_file``, and every route's waits shortened for a test."""
     config: dict[str, Any] = yaml.safe_load(COMPOSE_CONFIG.read_text(encoding="utf-8"))
@@ -228,7 +230,9 @@ def main() -> None:
         elif command == "status":
             server = local_server()
             pid = server.pid()
-            print(f"alertmanager {'running pid ' + str(pid) if pid else 'stopped'}  {server.url}  log {server.log_file}")
+            print(
+                f"alertmanager {'running pid ' + str(pid) if pid else 'stopped'}  {server.url}  log {server.log_file}"
+            )
             raise SystemExit(0 if pid else 3)
         else:
             raise SystemExit(f"usage: python -m deploy.local.alertmanager install|up|down|status (not {command!r})")
