@@ -16,9 +16,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-stack: install          ## Kafka (KRaft) and PostgreSQL of the project's own, under .local/; Prometheus installed
+stack: install          ## Kafka (KRaft) and PostgreSQL of the project's own, under .local/; Prometheus and Alertmanager installed
 	$(STACK) up
 	$(PYTHON) -m deploy.local.prometheus install
+	$(PYTHON) -m deploy.local.alertmanager install
 	$(PYTHON) -m deploy.local.balancer install
 
 services: stack         ## the three services as background processes, ready when /readyz answers
@@ -34,16 +35,19 @@ demo: seed              ## README command 1: the whole system, a scripted pass t
 bench: stack            ## the benchmark suite: every figure beside its raw baseline (a few minutes; BENCH_FLAGS=--quick)
 	$(PYTHON) -m bench $(BENCH_FLAGS)
 
-prometheus: services    ## Debian's Prometheus on http://127.0.0.1:19090 scraping the local services
+prometheus: services    ## Debian's Prometheus on http://127.0.0.1:19090 scraping the local services, alerting through Alertmanager on :19093
+	$(PYTHON) -m deploy.local.alertmanager up
 	$(PYTHON) -m deploy.local.prometheus up
 
 status:
 	-$(PYTHON) -m deploy.local.services status
 	-$(PYTHON) -m deploy.local.prometheus status
+	-$(PYTHON) -m deploy.local.alertmanager status
 	-$(STACK) status
 
 down:                   ## stop the services, then the stack
 	-$(PYTHON) -m deploy.local.prometheus down
+	-$(PYTHON) -m deploy.local.alertmanager down
 	-$(PYTHON) -m deploy.local.services down
 	$(STACK) down
 

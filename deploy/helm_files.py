@@ -1,8 +1,9 @@
 """The Helm chart's copies of the alert rules and the dashboards.
 
 Helm reads no file outside the chart's folder, so ``deploy/helm/heating/files/`` holds copies of
-``deploy/prometheus/rules/*.yml`` (rendered as PrometheusRules) and ``deploy/grafana/dashboards/*.json`` (rendered as
-ConfigMaps for Grafana's sidecar). Copies rather than symlinks: ``helm package`` and a chart repository carry files,
+``deploy/prometheus/rules/*.yml`` (rendered as PrometheusRules), ``deploy/grafana/dashboards/*.json`` (rendered as
+ConfigMaps for Grafana's sidecar) and ``deploy/alertmanager/alertmanager.yml`` (its routes, inhibition and receivers
+rendered as an AlertmanagerConfig). Copies rather than symlinks: ``helm package`` and a chart repository carry files,
 and a symlink out of the chart is refused or lost on the way. ``python -m deploy.helm_files`` rewrites the copies;
 ``--check`` only says whether they differ. ``tests/unit/test_helm_chart.py`` fails when they drift.
 """
@@ -19,6 +20,7 @@ CHART = ROOT / "deploy" / "helm" / "heating"
 SYNCED: dict[Path, tuple[Path, str]] = {
     ROOT / "deploy" / "prometheus" / "rules": (CHART / "files" / "rules", "*.yml"),
     ROOT / "deploy" / "grafana" / "dashboards": (CHART / "files" / "dashboards", "*.json"),
+    ROOT / "deploy" / "alertmanager": (CHART / "files" / "alertmanager", "alertmanager.yml"),
 }
 
 

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,10 @@ def config_for(
     scrape_interval: str = "5s",
     evaluation_interval: str | None = None,
     rules_dir: Path = RULES_DIR,
+    alertmanagers: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """docker-compose's Prometheus config with each job scraping ``targets[job]`` (host:port) instead."""
+    """docker-compose's Prometheus config with each job scraping ``targets[job]`` (host:port) instead, and alerts
+    sent to ``alertmanagers`` (host:port), or to none."""
     config: dict[str, Any] = yaml.safe_load(COMPOSE_CONFIG.read_text(encoding="utf-8"))
     jobs = {job["job_name"] for job in config["scrape_configs"]}
     if set(targets) != jobs:
@@ -74,6 +76,10 @@ def config_for(
     config["global"]["scrape_interval"] = scrape_interval
     config["global"]["evaluation_interval"] = evaluation_interval or scrape_interval
     config["rule_files"] = [str(rules_dir / "*.yml")]
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
+    else:
+        config.pop("alerting", None)
     return config
 
 

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 SERVICES = ("intake", "dispatch", "followup")
-ALL_SERVICES = {"kafka", "postgres", "s3", *SERVICES, "seed", "prometheus", "grafana"}
+ALL_SERVICES = {"kafka", "postgres", "s3", *SERVICES, "seed", "prometheus", "alertmanager", "grafana"}
 
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
 
@@ -95,7 +95,7 @@ def bind_mounts(name: str) -> dict[str, tuple[Path, str]]:
     out = {}
     for v in service(name).get("volumes", []):
         if isinstance(v, dict):
-            source, target = v["source"], v["target"]
+            source, target = substitute(v["source"]), v["target"]
             if v.get("type") != "bind":
                 continue
         else:
@@ -217,7 +217,7 @@ def test_named_volumes_are_declared() -> None:
     declared = set(COMPOSE.get("volumes") or {})
     for name, spec in COMPOSE["services"].items():
         for v in spec.get("volumes", []):
-            source = v["source"] if isinstance(v, dict) else str(v).split(":")[0]
+            source = substitute(v["source"]) if isinstance(v, dict) else str(v).split(":")[0]
             if not source.startswith((".", "/")):
                 assert source in declared, f"{name} mounts volume {source!r}, not declared under volumes:"
 
@@ -422,6 +422,28 @@ def test_prometheus_scrapes_exactly_the_three_services() -> None:
         jobs[job["job_name"]] = {t for sc in job["static_configs"] for t in sc["targets"]}
     expected = {name: {f"{name}:{env(name)[prefix(name) + 'HTTP_PORT']}"} for name in SERVICES}
     assert jobs == expected
+
+
+def test_prometheus_sends_alerts_to_the_alertmanager_service() -> None:
+    config, _, _ = prometheus_config()
+    targets = [t for am in config["alerting"]["alertmanagers"] for sc in am["static_configs"] for t in sc["targets"]]
+    (port,) = {container for _, container in ports("alertmanager")}
+    assert targets == [f"alertmanager:{port}"]
+
+
+def test_alertmanager_reads_the_config_and_the_token_it_names() -> None:
+    mounts = bind_mounts("alertmanager")
+    assert f"--config.file={mounts['/etc/alertmanager/alertmanager.yml'][1]}" in command("alertmanager")
+    host, _ = mounts["/etc/alertmanager/alertmanager.yml"]
+    assert host == REPO / "deploy" / "alertmanager" / "alertmanager.yml"
+    config = yaml.safe_load(host.read_text(encoding="utf-8"))
+    for receiver in config["receivers"]:
+        for webhook in receiver["webhook_configs"]:
+            token = PurePosixPath("/etc/alertmanager") / webhook["http_config"]["authorization"]["credentials_file"]
+            assert str(token) in mounts, f"{token} is not mounted"
+            assert mounts[str(token)][0].is_file()
+            host_port = f"dispatch:{env('dispatch')['DISPATCH_HTTP_PORT']}"
+            assert webhook["url"].startswith(f"http://{host_port}/"), webhook["url"]
 
 
 def test_prometheus_rule_files_resolve_inside_the_container() -> None:

@@ -67,7 +67,8 @@ def rendered(which: str) -> tuple[dict[str, Any], ...]:
     provider) switched on."""
     extra = [
         "--set",
-        "metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.dashboards.enabled=true",
+        "metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.dashboards.enabled=true,"
+        "metrics.alertmanagerConfig.enabled=true",
         "--set",
         "auth.oidc.issuer=https://id.example.gov.cn,auth.oidc.jwksUrl=https://id.example.gov.cn/jwks.json",
     ]
@@ -291,7 +292,7 @@ def test_values_files_hold_secret_names_never_secret_values(path: Path) -> None:
 def test_the_optional_parts_are_off_by_default() -> None:
     out = helm("template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION).stdout
     kinds = {d["kind"] for d in yaml.safe_load_all(out) if d}
-    assert not kinds & {"ServiceMonitor", "PrometheusRule"}, "monitoring CRDs are needed only when asked for"
+    assert not kinds & {"ServiceMonitor", "PrometheusRule", "AlertmanagerConfig"}, "CRDs only when asked for"
     assert kinds >= {"Deployment", "Service", "Ingress", "NetworkPolicy"}
 
 
@@ -341,6 +342,8 @@ def test_prometheus_rules_and_dashboards_are_rendered_from_the_files() -> None:
     assert not data
     (monitor,) = of_kind(objects, "ServiceMonitor")
     assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/component", "the alerts select job=~intake|dispatch|…"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["honorLabels"] is True, "the metrics' service label, which the inhibition matches, survives"
 
 
 # --- the examples: Strimzi and CloudNativePG ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from deploy.local import alertmanager
 from deploy.local.prometheus import COMPOSE_CONFIG, LOCAL_CONFIG, binary
 from tests.observability import (
     CJK,
@@ -82,6 +83,10 @@ def test_local_config_is_the_compose_config_on_localhost() -> None:
     for job in compose["scrape_configs"]:
         for static in job["static_configs"]:
             static["targets"] = ["127.0.0.1:" + t.rsplit(":", 1)[1] for t in static["targets"]]
+    # alerts: compose's alertmanager:9093, the local Alertmanager's port (deploy/local/alertmanager.py)
+    (alertmanagers,) = compose["alerting"]["alertmanagers"]
+    assert alertmanagers["static_configs"] == [{"targets": ["alertmanager:9093"]}]
+    alertmanagers["static_configs"] = [{"targets": [f"127.0.0.1:{alertmanager.DEFAULT_PORT}"]}]
     assert local == compose
 
 

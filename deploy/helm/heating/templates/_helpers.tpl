@@ -85,3 +85,30 @@ empty namespaceSelector means the release's own namespace. */}}
 {{- end }}
 {{- toYaml $ports }}
 {{- end -}}
+
+{{/* One route of alertmanager.yml (receiver, matchers, grouping and timings) in AlertmanagerConfig's names. */}}
+{{- define "heating.amRoute" -}}
+receiver: {{ .receiver }}
+{{- with .matchers }}
+matchers:
+  {{- include "heating.amMatchers" . | trim | nindent 2 }}
+{{- end }}
+{{- range $from, $to := dict "group_by" "groupBy" "group_wait" "groupWait" "group_interval" "groupInterval" "repeat_interval" "repeatInterval" "continue" "continue" }}
+{{- if hasKey $ $from }}
+{{ $to }}: {{ toJson (get $ $from) }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Alertmanager's matchers ('severity="page"', 'alertname!="X"') as AlertmanagerConfig's {name, value, matchType}. */}}
+{{- define "heating.amMatchers" -}}
+{{- $pattern := "^\\s*([a-zA-Z_][a-zA-Z0-9_]*)\\s*(=~|!~|!=|=)\\s*\"(.*)\"\\s*$" }}
+{{- range . }}
+{{- if not (regexMatch $pattern .) }}
+{{- fail (printf "files/alertmanager/alertmanager.yml: matcher %q is not name<op>\"value\"" .) }}
+{{- end }}
+- name: {{ regexReplaceAll $pattern . "${1}" }}
+  value: {{ regexReplaceAll $pattern . "${3}" | quote }}
+  matchType: {{ regexReplaceAll $pattern . "${2}" | quote }}
+{{- end }}
+{{- end -}}
