@@ -90,6 +90,8 @@ class DingtalkRobot:
     async def send(self, client: httpx.AsyncClient, target: dict[str, Any], message: Message) -> Sent:
         raw = json.dumps(body(message), ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json; charset=utf-8"}
-        params = signed_params(target["secret"]) if target.get("secret") else {}
-        response = await post(client, target["url"], content=raw, headers=headers, params=params)
+        url = httpx.URL(target["url"])
+        if target.get("secret"):  # added to the access_token already in the URL (httpx's params= would replace it)
+            url = url.copy_merge_params(signed_params(target["secret"]))
+        response = await post(client, url, content=raw, headers=headers)
         return response if isinstance(response, Sent) else answer(response)

@@ -29,8 +29,9 @@ def cut_utf8(text: str, limit: int) -> str:
 
 
 def fit(head: str, lines: Sequence[str], limit: int, *, sep: str = "\n") -> str:
-    """``head`` then ``lines`` joined by ``sep``, at most ``limit`` UTF-8 bytes; lines that do not fit are replaced
-    by the truncation marker (which always fits: the head is cut first if it must be)."""
+    """``head`` then ``lines`` joined by ``sep``, at most ``limit`` UTF-8 bytes; the lines that do not fit whole are
+    replaced by the truncation marker (which always fits: the head is cut first if it must be). Only a first line
+    too long for the room is cut, so that something of it shows."""
     whole = sep.join([head, *lines]) if lines else head
     if len(whole.encode()) <= limit:
         return whole
@@ -38,13 +39,12 @@ def fit(head: str, lines: Sequence[str], limit: int, *, sep: str = "\n") -> str:
     room = limit - len(marker.encode())
     out = cut_utf8(head, room)
     used = len(out.encode())
-    for line in lines:
+    for kept, line in enumerate(lines):
         piece = sep + line
         size = len(piece.encode())
         if used + size > room:
-            rest = cut_utf8(piece, room - used)
-            if rest.strip():
-                out += rest
+            if kept == 0:  # the first line alone is too long: show what fits of it rather than nothing
+                out += cut_utf8(piece, room - used).rstrip(sep)
             break
         out += piece
         used += size

@@ -14,7 +14,7 @@ from services.dispatch.notify.channels.base import Outcome, Sent
 MAX_ERROR_CHARS = 300
 
 
-async def post(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response | Sent:
+async def post(client: httpx.AsyncClient, url: str | httpx.URL, **kwargs: Any) -> httpx.Response | Sent:
     """The response, or the ``Sent`` of a failure before one arrived. Never raises for the network."""
     try:
         return await client.post(url, **kwargs)
