@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -122,8 +123,10 @@ class Ear:
     def record(self, kind: str, target: str, message: dict[str, Any]) -> None:
         self.heard.append({"kind": kind, "target": target, "message": message, "received_at": self.clock()})
         if not self.quiet:
-            text = message.get("content") or message.get("text") or message.get("data")
-            first = str(text).strip().splitlines()[0] if str(text).strip() else ""
+            text = message.get("content") or message.get("text")
+            if text is None:  # a unit's system: its JSON, compact, Chinese kept readable
+                text = json.dumps(message.get("data"), ensure_ascii=False, separators=(",", ":"))
+            first = text.strip().splitlines()[0].lstrip("#> ") if text.strip() else ""
             ats = message.get("mentions") or []
             print(f"[{LABELS[kind]}] {target} ← {first}" + (f"（@{'、'.join(ats)}）" if ats else ""), flush=True)
 
