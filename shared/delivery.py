@@ -148,8 +148,10 @@ class Deliveries(Generic[R]):
         send: Callable[[httpx.AsyncClient, Claimed[R]], Awaitable[Sent]],
         hooks: Hooks[R] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        where: Sequence[Any] = (),
     ) -> None:
-        self.name, self._service, self._model = name, service, model
+        """``where``: conditions on the rows this job sends (one table may feed several jobs, e.g. by channel)."""
+        self.name, self._service, self._model, self._where = name, service, model, list(where)
         self._stream, self._order = list(stream), order
         self._sessions, self._clock, self.policy = sessions, clock, policy
         self._send, self._hooks, self._transport = send, hooks or Hooks(), transport
@@ -182,7 +184,7 @@ class Deliveries(Generic[R]):
             m.next_attempt_at,
             *self._stream,
             func.row_number().over(partition_by=self._stream, order_by=self._order).label("n"),
-        ).where(m.state == DeliveryState.PENDING)
+        ).where(m.state == DeliveryState.PENDING, *self._where)
         if p.parked_holds_stream:
             earlier = aliased(m)
             ranked_q = ranked_q.where(

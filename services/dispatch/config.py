@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.dispatch.domain import DEFAULT_RULES_FILE
+from services.dispatch.notify.settings import DEV_ALERT_TOKEN, NotifySettings
 from shared.inputs import WebUrl
 from shared.settings import DEV_AUTH_PRIVATE_KEY, ServiceSettings
 
@@ -55,6 +56,18 @@ class DispatchSettings(ServiceSettings):
     console_intake_url: WebUrl = Field(
         default="http://127.0.0.1:8001", description="Where the field app's browser reaches intake."
     )
+
+    # Notifications to units' groups, phones and systems, and ops alerts to the on-call (services.dispatch.notify).
+    notify: NotifySettings = NotifySettings()
+
+    @model_validator(mode="after")
+    def _real_notify_secrets(self) -> DispatchSettings:
+        if self.environment == "production":
+            if self.notify.alert_token.get_secret_value() in ("", DEV_ALERT_TOKEN):
+                raise ValueError("notify.alert_token is the development token; set Alertmanager's real one")
+            if self.notify.allow_insecure_local:
+                self.notify = self.notify.model_copy(update={"allow_insecure_local": False})
+        return self
 
     @model_validator(mode="after")
     def _real_signing_key(self) -> DispatchSettings:

@@ -3,11 +3,15 @@ operations on its orders act on them (withdraw, supplement, hurry); return-visit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import incidents, opening, operations, verdicts
+from services.dispatch.notify import consumers as notifications
+from services.dispatch.notify.settings import NotifySettings
 from shared.clock import TimeSource
-from shared.consumer import PermanentError
+from shared.consumer import Handler, PermanentError
 from shared.contracts.followup import CaseClosed, CaseReopened
 from shared.contracts.intake import (
     ComplaintGrouped,
@@ -17,7 +21,7 @@ from shared.contracts.intake import (
     ReportWithdrawn,
 )
 from shared.errors import NotFound
-from shared.events import Envelope
+from shared.events import Envelope, EventPayload
 from shared.outbox import OutboxWriter
 from shared.runtime import Handlers
 from shared.topics import Topics
@@ -26,7 +30,10 @@ from shared.topics import Topics
 UNKNOWN_CASE = "no case of dispatch has the case_id of this event"
 
 
-def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource) -> Handlers:
+def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource, notify: NotifySettings | None = None) -> Handlers:
+    """Dispatch's handlers by topic; with ``notify`` (enabled), the notifier's too: its own cases topic and the
+    verdicts it does not act on (services.dispatch.notify.consumers)."""
+
     async def on_complaint(session: AsyncSession, _: Envelope, event: ComplaintReported) -> None:
         await opening.open_case(session, writer, complaint=event, at=clock.now())
 
@@ -56,7 +63,7 @@ def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource) -> Handler
     async def on_hurried(session: AsyncSession, _: Envelope, event: ReportHurried) -> None:
         await operations.hurry(session, writer, e=event, at=clock.now())
 
-    return {
+    handled: dict[str, Mapping[type[EventPayload], Handler]] = {
         topics.complaints: {
             ComplaintReported: on_complaint,
             ComplaintGrouped: on_grouped,
@@ -66,3 +73,8 @@ def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource) -> Handler
         },
         topics.followup: {CaseReopened: on_reopened, CaseClosed: on_closed},
     }
+    if notify is not None and notify.enabled:
+        on_cases, on_verdicts = notifications.handlers(notify, clock)
+        handled[topics.cases] = on_cases
+        handled[topics.followup] = {**handled[topics.followup], **on_verdicts}
+    return handled

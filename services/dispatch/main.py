@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,9 @@ from services.dispatch.deps import DispatchContext
 from services.dispatch.domain import CHAIN, Clock, load_rules
 from services.dispatch.gauges import refresh_gauges
 from services.dispatch.models import Case, Photo, inbox, outbox, timers
+from services.dispatch.notify import api as notify_api
+from services.dispatch.notify.channels.registry import adapters
+from services.dispatch.notify.sending import Sending
 from services.dispatch.passwords import HashGate
 from services.dispatch.states import FINISHED
 from shared.auth import Auth, Role, TokenIssuer, TokenVersions, verifier_from_settings
@@ -61,7 +65,11 @@ def closed_cases(cutoff: datetime) -> Any:
     )
 
 
-def create_app(settings: DispatchSettings | None = None, clock: TimeSource | None = None) -> FastAPI:
+def create_app(
+    settings: DispatchSettings | None = None,
+    clock: TimeSource | None = None,
+    notify_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
     settings = settings or DispatchSettings()
     time_source = clock or SystemClock()
 
@@ -76,14 +84,39 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
     async def gauges(rt: ServiceRuntime) -> None:
         await refresh_gauges(rt, time_source)
 
+    def sending(rt: ServiceRuntime) -> Sending:
+        assert rt.sessions is not None
+        return Sending(
+            settings=settings.notify,
+            service=settings.service_name,
+            sessions=rt.sessions,
+            clock=time_source,
+            adapters=adapters(settings.notify.sms),
+            transport=notify_transport,
+        )
+
+    async def notify_groups(rt: ServiceRuntime) -> None:
+        jobs = sending(rt)
+        await jobs.groups.run(between_rounds=jobs.refresh_gauge)
+
+    async def notify_webhooks(rt: ServiceRuntime) -> None:
+        await sending(rt).webhooks.run()
+
+    notify = [notify_groups, notify_webhooks] if settings.notify.enabled else []
+
     evidence = Evidence.of(settings, Photo)
     runtime = ServiceRuntime(
         settings,
         outbox=outbox,
         inbox=inbox,
         migrations_dir=MIGRATIONS,
-        consumers=lambda rt: handlers(settings.topics, rt.writer(settings.topics.cases), time_source),
-        background=[run_timers, gauges, retention(evidence, closed_cases)] if settings.run_timers else [gauges],
+        consumers=lambda rt: handlers(
+            settings.topics, rt.writer(settings.topics.cases), time_source, notify=settings.notify
+        ),
+        background=[
+            *([run_timers, gauges, retention(evidence, closed_cases)] if settings.run_timers else [gauges]),
+            *notify,
+        ],
         on_start=on_start,
     )
     issuer = TokenIssuer(
@@ -106,6 +139,7 @@ def create_app(settings: DispatchSettings | None = None, clock: TimeSource | Non
             accounts.router,
             console.router,
             field.router,
+            notify_api.router,
             photo_router(Role.UNIT, Role.GRID_WORKER, Role.TASK_FORCE),
         ],
         context=DispatchContext(

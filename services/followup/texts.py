@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shared.contracts import names
+
 # -- errors ---------------------------------------------------------------------------------------------------
 VISIT_NOT_FOUND = "未找到该回访任务"
 VISIT_NOT_PENDING = "该回访已完成或已取消，无需重复登记"
@@ -28,28 +30,8 @@ RANGE_INVALID = "起始日期不能晚于结束日期"
 RANGE_TOO_LONG = "时间范围过长（最多 400 天）"
 
 # -- words ------------------------------------------------------------------------------------------------------
-CATEGORY_ZH = {
-    "cold_room": "暖气不热",
-    "leak": "跑冒滴漏",
-    "burst_pipe": "爆管",
-    "outage": "停暖",
-    "clogged_filter": "滤网堵塞",
-    "air_lock": "需排气",
-    "underfloor_imbalance": "地暖失衡",
-    "metering_retrofit": "分户改造",
-    "fee_dispute": "费用纠纷",
-    "subsidy_question": "补贴政策咨询",
-    "ice_hazard": "漏水挂冰",
-    "other": "其他",
-}
-UNIT_TYPE_ZH = {
-    "heating_company": "供热企业",
-    "property_manager": "物业",
-    "housing_bureau": "住建部门",
-    "water_company": "供水企业",
-    "street_task_force": "街道工作专班",
-    "grid": "网格",
-}
+# The contract's words in Chinese, one definition shared with dispatch's notifications.
+CATEGORY_ZH, UNIT_TYPE_ZH = names.CATEGORY_ZH, names.UNIT_TYPE_ZH
 NOTABLE_ZH = {
     "supervision": "提级督办",
     "notice": "通报",

@@ -81,9 +81,13 @@ async def operate(
     """Apply one operation once. A resend of the same operation (same id, kind and order) answers how the order
     stands now; the same id used for something else is refused."""
     kind = _kind_of(body)
-    report = await session.scalar(
-        select(Report).where(Report.external_id == f"12345:{integration_id}:{order_no}").with_for_update()
-    )
+    external_id = f"12345:{integration_id}:{order_no}"
+    group_id = await session.scalar(select(Report.group_id).where(Report.external_id == external_id))
+    # Locks in the order every writer of a case's reports takes them: the incident, then its reports (feedback
+    # telling a case's reports of a sign-in takes the same two); the other order deadlocked with it.
+    if group_id is not None:
+        await session.execute(select(ReportGroup.id).where(ReportGroup.id == group_id).with_for_update())
+    report = await session.scalar(select(Report).where(Report.external_id == external_id).with_for_update())
     if report is None:
         raise NotFound("order", texts.ORDER_NOT_FOUND)
     first = await session.scalar(
@@ -187,9 +191,8 @@ async def _withdraw(
     at: datetime,
     calls_back: Set[str],
 ) -> ReportWithdrawn:
-    # The incident first, as a joining report claims it (FOR UPDATE): none joins while the last one leaves.
-    if report.group_id is not None:
-        await session.execute(select(ReportGroup.id).where(ReportGroup.id == report.group_id).with_for_update())
+    # The incident is locked (operate took it first, as a joining report claims it): none joins while the last one
+    # leaves.
     report.status = ORDER.move(OperationKind.WITHDRAW, report.status)
     report.status_at = max(at, report.status_at or at)
     note = _note(ReportStatus.WITHDRAWN, reason)

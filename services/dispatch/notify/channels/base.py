@@ -8,21 +8,15 @@ from typing import Any, Protocol
 
 import httpx
 
+from shared.delivery import Outcome as Outcome  # what one try came to: the shared delivery machine's
+from shared.delivery import Sent as Sent
+
 
 class ChannelKind(StrEnum):
     WECOM = "wecom"  # 企业微信群机器人
     DINGTALK = "dingtalk"  # 钉钉群机器人
     SMS = "sms"  # 短信 (through a provider's HTTP API)
     WEBHOOK = "webhook"  # a unit's own system, signed like the 12345 callbacks
-
-
-class Outcome(StrEnum):
-    DELIVERED = "delivered"
-    RATE_LIMITED = "rate_limited"  # the receiver asked us to slow down: try again later, not counted as a failure
-    REJECTED = "rejected"  # the receiver refused the message itself (bad key, bad number): retrying will not help
-    HTTP_ERROR = "http_error"
-    TIMEOUT = "timeout"
-    NETWORK_ERROR = "network_error"
 
 
 @dataclass(frozen=True)
@@ -41,13 +35,6 @@ class Message:
     mentions: tuple[str, ...] = ()
     sms: str = ""
     data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Sent:
-    outcome: Outcome
-    error: str | None = None
-    retry_after_seconds: float | None = None  # what the receiver asked for when it rate-limited us
 
 
 class Channel(Protocol):
