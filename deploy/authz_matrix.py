@@ -28,6 +28,7 @@ class Caller(StrEnum):
     HOTLINE = "hotline"  # a 12345 platform's signed request (X-Heat-Integration, -Timestamp, -Signature)
     OPEN311 = "open311"  # an Open311 client's api_key
     SENSOR = "sensor"  # a sensor gateway's X-Api-Key
+    ALERTMANAGER = "alertmanager"  # Alertmanager's webhook: Authorization: Bearer <notify.alert_token>
 
 
 TITLES: Mapping[Caller, str] = MappingProxyType(
@@ -42,6 +43,7 @@ TITLES: Mapping[Caller, str] = MappingProxyType(
         Caller.HOTLINE: "12345",
         Caller.OPEN311: "Open311",
         Caller.SENSOR: "采集器",
+        Caller.ALERTMANAGER: "Alertmanager",
     }
 )
 
@@ -291,6 +293,31 @@ MATRIX: tuple[Row, ...] = (
         ),
         "单位登记簿、调度规则（含回滚到旧版本）、调度台账号、工作日历（节假日与调休）",
         ADMIN_ONLY,
+    ),
+    Row(
+        "dispatch",
+        (
+            "PUT /admin/notify/targets",
+            "GET /admin/notify/targets",
+            "DELETE /admin/notify/targets/{target_id}",
+            "GET /admin/notify/notifications",
+            "POST /admin/notify/notifications/{notification_id}/redrive",
+            "POST /admin/notify/notifications/redrive",
+        ),
+        "通知对象（单位、社区、街道、区、运维值班的群机器人、值班手机、自有系统）、通知记录与重发",
+        ADMIN_ONLY,
+    ),
+    Row(
+        "dispatch",
+        ("GET /v1/notify/targets", "PUT /v1/notify/targets"),
+        "本单位的通知对象（值班群机器人、值班手机、自有系统；只见、只设本单位的）",
+        _bearer(grid_worker=NO_403, unit=ANY, task_force=NO_403, district=NO_403, admin=NO_403),
+    ),
+    Row(
+        "dispatch",
+        ("POST /notify/v1/alertmanager",),
+        "运维告警推送（Alertmanager 的 webhook）",
+        _only(Caller.ALERTMANAGER),
     ),
     Row("dispatch", ("POST /v1/login",), "调度台登录（凭用户名密码）", PUBLIC),
     Row("dispatch", ("GET /.well-known/jwks.json",), "令牌验签公钥（JWKS，无密钥）", PUBLIC),

@@ -71,7 +71,7 @@ class Sent:
     retry_after_seconds: float | None = None  # asked for by a receiver that rate-limited us
 
 
-async def post(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response | Sent:
+async def post(client: httpx.AsyncClient, url: str | httpx.URL, **kwargs: Any) -> httpx.Response | Sent:
     """POST, with what the network did to it as a ``Sent`` (never raises for the network)."""
     try:
         return await client.post(url, **kwargs)

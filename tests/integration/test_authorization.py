@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from deploy.authz_matrix import EVERY_SERVICE, SERVICES, Access, Caller, Outcome, access, rows_of
 from deploy.seed import registry
 from services.dispatch import console
+from services.dispatch.notify.settings import DEV_ALERT_TOKEN
 from services.followup.models import SpotCheck
 from services.intake.config import (
     DEV_HOTLINE_INTEGRATION,
@@ -62,6 +63,20 @@ AWAY = {
     Caller.TASK_FORCE: "TF-OTHER",
     Caller.DISTRICT: "DIST-OTHER",
     Caller.HOTLINE: OTHER_PLATFORM,
+}
+ALERT_AUTH = {"Authorization": f"Bearer {DEV_ALERT_TOKEN}"}
+ALERTS = {
+    "version": "4",
+    "status": "firing",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "AuthzProbe", "severity": "ticket", "service": "dispatch"},
+            "annotations": {"summary": "授权测试"},
+            "startsAt": "2026-12-05T00:00:00Z",
+            "fingerprint": "authz",
+        }
+    ],
 }
 BEARER = {Caller.GRID_WORKER, Caller.UNIT, Caller.TASK_FORCE, Caller.DISTRICT, Caller.ADMIN}
 # Fictional residents of the test's own building (so no other test's incident absorbs its reports).
@@ -117,6 +132,8 @@ class World:
     rules: dict[str, Any] = field(default_factory=dict)
     rules_version: int = 0
     open311: str = ""  # a request submitted through Open311: the only kind its anonymous list publishes
+    notify_target: int = 0  # a target the admin may delete
+    notification: int = 0  # a notification the admin may re-drive (409 when it is not parked: allowed)
 
     def household(self, n: int) -> str:
         return f"H-AZ-{self.sfx}-{n}"
@@ -342,6 +359,15 @@ async def world(loop: Loop) -> Any:
     w.callback = dead.id
     in_force = (await w.call("dispatch", "GET", "/admin/rules", "X-Admin-Token"))[0]
     w.rules, w.rules_version = in_force["document"], in_force["version"]
+    oncall = {"owner_kind": "ops", "owner_id": f"authz-{sfx}", "channel": "webhook", "name": "authz"}
+    oncall["config"] = {"url": "http://127.0.0.1:9/alerts", "secret": "authz-secret"}
+    await w.call("dispatch", "PUT", "/admin/notify/targets", "X-Admin-Token", json=oncall)
+    r = await w.http("dispatch").post(f"/notify/v1/alertmanager?audience=authz-{sfx}", json=ALERTS, headers=ALERT_AUTH)
+    assert r.status_code == 200 and r.json() == {"notifications": 1}, r.text
+    listed = await w.call("dispatch", "GET", "/admin/notify/notifications", "X-Admin-Token")
+    w.notification = listed[0]["id"]
+    spare = {**oncall, "name": "authz-spare"}
+    w.notify_target = (await w.call("dispatch", "PUT", "/admin/notify/targets", "X-Admin-Token", json=spare))["id"]
 
     async def scored() -> bool:
         card = await w.call("followup", "GET", "/v1/scorecards", "U-PM-1")
@@ -551,6 +577,35 @@ BUILD: dict[tuple[str, str], Build] = {
     ("dispatch", "PUT /admin/accounts"): lambda w, k: Call(
         "PUT", "/admin/accounts", body=registry.dispatch_accounts(registry.read())
     ),
+    ("dispatch", "PUT /admin/notify/targets"): lambda w, k: Call(
+        "PUT",
+        "/admin/notify/targets",
+        body={
+            "owner_kind": "unit",
+            "owner_id": "U-PM-1",
+            "channel": "sms",
+            "name": "authz",
+            "config": {"phones": ["13800000000"]},
+        },
+    ),
+    ("dispatch", "GET /admin/notify/targets"): lambda w, k: Call("GET", "/admin/notify/targets"),
+    ("dispatch", "DELETE /admin/notify/targets/{target_id}"): lambda w, k: Call(
+        "DELETE", f"/admin/notify/targets/{w.notify_target}"
+    ),
+    ("dispatch", "GET /admin/notify/notifications"): lambda w, k: Call("GET", "/admin/notify/notifications"),
+    ("dispatch", "POST /admin/notify/notifications/{notification_id}/redrive"): lambda w, k: Call(
+        "POST", f"/admin/notify/notifications/{w.notification}/redrive"
+    ),
+    ("dispatch", "POST /admin/notify/notifications/redrive"): lambda w, k: Call(
+        "POST", "/admin/notify/notifications/redrive", {"target_id": "0"}
+    ),
+    ("dispatch", "GET /v1/notify/targets"): lambda w, k: Call("GET", "/v1/notify/targets"),
+    ("dispatch", "PUT /v1/notify/targets"): lambda w, k: Call(
+        "PUT", "/v1/notify/targets", body={"channel": "sms", "name": "authz", "config": {"phones": ["13800000000"]}}
+    ),
+    ("dispatch", "POST /notify/v1/alertmanager"): lambda w, k: Call(
+        "POST", "/notify/v1/alertmanager", {"audience": "authz"}, body=ALERTS
+    ),
     ("dispatch", "POST /v1/login"): lambda w, k: Call(
         "POST", "/v1/login", body={"username": "pm1", "password": "pm1-demo-2026"}
     ),
@@ -610,6 +665,8 @@ async def send(w: World, service: str, call: Call, kind: Caller, who: str | None
         params["api_key"] = DEV_OPEN311_KEY
     elif kind is Caller.SENSOR:
         headers["X-Api-Key"] = DEV_SENSOR_KEY
+    elif kind is Caller.ALERTMANAGER:
+        headers |= ALERT_AUTH
     url = call.path + (f"?{urlencode(params)}" if params else "")
     content: bytes | None = None
     if call.form is not None:

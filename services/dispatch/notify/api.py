@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.deps import Now, Session, Settings
 from services.dispatch.notify import queue, texts
 from services.dispatch.notify.channels.base import ChannelKind
-from services.dispatch.notify.channels.targets import check_target, shown
+from services.dispatch.notify.channels.registry import validate_target
+from services.dispatch.notify.channels.targets import TargetRefused, shown
 from services.dispatch.notify.kinds import NotifyKind, OwnerKind
 from services.dispatch.notify.models import Notification, NotifyTarget
 from services.dispatch.notify.routing import Notice, local
@@ -88,7 +89,7 @@ def _out(t: NotifyTarget) -> TargetOut:
         owner_id=t.owner_id,
         channel=t.channel,
         name=t.name,
-        config=shown(t.channel, t.config),
+        config=shown(t.config),
         kinds=t.kinds,
         enabled=t.enabled,
     )
@@ -98,10 +99,9 @@ async def _put(
     session: AsyncSession, body: TargetIn, *, owner_kind: str, owner_id: str, settings: Any, now: datetime
 ) -> TargetOut:
     try:
-        config = check_target(body.channel, body.config, allow_insecure_local=settings.notify.allow_insecure_local)
-    except ValueError as exc:
-        field, _, reason = str(exc).partition(": ")
-        raise Invalid("invalid_target", f"{texts.TARGET_INVALID}：{reason or field}", f"config.{field}") from exc
+        config = validate_target(body.channel, body.config, allow_insecure_local=settings.notify.allow_insecure_local)
+    except TargetRefused as exc:
+        raise Invalid("invalid_target", f"{texts.TARGET_INVALID}（{exc.reason}）", f"config.{exc.field}") from exc
     values = {
         "owner_kind": owner_kind,
         "owner_id": owner_id,

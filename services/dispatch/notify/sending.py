@@ -64,7 +64,7 @@ class Sending:
         service: str,
         sessions: async_sessionmaker[AsyncSession],
         clock: TimeSource,
-        adapters: Mapping[str, Channel],
+        adapters: Mapping[ChannelKind, Channel],
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._settings, self._sessions, self._adapters = settings, sessions, adapters
@@ -131,7 +131,7 @@ class Sending:
             target = await session.get(NotifyTarget, claimed.stream[0])
         if target is None or not target.enabled:
             return Sent(Outcome.NOT_CONFIGURED, "the target was removed or turned off")
-        adapter = self._adapters.get(target.channel)
+        adapter = self._adapters.get(ChannelKind(target.channel))
         if adapter is None:
             return Sent(Outcome.NOT_CONFIGURED, f"no {target.channel} channel is configured")
         return await adapter.send(client, target.config, message_of(claimed.rows, target))

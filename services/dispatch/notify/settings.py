@@ -4,27 +4,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from services.dispatch.notify.channels.sms import SmsConfig
+
 DEV_ALERT_TOKEN = "dev-alertmanager-token-change-me"  # deploy/alertmanager/notify-token
-
-
-class SmsProvider(BaseModel):
-    """The SMS provider's API (an Aliyun ``SendSms``-shaped endpoint): where, with which keys, signature name and
-    template (the template is ``${content}``). Absent: SMS targets park their messages as not configured."""
-
-    model_config = ConfigDict(frozen=True)
-
-    endpoint_url: str
-    access_key_id: str
-    access_key_secret: SecretStr
-    sign_name: str = "供暖调度"
-    template_code: str = "SMS_HEAT_NOTICE"
 
 
 class NotifySettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     enabled: bool = Field(default=True, description="Turn every notification off (rows are neither made nor sent).")
-    sms: SmsProvider | None = None
+    # The SMS provider's account (an Aliyun SendSms-shaped API); absent: SMS targets park their messages.
+    sms: SmsConfig | None = None
     # Alertmanager's webhook (POST /notify/v1/alertmanager) presents this bearer token; the dev one is refused in
     # production.
     alert_token: SecretStr = SecretStr(DEV_ALERT_TOKEN)

@@ -34,15 +34,16 @@ REFUSALS = frozenset({310000, 300001})
 
 
 def validate_target(target: Any, *, allow_insecure_local: bool = False) -> dict[str, Any]:
-    """``{"url": <webhook URL with access_token>, "secret": "SEC…" (optional)}``."""
-    checked = targets.only_fields(target, ("url", "secret"), ("url",))
+    """``{"url": <webhook URL with access_token>, "secret": "SEC…" (optional), "mentions": [duty phones @'d on an
+    urgent message] (optional)}``."""
+    checked = targets.only_fields(target, ("url", "secret", "mentions"), ("url",))
     out: dict[str, Any] = {
         "url": targets.url(checked, "url", allow_insecure_local=allow_insecure_local, query_param="access_token")
     }
     secret = targets.secret(checked, "secret", required=False)
     if secret is not None:
         out["secret"] = secret
-    return out
+    return out | targets.mentions(checked)
 
 
 def sign(secret: str, timestamp_ms: int) -> str:

@@ -94,3 +94,25 @@ def phones(target: dict[str, Any], field: str, *, required: bool) -> list[str]:
     if len(value) > MAX_PHONES:
         raise TargetRefused(field, f"more than {MAX_PHONES} numbers")
     return list(dict.fromkeys(mobile(p, f"{field}[{i}]") for i, p in enumerate(value)))
+
+
+def mentions(target: dict[str, Any]) -> dict[str, Any]:
+    """A group robot's ``mentions``: the duty phones it @s on an urgent message (absent: nobody is @'d)."""
+    found = phones(target, "mentions", required=False)
+    return {"mentions": found} if found else {}
+
+
+def shown(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored target as the API shows it: secrets masked; a robot URL's query (its key: whoever holds it can post
+    to the group) masked; phone numbers shown as 138****0000."""
+    out = dict(config)
+    for key in ("secret", "sender_secret"):
+        if key in out:
+            out[key] = "***"
+    if isinstance(out.get("url"), str):
+        parts = urlsplit(out["url"])
+        out["url"] = f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?***" if parts.query else "")
+    for key in ("phones", "mentions"):
+        if isinstance(out.get(key), list):
+            out[key] = [p[:3] + "****" + p[-4:] for p in out[key]]
+    return out

@@ -9,19 +9,9 @@ from typing import Any
 
 import httpx
 
-from services.dispatch.notify.channels.base import Outcome, Sent
+from shared.delivery import post as post  # one POST, what the network did as a Sent: the shared machine's
 
 MAX_ERROR_CHARS = 300
-
-
-async def post(client: httpx.AsyncClient, url: str | httpx.URL, **kwargs: Any) -> httpx.Response | Sent:
-    """The response, or the ``Sent`` of a failure before one arrived. Never raises for the network."""
-    try:
-        return await client.post(url, **kwargs)
-    except httpx.TimeoutException:
-        return Sent(Outcome.TIMEOUT, "timed out")
-    except (httpx.HTTPError, OSError) as exc:
-        return Sent(Outcome.NETWORK_ERROR, type(exc).__name__)
 
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:

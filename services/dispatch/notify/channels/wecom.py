@@ -33,9 +33,10 @@ REFUSALS = frozenset({93000, 40008, 40058, 44004})
 
 
 def validate_target(target: Any, *, allow_insecure_local: bool = False) -> dict[str, Any]:
-    """``{"url": <webhook URL with key>}``."""
-    checked = targets.only_fields(target, ("url",), ("url",))
-    return {"url": targets.url(checked, "url", allow_insecure_local=allow_insecure_local, query_param="key")}
+    """``{"url": <webhook URL with key>, "mentions": [duty phones @'d on an urgent message] (optional)}``."""
+    checked = targets.only_fields(target, ("url", "mentions"), ("url",))
+    url = targets.url(checked, "url", allow_insecure_local=allow_insecure_local, query_param="key")
+    return {"url": url} | targets.mentions(checked)
 
 
 def body(message: Message) -> dict[str, Any]:
