@@ -15,7 +15,7 @@ from services.dispatch.notify.sending import message_of
 from services.dispatch.notify.templates import DIGEST_LINES, Item, digest, render, templates
 from shared.contracts.followup import VisitOverdue
 
-CASE = {"case_id", "category", "place", "round", "mark"}
+CASE = {"case_id", "category", "place", "round", "mark", "sms_mark"}
 # What each router gives its template (services/dispatch/notify/routing.py and api.alertmanager).
 GIVEN: dict[NotifyKind, set[str]] = {
     NotifyKind.ASSIGNED: CASE | {"sign_in_due", "on_site_due", "resolve_due"},
@@ -27,7 +27,7 @@ GIVEN: dict[NotifyKind, set[str]] = {
     NotifyKind.VISIT_DUE: {"case_id", "grid", "due"},
     NotifyKind.VISIT_OVERDUE: {"case_id", "grid", "due", "attempts"},
     NotifyKind.SPOT_CHECK: {"case_id", "street", "week", "round"},
-    NotifyKind.ALERT: {"mark", "status", "alertname", "summary", "severity", "service", "starts"},
+    NotifyKind.ALERT: {"status", "alertname", "summary", "severity", "service", "starts"},
 }
 
 
@@ -75,7 +75,7 @@ def test_a_digest_counts_by_kind_and_puts_the_urgent_first() -> None:
     items = [Item("assigned", f"新派单 {i}", ["地点：某处"], urgent=i == 7) for i in range(30)]
     items += [Item("reminder", "催办 X", [], urgent=False)]
     text = digest(items)
-    assert text.title == "【紧急】新派单 30 件、催办 1 件"
+    assert text.title == "新派单 30 件、催办 1 件"  # the channel tags an urgent digest
     assert text.lines[0] == "· 新派单 7（地点：某处）"
     assert len(text.lines) == DIGEST_LINES + 1 and text.lines[-1] == "另有 11 条，请在调度台查看"
     assert "31条" in text.sms and "紧急1条" in text.sms
@@ -92,6 +92,6 @@ def test_one_row_goes_as_itself_several_as_a_digest_and_only_the_urgent_mention(
     one = message_of([row(5)], target)
     assert (one.key, one.title, one.sms, one.mentions) == ("n5", "T5", "S5", ())
     many = message_of([row(5), row(6, urgent=True), row(9)], target)
-    assert many.key == "n5-9" and many.title.startswith("【紧急】新派单 3 件")
+    assert many.key == "n5-9" and many.urgent and many.title.startswith("新派单 3 件")
     assert many.mentions == ("13800000000",)
     assert many.data == {"digest": [{"case_id": "C5"}, {"case_id": "C6"}, {"case_id": "C9"}]}

@@ -263,7 +263,6 @@ async def alertmanager(
         firing = alert.status == "firing"
         severity = alert.labels.get("severity", "")
         values = {
-            "mark": "【紧急】" if firing and severity == "page" else "",
             "status": "告警" if firing else "已恢复",
             "alertname": alert.labels.get("alertname", "?"),
             "summary": alert.annotations.get("summary") or alert.annotations.get("description") or "",

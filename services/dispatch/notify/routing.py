@@ -67,11 +67,11 @@ async def _case(session: AsyncSession, case_id: str) -> Case | None:
 def _case_values(case: Case | None, case_id: str) -> tuple[dict[str, str], bool]:
     """The words of a case every template may use, and whether it is urgent (an emergency, a priority resident)."""
     if case is None:
-        return {"case_id": case_id, "category": "—", "place": "—", "round": "1", "mark": ""}, False
+        return {"case_id": case_id, "category": "—", "place": "—", "round": "1", "mark": "", "sms_mark": ""}, False
     urgent = case.priority == Priority.EMERGENCY or bool(case.priority_resident)
-    marks = ("【紧急】" if case.priority == Priority.EMERGENCY else "") + (
-        "【重点户】" if case.priority_resident else ""
-    )
+    # The channels tag an urgent title themselves (紧急, each in its own way); an SMS says it in words.
+    marks = "【重点户】" if case.priority_resident else ""
+    emergency = "【紧急】" if case.priority == Priority.EMERGENCY else ""
     location = case.location or {}
     return {
         "case_id": case.id,
@@ -79,6 +79,7 @@ def _case_values(case: Case | None, case_id: str) -> tuple[dict[str, str], bool]
         "place": str(location.get("place_name") or location.get("building_id") or "—"),
         "round": str(case.round),
         "mark": marks,
+        "sms_mark": emergency,
     }, urgent
 
 

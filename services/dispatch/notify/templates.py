@@ -76,7 +76,7 @@ def digest(items: Sequence[Item]) -> Rendered:
     named = templates()
     parts = [f"{named[NotifyKind(k)].digest} {n} 件" for k, n in counts.most_common()]
     urgent = sum(1 for i in items if i.urgent)
-    title = ("【紧急】" if urgent else "") + "、".join(parts)
+    title = "、".join(parts)  # an urgent one among them: the channel tags the digest's title
     ordered = sorted(items, key=lambda i: not i.urgent)
     lines = [f"· {i.title}" + (f"（{i.lines[0]}）" if i.lines else "") for i in ordered[:DIGEST_LINES]]
     if len(items) > DIGEST_LINES:
