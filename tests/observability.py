@@ -130,6 +130,7 @@ def exported_metric_names() -> frozenset[str]:
         "shared.timers",
         "services.intake.metrics",
         "services.dispatch.metrics",
+        "services.dispatch.notify.metrics",
         "services.followup.metrics",
     ):
         importlib.import_module(module)

@@ -250,6 +250,16 @@ def fake_secret(key: str) -> str:
         return "postgresql+asyncpg://heat:s3cret-from-a-secret@heating-db-pooler:5432/heat"
     if key == "hotline-integrations":
         return json.dumps({"12345-CG": {"secret": "a-real-hotline-secret-0123456789"}})
+    if key == "sms":
+        return json.dumps(
+            {
+                "endpoint_url": "https://dysmsapi.aliyuncs.com/",
+                "access_key_id": "a-real-key-id",
+                "access_key_secret": "a-real-access-key-secret-0123456789",
+                "sign_name": "供暖调度",
+                "template_code": "SMS_123456789",
+            }
+        )
     if key in ("open311-api-keys", "sensor-gateway-keys"):
         return json.dumps({"client-1": "a-real-key-0123456789abcdef"})
     return f"a-real-{key}-0123456789abcdef"
@@ -270,6 +280,7 @@ def test_the_production_environment_is_accepted_by_the_services_settings(monkeyp
         assert settings.photos.endpoint_url == "https://oss-cn-north.example.gov.cn"
         if isinstance(settings, DispatchSettings):
             assert str(settings.console_followup_url).startswith("https://followup.")
+            assert settings.notify.sms is not None and not settings.notify.allow_insecure_local
         else:
             assert settings.cors_origins == ["https://dispatch.heating.example.gov.cn"]
             assert settings.auth_jwks_url == "http://heating-dispatch:8002/.well-known/jwks.json"
