@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from deploy import platform12345
+from deploy import notify_local, platform12345
 from deploy.client import HeatingClient
 from deploy.field_photo import field_jpeg
 from deploy.seed import registry
@@ -150,8 +150,22 @@ def main() -> int:
     platform = platform12345.Platform.from_env(c.urls["intake"])
     print()
     ok = hotline(c, platform, platform_url) and ok
+    receiver = os.environ.get("NOTIFY_RECEIVER_URL", "http://127.0.0.1:8006")
+    ok = notifications(receiver) and ok
     field_app(c.urls["dispatch"], doc)
     return 0 if ok else 1
+
+
+def notifications(receiver: str) -> bool:
+    """What the units' duty groups and phones, the offices' groups and the heating company's own system heard of
+    the scenes above (the local receiver plays 企业微信, 钉钉, the SMS provider and the company's system)."""
+    print("\n通知：以上场景送达了谁（本地接收端模拟企业微信、钉钉、短信和供热公司自有系统）")
+    lines = notify_local.lines(receiver, settle=True)
+    for line in lines:
+        print(f"  {line}")
+    ok = all(any(line.startswith(f"[{label}]") for line in lines) for label in ("企业微信", "短信", "单位系统"))
+    print("  派单、催办已送达责任单位" if ok else "  通知未送达")
+    return ok
 
 
 def field_app(dispatch_url: str, doc: dict[str, Any]) -> None:

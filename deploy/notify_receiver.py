@@ -123,12 +123,7 @@ class Ear:
     def record(self, kind: str, target: str, message: dict[str, Any]) -> None:
         self.heard.append({"kind": kind, "target": target, "message": message, "received_at": self.clock()})
         if not self.quiet:
-            text = message.get("content") or message.get("text")
-            if text is None:  # a unit's system: its JSON, compact, Chinese kept readable
-                text = json.dumps(message.get("data"), ensure_ascii=False, separators=(",", ":"))
-            first = text.strip().splitlines()[0].lstrip("#> ") if text.strip() else ""
-            ats = message.get("mentions") or []
-            print(f"[{LABELS[kind]}] {target} ← {first}" + (f"（@{'、'.join(ats)}）" if ats else ""), flush=True)
+            print(describe(kind, target, message), flush=True)
 
     def summary(self, kind: str | None = None) -> dict[str, Any]:
         heard = [h for h in self.heard if kind in (None, h["kind"])]
@@ -199,6 +194,20 @@ class Ear:
         self._deliveries.add((unit, message["delivery"]))
         self.record("webhook", unit, message)
         return 200, {"ok": True}, {}
+
+
+def describe(kind: str, target: str, message: dict[str, Any]) -> str:
+    """One accepted message as one line: which channel, which target, its first line, whom it @'d."""
+    text = message.get("content") or message.get("text")
+    if text is None:  # a unit's system: what kind of news, of which case and assignment
+        data = message.get("data") or {}
+        parts = [str(data.get(k)) for k in ("kind", "case_id", "assignment_id") if data.get(k)]
+        text = " ".join(parts) or json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    first = text.strip().splitlines()[0].lstrip("#> ") if text.strip() else ""
+    for tag in ('<font color="warning">', "</font>"):  # 企业微信's urgent tag, as a person reads it
+        first = first.replace(tag, "")
+    ats = message.get("mentions") or []
+    return f"[{LABELS[kind]}] {target} ← {first}" + (f"（@{'、'.join(ats)}）" if ats else "")
 
 
 def app(ear: Ear) -> Any:

@@ -21,15 +21,19 @@ from pathlib import Path
 
 import httpx
 
+from deploy import notify_local
 from deploy.local import balancer
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "dispatch", "followup")
-# The 12345 platform the development integration calls back: started first, so no callback finds it missing.
+# The 12345 platform the development integration calls back, and the receiver playing the units' group robots, SMS
+# provider and own systems (deploy.notify_receiver): started first, so no callback or notification finds them missing.
 PLATFORM = "platform12345"
-PROCESSES = (PLATFORM, *SERVICES)
+RECEIVER = "notify_receiver"
+OUTSIDE = (PLATFORM, RECEIVER)  # the processes that stand in for the world outside: one each, never replicated
+PROCESSES = (*OUTSIDE, *SERVICES)
 BALANCER = "balancer"  # haproxy in front of the replicas (ServiceSet(replicas=2))
-DEFAULT_PORTS = {"intake": 8001, "dispatch": 8002, "followup": 8003, PLATFORM: 8005}
+DEFAULT_PORTS = {"intake": 8001, "dispatch": 8002, "followup": 8003, PLATFORM: 8005, RECEIVER: 8006}
 DEV_HOTLINE_INTEGRATION = "12345-dev"
 DEV_HOTLINE_SECRET = "dev-only-12345-secret-change-me"
 LOCAL_RATE_LIMITS = {
@@ -55,24 +59,25 @@ class ServiceSet:
     instance_ports: dict[str, int] = field(default_factory=dict)  # replica (``intake.2``) → its own port
 
     def __post_init__(self) -> None:
-        if PLATFORM not in self.ports:  # a caller that chose the services' ports only: the platform gets a free one
-            self.ports[PLATFORM] = _free_port()
+        for outside in OUTSIDE:  # a caller that chose the services' ports only: the stand-ins get free ones
+            if outside not in self.ports:
+                self.ports[outside] = _free_port()
         if self.replicas > 1:
             for name in SERVICES:
                 for replica in self.instances(name):
                     self.instance_ports.setdefault(replica, _free_port())
 
     def instances(self, name: str) -> list[str]:
-        """The processes of a service: itself, or its replicas ``<name>.1`` … (the platform is one process)."""
+        """The processes of a service: itself, or its replicas ``<name>.1`` … (the stand-ins are one process each)."""
         if self.replicas == 1 or name not in SERVICES:
             return [name]
         return [f"{name}.{i}" for i in range(1, self.replicas + 1)]
 
     @property
     def processes(self) -> tuple[str, ...]:
-        """Every process, in the order they start: the platform, the balancer (with replicas), the services'."""
+        """Every process, in the order they start: the stand-ins, the balancer (with replicas), the services'."""
         balancer = (BALANCER,) if self.replicas > 1 else ()
-        return (PLATFORM, *balancer, *(i for name in SERVICES for i in self.instances(name)))
+        return (*OUTSIDE, *balancer, *(i for name in SERVICES for i in self.instances(name)))
 
     def url(self, name: str) -> str:
         """A service's URL (the balancer's, with replicas), the platform's, or one replica's own."""
@@ -81,6 +86,8 @@ class ServiceSet:
     def env(self, process: str) -> dict[str, str]:
         if process == PLATFORM:
             return dict(os.environ) | {"PLATFORM12345_PORT": str(self.ports[PLATFORM]), "PYTHONPATH": str(REPO)}
+        if process == RECEIVER:
+            return dict(os.environ) | {"NOTIFY_RECEIVER_PORT": str(self.ports[RECEIVER]), "PYTHONPATH": str(REPO)}
         name = process.split(".")[0]  # a replica runs its service's settings on a port of its own
         prefix = name.upper() + "_"
         env = dict(os.environ)
@@ -117,6 +124,8 @@ class ServiceSet:
             "INTAKE_HOTLINE_INTEGRATIONS",
             json.dumps({os.environ.get("HOTLINE_INTEGRATION", DEV_HOTLINE_INTEGRATION): integration}),
         )
+        # Notifications: the SMS provider is the local receiver, with its development account.
+        env.setdefault("DISPATCH_NOTIFY__SMS", json.dumps(notify_local.sms_account(self.url(RECEIVER))))
         env.update(self.extra_env)
         return env
 
@@ -144,7 +153,9 @@ class ServiceSet:
                 )
             )
             return [balancer.require(), "-f", str(config), "-db"]
-        module = "deploy.platform12345" if process == PLATFORM else f"services.{process.split('.')[0]}"
+        module = {PLATFORM: "deploy.platform12345", RECEIVER: "deploy.notify_receiver"}.get(
+            process, f"services.{process.split('.')[0]}"
+        )
         return [sys.executable, "-m", module, "serve"]
 
     def start(self, name: str) -> int:

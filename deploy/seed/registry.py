@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import yaml
 
+from deploy import notify_local
 from shared.auth import Principal, Role, TokenIssuer
 from shared.settings import DEV_ADMIN_TOKEN
 
@@ -116,7 +117,11 @@ def dispatch_accounts(doc: dict[str, Any]) -> dict[str, Any]:
     return {"accounts": accounts}
 
 
-def load(doc: dict[str, Any], *, intake_url: str, dispatch_url: str, admin_token: str) -> dict[str, Any]:
+def load(
+    doc: dict[str, Any], *, intake_url: str, dispatch_url: str, admin_token: str, receiver: str | None = None
+) -> dict[str, Any]:
+    """The registry into intake and dispatch; with ``receiver`` (the local notify receiver's URL), the seed's
+    recipients of notifications too, every one of them played by that receiver."""
     headers = {"X-Admin-Token": admin_token}
     with httpx.Client(timeout=30) as client:
         r1 = client.put(f"{intake_url}/admin/registry", json=intake_registry(doc), headers=headers)
@@ -125,7 +130,11 @@ def load(doc: dict[str, Any], *, intake_url: str, dispatch_url: str, admin_token
         r2.raise_for_status()
         r3 = client.put(f"{dispatch_url}/admin/accounts", json=dispatch_accounts(doc), headers=headers)
         r3.raise_for_status()
-    return {"intake": r1.json(), "dispatch": {**r2.json(), **r3.json()}}
+    loaded = {"intake": r1.json(), "dispatch": {**r2.json(), **r3.json()}}
+    if receiver is not None:
+        targets = notify_local.load(doc, dispatch_url=dispatch_url, receiver=receiver, admin_token=admin_token)
+        loaded["dispatch"]["notify_targets"] = targets
+    return loaded
 
 
 def main() -> None:
@@ -135,6 +144,7 @@ def main() -> None:
         intake_url=os.environ.get("INTAKE_URL", "http://127.0.0.1:8001"),
         dispatch_url=os.environ.get("DISPATCH_URL", "http://127.0.0.1:8002"),
         admin_token=os.environ.get("ADMIN_TOKEN", DEV_ADMIN_TOKEN),
+        receiver=os.environ.get("NOTIFY_RECEIVER_URL", "http://127.0.0.1:8006"),
     )
     print(f"登记簿已加载: {result}")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from deploy.client import HeatingClient
-from deploy.local.services import REPO, SERVICES, ServiceSet
+from deploy.local.services import RECEIVER, REPO, SERVICES, ServiceSet
 from deploy.seed import registry
 from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 from shared.topics import Topics
@@ -47,7 +47,11 @@ def services_running(label: str, extra_env: dict[str, str] | None = None, *, rep
         services.up()
         doc = registry.read()
         registry.load(
-            doc, intake_url=services.url("intake"), dispatch_url=services.url("dispatch"), admin_token=DEV_ADMIN_TOKEN
+            doc,
+            intake_url=services.url("intake"),
+            dispatch_url=services.url("dispatch"),
+            admin_token=DEV_ADMIN_TOKEN,
+            receiver=services.url(RECEIVER),
         )
         client = HeatingClient(
             intake=services.url("intake"),

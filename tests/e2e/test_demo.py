@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from deploy import platform12345
-from deploy.local.services import PLATFORM, REPO
+from deploy.local.services import PLATFORM, RECEIVER, REPO
 from shared.settings import DEV_ADMIN_TOKEN
 from tests.e2e.conftest import Running, services_running
 from tests.harness import run_command
@@ -47,6 +48,7 @@ def test_the_demo_closes_its_scripted_cases_and_reconciles_a_short_season(demo: 
     out = tmp_path / "season.json"
     env = os.environ | {f"{name.upper()}_URL": url for name, url in urls.items()}
     env["PLATFORM12345_URL"] = running.services.url(PLATFORM)
+    env["NOTIFY_RECEIVER_URL"] = running.services.url(RECEIVER)
     started = time.monotonic()
     proc = run_command(
         [sys.executable, "-m", "deploy.demo", "--", *SHORT, "--json", str(out)],
@@ -72,6 +74,12 @@ def test_the_demo_closes_its_scripted_cases_and_reconciles_a_short_season(demo: 
     hurried = next(cbs for cbs in heard["orders"].values() if [cb["status"] for cb in cbs][1:2] == ["escalated"])
     assert hurried[1]["status_text"] == "已催办", hurried  # a hurry's 催办 is not yet a 督办
     assert any(statuses[-1] == "withdrawn" for statuses in told), told
+    # Notifications: the scripted cases' orders reached the units' duty groups and phones, and U-HEAT-1's own system
+    told_units = proc.stdout.split("\n通知：", 1)[1].split("\n现场端", 1)[0]
+    assert "派单、催办已送达责任单位" in told_units, told_units
+    assert re.search(r"\[企业微信\] U-HEAT-1 ← \S*新派单", told_units), told_units
+    assert re.search(r"\[企业微信\] U-HEAT-2 ← \S*新派单", told_units), told_units
+    assert "[短信] 13700000001 ← " in told_units and "[单位系统] U-HEAT-1 ← assigned C-" in told_units, told_units
 
     result = json.loads(out.read_text(encoding="utf-8"))
     rec = result["reconciliation"]
