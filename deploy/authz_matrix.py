@@ -315,6 +315,12 @@ MATRIX: tuple[Row, ...] = (
     ),
     Row(
         "dispatch",
+        ("DELETE /v1/notify/targets/{target_id}",),
+        "删除本单位的通知对象",
+        _bearer(grid_worker=NO_403, unit=OWN, task_force=NO_403, district=NO_403, admin=NO_403),
+    ),
+    Row(
+        "dispatch",
         ("POST /notify/v1/alertmanager",),
         "运维告警推送（Alertmanager 的 webhook）",
         _only(Caller.ALERTMANAGER),

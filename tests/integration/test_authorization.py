@@ -134,6 +134,7 @@ class World:
     open311: str = ""  # a request submitted through Open311: the only kind its anonymous list publishes
     notify_target: int = 0  # a target the admin may delete
     notification: int = 0  # a notification the admin may re-drive (409 when it is not parked: allowed)
+    unit_target: int = 0  # a target of U-PM-1's own, which only U-PM-1 may delete
 
     def household(self, n: int) -> str:
         return f"H-AZ-{self.sfx}-{n}"
@@ -197,6 +198,7 @@ def guess(world: World) -> Guess:
     )
     g.orders = {k: f"GD{uuid.uuid4().hex[:12].upper()}" for k in world.orders}
     g.callback = world.callback + 10_000_000
+    g.unit_target = world.unit_target + 10_000_000
     return g
 
 
@@ -366,6 +368,8 @@ async def world(loop: Loop) -> Any:
     assert r.status_code == 200 and r.json() == {"notifications": 1}, r.text
     listed = await w.call("dispatch", "GET", "/admin/notify/notifications", "X-Admin-Token")
     w.notification = listed[0]["id"]
+    own = {"channel": "sms", "name": "authz-own", "config": {"phones": ["13800000001"]}}
+    w.unit_target = (await w.call("dispatch", "PUT", "/v1/notify/targets", "U-PM-1", json=own))["id"]
     spare = {**oncall, "name": "authz-spare"}
     w.notify_target = (await w.call("dispatch", "PUT", "/admin/notify/targets", "X-Admin-Token", json=spare))["id"]
 
@@ -602,6 +606,9 @@ BUILD: dict[tuple[str, str], Build] = {
     ("dispatch", "GET /v1/notify/targets"): lambda w, k: Call("GET", "/v1/notify/targets"),
     ("dispatch", "PUT /v1/notify/targets"): lambda w, k: Call(
         "PUT", "/v1/notify/targets", body={"channel": "sms", "name": "authz", "config": {"phones": ["13800000000"]}}
+    ),
+    ("dispatch", "DELETE /v1/notify/targets/{target_id}"): lambda w, k: Call(
+        "DELETE", f"/v1/notify/targets/{w.unit_target}"
     ),
     ("dispatch", "POST /notify/v1/alertmanager"): lambda w, k: Call(
         "POST", "/notify/v1/alertmanager", {"audience": "authz"}, body=ALERTS

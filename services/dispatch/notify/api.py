@@ -179,6 +179,17 @@ async def put_my_target(
     return await _put(session, body, owner_kind=OwnerKind.UNIT, owner_id=principal.sub, settings=settings, now=now)
 
 
+@router.delete("/v1/notify/targets/{target_id}", status_code=204, tags=["notify"], responses=responses(401, 403, 404))
+async def delete_my_target(target_id: int, principal: CurrentPrincipal, session: Session) -> Response:
+    """A unit removes one of its own recipients (another's answers 404, as one that does not exist)."""
+    require(principal, Role.UNIT)
+    target = await session.get(NotifyTarget, target_id)
+    if target is None or (target.owner_kind, target.owner_id) != (OwnerKind.UNIT, principal.sub):
+        raise NotFound("target", texts.TARGET_NOT_FOUND)
+    await session.delete(target)
+    return Response(status_code=204)
+
+
 @router.get("/admin/notify/notifications", tags=["notify"], dependencies=[AdminOnly], responses=responses(401, 422))
 async def list_notifications(
     session: Session,
