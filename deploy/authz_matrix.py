@@ -10,128 +10,33 @@ in step.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from types import MappingProxyType
 
-
-class Caller(StrEnum):
-    """Who calls, by the credential they present."""
-
-    ANONYMOUS = "anonymous"  # nothing
-    GRID_WORKER = "grid_worker"  # bearer token, role grid_worker (网格员), scope: a grid
-    UNIT = "unit"  # bearer token, role unit (责任单位), subject: the unit
-    TASK_FORCE = "task_force"  # bearer token, role task_force (街道工作专班), scope: a street
-    DISTRICT = "district"  # bearer token, role district (区级督办), scope: a district
-    ADMIN = "admin"  # bearer token, role admin
-    ADMIN_TOKEN = "admin_token"  # header X-Admin-Token
-    HOTLINE = "hotline"  # a 12345 platform's signed request (X-Heat-Integration, -Timestamp, -Signature)
-    OPEN311 = "open311"  # an Open311 client's api_key
-    SENSOR = "sensor"  # a sensor gateway's X-Api-Key
-    ALERTMANAGER = "alertmanager"  # Alertmanager's webhook: Authorization: Bearer <notify.alert_token>
-
-
-TITLES: Mapping[Caller, str] = MappingProxyType(
-    {
-        Caller.ANONYMOUS: "匿名",
-        Caller.GRID_WORKER: "网格员",
-        Caller.UNIT: "责任单位",
-        Caller.TASK_FORCE: "街道专班",
-        Caller.DISTRICT: "区",
-        Caller.ADMIN: "admin",
-        Caller.ADMIN_TOKEN: "X-Admin-Token",
-        Caller.HOTLINE: "12345",
-        Caller.OPEN311: "Open311",
-        Caller.SENSOR: "采集器",
-        Caller.ALERTMANAGER: "Alertmanager",
-    }
+from deploy.authz_terms import (
+    ADMIN_ONLY,
+    ANY,
+    ASSIGNEES,
+    EVERY_SERVICE,
+    GRID_ONLY,
+    MASKED,
+    NO_403,
+    NO_404,
+    OWN,
+    OWN_ELSE_403,
+    OWN_MASKED,
+    PUBLIC,
+    SERVICES,
+    SUPERVISORS,
+    TITLES,
+    Access,
+    Caller,
+    Outcome,
+    Row,
+    bearer,
+    only,
 )
 
-# What "own" means for a caller that has one: the grid, unit, street, district or platform it acts for.
-OWN_SCOPE: Mapping[Caller, str] = MappingProxyType(
-    {
-        Caller.GRID_WORKER: "本网格",
-        Caller.UNIT: "本单位",
-        Caller.TASK_FORCE: "本街道",
-        Caller.DISTRICT: "本区",
-        Caller.HOTLINE: "本平台",
-    }
-)
+__all__ = ["EVERY_SERVICE", "MATRIX", "SERVICES", "TITLES", "Access", "Caller", "Outcome", "Row", "access", "rows_of"]
 
-
-class Outcome(StrEnum):
-    ALLOWED = "allowed"  # 2xx (3xx for a redirect), or 409 when the object's state refuses what was allowed
-    UNAUTHENTICATED = "401"  # no credential, or not the one this route takes
-    FORBIDDEN = "403"  # the credential's role may not do this
-    HIDDEN = "404"  # someone else's object answers exactly like one that does not exist; a list leaves it out
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    """The outcome for one kind of caller: on its own object, and on someone else's (another grid, unit, street,
-    district or 12345 platform). ``masked``: personal data is shown masked (李**, 138****1234)."""
-
-    own: Outcome
-    foreign: Outcome
-    masked: bool = False
-    scope: str = ""  # what "own" means here when it is not the caller's usual scope (e.g. 本社区)
-
-    def label(self, caller: Caller) -> str:
-        if self.own is not Outcome.ALLOWED:
-            return self.own.value
-        if self.foreign is Outcome.ALLOWED:
-            text = "✓"
-        else:
-            text = self.scope or OWN_SCOPE[caller]
-            if self.foreign is not Outcome.HIDDEN:
-                text += f"·他处{self.foreign.value}"
-        return text + ("·脱敏" if self.masked else "")
-
-
-ANY = Access(Outcome.ALLOWED, Outcome.ALLOWED)
-OWN = Access(Outcome.ALLOWED, Outcome.HIDDEN)
-OWN_ELSE_403 = Access(Outcome.ALLOWED, Outcome.FORBIDDEN)
-NO_401 = Access(Outcome.UNAUTHENTICATED, Outcome.UNAUTHENTICATED)
-NO_403 = Access(Outcome.FORBIDDEN, Outcome.FORBIDDEN)
-NO_404 = Access(Outcome.HIDDEN, Outcome.HIDDEN)
-MASKED = Access(Outcome.ALLOWED, Outcome.ALLOWED, masked=True)
-OWN_MASKED = Access(Outcome.ALLOWED, Outcome.HIDDEN, masked=True)
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    service: str  # intake, dispatch, followup; EVERY_SERVICE for the routes each of them has
-    routes: tuple[str, ...]  # "METHOD /path" as the app declares it
-    what: str
-    access: Mapping[Caller, Access]
-
-
-EVERY_SERVICE = "*"
-SERVICES = ("intake", "dispatch", "followup")
-
-
-def _bearer(
-    *, grid_worker: Access, unit: Access, task_force: Access, district: Access, admin: Access
-) -> dict[Caller, Access]:
-    """A route for people (Authorization: Bearer): every other credential is no credential at all."""
-    return {c: NO_401 for c in Caller} | {
-        Caller.GRID_WORKER: grid_worker,
-        Caller.UNIT: unit,
-        Caller.TASK_FORCE: task_force,
-        Caller.DISTRICT: district,
-        Caller.ADMIN: admin,
-    }
-
-
-def _only(caller: Caller, access: Access = ANY, *, others: Access = NO_401) -> dict[Caller, Access]:
-    return {c: others for c in Caller} | {caller: access}
-
-
-PUBLIC: dict[Caller, Access] = {c: ANY for c in Caller}
-ADMIN_ONLY = _only(Caller.ADMIN_TOKEN)
-GRID_ONLY = _bearer(grid_worker=OWN_ELSE_403, unit=NO_403, task_force=NO_403, district=NO_403, admin=NO_403)
-ASSIGNEES = _bearer(grid_worker=OWN, unit=OWN, task_force=OWN, district=NO_403, admin=NO_403)
-SUPERVISORS = _bearer(grid_worker=NO_403, unit=NO_403, task_force=OWN, district=OWN, admin=ANY)
 
 MATRIX: tuple[Row, ...] = (
     # -- every service -------------------------------------------------------------------------------------------
@@ -156,19 +61,19 @@ MATRIX: tuple[Row, ...] = (
         "intake",
         ("GET /v1/visits", "GET /v1/visits/summary"),
         "走访台账（网格员只看本网格，不论传入哪个 grid_id）",
-        _bearer(grid_worker=OWN, unit=NO_403, task_force=OWN, district=OWN, admin=ANY),
+        bearer(grid_worker=OWN, unit=NO_403, task_force=OWN, district=OWN, admin=ANY),
     ),
     Row(
         "intake",
         ("GET /v1/reports/{report_id}",),
         "诉求状态与时间线",
-        _bearer(grid_worker=OWN, unit=NO_404, task_force=OWN, district=OWN, admin=ANY),
+        bearer(grid_worker=OWN, unit=NO_404, task_force=OWN, district=OWN, admin=ANY),
     ),
     Row(
         "intake",
         ("GET /v1/reports/{report_id}/contact",),
         "居民姓名电话：承办单位、本网格网格员见全文，督办方见脱敏",
-        _bearer(
+        bearer(
             grid_worker=OWN,
             unit=Access(Outcome.ALLOWED, Outcome.HIDDEN, scope="本单位承办"),
             task_force=OWN_MASKED,
@@ -177,8 +82,8 @@ MATRIX: tuple[Row, ...] = (
         ),
     ),
     Row("intake", ("GET /v1/public/reports/{report_id}",), "居民凭诉求编号查询进度（无个人信息）", PUBLIC),
-    Row("intake", ("POST /hotline/v1/orders",), "12345 工单（签名）", _only(Caller.HOTLINE)),
-    Row("intake", ("GET /hotline/v1/orders/{order_no}",), "12345 工单状态", _only(Caller.HOTLINE, OWN)),
+    Row("intake", ("POST /hotline/v1/orders",), "12345 工单（签名）", only(Caller.HOTLINE)),
+    Row("intake", ("GET /hotline/v1/orders/{order_no}",), "12345 工单状态", only(Caller.HOTLINE, OWN)),
     Row(
         "intake",
         (
@@ -187,20 +92,20 @@ MATRIX: tuple[Row, ...] = (
             "POST /hotline/v1/orders/{order_no}/hurry",
         ),
         "12345 撤单、补充诉求、催单（签名，只及本平台的工单）",
-        _only(Caller.HOTLINE, OWN),
+        only(Caller.HOTLINE, OWN),
     ),
-    Row("intake", ("POST /v1/sensor-readings",), "室温采集器读数", _only(Caller.SENSOR)),
+    Row("intake", ("POST /v1/sensor-readings",), "室温采集器读数", only(Caller.SENSOR)),
     Row(
         "intake",
         ("GET /v1/places",),
         "本网格的楼栋与住户（小区 · 楼栋 · 单元 · 室，无姓名电话）",
-        _bearer(grid_worker=OWN, unit=NO_403, task_force=NO_403, district=NO_403, admin=NO_403),
+        bearer(grid_worker=OWN, unit=NO_403, task_force=NO_403, district=NO_403, admin=NO_403),
     ),
     Row(
         "intake",
         ("POST /v1/photos/uploads",),
         "照片上传授权（一键上报、走访的照片；只可用于本人的操作）",
-        _bearer(grid_worker=ANY, unit=NO_403, task_force=NO_403, district=NO_403, admin=NO_403),
+        bearer(grid_worker=ANY, unit=NO_403, task_force=NO_403, district=NO_403, admin=NO_403),
     ),
     Row(
         "intake",
@@ -225,7 +130,7 @@ MATRIX: tuple[Row, ...] = (
         "Open311 公开查询（描述已去除电话、姓名）",
         PUBLIC,
     ),
-    Row("intake", ("POST /open311/v2/requests.{fmt}",), "Open311 提交诉求", _only(Caller.OPEN311, others=NO_403)),
+    Row("intake", ("POST /open311/v2/requests.{fmt}",), "Open311 提交诉求", only(Caller.OPEN311, others=NO_403)),
     # -- dispatch --------------------------------------------------------------------------------------------------
     Row("dispatch", ("GET /v1/assignments",), "我的派单（不论传入什么筛选条件）", ASSIGNEES),
     Row(
@@ -246,39 +151,39 @@ MATRIX: tuple[Row, ...] = (
         "dispatch",
         ("POST /v1/photos/uploads",),
         "照片上传授权（办结照片；只可用于本方的派单）",
-        _bearer(grid_worker=ANY, unit=ANY, task_force=ANY, district=NO_403, admin=NO_403),
+        bearer(grid_worker=ANY, unit=ANY, task_force=ANY, district=NO_403, admin=NO_403),
     ),
     Row("dispatch", ("GET /v1/extensions",), "延期申请列表", SUPERVISORS),
     Row(
         "dispatch",
         ("POST /v1/extensions/{extension_id}/decision",),
         "延期审批",
-        _bearer(grid_worker=NO_404, unit=NO_404, task_force=OWN, district=OWN, admin=ANY),
+        bearer(grid_worker=NO_404, unit=NO_404, task_force=OWN, district=OWN, admin=ANY),
     ),
     Row("dispatch", ("GET /v1/cases",), "案件列表（超时、升级在前）", SUPERVISORS),
     Row(
         "dispatch",
         ("GET /v1/cases/{case_id}",),
         "案件详情与时间线（承办方只见本方的派单、延期和办理记录）",
-        _bearer(grid_worker=OWN, unit=OWN, task_force=OWN, district=OWN, admin=ANY),
+        bearer(grid_worker=OWN, unit=OWN, task_force=OWN, district=OWN, admin=ANY),
     ),
     Row(
         "dispatch",
         ("POST /v1/cases/{case_id}/tier",),
         "调整分级",
-        _bearer(grid_worker=NO_404, unit=NO_404, task_force=OWN, district=OWN, admin=ANY),
+        bearer(grid_worker=NO_404, unit=NO_404, task_force=OWN, district=OWN, admin=ANY),
     ),
     Row(
         "dispatch",
         ("PUT /v1/districts/{district_id}/cold-snap",),
         "寒潮标记",
-        _bearer(grid_worker=NO_403, unit=NO_403, task_force=NO_403, district=OWN_ELSE_403, admin=ANY),
+        bearer(grid_worker=NO_403, unit=NO_403, task_force=NO_403, district=OWN_ELSE_403, admin=ANY),
     ),
     Row(
         "dispatch",
         ("GET /v1/units",),
         "责任单位名录（编号、类型、名称，供页面显示单位名称）",
-        _bearer(grid_worker=ANY, unit=ANY, task_force=ANY, district=ANY, admin=ANY),
+        bearer(grid_worker=ANY, unit=ANY, task_force=ANY, district=ANY, admin=ANY),
     ),
     Row(
         "dispatch",
@@ -311,19 +216,19 @@ MATRIX: tuple[Row, ...] = (
         "dispatch",
         ("GET /v1/notify/targets", "PUT /v1/notify/targets"),
         "本单位的通知对象（值班群机器人、值班手机、自有系统；只见、只设本单位的）",
-        _bearer(grid_worker=NO_403, unit=ANY, task_force=NO_403, district=NO_403, admin=NO_403),
+        bearer(grid_worker=NO_403, unit=ANY, task_force=NO_403, district=NO_403, admin=NO_403),
     ),
     Row(
         "dispatch",
         ("DELETE /v1/notify/targets/{target_id}",),
         "删除本单位的通知对象",
-        _bearer(grid_worker=NO_403, unit=OWN, task_force=NO_403, district=NO_403, admin=NO_403),
+        bearer(grid_worker=NO_403, unit=OWN, task_force=NO_403, district=NO_403, admin=NO_403),
     ),
     Row(
         "dispatch",
         ("POST /notify/v1/alertmanager",),
         "运维告警推送（Alertmanager 的 webhook）",
-        _only(Caller.ALERTMANAGER),
+        only(Caller.ALERTMANAGER),
     ),
     Row("dispatch", ("POST /v1/login",), "调度台登录（凭用户名密码）", PUBLIC),
     Row("dispatch", ("GET /.well-known/jwks.json",), "令牌验签公钥（JWKS，无密钥）", PUBLIC),
@@ -343,57 +248,57 @@ MATRIX: tuple[Row, ...] = (
         "dispatch",
         ("GET /console/events",),
         "调度台实时更新（令牌在查询串；只含版本号）",
-        _bearer(grid_worker=OWN, unit=OWN, task_force=OWN, district=OWN, admin=NO_403),
+        bearer(grid_worker=OWN, unit=OWN, task_force=OWN, district=OWN, admin=NO_403),
     ),
     # -- followup --------------------------------------------------------------------------------------------------
     Row(
         "followup",
         ("GET /v1/visits", "GET /v1/visits/{visit_id}"),
         "回访任务",
-        _bearer(grid_worker=OWN, unit=NO_403, task_force=OWN, district=OWN, admin=ANY),
+        bearer(grid_worker=OWN, unit=NO_403, task_force=OWN, district=OWN, admin=ANY),
     ),
     Row(
         "followup",
         ("POST /v1/visits/{visit_id}/record",),
         "回访记录",
-        _bearer(grid_worker=OWN, unit=NO_403, task_force=NO_403, district=NO_403, admin=NO_403),
+        bearer(grid_worker=OWN, unit=NO_403, task_force=NO_403, district=NO_403, admin=NO_403),
     ),
     Row(
         "followup",
         ("POST /v1/photos/uploads",),
         "照片上传授权（回访测温照片、抽核照片；只可用于本人的操作）",
-        _bearer(grid_worker=ANY, unit=NO_403, task_force=ANY, district=NO_403, admin=NO_403),
+        bearer(grid_worker=ANY, unit=NO_403, task_force=ANY, district=NO_403, admin=NO_403),
     ),
     Row(
         "followup",
         ("POST /v1/spot-checks/draw",),
         "每周抽核抽样",
-        _bearer(grid_worker=NO_403, unit=NO_403, task_force=OWN, district=NO_403, admin=ANY),
+        bearer(grid_worker=NO_403, unit=NO_403, task_force=OWN, district=NO_403, admin=ANY),
     ),
     Row("followup", ("GET /v1/spot-checks", "GET /v1/spot-checks/{check_id}"), "抽核任务", SUPERVISORS),
     Row(
         "followup",
         ("POST /v1/spot-checks/{check_id}/record",),
         "抽核结果",
-        _bearer(grid_worker=NO_403, unit=NO_403, task_force=OWN, district=NO_403, admin=ANY),
+        bearer(grid_worker=NO_403, unit=NO_403, task_force=OWN, district=NO_403, admin=ANY),
     ),
     Row(
         "followup",
         ("GET /v1/scorecards",),
         "单位考核（单位只见本单位一行）",
-        _bearer(grid_worker=NO_403, unit=OWN, task_force=OWN, district=OWN, admin=ANY),
+        bearer(grid_worker=NO_403, unit=OWN, task_force=OWN, district=OWN, admin=ANY),
     ),
     Row(
         "followup",
         ("GET /v1/assessment",),
         "12345 热线考核（响应率/解决率/满意率；单位只见本单位一行）",
-        _bearer(grid_worker=NO_403, unit=OWN, task_force=OWN, district=OWN, admin=ANY),
+        bearer(grid_worker=NO_403, unit=OWN, task_force=OWN, district=OWN, admin=ANY),
     ),
     Row(
         "followup",
         ("GET /v1/reports/daily", "GET /v1/reports/season"),
         "日报告、季报告",
-        _bearer(
+        bearer(
             grid_worker=Access(Outcome.ALLOWED, Outcome.HIDDEN, scope="本社区"),
             unit=NO_403,
             task_force=OWN,

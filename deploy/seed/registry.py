@@ -144,7 +144,7 @@ def main() -> None:
         intake_url=os.environ.get("INTAKE_URL", "http://127.0.0.1:8001"),
         dispatch_url=os.environ.get("DISPATCH_URL", "http://127.0.0.1:8002"),
         admin_token=os.environ.get("ADMIN_TOKEN", DEV_ADMIN_TOKEN),
-        receiver=os.environ.get("NOTIFY_RECEIVER_URL", "http://127.0.0.1:8006"),
+        receiver=os.environ.get("NOTIFY_RECEIVER_URL", "http://127.0.0.1:8006") or None,  # "": no targets
     )
     print(f"登记簿已加载: {result}")
 

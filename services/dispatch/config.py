@@ -61,15 +61,6 @@ class DispatchSettings(ServiceSettings):
     notify: NotifySettings = NotifySettings()
 
     @model_validator(mode="after")
-    def _real_notify_secrets(self) -> DispatchSettings:
-        if self.environment == "production":
-            if self.notify.alert_token.get_secret_value() in ("", DEV_ALERT_TOKEN):
-                raise ValueError("notify.alert_token is the development token; set Alertmanager's real one")
-            if self.notify.allow_insecure_local:
-                self.notify = self.notify.model_copy(update={"allow_insecure_local": False})
-        return self
-
-    @model_validator(mode="after")
     def _real_signing_key(self) -> DispatchSettings:
         key = self.auth_private_key.get_secret_value().strip()
         if self.environment == "production" and key in ("", DEV_AUTH_PRIVATE_KEY.strip()):
@@ -79,4 +70,15 @@ class DispatchSettings(ServiceSettings):
             )
         if not key:  # unset (docker-compose passes an empty default): the development key
             self.auth_private_key = SecretStr(DEV_AUTH_PRIVATE_KEY)
+        return self
+
+    @model_validator(mode="after")
+    def _real_notify_secrets(self) -> DispatchSettings:
+        if self.environment == "production":
+            if self.notify.alert_token.get_secret_value() in ("", DEV_ALERT_TOKEN):
+                raise ValueError(
+                    "notify.alert_token is the development token (a placeholder); set Alertmanager's real one"
+                )
+            if self.notify.allow_insecure_local:
+                self.notify = self.notify.model_copy(update={"allow_insecure_local": False})
         return self

@@ -363,6 +363,7 @@ def test_production_refuses_the_placeholder_secrets(name: str, monkeypatch: pyte
         "ADMIN_TOKEN": "t" * 32,
         "S3_ACCESS_KEY": "heat-prod",
         "S3_SECRET_KEY": "s" * 32,
+        "NOTIFY_ALERT_TOKEN": "n" * 32,
     }
     for key, value in env(name, real).items():
         monkeypatch.setenv(key, value)
@@ -422,28 +423,6 @@ def test_prometheus_scrapes_exactly_the_three_services() -> None:
         jobs[job["job_name"]] = {t for sc in job["static_configs"] for t in sc["targets"]}
     expected = {name: {f"{name}:{env(name)[prefix(name) + 'HTTP_PORT']}"} for name in SERVICES}
     assert jobs == expected
-
-
-def test_prometheus_sends_alerts_to_the_alertmanager_service() -> None:
-    config, _, _ = prometheus_config()
-    targets = [t for am in config["alerting"]["alertmanagers"] for sc in am["static_configs"] for t in sc["targets"]]
-    (port,) = {container for _, container in ports("alertmanager")}
-    assert targets == [f"alertmanager:{port}"]
-
-
-def test_alertmanager_reads_the_config_and_the_token_it_names() -> None:
-    mounts = bind_mounts("alertmanager")
-    assert f"--config.file={mounts['/etc/alertmanager/alertmanager.yml'][1]}" in command("alertmanager")
-    host, _ = mounts["/etc/alertmanager/alertmanager.yml"]
-    assert host == REPO / "deploy" / "alertmanager" / "alertmanager.yml"
-    config = yaml.safe_load(host.read_text(encoding="utf-8"))
-    for receiver in config["receivers"]:
-        for webhook in receiver["webhook_configs"]:
-            token = PurePosixPath("/etc/alertmanager") / webhook["http_config"]["authorization"]["credentials_file"]
-            assert str(token) in mounts, f"{token} is not mounted"
-            assert mounts[str(token)][0].is_file()
-            host_port = f"dispatch:{env('dispatch')['DISPATCH_HTTP_PORT']}"
-            assert webhook["url"].startswith(f"http://{host_port}/"), webhook["url"]
 
 
 def test_prometheus_rule_files_resolve_inside_the_container() -> None:

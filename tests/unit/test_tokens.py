@@ -14,9 +14,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import SecretStr
 
 from services.dispatch.config import DispatchSettings
 from services.dispatch.main import create_app as dispatch_app
+from services.dispatch.notify.settings import NotifySettings
 from services.dispatch.throttle import Policy, keys
 from services.followup.config import FollowupSettings
 from services.followup.main import create_app as followup_app
@@ -197,7 +199,10 @@ def test_production_refuses_the_dev_keys() -> None:
     strong = "t" * 32
     with pytest.raises(ValueError, match="development key"):
         DispatchSettings(environment="production", photos=REAL_PHOTOS, admin_token=strong)
-    DispatchSettings(environment="production", photos=REAL_PHOTOS, admin_token=strong, auth_private_key=another_key())
+    real = {"photos": REAL_PHOTOS, "admin_token": strong, "auth_private_key": another_key()}
+    with pytest.raises(ValueError, match=r"notify\.alert_token is the development token"):
+        DispatchSettings(environment="production", **real)  # what Alertmanager presents to the notifier
+    DispatchSettings(environment="production", **real, notify=NotifySettings(alert_token=SecretStr(strong)))
     with pytest.raises(ValueError, match="development key"):
         ServiceSettings(environment="production", photos=REAL_PHOTOS, admin_token=strong, auth_jwks=SIGNER.jwks())
     ServiceSettings(
