@@ -13,6 +13,10 @@ import pytest
 from services.dispatch import console, passwords
 from services.dispatch.config import DispatchSettings
 from services.dispatch.main import create_app
+from services.dispatch.notify.channels.base import ChannelKind
+from services.dispatch.notify.channels.registry import validate_target
+from services.dispatch.notify.channels.targets import TargetRefused
+from services.dispatch.notify.kinds import NotifyKind
 from services.followup import assessment
 from services.followup import texts as followup_texts
 from services.followup.schemas import AssessmentLineOut
@@ -111,6 +115,54 @@ def test_the_assessment_is_shown_beside_the_scorecard_with_the_apis_fields_in_ch
     assert "followup('GET', '/v1/assessment')" in page and "ASSESSMENT_COLUMNS" in page
     # under the scorecard, in the same pane of the 日报与考核 tab
     assert "h('section', { class: 'pane' }, scores, assess)" in page
+
+
+def mapping(source: str, name: str) -> dict[str, str]:
+    """The {key: '中文'} entries of an exported object of labels.js."""
+    block = re.search(rf"export const {name} = \{{(.*?)\n\}};", source, re.S)
+    assert block, f"labels.js exports {name}"
+    return dict(re.findall(r"^\s+(\w+): '([^']+)',$", block.group(1), re.M))
+
+
+def test_the_notify_settings_name_every_channel_and_the_units_kinds_in_chinese() -> None:
+    """通知设置 (notify.js) offers every channel dispatch sends on and the kinds a unit hears of, by the API's codes."""
+    labels = (console.STATIC / "labels.js").read_text(encoding="utf-8")
+    channels = mapping(labels, "NOTIFY_CHANNELS")
+    assert set(channels) == {c.value for c in ChannelKind}
+    kinds = mapping(labels, "NOTIFY_KINDS")
+    assert set(kinds) == {"assigned", "reminder", "notice", "supervision", "hotline_hurry", "hotline_supplement"}
+    assert set(kinds) <= {k.value for k in NotifyKind}
+    assert all(CJK.search(text) for text in [*channels.values(), *kinds.values()])
+
+
+@pytest.mark.parametrize(
+    ("channel", "config"),
+    [
+        (ChannelKind.SMS, {"phones": ["12345"]}),
+        (ChannelKind.SMS, {"phones": []}),
+        (ChannelKind.SMS, {}),
+        (ChannelKind.SMS, {"phones": ["13800000000"] * 1001}),
+        (ChannelKind.WECOM, {"url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"}),
+        (ChannelKind.WECOM, {"url": "http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"}),
+        (ChannelKind.WECOM, {"url": "qyapi.weixin.qq.com"}),
+        (ChannelKind.WECOM, {"url": "https://qyapi.weixin.qq.com/?key=" + "k" * 2000}),
+        (ChannelKind.WECOM, {"url": "https://qyapi.weixin.qq.com/?key=k", "mentions": ["1380000"]}),
+        (ChannelKind.DINGTALK, {"url": "https://oapi.dingtalk.com/robot/send"}),
+        (ChannelKind.DINGTALK, {"url": "https://oapi.dingtalk.com/robot/send?access_token=t", "secret": ""}),
+        (ChannelKind.WEBHOOK, {"url": "https://example.org/hook"}),
+        (ChannelKind.WEBHOOK, {"url": "https://example.org/hook", "secret": "s" * 201}),
+    ],
+)
+def test_the_notify_settings_say_in_chinese_why_a_target_was_refused(channel: ChannelKind, config: object) -> None:
+    """A target's check says why in English (channels/targets.py); labels.js TARGET_REASONS turns each reason a
+    form can cause into Chinese for the field's error line."""
+    with pytest.raises(TargetRefused) as refused:
+        validate_target(channel, config)
+    labels = (console.STATIC / "labels.js").read_text(encoding="utf-8")
+    block = re.search(r"export const TARGET_REASONS = \[(.*?)\n\];", labels, re.S)
+    assert block
+    patterns = re.findall(r"^\s+\[/(.+)/, '[^']+'\],$", block.group(1), re.M)
+    assert patterns and any(re.search(p, refused.value.reason) for p in patterns), refused.value.reason
 
 
 async def test_the_stream_refuses_a_bad_token_like_the_api_does(http: httpx.AsyncClient) -> None:

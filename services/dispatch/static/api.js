@@ -27,10 +27,12 @@ export function clearSession() {
 }
 
 export class ApiError extends Error {
-  constructor(status, message, code) {
+  // detail: the answer's own (a form places each error next to the field it names)
+  constructor(status, message, code, detail = null) {
     super(message);
     this.status = status;
     this.code = code || '';
+    this.detail = detail;
   }
 }
 
@@ -87,7 +89,8 @@ async function request(base, method, path, body) {
     data = null;
   }
   if (!r.ok) {
-    const err = new ApiError(r.status, describe(r.status, data), data && data.detail && data.detail.code);
+    const detail = data && data.detail;
+    const err = new ApiError(r.status, describe(r.status, data), detail && detail.code, detail);
     if (r.status === 401 && s) onUnauthorized(err);
     throw err;
   }

@@ -4,6 +4,8 @@ import { clearSession, currentSession, loadConfig, login, saveSession, whenUnaut
 import { fill, h, notice } from './dom.js';
 import { live } from './live.js';
 import { ROLES, TEXT, label } from './labels.js';
+import { notifySettings } from './notify.js';
+import { tabbedView } from './tabs.js';
 import { taskForceView } from './taskforce.js';
 import { unitView } from './unit.js';
 import { loadUnits } from './units.js';
@@ -23,6 +25,14 @@ function signOut(message = '') {
   stop();
   clearSession();
   showLogin(message);
+}
+
+// A unit works its assignments and sets who hears of them (通知设置).
+function unitConsole(root) {
+  return tabbedView(root, [
+    ['assignments', TEXT.assignmentsTab, (panel) => unitView(panel)],
+    ['notify', TEXT.notifySettings, (panel) => notifySettings(panel)],
+  ]);
 }
 
 function showLogin(message = '') {
@@ -84,7 +94,7 @@ async function showApp(s) {
   const root = h('div', { class: 'view' });
   fill(app, root);
   const supervisor = s.role === 'task_force' || s.role === 'district';
-  const view = supervisor ? taskForceView(root, { session: s }) : unitView(root);
+  const view = supervisor ? taskForceView(root, { session: s }) : unitConsole(root);
   const stream = live({
     token: s.token,
     onChange: () => view.refresh(),

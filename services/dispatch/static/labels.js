@@ -37,6 +37,8 @@ export const TEXT = {
   assessment: '12345 热线考核',
   figures: '今日数据',
   newArrival: '新派单',
+  assignmentsTab: '本单位派单',
+  notifySettings: '通知设置',
 };
 
 export const ROLES = {
@@ -216,6 +218,37 @@ export const FIGURES = [
   ['mean_temp_c', '平均实测室温'],
 ];
 
+// 通知设置: a unit's own recipients of notifications (dispatch's /v1/notify/targets).
+export const NOTIFY_CHANNELS = {
+  wecom: '企业微信群机器人',
+  dingtalk: '钉钉群机器人',
+  sms: '短信',
+  webhook: '单位自有系统',
+};
+
+// The kinds a unit's target may take (services/dispatch/notify/kinds.py); the others are not a unit's.
+export const NOTIFY_KINDS = {
+  assigned: '新派单',
+  reminder: '催办',
+  notice: '通报',
+  supervision: '督办',
+  hotline_hurry: '12345催单',
+  hotline_supplement: '补充诉求',
+};
+
+// The checks of a target say why in English (channels/targets.py): what the person at the screen reads instead.
+export const TARGET_REASONS = [
+  [/mainland mobile number/, '不是有效的手机号（11 位数字，以 1 开头）'],
+  [/non-empty list of mobile/, '请至少填写一个手机号'],
+  [/more than \d+ numbers/, '号码过多'],
+  [/key query parameter/, '应为企业微信群机器人的 Webhook 地址（含 key=…）'],
+  [/access_token query parameter/, '应为钉钉群机器人的 Webhook 地址（含 access_token=…）'],
+  [/must be https/, '须为 https 地址'],
+  [/http\(s\) URL|not a URL/, '不是有效的网址'],
+  [/is required|non-empty string/, '必填'],
+  [/longer than/, '内容过长'],
+];
+
 // Names of request fields, for validation errors ("处置情况：内容过长").
 export const FIELDS = {
   username: '用户名',
@@ -228,6 +261,9 @@ export const FIELDS = {
   resolve_due: '延期至',
   tier: '分级',
   approved: '审批结果',
+  name: '名称',
+  channel: '渠道',
+  kinds: '接收类型',
 };
 
 export const HTTP_STATUS = {
