@@ -18,10 +18,10 @@ class NotifySettings(BaseModel):
     # Alertmanager's webhook (POST /notify/v1/alertmanager) presents this bearer token; the dev one is refused in
     # production.
     alert_token: SecretStr = SecretStr(DEV_ALERT_TOKEN)
-    # A robot webhook takes about 20 messages a minute: a target is sent to at most once per interval, and what
-    # piles up meanwhile leaves as one digest.
+    # A robot webhook takes about 20 messages a minute, an SMS provider a few a minute per number: a target is sent
+    # to at most once per interval, and what piles up meanwhile leaves as one digest.
     min_interval_seconds: dict[str, float] = Field(
-        default_factory=lambda: {"wecom": 3.0, "dingtalk": 3.0, "sms": 1.0, "webhook": 0.0}
+        default_factory=lambda: {"wecom": 3.0, "dingtalk": 3.0, "sms": 12.0, "webhook": 0.0}
     )
     digest_max: int = Field(default=50, ge=1, le=500, description="Messages one digest carries at most.")
     timeout_seconds: float = Field(default=5.0, gt=0)
