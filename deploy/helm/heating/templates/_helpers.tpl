@@ -242,3 +242,64 @@ volumeMounts:
   - name: tmp  # the root filesystem is read-only; uploads, image work and bytecode may spill to /tmp
     mountPath: /tmp
 {{- end -}}
+
+{{/* The topics a service consumes, without kafka.topicPrefix (services/<name>/consumers.py; dispatch reads its own
+cases topic for its notifier unless NOTIFY__ENABLED is "false"), as JSON: (dict "name" "dispatch" "svc" $svc). */}}
+{{- define "heating.consumedTopics" -}}
+{{- $complaints := "heating.intake.complaints" }}
+{{- $cases := "heating.dispatch.cases" }}
+{{- $verdicts := "heating.followup.verdicts" }}
+{{- $notify := ne (toString (index .svc.env "NOTIFY__ENABLED" | default "true") | lower) "false" }}
+{{- $topics := dict "intake" (list $cases $verdicts) "followup" (list $cases $complaints) }}
+{{- $_ := set $topics "dispatch" (ternary (list $complaints $cases $verdicts) (list $complaints $verdicts) $notify) }}
+{{- index $topics .name | toJson -}}
+{{- end -}}
+
+{{/* A service's consumer group for a topic, as ServiceSettings.consumer_group forms it:
+(dict "root" $ "name" "dispatch" "topic" "heating.intake.complaints"). */}}
+{{- define "heating.consumerGroup" -}}
+{{- printf "%s%s.%s" .root.Values.kafka.topicPrefix .name .topic -}}
+{{- end -}}
+
+{{/* How few replicas a service may run: its autoscaler's minimum, or its fixed count. */}}
+{{- define "heating.leastReplicas" -}}
+{{- if .keda.enabled }}{{ .keda.minReplicaCount }}{{ else if .autoscaling.enabled }}{{ .autoscaling.minReplicas }}{{ else }}{{ .replicas }}{{ end -}}
+{{- end -}}
+
+{{/* Refuses scaling that cannot work: two autoscalers on one Deployment, bounds upside down, CPU targets without a
+CPU request, or more consumers than partitions: (dict "root" $ "name" "intake" "svc" $svc). */}}
+{{- define "heating.checkScaling" -}}
+{{- $at := printf "services.%s" .name }}
+{{- $hpa := .svc.autoscaling }}
+{{- $keda := .svc.keda }}
+{{- if and $hpa.enabled $keda.enabled }}
+{{- fail (printf "%s: autoscaling and keda are both enabled; KEDA's ScaledObject makes its own HorizontalPodAutoscaler (with a CPU trigger), and two would fight over one Deployment: enable one" $at) }}
+{{- end }}
+{{- if and $hpa.enabled (gt (int $hpa.minReplicas) (int $hpa.maxReplicas)) }}
+{{- fail (printf "%s.autoscaling: minReplicas %v exceeds maxReplicas %v" $at $hpa.minReplicas $hpa.maxReplicas) }}
+{{- end }}
+{{- if $keda.enabled }}
+{{- if gt (int $keda.minReplicaCount) (int $keda.maxReplicaCount) }}
+{{- fail (printf "%s.keda: minReplicaCount %v exceeds maxReplicaCount %v" $at $keda.minReplicaCount $keda.maxReplicaCount) }}
+{{- end }}
+{{- if gt (int $keda.maxReplicaCount) (int .root.Values.kafka.partitions) }}
+{{- fail (printf "%s.keda: maxReplicaCount %v exceeds kafka.partitions %v; a consumer group gives each partition to one member, so the replicas beyond would sit idle" $at $keda.maxReplicaCount .root.Values.kafka.partitions) }}
+{{- end }}
+{{- end }}
+{{- if and (or $hpa.enabled $keda.enabled) (not (and .svc.resources.requests .svc.resources.requests.cpu)) }}
+{{- fail (printf "%s: autoscaling on CPU needs resources.requests.cpu (utilisation is measured against it)" $at) }}
+{{- end }}
+{{- end -}}
+
+{{/* How an autoscaler moves (the HPA's and KEDA's alike): up at once, down one pod a minute after five calm minutes,
+since every pod that leaves rebalances the consumer groups it was in. */}}
+{{- define "heating.scaleBehavior" -}}
+scaleUp:
+  stabilizationWindowSeconds: 0
+  policies:
+    - {type: Pods, value: 2, periodSeconds: 60}
+scaleDown:
+  stabilizationWindowSeconds: 300
+  policies:
+    - {type: Pods, value: 1, periodSeconds: 60}
+{{- end -}}
