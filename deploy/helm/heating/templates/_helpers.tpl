@@ -244,12 +244,12 @@ volumeMounts:
 {{- end -}}
 
 {{/* The topics a service consumes, without kafka.topicPrefix (services/<name>/consumers.py; dispatch reads its own
-cases topic for its notifier unless NOTIFY__ENABLED is "false"), as JSON: (dict "name" "dispatch" "svc" $svc). */}}
+cases topic for its notifier unless its env turns NOTIFY__ENABLED off, as pydantic reads a false), as JSON: (dict "name" "dispatch" "svc" $svc). */}}
 {{- define "heating.consumedTopics" -}}
 {{- $complaints := "heating.intake.complaints" }}
 {{- $cases := "heating.dispatch.cases" }}
 {{- $verdicts := "heating.followup.verdicts" }}
-{{- $notify := ne (toString (index .svc.env "NOTIFY__ENABLED" | default "true") | lower) "false" }}
+{{- $notify := not (and (hasKey .svc.env "NOTIFY__ENABLED") (has (index .svc.env "NOTIFY__ENABLED" | toString | lower) (list "false" "0" "no" "off" "f" "n"))) }}
 {{- $topics := dict "intake" (list $cases $verdicts) "followup" (list $cases $complaints) }}
 {{- $_ := set $topics "dispatch" (ternary (list $complaints $cases $verdicts) (list $complaints $verdicts) $notify) }}
 {{- index $topics .name | toJson -}}
