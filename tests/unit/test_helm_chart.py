@@ -42,7 +42,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "followup": FollowupSettings,
 }
 # Kinds served by an operator's CRD, which kubernetes-validate has no schema for.
-CUSTOM_GROUPS = ("monitoring.coreos.com/", "kafka.strimzi.io/", "postgresql.cnpg.io/")
+CUSTOM_GROUPS = ("monitoring.coreos.com/", "kafka.strimzi.io/", "postgresql.cnpg.io/", "keda.sh/")
 # Names of settings and values that hold a secret.
 SECRET_WORDS = re.compile(r"token|secret|password|passwd|private|credential|api_?key|access_?key", re.IGNORECASE)
 # How a reference to a Secret is written in values: the Secret's name or the name of a key inside it.
@@ -95,6 +95,15 @@ def leaves(tree: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, .
 
 def containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
     return list(deployment["spec"]["template"]["spec"]["containers"])
+
+
+def least_replicas(objects: tuple[dict[str, Any], ...], deployment: dict[str, Any]) -> int:
+    """A Deployment's fixed replicas, or its autoscaler's minimum (an autoscaled Deployment has no count of its own)."""
+    name = deployment["metadata"]["name"]
+    for o in objects:
+        if o["kind"] in ("HorizontalPodAutoscaler", "ScaledObject") and o["spec"]["scaleTargetRef"]["name"] == name:
+            return int(o["spec"].get("minReplicas", o["spec"].get("minReplicaCount", 1)))
+    return int(deployment["spec"]["replicas"])
 
 
 def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -189,7 +198,7 @@ def test_a_deployment_of_more_than_one_replica_has_a_disruption_budget(which: st
     for deployment in of_kind(objects, "Deployment"):
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         mine = [b for b in budgets if selects(b["spec"]["selector"], labels)]
-        if deployment["spec"]["replicas"] > 1:
+        if least_replicas(objects, deployment) > 1:
             assert len(mine) == 1, deployment["metadata"]["name"]
             assert mine[0]["spec"]["maxUnavailable"] == 1
         else:  # a budget over a single replica would block every node drain
