@@ -19,10 +19,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from deploy import notify_local
 from deploy.local import balancer
+from deploy.local.readiness import wait_answer
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "dispatch", "followup")
@@ -217,22 +216,15 @@ class ServiceSet:
             return
         self._wait_answer(name, self.url(name), timeout)
 
-    def _wait_answer(self, process: str, url: str, timeout: float) -> None:
-        name = process
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.pid(name) is None:
-                raise RuntimeError(f"{name} exited; last log lines:\n{self.tail(name)}")
-            try:
-                r = httpx.get(url + "/readyz", timeout=2)
-                if r.status_code == 200:
-                    return
-                last = r.text
-            except httpx.HTTPError as exc:
-                last = repr(exc)
-            time.sleep(0.3)
-        raise RuntimeError(f"{name} not ready after {timeout}s ({last}); log:\n{self.tail(name)}")
+    def _wait_answer(self, name: str, url: str, timeout: float) -> None:
+        wait_answer(
+            name,
+            url + "/readyz",
+            timeout,
+            running=lambda: self.pid(name) is not None,
+            tail=lambda: self.tail(name),
+            interval=0.3,
+        )
 
     def tail(self, name: str, lines: int = 30) -> str:
         try:
