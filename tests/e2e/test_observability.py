@@ -35,8 +35,9 @@ from aiokafka import AIOKafkaProducer
 
 from deploy.client import HeatingClient
 from deploy.local.prometheus import PrometheusServer, config_for, ensure_installed, write_config
-from deploy.local.services import REPO, SERVICES, ServiceSet
+from deploy.local.services import RECEIVER, REPO, SERVICES, ServiceSet
 from deploy.seed import registry
+from services.dispatch.notify.settings import DEV_ALERT_TOKEN
 from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 from shared.topics import Topics
 from tests.harness import (
@@ -184,6 +185,7 @@ class Scenario:
         asyncio.run(self.stuck_outbox())
         asyncio.run(self.failing_relay())
         asyncio.run(self.failing_job())
+        self.parked_notification()
 
         # The timer-lateness panel is a rate over 5 min: the air lock's chain may be older than that by now, so
         # another air lock climbs its tiny clocks just before the panels are read.
@@ -302,6 +304,21 @@ class Scenario:
         finally:
             await conn.close()
 
+    def parked_notification(self) -> None:
+        """An ops group whose 钉钉 robot was set up with the wrong secret: the receiver refuses the alert posted to
+        it (310000) and the notification is parked at once."""
+        receiver, dispatch = self.services.url(RECEIVER), self.services.url("dispatch")
+        target = {"owner_kind": "ops", "owner_id": "obs-group", "channel": "dingtalk", "name": "错误的密钥"}
+        target["config"] = {"url": f"{receiver}/dingtalk/robot/send?access_token=obs", "secret": "SECwrong"}
+        admin = {"X-Admin-Token": DEV_ADMIN_TOKEN}
+        httpx.put(f"{dispatch}/admin/notify/targets", json=target, headers=admin, timeout=10).raise_for_status()
+        alert = {"status": "firing", "labels": {"alertname": "Probe", "severity": "ticket"}, "annotations": {}}
+        body = {"version": "4", "status": "firing", "alerts": [{**alert, "startsAt": datetime.now(UTC).isoformat()}]}
+        token = {"Authorization": f"Bearer {DEV_ALERT_TOKEN}"}
+        url = f"{dispatch}/notify/v1/alertmanager?audience=obs-group"
+        httpx.post(url, json=body, headers=token, timeout=10).raise_for_status()
+        self.fires("DeliveriesParked", {"service": "dispatch"})
+
 
 def matches(labels: dict[str, str], alert: str, where: dict[str, str] | None) -> bool:
     return labels["alertname"] == alert and (where or {}).items() <= labels.items()
@@ -348,7 +365,11 @@ def observed() -> Iterator[Observed]:
         prometheus.wait_ready()
         doc = registry.read()
         registry.load(
-            doc, intake_url=services.url("intake"), dispatch_url=services.url("dispatch"), admin_token=DEV_ADMIN_TOKEN
+            doc,
+            intake_url=services.url("intake"),
+            dispatch_url=services.url("dispatch"),
+            admin_token=DEV_ADMIN_TOKEN,
+            receiver=services.url(RECEIVER),  # the units hear of their orders: the notification panels have data
         )
         client = HeatingClient(
             intake=services.url("intake"),

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -68,6 +69,7 @@ class Sending:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._settings, self._sessions, self._adapters = settings, sessions, adapters
+        self._counted = 0.0
         s = settings
         base = Policy(
             timeout_seconds=s.timeout_seconds,
@@ -148,7 +150,11 @@ class Sending:
                 metrics.DELIVERED.labels(channel, row.kind).inc()
                 metrics.LATENCY.labels(channel).observe(max(0.0, (done - row.event_at).total_seconds()))
 
-    async def refresh_gauge(self) -> None:
+    async def refresh_gauge(self, every: float = 5.0) -> None:
+        """``dispatch_notifications_queue{state}``: the undelivered rows, counted at most every ``every`` seconds."""
+        if time.monotonic() - self._counted < every:
+            return
+        self._counted = time.monotonic()
         async with self._sessions() as session:
             rows = await session.execute(
                 select(Notification.state, func.count())

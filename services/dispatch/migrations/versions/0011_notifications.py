@@ -63,6 +63,9 @@ def upgrade() -> None:
     op.create_index(
         'ix_notifications_due', 'notifications', ['next_attempt_at'], postgresql_where=sa.text("state = 'pending'")
     )
+    op.create_index(
+        'ix_notifications_undelivered', 'notifications', ['state'], postgresql_where=sa.text("state <> 'delivered'")
+    )
 
 
 def downgrade() -> None:
