@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -150,7 +151,9 @@ def declare_refusals(routes: Iterable[Any], *, credentials: Collection[Callable[
     come from plumbing every route shares rather than from the route's own code, so no route has to remember them:
     413 (shared.limits.BodyLimit) and 408 (shared.slow_requests.BodyDeadline) on every route with a body method, 401
     on every route that depends, directly or through another dependency, on one of ``credentials``
-    (shared.http.security's bearer token and admin token). A status the route declares itself is kept as declared.
+    (shared.http.security's bearer token and admin token), 422 in the project's shape on every route with a
+    parameter or a body (FastAPI's own default shape is not what the services answer). A status the route declares
+    itself is kept as declared.
 
     What a route's own code decides stays in its ``responses=``: 403 where a role or scope is refused, 429 where it
     spends a rate limit, 401 where it checks a credential itself (a 12345 signature, a gateway key);
@@ -162,6 +165,9 @@ def declare_refusals(routes: Iterable[Any], *, credentials: Collection[Callable[
                 statuses += [408, 413]
             if _depends_on(route.dependant, credentials):
                 statuses.append(401)
+            if get_flat_params(route.dependant) or route.body_field is not None:
+                # FastAPI would document its own 422 shape here; the project answers in InvalidOut's (install).
+                statuses.append(422)
             declared = {str(s) for s in route.responses}
             added = {s: spec for s, spec in responses(*statuses).items() if str(s) not in declared}
             if added:
