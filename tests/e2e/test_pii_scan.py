@@ -4,7 +4,8 @@ a unit's notes, 退单 and 延期 and its decision, the return visit's notes), a
 the task force and the grid worker also carry every phrasing of the detector's corpus (tests/unit/pii_corpus.py),
 the contact route is read, a malformed message is dead-lettered; then every service log, every message of every
 topic of the run (dead letters included: value, key and headers), every row of every table of the three databases
-(but the registry's households and the console's accounts) and what the task force and the district are shown are
+(but the registry's households, the console's accounts and the notification targets' duty phones) and what the
+task force and the district are shown are
 scanned for an unmasked mobile number, a seeded resident's name or a piece of personal data of the corpus."""
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ BAD_PHOTOS = [
     "https://x.example.org/13800138000.jpg",
     "uploads/13800138000",
 ]
-# Tables that hold names by design: the household registry (names and numbers stored once) and console sign-ins.
-NOT_SCANNED = {"households", "accounts", "alembic_version"}
+# Tables that hold names or numbers by design: the household registry (names and numbers stored once), console
+# sign-ins, and the notification targets (units' and offices' duty phones, the numbers their messages go to; never a
+# resident's, masked in every answer). The notifications themselves are scanned: no number is copied into them.
+NOT_SCANNED = {"households", "accounts", "notify_targets", "alembic_version"}
 
 
 @dataclass(frozen=True)
