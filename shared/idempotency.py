@@ -82,14 +82,17 @@ async def once(
     request: Request,
     *,
     key: str | None,
-    principal: Principal,
+    principal: Principal | None = None,
+    owner: str | None = None,
     action: Callable[[], Awaitable[BaseModel]],
     status_code: int = 200,
 ) -> BaseModel | JSONResponse:
-    """Run ``action`` once per (caller, ``key``) in the caller's transaction; without a key, just run it."""
+    """Run ``action`` once per (caller, ``key``) in the caller's transaction; without a key, just run it. The caller
+    is a signed-in ``principal``, or an ``owner`` named otherwise (a sensor gateway: ``gateway:<id>``)."""
     if key is None:
         return await action()
-    owner, mark = owner_of(principal), await fingerprint(request)
+    owner = owner or owner_of(_required(principal))
+    mark = await fingerprint(request)
     table: Any = model
     claimed = await session.scalar(
         insert(table)
@@ -114,3 +117,9 @@ async def once(
         .values(status_code=status_code, body=json.loads(json.dumps(stored)))
     )
     return out
+
+
+def _required(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise TypeError("once() needs the principal or the owner of the key")
+    return principal

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -284,12 +285,14 @@ class Api:
         )
 
     async def sensor_readings(self, readings: list[dict[str, Any]]) -> Any:
-        # Not resent: a batch is not idempotent (readings would be stored twice), so a failure is counted.
+        # Resent under its Idempotency-Key when the answer was lost (a 502 from a replica that died): stored once.
+        key = {"Idempotency-Key": f"batch-{uuid.uuid4().hex}"}
         return await self.request(
             "intake",
             "POST",
             "/v1/sensor-readings",
             label="sensor_batch",
             body={"readings": readings},
-            headers={"X-Api-Key": self.credentials.sensor_key},
+            headers={"X-Api-Key": self.credentials.sensor_key} | key,
+            retries=3,
         )

@@ -116,3 +116,33 @@ async def _case_of(loop: Loop, report_id: str) -> str | None:
     async with loop.intake.runtime.sessions() as s:
         report = await s.get(Report, report_id)
         return report.case_id if report else None
+
+
+async def test_a_batch_resent_with_its_idempotency_key_is_stored_once(loop: Loop) -> None:
+    """A gateway whose answer was lost (a timeout, a 502 from a replica that died) sends the batch again with the same
+    key: the first answer comes back and nothing is stored twice; the key used for another batch is refused."""
+    registry = {
+        "buildings": [{"id": "B-IT-IDEM", "name": "测试幂等楼", "compound_id": "CP-LK", "grid_id": "G-PHN-01"}],
+        "households": [{"id": "H-IT-IDEM-1", "building_id": "B-IT-IDEM", "unit_no": "1", "room": "101"}],
+        "sensors": [{"id": "S-IT-IDEM", "household_id": "H-IT-IDEM-1"}],
+    }
+    assert (await loop.intake.http.put("/admin/registry", json=registry, headers=ADMIN)).status_code == 200
+    batch = series("S-IT-IDEM", timedelta(0), [20.0, 20.5, 21.0])
+    keyed = GATEWAY | {"Idempotency-Key": "batch-2026-12-05-0001"}
+    first = await post(loop, batch, headers=keyed)
+    again = await post(loop, batch, headers=keyed)
+    assert first.status_code == again.status_code == 200 and first.json() == again.json() == {
+        "stored": 3,
+        "reports": [],
+    }
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other = await post(loop, series("S-IT-IDEM", timedelta(hours=1), [19.0]), headers=keyed)
+    assert other.status_code == 422 and other.json()["detail"]["code"] == "idempotency_key_reused"
+    unkeyed = await post(loop, series("S-IT-IDEM", timedelta(hours=2), [19.0]))
+    assert unkeyed.status_code == 200
+    async with loop.intake.runtime.sessions() as s:
+        nums = select(Sensor.num).where(Sensor.id == "S-IT-IDEM")
+        stored = await s.scalar(
+            select(func.count()).select_from(sensor_readings).where(sensor_readings.c.sensor_num.in_(nums))
+        )
+    assert stored == 3 + 1
