@@ -20,6 +20,7 @@ it, and records what the receiver said:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from shared.clock import TimeSource
 from shared.loops import poll_forever
-from shared.signing import backoff_seconds
+from shared.signing import HEADER_DELIVERY, backoff_seconds, signed_headers
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,28 @@ async def post(client: httpx.AsyncClient, url: str | httpx.URL, **kwargs: Any) -
         return Sent(Outcome.TIMEOUT, "timed out")
     except (httpx.HTTPError, OSError) as exc:
         return Sent(Outcome.NETWORK_ERROR, type(exc).__name__)
+
+
+def compact_json(payload: Any) -> bytes:
+    """The JSON a receiver gets: compact, Chinese as UTF-8 (what a signature is computed over)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+async def post_json(client: httpx.AsyncClient, url: str | httpx.URL, payload: Any) -> httpx.Response | Sent:
+    return await post(client, url, content=compact_json(payload), headers=JSON_HEADERS)
+
+
+async def post_signed(
+    client: httpx.AsyncClient, url: str, payload: Any, *, sender: str, secret: str, delivery: str
+) -> httpx.Response | Sent:
+    """JSON signed as the 12345 callbacks and the units' webhooks are (shared.signing), with ``X-Heat-Delivery``
+    naming the delivery so the receiver drops a repeat."""
+    raw = compact_json(payload)
+    headers = signed_headers(sender, secret, raw) | JSON_HEADERS | {HEADER_DELIVERY: delivery}
+    return await post(client, url, content=raw, headers=headers)
 
 
 class DeliveryRow:

@@ -18,7 +18,6 @@ once: ``X-Heat-Delivery: <order_no>:<seq>`` lets the platform drop a repeat.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime, timedelta
@@ -42,7 +41,7 @@ from shared import signing
 from shared.clock import TimeSource
 from shared.contracts.common import Channel
 from shared.db import after_commit
-from shared.delivery import Claimed, Deliveries, Hooks, Outcome, Policy, Sent, post
+from shared.delivery import Claimed, Deliveries, Hooks, Outcome, Policy, Sent, post_signed
 from shared.errors import ApiError, NotFound
 from shared.limits import RateLimiter
 from shared.signing import HEADER_DELIVERY as HEADER_DELIVERY
@@ -232,10 +231,14 @@ def callback_deliveries(
         integration = settings.integrations.get(row.integration_id)
         if integration is None or not integration.callback_url:
             return Sent(Outcome.NOT_CONFIGURED, "no callback_url configured for this integration")
-        body = json.dumps(row.payload, ensure_ascii=False, separators=(",", ":")).encode()
-        headers = signed_headers(row.integration_id, integration.secret.get_secret_value(), body)
-        headers |= {"Content-Type": "application/json; charset=utf-8", HEADER_DELIVERY: f"{row.order_no}:{row.seq}"}
-        response = await post(client, str(integration.callback_url), content=body, headers=headers)
+        response = await post_signed(
+            client,
+            str(integration.callback_url),
+            row.payload,
+            sender=row.integration_id,
+            secret=integration.secret.get_secret_value(),
+            delivery=f"{row.order_no}:{row.seq}",
+        )
         if isinstance(response, Sent):
             return response
         if 200 <= response.status_code < 300:

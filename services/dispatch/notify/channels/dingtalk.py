@@ -16,15 +16,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from typing import Any
 
 import httpx
 
 from services.dispatch.notify.channels import render, targets
-from services.dispatch.notify.channels.base import ChannelKind, Message, Outcome, Sent
-from services.dispatch.notify.channels.transport import json_object, post, short
+from services.dispatch.notify.channels.base import ChannelKind, Message, Sent
+from services.dispatch.notify.channels.transport import errcode_answer, post_json
 
 TEXT_LIMIT = 20_000
 URGENT_TAG = f"【{render.URGENT}】"
@@ -69,30 +68,15 @@ def body(message: Message) -> dict[str, Any]:
 
 
 def answer(response: httpx.Response) -> Sent:
-    reply = json_object(response)
-    if not 200 <= response.status_code < 300 or reply is None:
-        return Sent(Outcome.HTTP_ERROR, f"HTTP {response.status_code}")
-    code, errmsg = reply.get("errcode"), short(reply.get("errmsg", ""))
-    if code == 0:
-        return Sent(Outcome.DELIVERED)
-    if code == RATE_LIMITED:
-        return Sent(Outcome.RATE_LIMITED, f"errcode {code}: {errmsg}", RATE_LIMIT_RETRY_SECONDS)
-    if code in REFUSALS:
-        return Sent(Outcome.REJECTED, f"errcode {code}: {errmsg}")
-    return Sent(Outcome.HTTP_ERROR, f"errcode {code}: {errmsg}")
+    return errcode_answer(response, rate_limited=RATE_LIMITED, wait_seconds=RATE_LIMIT_RETRY_SECONDS, refusals=REFUSALS)
 
 
 class DingtalkRobot:
     kind = ChannelKind.DINGTALK
 
-    def validate_target(self, target: Any, *, allow_insecure_local: bool = False) -> dict[str, Any]:
-        return validate_target(target, allow_insecure_local=allow_insecure_local)
-
     async def send(self, client: httpx.AsyncClient, target: dict[str, Any], message: Message) -> Sent:
-        raw = json.dumps(body(message), ensure_ascii=False, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8"}
         url = httpx.URL(target["url"])
         if target.get("secret"):  # added to the access_token already in the URL (httpx's params= would replace it)
             url = url.copy_merge_params(signed_params(target["secret"]))
-        response = await post(client, url, content=raw, headers=headers)
+        response = await post_json(client, url, body(message))
         return response if isinstance(response, Sent) else answer(response)

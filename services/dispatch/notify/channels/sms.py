@@ -146,9 +146,6 @@ class SmsChannel:
     def __init__(self, provider: SmsProvider) -> None:
         self.provider = provider
 
-    def validate_target(self, target: Any, *, allow_insecure_local: bool = False) -> dict[str, Any]:
-        return validate_target(target, allow_insecure_local=allow_insecure_local)
-
     async def send(self, client: httpx.AsyncClient, target: dict[str, Any], message: Message) -> Sent:
         text = message.sms or message.title
         return await self.provider.send(client, list(target["phones"]), text, message.key)

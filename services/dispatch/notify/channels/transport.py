@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 
+from shared.delivery import Outcome, Sent
 from shared.delivery import post as post  # one POST, what the network did as a Sent: the shared machine's
+from shared.delivery import post_json as post_json
 
 MAX_ERROR_CHARS = 300
 
@@ -37,3 +39,21 @@ def retry_after_seconds(response: httpx.Response, *, default: float | None = Non
         except (TypeError, ValueError):
             pass
     return default
+
+
+def errcode_answer(
+    response: httpx.Response, *, rate_limited: int, wait_seconds: float, refusals: frozenset[int]
+) -> Sent:
+    """A group robot's answer (企业微信 and 钉钉 both say ``{"errcode": 0, "errmsg": "ok"}``): 0 delivered, the
+    robot's too-fast code waits ``wait_seconds``, a refusal a retry will not cure parks, anything else is retried."""
+    reply = json_object(response)
+    if not 200 <= response.status_code < 300 or reply is None:
+        return Sent(Outcome.HTTP_ERROR, f"HTTP {response.status_code}")
+    code, errmsg = reply.get("errcode"), short(reply.get("errmsg", ""))
+    if code == 0:
+        return Sent(Outcome.DELIVERED)
+    if code == rate_limited:
+        return Sent(Outcome.RATE_LIMITED, f"errcode {code}: {errmsg}", wait_seconds)
+    if code in refusals:
+        return Sent(Outcome.REJECTED, f"errcode {code}: {errmsg}")
+    return Sent(Outcome.HTTP_ERROR, f"errcode {code}: {errmsg}")

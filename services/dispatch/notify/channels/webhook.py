@@ -8,15 +8,14 @@ The answer is read by HTTP status: 2xx delivered; 429 rate limited (after ``Retr
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from services.dispatch.notify.channels import targets
 from services.dispatch.notify.channels.base import ChannelKind, Message, Outcome, Sent
-from services.dispatch.notify.channels.transport import post, retry_after_seconds
-from shared.signing import HEADER_DELIVERY, signed_headers
+from services.dispatch.notify.channels.transport import retry_after_seconds
+from shared.delivery import post_signed
 
 DEFAULT_SENDER = "heating-dispatch"
 MAX_SENDER_CHARS = 64
@@ -49,12 +48,9 @@ def answer(response: httpx.Response) -> Sent:
 class UnitWebhook:
     kind = ChannelKind.WEBHOOK
 
-    def validate_target(self, target: Any, *, allow_insecure_local: bool = False) -> dict[str, Any]:
-        return validate_target(target, allow_insecure_local=allow_insecure_local)
-
     async def send(self, client: httpx.AsyncClient, target: dict[str, Any], message: Message) -> Sent:
-        raw = json.dumps(message.data, ensure_ascii=False, separators=(",", ":")).encode()
-        headers = signed_headers(target.get("sender") or DEFAULT_SENDER, target["secret"], raw)
-        headers |= {"Content-Type": "application/json; charset=utf-8", HEADER_DELIVERY: message.key}
-        response = await post(client, target["url"], content=raw, headers=headers)
+        sender = target.get("sender") or DEFAULT_SENDER
+        response = await post_signed(
+            client, target["url"], message.data, sender=sender, secret=target["secret"], delivery=message.key
+        )
         return response if isinstance(response, Sent) else answer(response)

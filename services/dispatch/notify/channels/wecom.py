@@ -15,14 +15,13 @@ not cure; any other code is an HTTP error with its errmsg.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from services.dispatch.notify.channels import render, targets
-from services.dispatch.notify.channels.base import ChannelKind, Message, Outcome, Sent
-from services.dispatch.notify.channels.transport import json_object, post, short
+from services.dispatch.notify.channels.base import ChannelKind, Message, Sent
+from services.dispatch.notify.channels.transport import errcode_answer, post_json
 
 MARKDOWN_LIMIT = 4096
 TEXT_LIMIT = 2048
@@ -48,27 +47,12 @@ def body(message: Message) -> dict[str, Any]:
 
 
 def answer(response: httpx.Response) -> Sent:
-    reply = json_object(response)
-    if not 200 <= response.status_code < 300 or reply is None:
-        return Sent(Outcome.HTTP_ERROR, f"HTTP {response.status_code}")
-    code, errmsg = reply.get("errcode"), short(reply.get("errmsg", ""))
-    if code == 0:
-        return Sent(Outcome.DELIVERED)
-    if code == RATE_LIMITED:
-        return Sent(Outcome.RATE_LIMITED, f"errcode {code}: {errmsg}", RATE_LIMIT_RETRY_SECONDS)
-    if code in REFUSALS:
-        return Sent(Outcome.REJECTED, f"errcode {code}: {errmsg}")
-    return Sent(Outcome.HTTP_ERROR, f"errcode {code}: {errmsg}")
+    return errcode_answer(response, rate_limited=RATE_LIMITED, wait_seconds=RATE_LIMIT_RETRY_SECONDS, refusals=REFUSALS)
 
 
 class WecomRobot:
     kind = ChannelKind.WECOM
 
-    def validate_target(self, target: Any, *, allow_insecure_local: bool = False) -> dict[str, Any]:
-        return validate_target(target, allow_insecure_local=allow_insecure_local)
-
     async def send(self, client: httpx.AsyncClient, target: dict[str, Any], message: Message) -> Sent:
-        raw = json.dumps(body(message), ensure_ascii=False, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8"}
-        response = await post(client, target["url"], content=raw, headers=headers)
+        response = await post_json(client, target["url"], body(message))
         return response if isinstance(response, Sent) else answer(response)
