@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -138,18 +139,20 @@ class Claimed(Generic[R]):
 
     stream: Stream
     rows: list[R]
+    context: Any = None  # what the gate read of the stream's receiver while opening it (no second read to send)
 
 
 @dataclass
 class Hooks(Generic[R]):
     """What a user of the machine plugs in beyond sending.
 
-    ``gate(session, streams, now)``: which of these streams may send now (locks what it reads; a rate limit sets
-    when a stream may send next). ``after(session, claimed, sent, now)``: runs in the transaction that records the
-    outcome (a rate-limited stream's gate closed for as long as asked). ``observe(claimed, outcome, now)``: metrics.
+    ``gate(session, streams, now)``: which of these streams may send now, each with what the send needs of its
+    receiver (``Claimed.context``; locks what it reads; a rate limit sets when a stream may send next).
+    ``after(session, claimed, sent, now)``: runs in the transaction that records the outcome (a rate-limited
+    stream's gate closed for as long as asked). ``observe(claimed, outcome, now)``: metrics.
     """
 
-    gate: Callable[[AsyncSession, list[Stream], datetime], Awaitable[set[Stream]]] | None = None
+    gate: Callable[[AsyncSession, list[Stream], datetime], Awaitable[Mapping[Stream, Any]]] | None = None
     after: Callable[[AsyncSession, Claimed[R], Sent, datetime], Awaitable[None]] | None = None
     observe: Callable[[Claimed[R], Sent, str, datetime], None] = field(default=lambda *_: None)
 
@@ -255,16 +258,17 @@ class Deliveries(Generic[R]):
                     taken.append(row)
                 if taken and taken[0].next_attempt_at <= now:
                     prefixes[key] = taken
+            contexts: Mapping[Stream, Any] = {}
             if self._hooks.gate is not None and prefixes:
-                open_streams = await self._hooks.gate(session, list(prefixes), now)
-                prefixes = {k: v for k, v in prefixes.items() if k in open_streams}
+                contexts = await self._hooks.gate(session, list(prefixes), now)
+                prefixes = {k: v for k, v in prefixes.items() if k in contexts}
             lease = now + timedelta(seconds=p.timeout_seconds + 30)
             for rows in prefixes.values():
                 for row in rows:
                     row.attempts += 1
                     row.next_attempt_at = lease
             await session.flush()
-            return [Claimed(stream=k, rows=v) for k, v in prefixes.items()]
+            return [Claimed(stream=k, rows=v, context=contexts.get(k)) for k, v in prefixes.items()]
 
     async def deliver_due(self, client: httpx.AsyncClient) -> int:
         """Claim, send concurrently, record the outcomes. Returns how many rows were tried."""
@@ -309,6 +313,29 @@ class Deliveries(Generic[R]):
         if self._hooks.after is not None:
             await self._hooks.after(session, claimed, sent, done)
         self._hooks.observe(claimed, sent, state, done)
+
+
+class QueueGauge:
+    """A gauge of the rows of ``model`` not yet delivered, by state (pending, dead), counted at most every ``every``
+    seconds: what a delivery job refreshes between its rounds."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], model: type[DeliveryRow], gauge: Any, every: float = 5.0
+    ) -> None:
+        self._sessions, self._model, self._gauge, self._every, self._last = sessions, model, gauge, every, 0.0
+
+    async def refresh(self) -> None:
+        if time.monotonic() - self._last < self._every:
+            return
+        self._last = time.monotonic()
+        m = self._model
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(m.state, func.count()).where(m.state != DeliveryState.DELIVERED).group_by(m.state)
+            )
+            counts: dict[str, int] = {row[0]: row[1] for row in rows}
+        for state in (DeliveryState.PENDING, DeliveryState.DEAD):
+            self._gauge.labels(state).set(counts.get(state, 0))
 
 
 async def redrive(session: AsyncSession, model: type[DeliveryRow], *conditions: Any, at: datetime) -> int:

@@ -84,9 +84,9 @@ def create_app(
     async def gauges(rt: ServiceRuntime) -> None:
         await refresh_gauges(rt, time_source)
 
-    def sending(rt: ServiceRuntime) -> Sending:
+    async def notify(rt: ServiceRuntime) -> None:
         assert rt.sessions is not None
-        return Sending(
+        jobs = Sending(
             settings=settings.notify,
             service=settings.service_name,
             sessions=rt.sessions,
@@ -94,15 +94,7 @@ def create_app(
             adapters=adapters(settings.notify.sms),
             transport=notify_transport,
         )
-
-    async def notify_groups(rt: ServiceRuntime) -> None:
-        jobs = sending(rt)
-        await jobs.groups.run(between_rounds=jobs.refresh_gauge)
-
-    async def notify_webhooks(rt: ServiceRuntime) -> None:
-        await sending(rt).webhooks.run()
-
-    notify = [notify_groups, notify_webhooks] if settings.notify.enabled else []
+        await jobs.run()
 
     evidence = Evidence.of(settings, Photo)
     runtime = ServiceRuntime(
@@ -115,7 +107,7 @@ def create_app(
         ),
         background=[
             *([run_timers, gauges, retention(evidence, closed_cases)] if settings.run_timers else [gauges]),
-            *notify,
+            *([notify] if settings.notify.enabled else []),
         ],
         on_start=on_start,
     )

@@ -19,7 +19,6 @@ once: ``X-Heat-Delivery: <order_no>:<seq>`` lets the platform drop a repeat.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -27,7 +26,7 @@ import httpx
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,8 +35,8 @@ from services.intake.complaint import Complaint
 from services.intake.config import HOTLINE, IntakeSettings
 from services.intake.models import HotlineCallback, HotlineReplay, Report
 from services.intake.schemas import HotlineOrderIn
-from services.intake.states import UNDELIVERED, CallbackState
-from shared import signing
+from services.intake.states import CallbackState
+from shared import delivery, signing
 from shared.clock import TimeSource
 from shared.contracts.common import Channel
 from shared.db import after_commit
@@ -49,7 +48,7 @@ from shared.signing import HEADER_INTEGRATION as HEADER_INTEGRATION
 from shared.signing import HEADER_SIGNATURE as HEADER_SIGNATURE
 from shared.signing import HEADER_TIMESTAMP as HEADER_TIMESTAMP
 from shared.signing import signed_headers as signed_headers
-from shared.states import Move, Refusal, Transitions, among, values
+from shared.states import Move, Refusal, Transitions, among
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -69,7 +68,6 @@ CALLBACK: Transitions[CallbackState] = Transitions(
         ),
     },
 )
-_REDRIVE = CALLBACK.moves["redrive"]
 
 
 def _refuse(status: int, reason: str, message: str, field: str) -> ApiError:
@@ -204,13 +202,12 @@ async def redrive(session: AsyncSession, *, callback_id: int, at: datetime) -> H
 
 
 async def redrive_dead(session: AsyncSession, *, integration_id: str | None, order_no: str | None, at: datetime) -> int:
-    query = update(HotlineCallback).where(HotlineCallback.state.in_(values(_REDRIVE.sources)))
+    conditions = []
     if integration_id:
-        query = query.where(HotlineCallback.integration_id == integration_id)
+        conditions.append(HotlineCallback.integration_id == integration_id)
     if order_no:
-        query = query.where(HotlineCallback.order_no == order_no)
-    result = await session.execute(query.values(state=_REDRIVE.target, attempts=0, next_attempt_at=at))
-    return int(getattr(result, "rowcount", 0) or 0)
+        conditions.append(HotlineCallback.order_no == order_no)
+    return await delivery.redrive(session, HotlineCallback, *conditions, at=at)
 
 
 # -- callbacks: delivery ----------------------------------------------------------------------------------------------
@@ -273,24 +270,3 @@ def callback_deliveries(
         hooks=Hooks(observe=observe),
         transport=transport,
     )
-
-
-class CallbackQueueGauge:
-    """``intake_callbacks_queue{state}``: the undelivered rows, counted at most every few seconds."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], every: float = 5.0) -> None:
-        self._sessions, self._every, self._last = sessions, every, 0.0
-
-    async def refresh(self) -> None:
-        if time.monotonic() - self._last < self._every:
-            return
-        self._last = time.monotonic()
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(HotlineCallback.state, func.count())
-                .where(HotlineCallback.state.in_(values(UNDELIVERED)))
-                .group_by(HotlineCallback.state)
-            )
-            counts: dict[str, int] = {row[0]: row[1] for row in rows}
-        for state in UNDELIVERED:
-            metrics.CALLBACK_QUEUE.labels(state).set(counts.get(state, 0))

@@ -11,16 +11,17 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from services.intake import hotline, open311, service
+from services.intake import hotline, metrics, open311, service
 from services.intake.api import admin, grid, reports, sensors
 from services.intake.api import hotline as hotline_api
 from services.intake.config import IntakeSettings
 from services.intake.consumers import handlers
 from services.intake.deps import IntakeContext
-from services.intake.models import Photo, Report, inbox, outbox, rate_buckets, token_versions
+from services.intake.models import HotlineCallback, Photo, Report, inbox, outbox, rate_buckets, token_versions
 from services.intake.states import OPEN311_CLOSED
 from shared.auth import Role
 from shared.clock import SystemClock, TimeSource
+from shared.delivery import QueueGauge
 from shared.evidence import Evidence, retention
 from shared.http.app import build_app
 from shared.http.photos import photo_router
@@ -56,7 +57,7 @@ def create_app(
         delivery = hotline.callback_deliveries(
             settings=settings, sessions=runtime.sessions, clock=clock, transport=callback_transport
         )
-        await delivery.run(between_rounds=hotline.CallbackQueueGauge(runtime.sessions).refresh)
+        await delivery.run(between_rounds=QueueGauge(runtime.sessions, HotlineCallback, metrics.CALLBACK_QUEUE).refresh)
 
     async def prune_replays(runtime: ServiceRuntime, every: float = 60.0) -> None:
         sessions = runtime.sessions

@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.notify import metrics
@@ -23,12 +25,12 @@ from services.dispatch.notify.models import Notification, NotifyTarget
 from services.dispatch.notify.settings import NotifySettings
 from services.dispatch.notify.templates import Item, digest
 from shared.clock import TimeSource
-from shared.delivery import Claimed, Deliveries, DeliveryState, Hooks, Outcome, Policy, Sent, Stream
+from shared.delivery import Claimed, Deliveries, DeliveryState, Hooks, Outcome, Policy, QueueGauge, Sent, Stream
 
 GROUP_CHANNELS = (ChannelKind.WECOM, ChannelKind.DINGTALK, ChannelKind.SMS)
 
 
-def message_of(rows: list[Notification], target: NotifyTarget) -> Message:
+def message_of(rows: list[Notification], target: Target) -> Message:
     """One row as itself; several as a digest. Urgent messages @ the target's duty phones (``mentions``)."""
     urgent = any(r.urgent for r in rows)
     mentions = tuple(target.config.get("mentions", ())) if urgent else ()
@@ -55,6 +57,15 @@ def message_of(rows: list[Notification], target: NotifyTarget) -> Message:
     )
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a send needs of its target, read (and locked) by the gate that opened its stream."""
+
+    channel: str
+    config: dict[str, Any]
+    enabled: bool
+
+
 class Sending:
     """The notifier's two delivery jobs and the gate they share: a target sends at most once per interval."""
 
@@ -68,8 +79,8 @@ class Sending:
         adapters: Mapping[ChannelKind, Channel],
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._settings, self._sessions, self._adapters = settings, sessions, adapters
-        self._counted = 0.0
+        self._settings, self._adapters = settings, adapters
+        self.queue = QueueGauge(sessions, Notification, metrics.QUEUE)
         s = settings
         base = Policy(
             timeout_seconds=s.timeout_seconds,
@@ -79,32 +90,34 @@ class Sending:
             poll_seconds=s.poll_seconds,
         )
         hooks = Hooks[Notification](gate=self._gate, after=self._after, observe=self._observe)
-        common = {
-            "service": service,
-            "model": Notification,
-            "stream": (Notification.target_id, Notification.lane),
-            "order": Notification.id,
-            "sessions": sessions,
-            "clock": clock,
-            "send": self._send,
-            "hooks": hooks,
-            "transport": transport,
-        }
-        self.groups = Deliveries[Notification](
-            name="notify-groups",
-            policy=Policy(**{**base.__dict__, "per_stream": s.digest_max, "parked_holds_stream": False}),
-            where=[Notification.channel.in_([c.value for c in GROUP_CHANNELS])],
-            **common,  # type: ignore[arg-type]
-        )
-        self.webhooks = Deliveries[Notification](
-            name="notify-webhooks",
-            policy=base,
-            where=[Notification.channel == ChannelKind.WEBHOOK.value],
-            **common,  # type: ignore[arg-type]
-        )
 
-    async def _gate(self, session: AsyncSession, streams: list[Stream], now: datetime) -> set[Stream]:
-        """The streams whose target may send now; each target taken is shut for its channel's interval."""
+        def job(name: str, policy: Policy, *where: Any) -> Deliveries[Notification]:
+            return Deliveries(
+                name=name,
+                service=service,
+                model=Notification,
+                stream=(Notification.target_id, Notification.lane),
+                order=Notification.id,
+                sessions=sessions,
+                clock=clock,
+                policy=policy,
+                send=self._send,
+                hooks=hooks,
+                transport=transport,
+                where=where,
+            )
+
+        digests = replace(base, per_stream=s.digest_max, parked_holds_stream=False)
+        self.groups = job("notify-groups", digests, Notification.channel.in_([c.value for c in GROUP_CHANNELS]))
+        self.webhooks = job("notify-webhooks", base, Notification.channel == ChannelKind.WEBHOOK.value)
+
+    async def run(self) -> None:
+        """Both jobs, the queue gauge refreshed between the groups' rounds."""
+        await asyncio.gather(self.groups.run(between_rounds=self.queue.refresh), self.webhooks.run())
+
+    async def _gate(self, session: AsyncSession, streams: list[Stream], now: datetime) -> dict[Stream, Target]:
+        """The streams whose target may send now, with the target; each target taken is shut for its channel's
+        interval."""
         ids = sorted({s[0] for s in streams})
         ready = (
             await session.scalars(
@@ -113,11 +126,12 @@ class Sending:
                 .with_for_update(skip_locked=True)
             )
         ).all()
+        taken: dict[int, Target] = {}
         for target in ready:
             interval = self._settings.min_interval_seconds.get(target.channel, 0.0)
             target.not_before = now + timedelta(seconds=interval)
-        open_ids = {t.id for t in ready}
-        return {s for s in streams if s[0] in open_ids}
+            taken[target.id] = Target(target.channel, dict(target.config), target.enabled)
+        return {s: taken[s[0]] for s in streams if s[0] in taken}
 
     async def _after(self, session: AsyncSession, claimed: Claimed[Notification], sent: Sent, now: datetime) -> None:
         if sent.outcome is Outcome.RATE_LIMITED:  # the receiver asked for quiet: the whole target keeps it
@@ -129,10 +143,9 @@ class Sending:
             )
 
     async def _send(self, client: httpx.AsyncClient, claimed: Claimed[Notification]) -> Sent:
-        async with self._sessions() as session:
-            target = await session.get(NotifyTarget, claimed.stream[0])
-        if target is None or not target.enabled:
-            return Sent(Outcome.NOT_CONFIGURED, "the target was removed or turned off")
+        target: Target = claimed.context
+        if not target.enabled:
+            return Sent(Outcome.NOT_CONFIGURED, "the target is turned off")
         adapter = self._adapters.get(ChannelKind(target.channel))
         if adapter is None:
             return Sent(Outcome.NOT_CONFIGURED, f"no {target.channel} channel is configured")
@@ -149,18 +162,3 @@ class Sending:
             for row in claimed.rows:
                 metrics.DELIVERED.labels(channel, row.kind).inc()
                 metrics.LATENCY.labels(channel).observe(max(0.0, (done - row.event_at).total_seconds()))
-
-    async def refresh_gauge(self, every: float = 5.0) -> None:
-        """``dispatch_notifications_queue{state}``: the undelivered rows, counted at most every ``every`` seconds."""
-        if time.monotonic() - self._counted < every:
-            return
-        self._counted = time.monotonic()
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(Notification.state, func.count())
-                .where(Notification.state != DeliveryState.DELIVERED)
-                .group_by(Notification.state)
-            )
-            counts: dict[str, int] = {row[0]: row[1] for row in rows}
-        for state in (DeliveryState.PENDING, DeliveryState.DEAD):
-            metrics.QUEUE.labels(state).set(counts.get(state, 0))
