@@ -59,10 +59,11 @@ def targets(doc: dict[str, Any], receiver: str) -> list[dict[str, Any]]:
 
 def load(doc: dict[str, Any], *, dispatch_url: str, receiver: str, admin_token: str) -> int:
     headers = {"X-Admin-Token": admin_token}
+    bodies = targets(doc, receiver)
     with httpx.Client(timeout=30) as client:
-        for body in targets(doc, receiver):
+        for body in bodies:
             client.put(f"{dispatch_url}/admin/notify/targets", json=body, headers=headers).raise_for_status()
-    return len(targets(doc, receiver))
+    return len(bodies)
 
 
 def heard(receiver: str) -> list[dict[str, Any]]:

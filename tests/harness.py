@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from deploy.chaos.stack import free_ports as free_ports  # one definition, shared with the chaos run
 from deploy.local.scratch_db import drop_database as drop_database
 from deploy.local.scratch_db import recreate_database
+from shared.contracts.common import Location
 from shared.events import BadEvent, Envelope, decode
 from shared.photos import PhotoStore, PhotoStoreSettings
 
@@ -72,6 +73,19 @@ async def fresh_database(name: str) -> str:
     await recreate_database(name)
     return db_url(name)
 
+
+# A household of the seed registry (deploy/seed/registry.yaml: 粮库家属院1号楼, H-LK-1-102, heated by SS-01) as an
+# event locates it: what tests that publish events themselves put in them.
+SEED_HOUSEHOLD = Location(
+    district_id="D-CG",
+    street_id="S-JYG",
+    community_id="CM-PHN",
+    grid_id="G-PHN-01",
+    compound_id="CP-LK",
+    building_id="B-LK-1",
+    household_id="H-LK-1-102",
+    substation_id="SS-01",
+)
 
 RUN_ID = uuid.uuid4().hex[:8]  # keeps concurrent test runs on one stack out of each other's way
 

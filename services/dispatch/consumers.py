@@ -76,5 +76,8 @@ def handlers(topics: Topics, writer: OutboxWriter, clock: TimeSource, notify: No
     if notify is not None and notify.enabled:
         on_cases, on_verdicts = notifications.handlers(notify, clock)
         handled[topics.cases] = on_cases
+        both = set(handled[topics.followup]) & set(on_verdicts)
+        if both:  # one handler per event type and topic: a merge would drop one of them silently
+            raise RuntimeError(f"dispatch and its notifier would both handle {sorted(t.__name__ for t in both)}")
         handled[topics.followup] = {**handled[topics.followup], **on_verdicts}
     return handled

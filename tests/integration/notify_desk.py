@@ -30,7 +30,7 @@ from services.dispatch.models import Assignment, CaseReport
 from services.dispatch.notify.channels import SmsConfig
 from services.dispatch.notify.models import Notification
 from services.dispatch.notify.settings import NotifySettings
-from shared.contracts.common import Category, Channel, Location, Priority, UnitType
+from shared.contracts.common import Category, Channel, Priority, UnitType
 from shared.contracts.dispatch import CaseAssigned
 from shared.contracts.intake import ComplaintReported
 from shared.events import Envelope, EventPayload
@@ -38,6 +38,7 @@ from shared.settings import DEV_ADMIN_TOKEN, DEV_AUTH_PRIVATE_KEY
 from shared.topics import Topics
 from tests.harness import (
     KAFKA,
+    SEED_HOUSEHOLD,
     InProcess,
     check_stack,
     drop_database,
@@ -51,17 +52,7 @@ from tests.harness import (
 ADMIN = {"X-Admin-Token": DEV_ADMIN_TOKEN}
 DING_SECRET = "SECit-notify-dingtalk"
 DUTY = "13700000001"  # the units' duty phone (fictional)
-PLACE = Location(
-    district_id="D-CG",
-    street_id="S-JYG",
-    community_id="CM-PHN",
-    grid_id="G-PHN-01",
-    compound_id="CP-LK",
-    building_id="B-LK-1",
-    household_id="H-LK-1-102",
-    substation_id="SS-01",
-    place_name="粮库家属院1号楼1单元102",
-)
+PLACE = SEED_HOUSEHOLD.model_copy(update={"place_name": "粮库家属院1号楼1单元102"})
 
 
 @dataclass

@@ -29,6 +29,7 @@ from shared.timers import TimerEngine
 from shared.topics import Topics
 from tests.harness import (
     KAFKA,
+    SEED_HOUSEHOLD,
     InProcess,
     check_stack,
     drop_database,
@@ -41,16 +42,7 @@ from tests.harness import (
     wait_until,
 )
 
-LK1 = Location(
-    district_id="D-CG",
-    street_id="S-JYG",
-    community_id="CM-PHN",
-    grid_id="G-PHN-01",
-    compound_id="CP-LK",
-    building_id="B-LK-1",
-    household_id="H-LK-1-102",
-    substation_id="SS-01",
-)
+LK1 = SEED_HOUSEHOLD
 
 
 @dataclass

@@ -26,26 +26,26 @@ from services.dispatch.domain import load_rules
 from services.dispatch.main import MIGRATIONS
 from services.dispatch.models import outbox, timers
 from shared import migrate
-from shared.contracts.common import Category, Channel, Location, Priority
+from shared.contracts.common import Category, Channel, Priority
 from shared.contracts.intake import ComplaintReported
 from shared.db import create_engine, session_factory
 from shared.outbox import OutboxWriter
 from shared.topics import Topics
-from tests.harness import KAFKA, check_stack, drop_database, free_ports, fresh_database, new_prefix, run_db
+from tests.harness import (
+    KAFKA,
+    SEED_HOUSEHOLD,
+    check_stack,
+    drop_database,
+    free_ports,
+    fresh_database,
+    new_prefix,
+    run_db,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = 120
 STEPS_PER_CASE = 9  # one assignment × three clocks × (催办, 通报, 督办)
-LOC = Location(
-    district_id="D-CG",
-    street_id="S-JYG",
-    community_id="CM-PHN",
-    grid_id="G-PHN-01",
-    compound_id="CP-LK",
-    building_id="B-LK-1",
-    household_id="H-LK-1-102",
-    substation_id="SS-01",
-)
+LOC = SEED_HOUSEHOLD
 
 
 class Backlog:

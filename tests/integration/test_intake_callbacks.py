@@ -26,7 +26,7 @@ from services.intake.config import HotlineIntegration, IntakeSettings
 from services.intake.hotline import HEADER_DELIVERY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signed_headers
 from services.intake.main import create_app
 from shared import signing
-from shared.contracts.common import Category, Location, Priority, Tier
+from shared.contracts.common import Category, Priority, Tier
 from shared.contracts.dispatch import (
     AssignmentSignedIn,
     CaseEscalated,
@@ -40,6 +40,7 @@ from shared.settings import DEV_ADMIN_TOKEN
 from shared.topics import Topics
 from tests.harness import (
     KAFKA,
+    SEED_HOUSEHOLD,
     check_stack,
     drop_database,
     fresh_database,
@@ -53,16 +54,7 @@ from tests.harness import (
 INTEGRATION = "12345-it"
 SECRET = "integration-test-secret-0123456789"
 ADMIN = {"X-Admin-Token": DEV_ADMIN_TOKEN}
-LOCATION = Location(
-    district_id="D-CG",
-    street_id="S-JYG",
-    community_id="CM-PHN",
-    grid_id="G-PHN-01",
-    compound_id="CP-LK",
-    building_id="B-LK-1",
-    household_id="H-LK-1-102",
-    substation_id="SS-01",
-)
+LOCATION = SEED_HOUSEHOLD
 
 
 @dataclass

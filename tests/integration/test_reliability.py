@@ -23,24 +23,24 @@ from services.dispatch.models import Case, CaseReport
 from services.dispatch.models import outbox as dispatch_outbox
 from services.intake.models import Base as IntakeBase
 from services.intake.models import outbox as intake_outbox
-from shared.contracts.common import Category, Channel, Location, Priority
+from shared.contracts.common import Category, Channel, Priority
 from shared.contracts.intake import ComplaintReported
 from shared.db import create_engine, session_factory
 from shared.events import Envelope
 from shared.outbox import OutboxRelay, add_event
-from tests.harness import KAFKA, drop_database, envelopes, fresh_database, read_topic, run_db, wait_until
+from tests.harness import (
+    KAFKA,
+    SEED_HOUSEHOLD,
+    drop_database,
+    envelopes,
+    fresh_database,
+    read_topic,
+    run_db,
+    wait_until,
+)
 from tests.integration.conftest import Loop
 
-LOCATION = Location(
-    district_id="D-CG",
-    street_id="S-JYG",
-    community_id="CM-PHN",
-    grid_id="G-PHN-01",
-    compound_id="CP-LK",
-    building_id="B-LK-1",
-    household_id="H-LK-1-102",
-    substation_id="SS-01",
-)
+LOCATION = SEED_HOUSEHOLD
 
 
 def complaint() -> Envelope:

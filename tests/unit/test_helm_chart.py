@@ -207,15 +207,20 @@ def test_a_deployment_of_more_than_one_replica_has_a_disruption_budget(which: st
         assert len(budgets) == 3
 
 
+def fence_of(workload: dict[str, Any], policies: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one NetworkPolicy that selects the workload's pods (none, or two that overlap, fail)."""
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    mine = [p for p in policies if selects(p["spec"]["podSelector"], labels)]
+    assert len(mine) == 1, workload["metadata"]["name"]
+    return mine[0]
+
+
 @pytest.mark.parametrize("which", VALUE_FILES)
 def test_every_pod_is_fenced_by_a_network_policy(which: str) -> None:
     objects = rendered(which)
     policies = of_kind(objects, "NetworkPolicy")
     for deployment in of_kind(objects, "Deployment"):
-        labels = deployment["spec"]["template"]["metadata"]["labels"]
-        mine = [p for p in policies if selects(p["spec"]["podSelector"], labels)]
-        assert len(mine) == 1, deployment["metadata"]["name"]
-        spec = mine[0]["spec"]
+        spec = fence_of(deployment, policies)["spec"]
         assert set(spec["policyTypes"]) == {"Ingress", "Egress"}
         egress_ports = {p["port"] for rule in spec["egress"] for p in rule.get("ports", [])}
         assert {53, 5432, 9092} <= egress_ports, egress_ports  # DNS, its database, Kafka (S3's ports vary)

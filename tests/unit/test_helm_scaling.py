@@ -30,6 +30,7 @@ from tests.unit.test_helm_chart import (
     SETTINGS,
     VALUE_FILES,
     containers,
+    fence_of,
     helm,
     least_replicas,
     of_kind,
@@ -116,9 +117,7 @@ def test_migration_pods_reach_dns_and_their_database_only_and_serve_nothing(whic
     policies = of_kind(objects, "NetworkPolicy")
     for job in of_kind(objects, "Job"):
         labels = job["spec"]["template"]["metadata"]["labels"]
-        mine = [p for p in policies if selects(p["spec"]["podSelector"], labels)]
-        assert len(mine) == 1, job["metadata"]["name"]
-        (policy,) = mine
+        policy = fence_of(job, policies)
         # on an install the chart's other objects do not exist yet: the policy is a hook, made before the Job
         assert policy["metadata"]["annotations"][HOOK] == job["metadata"]["annotations"][HOOK]
         weight = int(policy["metadata"]["annotations"]["helm.sh/hook-weight"])

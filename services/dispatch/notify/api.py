@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch.config import DispatchSettings
 from services.dispatch.deps import Now, Session, Settings
 from services.dispatch.notify import queue, texts
 from services.dispatch.notify.channels.base import ChannelKind
@@ -96,7 +97,7 @@ def _out(t: NotifyTarget) -> TargetOut:
 
 
 async def _put(
-    session: AsyncSession, body: TargetIn, *, owner_kind: str, owner_id: str, settings: Any, now: datetime
+    session: AsyncSession, body: TargetIn, *, owner_kind: str, owner_id: str, settings: DispatchSettings, now: datetime
 ) -> TargetOut:
     try:
         config = validate_target(body.channel, body.config, allow_insecure_local=settings.notify.allow_insecure_local)
