@@ -10,21 +10,13 @@ import pytest
 
 from services.intake.complaint import Complaint, Understood
 from services.intake.models import Building, Household
-from shared.contracts.common import Category, Channel, Location, Priority
+from shared.contracts.common import Category, Channel, Priority
+from tests.harness import SEED_HOUSEHOLD
 
 pytestmark = pytest.mark.unit
 
 AT = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
-LOCATION = Location(
-    district_id="D-CG",
-    street_id="S-JYG",
-    community_id="CM-PHN",
-    grid_id="G-PHN-01",
-    compound_id="CP-LK",
-    building_id="B-LK-1",
-    household_id="H-LK-1-102",
-    substation_id="SS-01",
-)
+LOCATION = SEED_HOUSEHOLD
 
 
 def understood(**over: object) -> Understood:
