@@ -22,7 +22,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import logging as json_logging
-from shared import metrics, migrate
+from shared import memory, metrics, migrate
 from shared.consumer import DeadLetters, EventConsumer, Handler
 from shared.db import create_engine, session_factory
 from shared.events import EventPayload
@@ -118,6 +118,7 @@ class ServiceRuntime:
             await self.broker.start()
             self._subscribed = list(handlers)
             self._spawn(watch_lag(s, self._subscribed), "lag-monitor")
+        memory.settle(s.gc_young_threshold)
         log.info("service started", extra={"topics": self._subscribed})
         try:
             yield
@@ -128,6 +129,7 @@ class ServiceRuntime:
         """Stop in order, each step bounded by ``shutdown_step_seconds``: what does not stop in time is logged with
         its stack and left behind, so the process still exits (and its orchestrator still sees it go)."""
         step = self.settings.shutdown_step_seconds
+        memory.release()
         for task in self._tasks:
             task.cancel()
         if self._tasks:

@@ -66,6 +66,10 @@ class ServiceSettings(BaseSettings):
     consumer_batch_wait_ms: int = Field(default=20, ge=1, le=1000)
     # How long an event that overtook the fact it rests on (see shared.consumer.NotYet) waits before dead-lettering.
     consumer_wait_seconds: float = 300.0
+    # The garbage collector once the process has started (shared.memory.settle): its heap frozen out of the
+    # collector's walks, the youngest generation collected every this many allocations (Python's default is 700; 0
+    # leaves the collector as Python set it).
+    gc_young_threshold: int = Field(default=50_000, ge=0, le=1_000_000)
     # How long each step of a stop (background tasks, Kafka consumers, the producer, the database pool) may take before
     # the service logs what is stuck and goes on: a replica that never exits holds up a rollout and a test run alike.
     shutdown_step_seconds: float = Field(default=10.0, gt=0)
