@@ -37,7 +37,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bench.intake_common import ADMIN, KAFKA, registry
 from bench.intake_reports import body
 from deploy.local.scratch_db import drop_database, recreate_database
-from deploy.local.services import REPO, SERVICES, ServiceSet
+from deploy.local.services import BALANCER, REPO, SERVICES, ServiceSet
 from shared.auth import Principal, Role, issue
 from shared.settings import DEV_AUTH_PRIVATE_KEY
 from shared.topics import Topics
@@ -58,8 +58,11 @@ UNITS = {
 
 
 @contextlib.asynccontextmanager
-async def services(tag: str, names: Sequence[str], env: dict[str, str] | None = None) -> AsyncIterator[ServiceSet]:
-    """The named services as processes on fresh databases and a topic prefix; stopped and dropped afterwards."""
+async def services(
+    tag: str, names: Sequence[str], env: dict[str, str] | None = None, *, replicas: int = 1
+) -> AsyncIterator[ServiceSet]:
+    """The named services as processes on fresh databases and a topic prefix; stopped and dropped afterwards. With
+    ``replicas`` > 1, that many processes of each behind the local haproxy (``ServiceSet(replicas=…)``)."""
     run = uuid.uuid4().hex[:6]
     databases = {n: f"bench_{tag}_{n}_{run}" for n in names}
     for db in databases.values():
@@ -71,6 +74,7 @@ async def services(tag: str, names: Sequence[str], env: dict[str, str] | None = 
         databases=databases,
         topic_prefix=f"bench-{tag}-{run}.",
         extra_env=quiet | (env or {}),
+        replicas=replicas,
     )
     try:
         await asyncio.to_thread(ss.up, tuple(names))
@@ -82,12 +86,14 @@ async def services(tag: str, names: Sequence[str], env: dict[str, str] | None = 
 
 
 @contextlib.asynccontextmanager
-async def reuse_or_start(given: ServiceSet | None, tag: str, names: Sequence[str]) -> AsyncIterator[ServiceSet]:
+async def reuse_or_start(
+    given: ServiceSet | None, tag: str, names: Sequence[str], *, replicas: int = 1
+) -> AsyncIterator[ServiceSet]:
     """The given service set, or a fresh one for this scenario."""
     if given is not None:
         yield given
         return
-    async with services(tag, names) as fresh:
+    async with services(tag, names, replicas=replicas) as fresh:
         yield fresh
 
 
@@ -157,6 +163,14 @@ async def _message_size(topic: str, sample: int = 50) -> int:
     return int(statistics.fmean(sizes)) if sizes else 1000
 
 
+def processes(ss: ServiceSet, names: Sequence[str]) -> dict[str, list[int]]:
+    """service → the pids of its processes; with replicas, the balancer in front of them too."""
+    found = {name: [pid for i in ss.instances(name) if (pid := ss.pid(i)) is not None] for name in names}
+    if ss.replicas > 1 and (pid := ss.pid(BALANCER)) is not None:
+        found[BALANCER] = [pid]
+    return found
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (/proc/<pid>/stat, fields 14 and 15, in clock ticks)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -172,10 +186,10 @@ def _peak_rss_mb(pid: int) -> float:
 
 async def system(
     *, rates: Sequence[float], seconds: float, burst: int, concurrency: int, wait: float, warmup: int = 50,
-    given: ServiceSet | None = None,
+    given: ServiceSet | None = None, replicas: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
     n_curve = sum(int(r * seconds) for r in rates)
-    async with reuse_or_start(given, "e2e", ("intake", "dispatch")) as ss:
+    async with reuse_or_start(given, "e2e", ("intake", "dispatch"), replicas=replicas) as ss:
         topics = Topics(ss.topic_prefix)
         token = issue(Principal(role=Role.GRID_WORKER, sub="GW-B", scope="G-B-01"), DEV_AUTH_PRIVATE_KEY)
         limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
@@ -212,12 +226,13 @@ async def system(
                         failures += 1
                     return
 
-            pids = {name: pid for name in ("intake", "dispatch") if (pid := ss.pid(name)) is not None}
+            # Every process of each service (its replicas), and the balancer in front of them: the cost of the work.
+            pids = processes(ss, ("intake", "dispatch"))
             try:
                 # warm-up: connections, prepared statements, consumer groups settled
                 await asyncio.gather(*(post(i) for i in range(warmup)))
                 await _until("warm-up", lambda: all(w.latency(report_of[i], 0) for i in report_of), 60)
-                cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+                cpu_before = {name: sum(map(_cpu_seconds, group)) for name, group in pids.items()}
                 # latency at steady rates, open loop, the lowest first
                 curve, nxt = [], warmup
                 for rate in rates:
@@ -263,10 +278,11 @@ async def system(
                 reports = n_curve + burst
                 cost = {
                     name: {
-                        "cpu_s_per_1000": (_cpu_seconds(pid) - cpu_before[name]) / reports * 1000,
-                        "peak_rss_mb": _peak_rss_mb(pid),
+                        "cpu_s_per_1000": (sum(map(_cpu_seconds, group)) - cpu_before[name]) / reports * 1000,
+                        "peak_rss_mb": max(map(_peak_rss_mb, group)),
+                        "processes": len(group),
                     }
-                    for name, pid in pids.items()
+                    for name, group in pids.items()
                 }
             finally:
                 watcher.cancel()
@@ -282,6 +298,7 @@ async def system(
         "throughput": len(done) / max(1e-9, max(done, default=t1) - t1),
         "failures": failures,
         "message_bytes": size,
+        "replicas": ss.replicas,
     }
 
 
@@ -359,17 +376,18 @@ async def raw(*, rate: float, seconds: float, burst: int, size: int) -> dict[str
 RATES = (10.0, 50.0, 100.0, 200.0)
 
 
-async def run(*, quick: bool = False, given: ServiceSet | None = None) -> dict[str, Any]:
+async def run(*, quick: bool = False, given: ServiceSet | None = None, replicas: int = 1) -> dict[str, Any]:
     """``quick``: 1 s at 10 and 20/s and a burst of 30, to check it works; otherwise 10 s at each of ``RATES`` and
-    a burst of 2,000."""
+    a burst of 2,000. ``replicas``: processes of each service (behind the local haproxy)."""
     rates: tuple[float, ...]
     if quick:
         rates, seconds, burst, concurrency, wait, warmup = (10.0, 20.0), 1.0, 30, 8, 60.0, 10
     else:
         rates, seconds, burst, concurrency, wait, warmup = RATES, 10.0, 2000, 32, 180.0, 50
     ours = await system(
-        rates=rates, seconds=seconds, burst=burst, concurrency=concurrency, wait=wait, warmup=warmup, given=given
-    )
+        rates=rates, seconds=seconds, burst=burst, concurrency=concurrency, wait=wait, warmup=warmup, given=given,
+        replicas=replicas,
+    )  # fmt: skip
     base = await raw(rate=rates[-1], seconds=seconds, burst=burst, size=ours["message_bytes"])
     return {"system": ours, "raw": base}
 
@@ -377,7 +395,9 @@ async def run(*, quick: bool = False, given: ServiceSet | None = None) -> dict[s
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
-    result = asyncio.run(run(quick=p.parse_args().quick))
+    p.add_argument("--replicas", type=int, default=1, help="processes of each service, behind the local haproxy")
+    a = p.parse_args()
+    result = asyncio.run(run(quick=a.quick, replicas=a.replicas))
     print(json.dumps(result, indent=2))
 
 

@@ -6,7 +6,8 @@ warm-up and at the end (and every 30 s between): a loop that keeps up shows no g
 The dispatch clocks are divided by 600 for the run (a fresh database, nothing to restore) so that the simulator's
 punctual units, which sign in within the first half of the clock, do so within seconds.
 
-``python -m bench.loop [--minutes 10] [--rate 2] [--quick]``.
+``python -m bench.loop [--minutes 10] [--rate 20] [--replicas 1] [--quick]``. With replicas, the lag read from any
+one process is its consumer group's, and the backlog its database's: the same whichever the balancer picks.
 """
 
 from __future__ import annotations
@@ -55,11 +56,12 @@ def _total(sample: dict[str, dict[str, float]], what: str) -> float:
 
 
 async def run(
-    *, minutes: float, rate: float, quick: bool = False, seed: int = 1, given: ServiceSet | None = None
-) -> dict[str, Any]:
+    *, minutes: float, rate: float, quick: bool = False, seed: int = 1, given: ServiceSet | None = None,
+    replicas: int = 1,
+) -> dict[str, Any]:  # fmt: skip
     warmup, drain = (3.0, 15.0) if quick else (30.0, 90.0)
     d = district.generate(seed, streets=2)
-    async with reuse_or_start(given, "loop", ("intake", "dispatch", "followup")) as ss:
+    async with reuse_or_start(given, "loop", ("intake", "dispatch", "followup"), replicas=replicas) as ss:
         urls = {n: ss.url(n) for n in ("intake", "dispatch", "followup")}
         creds = Credentials()
         api = Api(urls=urls, tokens=d.tokens(creds.auth_private_key), credentials=creds, concurrency=64)
@@ -137,6 +139,7 @@ async def run(
     return {
         "minutes": minutes,
         "rate": rate,
+        "replicas": ss.replicas,
         "sent": len(sent),
         "refused": dict(refused),
         "sent_per_s": len(sent) / (warmup + window),
@@ -183,11 +186,12 @@ async def _closed(api: Api, report_ids: list[str], drain: float) -> dict[str, fl
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0)
-    p.add_argument("--rate", type=float, default=2.0, help="one-tap reports per second")
-    p.add_argument("--quick", action="store_true", help="8 s at 2 reports/s")
+    p.add_argument("--rate", type=float, default=20.0, help="one-tap reports per second")
+    p.add_argument("--replicas", type=int, default=1, help="processes of each service, behind the local haproxy")
+    p.add_argument("--quick", action="store_true", help="8 s at the rate")
     a = p.parse_args()
     minutes = 8 / 60 if a.quick else a.minutes
-    result = asyncio.run(run(minutes=minutes, rate=a.rate, quick=a.quick))
+    result = asyncio.run(run(minutes=minutes, rate=a.rate, quick=a.quick, replicas=a.replicas))
     result.pop("samples")
     print(json.dumps(result, indent=2))
 
