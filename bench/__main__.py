@@ -162,6 +162,13 @@ def rows(name: str, raw: dict[str, Any], *, quick: bool, loop_label: str = "") -
                 Row("report → CaseAssigned", f"{who}: CPU s per 1,000 reports", c["cpu_s_per_1000"], "s",
                     note=f"peak RSS {c['peak_rss_mb']:.0f} MB" + (" (the largest process)" if who != service else ""))
             )  # fmt: skip
+        if "machine_cpu_s_per_1000" in s:
+            per = s["machine_cpu_s_per_1000"]
+            out.append(
+                Row("report → CaseAssigned", "machine less the bench: CPU s per 1,000 reports", per, "s",
+                    note=f"services, PostgreSQL, Kafka: at most ~{s['cpus'] * 1000 / max(per, 1e-9):.0f}/s on "
+                    f"{s['cpus']} cores, ~{1000 / max(per, 1e-9):.0f}/s per core")
+            )  # fmt: skip
         return out
     if name == "sensors":
         s, b = raw["intake"], raw["copy"]

@@ -9,7 +9,9 @@ aiokafka produce → consume round trip of messages of the same size, measured i
 - throughput (the capacity): ``burst`` reports as fast as ``concurrency`` clients can send them; reports ÷ (last
   assignment read − first report sent). The baseline: as many raw messages, produced as fast as aiokafka takes them.
 - cost: each service process's CPU seconds (user + system, from /proc) over everything after the warm-up, per 1,000
-  reports, and its peak resident memory (VmHWM).
+  reports, and its peak resident memory (VmHWM); with replicas, every process of the service and the balancer. And
+  the whole machine's busy CPU seconds (/proc/stat) less the bench's own, per 1,000 reports: the services, PostgreSQL
+  and Kafka together, which bounds the capacity on any number of cores at about cores × 1,000 ÷ that figure.
 
 ``python -m bench.e2e [--quick]`` runs it alone; ``python -m bench`` runs it with the rest of the suite.
 """
@@ -177,6 +179,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_cpu_seconds() -> float:
+    """CPU time every core of the machine has spent busy so far (/proc/stat: all but idle and iowait)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(f) for f in fields]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # guest time is counted in user
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -233,6 +242,8 @@ async def system(
                 await asyncio.gather(*(post(i) for i in range(warmup)))
                 await _until("warm-up", lambda: all(w.latency(report_of[i], 0) for i in report_of), 60)
                 cpu_before = {name: sum(map(_cpu_seconds, group)) for name, group in pids.items()}
+                # The whole machine (PostgreSQL, Kafka, the services) less this process, the load generator.
+                machine_before = _machine_cpu_seconds() - _cpu_seconds(os.getpid())
                 # latency at steady rates, open loop, the lowest first
                 curve, nxt = [], warmup
                 for rate in rates:
@@ -284,6 +295,7 @@ async def system(
                     }
                     for name, group in pids.items()
                 }
+                machine = (_machine_cpu_seconds() - _cpu_seconds(os.getpid()) - machine_before) / reports * 1000
             finally:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
@@ -299,6 +311,8 @@ async def system(
         "failures": failures,
         "message_bytes": size,
         "replicas": ss.replicas,
+        "machine_cpu_s_per_1000": machine,
+        "cpus": os.cpu_count() or 1,
     }
 
 

@@ -206,7 +206,8 @@ class ServiceSet:
         the balancer: each service through it)."""
         if name == BALANCER:
             for service in SERVICES:
-                self._wait_answer(BALANCER, self.url(service), timeout)
+                if any(self.pid(i) is not None for i in self.instances(service)):  # those started: all, or some
+                    self._wait_answer(BALANCER, self.url(service), timeout)
             return
         if len(self.instances(name)) > 1:
             for replica in self.instances(name):
@@ -233,15 +234,21 @@ class ServiceSet:
             return "(no log)"
 
     def up(self, names: tuple[str, ...] | None = None) -> None:
-        names = self.processes if names is None else names
+        names = self.processes if names is None else self._fronted(names)
         for name in names:
             self.start(name)
         for name in names:
             self.wait_ready(name)
 
     def down(self, names: tuple[str, ...] | None = None) -> None:
-        for name in reversed(self.processes if names is None else names):
+        for name in reversed(self.processes if names is None else self._fronted(names)):
             self.stop(name)
+
+    def _fronted(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Some of the services, with the balancer in front when they have replicas: their URL is the balancer's."""
+        if self.replicas == 1 or BALANCER in names or not any(n in SERVICES for n in names):
+            return names
+        return (BALANCER, *names)
 
 
 def _free_port() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.e2e import _cpu_seconds, processes
+from bench.e2e import _cpu_seconds, _machine_cpu_seconds, processes
 from deploy.local.services import BALANCER, ServiceSet
 
 
@@ -65,3 +65,20 @@ def test_cpu_seconds_of_this_process_grow_with_work() -> None:
     before = _cpu_seconds(os.getpid())
     sum(i * i for i in range(2_000_000))
     assert _cpu_seconds(os.getpid()) > before
+
+
+def test_some_services_with_replicas_start_behind_the_balancer(tmp_path: Path) -> None:
+    """``up(("intake", "dispatch"))`` of a set with replicas starts the balancer too: their URLs are its own."""
+    ss = ServiceSet(state_dir=tmp_path, ports={"intake": 1, "dispatch": 2, "followup": 3}, replicas=2)
+    assert ss._fronted(("intake", "dispatch")) == (BALANCER, "intake", "dispatch")
+    assert ss._fronted((BALANCER, "intake")) == (BALANCER, "intake")
+    single = ServiceSet(state_dir=tmp_path, ports={"intake": 1, "dispatch": 2, "followup": 3})
+    assert single._fronted(("intake", "dispatch")) == ("intake", "dispatch")
+
+
+def test_the_machine_is_busy_at_least_as_long_as_this_process_works() -> None:
+    machine, own = _machine_cpu_seconds(), _cpu_seconds(os.getpid())
+    sum(i * i for i in range(3_000_000))
+    worked = _cpu_seconds(os.getpid()) - own
+    assert worked > 0
+    assert _machine_cpu_seconds() - machine >= worked - 0.05  # ticks are counted per core, a little apart
