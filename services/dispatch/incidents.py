@@ -124,6 +124,18 @@ async def absorb(
         session.add(CaseReport(case_id=case.id, report_id=r.report_id, household_id=r.household_id))
     await session.flush()
     case.affected_households = await households_of(session, case.id)
+    return joined(rules, case, reports, at=at)
+
+
+def opening_households(lead_household_id: str | None, early: list[Joined]) -> int:
+    """The households of a case as it opens: its lead's and its early reports', each once (what ``households_of``
+    counts once their rows are in, known here without asking)."""
+    return len({h for h in (lead_household_id, *(r.household_id for r in early)) if h})
+
+
+def joined(rules: Rules, case: Case, reports: list[Joined], *, at: datetime) -> list[Changed]:
+    """The timeline's changes of reports that joined a case already counted (``case.affected_households``), and the
+    raise of its priority by the rules."""
     changes = [
         Changed(
             case_id=case.id,

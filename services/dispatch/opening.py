@@ -43,6 +43,7 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
     _, rules = await current_rules(session)
     loc = complaint.location
     tier = domain.tier_for(rules, complaint.category)
+    early = await incidents.take_early(session, complaint.report_id)
     case = Case(
         id=new_id("C"),
         status=CaseStatus.OPENED,
@@ -56,16 +57,18 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
         household_id=loc.household_id,
         round=1,
         redo_count=0,
-        affected_households=0,
+        affected_households=incidents.opening_households(loc.household_id, early),
         bounce_count=0,
         supervised=False,
         opened_at=at,
     )
+    # The case, its lead and its early reports in one flush, counted above: no count to read back, no UPDATE after.
     session.add(case)
     session.add(CaseReport(case_id=case.id, report_id=complaint.report_id, household_id=loc.household_id))
+    for r in early:
+        session.add(CaseReport(case_id=case.id, report_id=r.report_id, household_id=r.household_id))
+    joined = incidents.joined(rules, case, early, at=at)
     await session.flush()
-    early = await incidents.take_early(session, complaint.report_id)
-    joined = await incidents.absorb(session, rules, case, early, at=at)
     reported = Changed(
         case_id=case.id,
         happened=Happened.REPORTED,
