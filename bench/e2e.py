@@ -13,7 +13,8 @@ aiokafka produce → consume round trip of messages of the same size, measured i
   the whole machine's busy CPU seconds (/proc/stat) less the bench's own, per 1,000 reports: the services, PostgreSQL
   and Kafka together, which bounds the capacity on any number of cores at about cores × 1,000 ÷ that figure.
 
-``python -m bench.e2e [--quick]`` runs it alone; ``python -m bench`` runs it with the rest of the suite.
+``python -m bench.e2e [--quick | --short] [--replicas N]`` runs it alone (``--short``: the capacity and the cost only,
+in about a minute, to compare commits); ``python -m bench`` runs it with the rest of the suite.
 """
 
 from __future__ import annotations
@@ -410,7 +411,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--replicas", type=int, default=1, help="processes of each service, behind the local haproxy")
+    p.add_argument("--short", action="store_true", help="3 s at 10/s, a burst of 1,500: capacity and cost in a minute")
     a = p.parse_args()
+    if a.short:
+        short = system(rates=(10.0,), seconds=3, burst=1500, concurrency=32, wait=120, replicas=a.replicas)
+        result = asyncio.run(short)
+        cost = {name: round(c["cpu_s_per_1000"], 2) for name, c in result["cost"].items()}
+        print(json.dumps({"capacity": round(result["throughput"], 1), "cpu_s_per_1000": cost}))
+        return
     result = asyncio.run(run(quick=a.quick, replicas=a.replicas))
     print(json.dumps(result, indent=2))
 
