@@ -19,7 +19,9 @@ from shared.contracts.common import UnitType
 async def link_case(
     session: AsyncSession, *, case_id: str, report_ids: list[str], at: datetime, calls_back: Set[str]
 ) -> int:
-    """A case was opened for these reports: they and every report grouped with them belong to it."""
+    """A case was opened for these reports: they and every report grouped with them belong to it. The incidents are
+    linked first, in their own statement (locked by it, in the order every writer takes them: incidents, then
+    reports), so the status below need not lock them again."""
     group_ids = select(Report.group_id).where(Report.id.in_(report_ids), Report.group_id.is_not(None))
     await session.execute(update(ReportGroup).where(ReportGroup.id.in_(group_ids)).values(case_id=case_id))
     await session.execute(
@@ -28,7 +30,9 @@ async def link_case(
         .values(case_id=case_id)
         .execution_options(synchronize_session=False)
     )
-    return await set_case_status(session, case_id=case_id, status=ReportStatus.DISPATCHED, at=at, calls_back=calls_back)
+    return await set_case_status(
+        session, case_id=case_id, status=ReportStatus.DISPATCHED, at=at, calls_back=calls_back, incidents_locked=True
+    )
 
 
 async def set_case_status(
@@ -41,12 +45,14 @@ async def set_case_status(
     note: str | None = None,
     status_text: str | None = None,
     moves: bool = True,
+    incidents_locked: bool = False,
 ) -> int:
     """Tell every report of the case what happened (grouped reports all hear it), queue the 12345 callbacks of
         those that came from an integration in ``calls_back`` (those with a callback URL: an integration without one is
         owed nothing, so nothing waits for it), and close the incident on closure. ``moves=False``: a timeline entry
         only (an escalation does not change where the case stands). ``status_text``: what 12345 reads, if not the
-    status's own text (an escalation's step: 已催办 / 已通报 / 已督办). A withdrawn report (撤单) hears nothing more."""
+    status's own text (an escalation's step: 已催办 / 已通报 / 已督办). A withdrawn report (撤单) hears nothing more.
+    ``incidents_locked``: the caller's transaction already holds the case's incidents (``link_case``)."""
     if status == ReportStatus.CLOSED:
         # Sensors before incidents, the order a sensor batch takes them in (it locks its sensors, then claims an
         # incident for an alarm): the other order deadlocks with a batch whose alarm joins this case.
@@ -58,9 +64,10 @@ async def set_case_status(
         )
     # Then the case's incidents: a report joining one holds the same lock (the claim is FOR UPDATE), so it either
     # commits before this read sees the reports, or waits and finds the incident closed.
-    await session.execute(
-        select(ReportGroup.id).where(ReportGroup.case_id == case_id).order_by(ReportGroup.id).with_for_update()
-    )
+    if not incidents_locked:
+        await session.execute(
+            select(ReportGroup.id).where(ReportGroup.case_id == case_id).order_by(ReportGroup.id).with_for_update()
+        )
     reports = (
         await session.scalars(
             select(Report).where(Report.case_id == case_id, Report.status != ReportStatus.WITHDRAWN).order_by(Report.id)
