@@ -32,6 +32,7 @@ RATE_LIMITED = "请求过于频繁，请 {seconds} 秒后再试"
 REQUEST_TIMEOUT = "请求发送超时：请求须在 {seconds} 秒内发送完毕"
 # A value PostgreSQL cannot store, refused as a whole (shared.errors.refused_value).
 VALUE_REFUSED = "输入含有无法保存的字符（如空字符）或超出范围的数值"
+DATABASE_AWAY = "数据库连接中断，请稍后重试"
 # Refusals of the framework itself, which come with an English text.
 _HTTP = {
     400: ("bad_request", "请求无法解析"),
@@ -236,10 +237,21 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        if exc.connection_invalidated:
+            # The database went away under this request (a restart, a failover): nothing was committed, the pool
+            # renews every connection as old as this one, and the same request sent again is served. A pool that
+            # pings nothing as it hands connections out (intake's: db_pool_pre_ping off) meets a restart this way,
+            # once: a 503 that the field app's queue and the 12345 platform resend, not a 500.
+            log.warning("database connection lost", extra={"route": route})
+            return JSONResponse(
+                {"detail": {"code": "database_unavailable", "message": DATABASE_AWAY, "field": None}},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         if not refused_value(exc):
             raise exc
         # The route and the SQLSTATE, never the error's text: it quotes the value, which may be personal data.
-        route = getattr(request.scope.get("route"), "path", "unmatched")
         sqlstate = getattr(exc.orig, "sqlstate", None)
         log.warning("value refused by the database", extra={"route": route, "sqlstate": sqlstate})
         return JSONResponse(
