@@ -21,6 +21,26 @@ from tests.integration.conftest import Loop
 HOUSEHOLD, BUILDING = "H-LK-1-101", "B-LK-1"
 
 
+def _machine_field(name: str) -> bool:
+    """An id or a time: random hex and microseconds may hold any digits ("…501368Z"), so a room number is looked for
+    in everything else."""
+    return name == "id" or name == "at" or name.endswith(("_id", "_at", "_datetime"))
+
+
+def _prose(view: Any) -> str:
+    """A JSON view with its ids and times left out."""
+    if isinstance(view, dict):
+        return " ".join(_prose(v) for k, v in view.items() if not _machine_field(k))
+    if isinstance(view, list):
+        return " ".join(_prose(v) for v in view)
+    return str(view)
+
+
+def _xml_prose(element: ET.Element) -> str:
+    """An XML request's text with its ids and times left out."""
+    return " ".join(e.text or "" for e in element.iter() if not _machine_field(e.tag))
+
+
 def _problem(r: httpx.Response, fmt: str, status: int) -> str:
     """The one error of a refusal in the spec's format; its description."""
     assert r.status_code == status, r.text
@@ -118,7 +138,7 @@ async def test_the_public_views_show_the_building_but_not_the_household_door(loo
     recent = [x for x in (await http.get("/open311/v2/requests.json")).json() if x["service_request_id"] == rid]
     single = (await http.get(f"/open311/v2/requests/{rid}.json")).json()
     for [view] in (by_id, recent, single):
-        text = json.dumps(view, ensure_ascii=False)
+        text = _prose(view)
         assert "501" not in text and "502" not in text, text
         assert view["description"].startswith(public_text.ROOM_MASK) and "15.5度" in view["description"]
         assert public_text.ROOM_MASK in view["status_notes"]
@@ -129,13 +149,13 @@ async def test_the_public_views_show_the_building_but_not_the_household_door(loo
     ):
         xml = await http.get(path, params=params)
         [request] = ET.fromstring(xml.content).iter("request")
-        assert b"501" not in xml.content and b"502" not in xml.content
+        assert "501" not in _xml_prose(request) and "502" not in _xml_prose(request)
         assert "15.5度" in (request.findtext("description") or "")
     listed = await http.get("/open311/v2/requests.xml")
-    # The list holds every test's requests, whose random ids may contain "501": look at this request's own entry.
+    # The list holds every test's requests: look at this request's own entry.
     [entry] = [r for r in ET.fromstring(listed.content).iter("request") if r.findtext("service_request_id") == rid]
-    assert b"501" not in ET.tostring(entry, encoding="utf-8") and b"502" not in ET.tostring(entry, encoding="utf-8")
+    assert "501" not in _xml_prose(entry) and "502" not in _xml_prose(entry)
 
     status = (await http.get(f"/v1/public/reports/{rid}")).json()
-    assert "501" not in json.dumps(status, ensure_ascii=False)
+    assert "501" not in _prose(status) and "502" not in _prose(status), status
     assert public_text.ROOM_MASK in status["status_note"]
