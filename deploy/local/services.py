@@ -241,8 +241,13 @@ class ServiceSet:
             self.wait_ready(name)
 
     def down(self, names: tuple[str, ...] | None = None) -> None:
-        for name in reversed(self.processes if names is None else self._fronted(names)):
+        for name in reversed(self.processes if names is None else names):
             self.stop(name)
+        if names is not None and self.replicas > 1 and not self._any_service_running():
+            self.stop(BALANCER)  # started in front of them by ``up``; kept while any service behind it runs
+
+    def _any_service_running(self) -> bool:
+        return any(self.pid(i) is not None for name in SERVICES for i in self.instances(name))
 
     def _fronted(self, names: tuple[str, ...]) -> tuple[str, ...]:
         """Some of the services, with the balancer in front when they have replicas: their URL is the balancer's."""

@@ -82,3 +82,23 @@ def test_the_machine_is_busy_at_least_as_long_as_this_process_works() -> None:
     worked = _cpu_seconds(os.getpid()) - own
     assert worked > 0
     assert _machine_cpu_seconds() - machine >= worked - 0.05  # ticks are counted per core, a little apart
+
+
+def test_stopping_some_services_keeps_the_balancer_while_others_run_behind_it(
+    tmp_path: Path, sleepers: list[subprocess.Popen[bytes]]
+) -> None:
+    ss = ServiceSet(state_dir=tmp_path, ports={"intake": 1, "dispatch": 2, "followup": 3}, replicas=2)
+    _write_pids(
+        ss,
+        {
+            "intake.1": sleepers[0].pid,
+            "intake.2": sleepers[1].pid,
+            "dispatch.1": sleepers[2].pid,
+            BALANCER: sleepers[4].pid,
+        },
+    )
+    ss.down(("intake",))
+    assert ss.pid("intake.1") is None and ss.pid("intake.2") is None
+    assert ss.pid(BALANCER) == sleepers[4].pid  # dispatch.1 still runs behind it
+    ss.down(("dispatch",))
+    assert ss.pid(BALANCER) is None
