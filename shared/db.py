@@ -115,3 +115,44 @@ def _drop_after_rollback(session: Session, previous: SessionTransaction) -> None
         session.info.pop(_ROLLED_BACK, None)
     else:
         session.info.setdefault(_ROLLED_BACK, []).append(previous)
+
+
+_MEMO = "transaction_memo"
+
+
+async def once_per_transaction(session: AsyncSession, key: object, load: Callable[[], Awaitable[T]]) -> T:
+    """``load()``'s answer, read once per transaction: a consumer applying a batch of events in one transaction reads
+    what every event needs alike (the rules in force, a district's weather, the calendar) once, not once per event.
+    A transaction sees a read as it was when the read ran anyway (READ COMMITTED), so the memo changes nothing a
+    reader can tell, except within a transaction that itself writes what was read: such a writer calls
+    ``forget``. Keep plain values here, never ORM objects (the consumer expires those between events)."""
+    sync = session.sync_session
+    tx = sync.get_transaction()
+    held: tuple[SessionTransaction | None, dict[object, Any]] | None = sync.info.get(_MEMO)
+    if held is None or held[0] is not tx:
+        held = (tx, {})
+        sync.info[_MEMO] = held
+    if key in held[1]:
+        value: T = held[1][key]
+        return value
+    value = await load()
+    held[1][key] = value
+    return value
+
+
+def forget(session: AsyncSession, key: object) -> None:
+    """Drop ``key`` from the transaction's memo (``once_per_transaction``): the transaction has just written it."""
+    held = session.sync_session.info.get(_MEMO)
+    if held is not None:
+        held[1].pop(key, None)
+
+
+def forget_all(session: AsyncSession) -> None:
+    """Drop the transaction's whole memo: the transaction has rewritten much of what was read (a registry load)."""
+    session.sync_session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_memo(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_MEMO, None)

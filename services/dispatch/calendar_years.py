@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.domain import Rules
 from services.dispatch.models import CalendarYear
 from services.dispatch.workdays import DaysSource, WorkCalendar, YearDays
+from shared.db import forget, once_per_transaction
+
+_AMENDED = "calendar.amended"  # the transaction's memo of the amended years (``once_per_transaction``)
 
 
 def _days(row: CalendarYear) -> YearDays:
@@ -24,9 +27,13 @@ def _days(row: CalendarYear) -> YearDays:
 
 
 async def work_calendar(session: AsyncSession, rules: Rules) -> WorkCalendar:
-    """The calendar deadlines are computed on: every amended year (a handful of rows) and the rules' office hours."""
-    rows = (await session.scalars(select(CalendarYear))).all()
-    return WorkCalendar([_days(r) for r in rows], rules.working_hours)
+    """The calendar deadlines are computed on: every amended year (a handful of rows, read once per transaction) and
+    the rules' office hours."""
+
+    async def read() -> list[YearDays]:
+        return [_days(r) for r in (await session.scalars(select(CalendarYear))).all()]
+
+    return WorkCalendar(await once_per_transaction(session, _AMENDED, read), rules.working_hours)
 
 
 async def amendment(session: AsyncSession, year: int) -> CalendarYear | None:
@@ -43,4 +50,5 @@ async def amend_year(session: AsyncSession, days: YearDays, *, note: str, by: st
     row.make_up_workdays = sorted(d.isoformat() for d in days.make_up_workdays)
     row.note, row.updated_by, row.updated_at = note, by, at
     await session.flush()
+    forget(session, _AMENDED)
     return row

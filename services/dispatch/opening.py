@@ -62,13 +62,14 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
         supervised=False,
         opened_at=at,
     )
-    # The case, its lead and its early reports in one flush, counted above: no count to read back, no UPDATE after.
+    # Routed before it joins the session, so the case's row is written once, with the status its routing gives it
+    # (``assign``), and with its lead and early reports in the same flush, counted above: nothing read back, no UPDATE.
+    assignees = await route(session, rules, case)
     session.add(case)
     session.add(CaseReport(case_id=case.id, report_id=complaint.report_id, household_id=loc.household_id))
     for r in early:
         session.add(CaseReport(case_id=case.id, report_id=r.report_id, household_id=r.household_id))
     joined = incidents.joined(rules, case, early, at=at)
-    await session.flush()
     reported = Changed(
         case_id=case.id,
         happened=Happened.REPORTED,
@@ -95,7 +96,7 @@ async def open_case(session: AsyncSession, writer: OutboxWriter, *, complaint: C
         metrics=(metrics.CASES_OPENED.labels(loc.district_id, complaint.category.value, tier.value).inc,),
     )
     first = (reported, *joined, opened)
-    await assign(session, writer, rules, case, await route(session, rules, case), at, first=first)
+    await assign(session, writer, rules, case, assignees, at, first=first)
     return case
 
 

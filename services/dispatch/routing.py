@@ -20,6 +20,7 @@ from services.dispatch.states import AssignmentStatus, case_after_assigning
 from services.dispatch.timeline import Happened
 from shared.contracts.common import Category, Location, Priority, Tier, UnitType
 from shared.contracts.dispatch import CaseAssigned
+from shared.db import once_per_transaction
 from shared.ids import new_id
 from shared.outbox import OutboxWriter
 
@@ -36,13 +37,18 @@ async def find_assignee(session: AsyncSession, unit_type: UnitType, location: Lo
         return None
     if unit_type is UnitType.GRID:
         return Assignee(key[1], unit_type)
-    unit_id = await session.scalar(
-        select(UnitCoverage.unit_id).where(
-            UnitCoverage.unit_type == unit_type.value,
-            UnitCoverage.scope_kind == key[0],
-            UnitCoverage.scope_id == key[1],
+
+    async def covering() -> str | None:
+        return await session.scalar(
+            select(UnitCoverage.unit_id).where(
+                UnitCoverage.unit_type == unit_type.value,
+                UnitCoverage.scope_kind == key[0],
+                UnitCoverage.scope_id == key[1],
+            )
         )
-    )
+
+    # Read once per transaction: a batch of complaints from one substation or compound routes on one read.
+    unit_id = await once_per_transaction(session, ("coverage", unit_type, *key), covering)
     return Assignee(unit_id, unit_type) if unit_id else None
 
 
@@ -82,7 +88,11 @@ async def assign(
     first: Sequence[Changed] = (),
 ) -> list[Assignment]:
     """Create one assignment per assignee with its own clocks, arm the timers, announce each (派单). ``first``: what
-    happened to the case just before (its opening), written with the assignments' changes in one go."""
+    happened to the case just before (its opening), written with the assignments' changes in one go. The case's
+    status moves first and is flushed before the assignments are added (the unit of work knows no order between
+    the two tables), so a case opened in this transaction is inserted with it rather than updated after."""
+    case.status = case_after_assigning(case.status, bool(assignees))
+    await session.flush()
     sla = domain.sla_for(
         rules,
         Category(case.category),
@@ -133,7 +143,6 @@ async def assign(
             )
         )
     await apply(session, writer, *changes)  # every clock of every assignment armed in one statement
-    case.status = case_after_assigning(case.status, bool(created))
     return created
 
 

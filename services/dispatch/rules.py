@@ -10,16 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch import texts
 from services.dispatch.domain import Rules
 from services.dispatch.models import RuleSet, WeatherFlag
+from shared.db import forget, once_per_transaction
 from shared.errors import NotFound
 
 # (database, version) → parsed rules: versions are numbered per database, and a process may serve two (tests run
 # several dispatch apps in one process).
 _RULES_CACHE: dict[tuple[str, int], Rules] = {}
+_IN_FORCE = "rules.in_force"  # the transaction's memo of the version in force (``once_per_transaction``)
 
 
 async def current_rules(session: AsyncSession) -> tuple[int, Rules]:
-    """The rule set in force (the one activated last). Parsed once per version per database per process."""
-    version = await session.scalar(in_force())
+    """The rule set in force (the one activated last), read once per transaction (a batch of events opens its cases
+    on one version). Parsed once per version per database per process."""
+
+    async def read() -> int | None:
+        return await session.scalar(in_force())
+
+    version = await once_per_transaction(session, _IN_FORCE, read)
     if version is None:
         raise RuntimeError("no dispatch rules loaded")
     bind = session.get_bind()
@@ -44,6 +51,7 @@ async def put_rules(session: AsyncSession, *, rules: Rules, note: str, by: str) 
     row = RuleSet(document=rules.model_dump(mode="json"), note=note, created_by=by, activated_at=func.clock_timestamp())
     session.add(row)
     await session.flush()
+    forget(session, _IN_FORCE)
     return row.version
 
 
@@ -62,6 +70,7 @@ async def activate(session: AsyncSession, *, version: int) -> RuleSet:
         now: datetime | None = await session.scalar(select(func.clock_timestamp()))
         assert now is not None
         row.activated_at = now
+        forget(session, _IN_FORCE)
     return row
 
 
@@ -79,9 +88,16 @@ async def set_cold_snap(
         flag = WeatherFlag(district_id=district_id)
         session.add(flag)
     flag.cold_snap, flag.until, flag.set_by, flag.set_at = active, until, by, at
+    forget(session, ("weather", district_id))
     return flag
 
 
 async def cold_snap_active(session: AsyncSession, district_id: str, at: datetime) -> bool:
-    flag = await session.get(WeatherFlag, district_id)
-    return bool(flag and flag.cold_snap and (flag.until is None or flag.until > at))
+    """Whether the district's cold-snap flag stands at ``at``; the flag read once per transaction."""
+
+    async def read() -> tuple[bool, datetime | None]:
+        flag = await session.get(WeatherFlag, district_id)
+        return (bool(flag.cold_snap), flag.until) if flag is not None else (False, None)
+
+    cold_snap, until = await once_per_transaction(session, ("weather", district_id), read)
+    return cold_snap and (until is None or until > at)

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from deploy.seed import registry
+from services.dispatch import opening, rules
 from services.dispatch.config import DispatchSettings
 from services.dispatch.main import create_app
-from services.dispatch.models import CaseEvent, CaseReport, EarlyReport
+from services.dispatch.models import Assignment, CaseEvent, CaseReport, EarlyReport
 from shared.clock import ManualClock
 from shared.contracts.common import Category, Channel, Location, Priority
 from shared.contracts.intake import ComplaintGrouped, ComplaintReported
@@ -255,3 +256,56 @@ async def test_an_outage_of_twenty_households_that_arrived_first_opens_as_an_eme
 
 async def _equals(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
+
+
+async def test_a_batch_of_openings_reads_the_rules_weather_and_calendar_once_and_writes_each_case_once(
+    desk: Desk,
+) -> None:
+    """A consumer applies a poll's events in one transaction: what every opening reads alike (the rules in force,
+    the district's cold-snap flag, the amended calendar, who covers a substation) is read once for the batch, and
+    each case's row is inserted with the status its routing gave it, never updated after. A flag set within the
+    transaction is seen by the openings after it."""
+    rt = desk.svc.runtime
+    writer = rt.writer(desk.topics.cases)
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    at = desk.clock.now()
+    incidents = [Incident(Category.COLD_ROOM, Priority.NORMAL) for _ in range(4)]
+    event.listen(rt.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with rt.sessions() as session, session.begin():
+            opened = [
+                await opening.open_case(session, writer, complaint=i.reported(f"H-{i.building}-1", at), at=at)
+                for i in incidents[:3]
+            ]
+            three = list(seen)
+            assert not await rules.cold_snap_active(session, "D-CG", at)
+            await rules.set_cold_snap(session, district_id="D-CG", active=True, until=None, by="test", at=at)
+            await session.flush()
+            assert await rules.cold_snap_active(session, "D-CG", at)
+            last = await opening.open_case(
+                session, writer, complaint=incidents[3].reported(f"H-{incidents[3].building}-1", at), at=at
+            )
+    finally:
+        event.remove(rt.engine.sync_engine, "before_cursor_execute", record)
+        async with rt.sessions() as session, session.begin():
+            await rules.set_cold_snap(session, district_id="D-CG", active=False, until=None, by="test", at=at)
+
+    def count(prefix: str, statements: list[str] = seen) -> int:
+        return sum(1 for s in statements if s.startswith(prefix))
+
+    assert count("SELECT rule_sets.version") == 1
+    assert count("SELECT weather_flags.", three) == 1  # the three openings read it once; the flag set, again
+    assert count("SELECT calendar_years.") == 1
+    assert count("SELECT unit_coverage.") == 1  # one substation's heating company, for all four
+    assert count("INSERT INTO cases ") == 4 and count("UPDATE cases ") == 0
+    for case in [*opened, last]:
+        stored = await desk.call("GET", f"/v1/cases/{case.id}", "TF-JYG")
+        assert stored["status"] == "assigned"
+    # The cold snap set in the transaction shortened the last case's clocks.
+    first_due = await desk.scalar(select(Assignment.sign_in_due).where(Assignment.case_id == opened[0].id).limit(1))
+    last_due = await desk.scalar(select(Assignment.sign_in_due).where(Assignment.case_id == last.id).limit(1))
+    assert last_due < first_due
