@@ -7,7 +7,7 @@ from collections.abc import Set
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, texts
@@ -141,6 +141,25 @@ async def queue_callback(
     await session.flush()
 
 
+# ``note_assignment`` of a unit convened, for every report of the case: the unit added to ``agency`` (comma-separated,
+# at most 300 characters) unless already there, its type to ``handling``, and its resolve deadline to ``expected_at``
+# if later (``note_deadline``).
+NOTE_UNIT = text(
+    """
+    UPDATE reports SET
+        agency = left(CASE WHEN coalesce(agency, '') = '' THEN CAST(:unit_id AS text)
+                           WHEN CAST(:unit_id AS text) = ANY(string_to_array(agency, ',')) THEN agency
+                           ELSE agency || ',' || CAST(:unit_id AS text) END, 300),
+        handling = coalesce(handling, CAST('{}' AS jsonb))
+                   || jsonb_build_object(CAST(:unit_id AS text), CAST(:unit_type AS text)),
+        expected_at = CASE WHEN CAST(:resolve_due AS timestamptz) IS NOT NULL
+                            AND (expected_at IS NULL OR CAST(:resolve_due AS timestamptz) > expected_at)
+                           THEN CAST(:resolve_due AS timestamptz) ELSE expected_at END
+     WHERE case_id = :case_id
+    """
+)
+
+
 async def note_assignment(
     session: AsyncSession,
     *,
@@ -151,7 +170,15 @@ async def note_assignment(
     removed: bool = False,
 ) -> int:
     """Which units answer for the case (Open311's agency_responsible; their types for the public status view) and
-    by when (expected_datetime, the public view's deadline)."""
+    by when (expected_datetime, the public view's deadline). A unit convened is added in one statement for every
+    report of the case (the reports are not read: this runs once per assignment); a unit removed, rarely, in
+    Python."""
+    if not removed:
+        noted = await session.execute(
+            NOTE_UNIT,
+            {"case_id": case_id, "unit_id": unit_id, "unit_type": unit_type.value, "resolve_due": resolve_due},
+        )
+        return int(getattr(noted, "rowcount", 0) or 0)
     reports = (await session.scalars(select(Report).where(Report.case_id == case_id))).all()
     for report in reports:
         units = [u for u in (report.agency or "").split(",") if u]

@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
+from services.dispatch.notify import queue, routing
 from services.dispatch.notify.models import Notification
 from shared.contracts.common import UnitType
 from shared.contracts.dispatch import CaseEscalated, EscalationLevel
@@ -164,3 +166,32 @@ async def test_a_heating_companys_system_takes_its_order_by_webhook_and_works_it
         r = await desk.svc.http.post(f"/v1/assignments/{data['assignment_id']}/{step}", json=body, headers=auth)
         assert r.status_code == 200, (step, r.text)
     assert r.json()["status"] == "resolved"
+
+
+async def test_a_batch_of_assignments_to_one_unit_reads_its_recipients_once(desk: Desk) -> None:
+    """The notifier applies a poll's events in one transaction: the recipients of one owner and kind are read once
+    for the batch, and each assignment still makes its row for every recipient."""
+    unit_id = f"U-BATCH-{uuid.uuid4().hex[:6]}"
+    await desk.put_target("unit", unit_id, "wecom", desk.robot(unit_id))
+    await desk.put_target("unit", unit_id, "sms", {"phones": [DUTY]})
+    engine = desk.svc.runtime.engine.sync_engine
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    events = [assigned(f"C-{uuid.uuid4().hex[:10]}", unit_id) for _ in range(3)]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with desk.svc.runtime.sessions() as session, session.begin():
+            made = [
+                await queue.enqueue(
+                    session, await routing.assigned(session, e), event_id=str(uuid.uuid4()), event_at=now, now=now
+                )
+                for e in events
+                for now in [datetime.now(UTC)]
+            ]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert made == [2, 2, 2]
+    assert sum(1 for s in seen if s.startswith("SELECT notify_targets.")) == 1

@@ -13,7 +13,7 @@ from services.dispatch.notify.kinds import NotifyKind
 from services.dispatch.notify.models import Notification, NotifyTarget
 from services.dispatch.notify.routing import Notice
 from services.dispatch.notify.templates import render
-from shared.db import after_commit
+from shared.db import after_commit, once_per_transaction
 from shared.delivery import DeliveryState
 
 
@@ -21,15 +21,20 @@ async def enqueue(session: AsyncSession, notice: Notice, *, event_id: str, event
     """Rows owed for ``notice`` (none twice for one event, target and kind). Returns how many were made."""
     if not notice.owners:
         return 0
-    targets = (
-        await session.scalars(
-            select(NotifyTarget).where(
+
+    async def taking() -> list[tuple[int, str]]:
+        found = await session.execute(
+            select(NotifyTarget.id, NotifyTarget.channel).where(
                 NotifyTarget.enabled,
                 tuple_(NotifyTarget.owner_kind, NotifyTarget.owner_id).in_(list(notice.owners)),
                 or_(NotifyTarget.kinds.is_(None), NotifyTarget.kinds.contains([notice.kind.value])),
             )
         )
-    ).all()
+        return [(target_id, channel) for target_id, channel in found]
+
+    # Read once per transaction for the same owners and kind: a batch of assignments to one heating company asks
+    # once. Targets are written by requests of their own (``notify.api``), never in a consumer's transaction.
+    targets = await once_per_transaction(session, ("notify_targets", notice.owners, notice.kind), taking)
     if not targets:
         return 0
     text = render(notice.kind, notice.values)
@@ -37,9 +42,9 @@ async def enqueue(session: AsyncSession, notice: Notice, *, event_id: str, event
     data = {"kind": notice.kind.value, "case_id": notice.case_id, "event_id": event_id, **notice.data}
     rows = [
         {
-            "target_id": t.id,
+            "target_id": target_id,
             "lane": notice.lane,
-            "channel": t.channel,
+            "channel": channel,
             "kind": notice.kind.value,
             "event_id": event_id,
             "event_at": max(event_at, send_at) if notice.send_at else event_at,
@@ -53,7 +58,7 @@ async def enqueue(session: AsyncSession, notice: Notice, *, event_id: str, event
             "attempts": 0,
             "next_attempt_at": send_at,
         }
-        for t in targets
+        for target_id, channel in targets
     ]
     made = await session.scalars(
         insert(Notification)
