@@ -7,6 +7,8 @@ again later and a commit fires it never again. Time comes from an injected clock
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import time
 import traceback
@@ -25,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     UniqueConstraint,
     delete,
     func,
@@ -86,23 +89,34 @@ async def schedule(
     )
 
 
+@functools.cache
+def _schedule_rows(table: str) -> TextClause:
+    """``schedule_many``'s one statement: the rows as arrays, one prepared statement whatever their number."""
+    return text(
+        f"""
+        INSERT INTO {table} (kind, ref, due_at, payload)
+        SELECT * FROM unnest(CAST(:kinds AS varchar[]), CAST(:refs AS varchar[]), CAST(:dues AS timestamptz[]),
+                             CAST(:payloads AS jsonb[]))
+        ON CONFLICT ON CONSTRAINT uq_timers_kind_ref DO UPDATE
+           SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload, fired_at = NULL, attempts = 0, last_error = NULL
+        """
+    )
+
+
 async def schedule_many(session: AsyncSession, timers: Table, rows: list[dict[str, Any]]) -> None:
-    """``schedule`` for many timers (dicts with kind, ref, due_at, payload) in one statement."""
+    """``schedule`` for many timers (dicts with kind, ref, due_at, payload) in one statement and one round trip. A
+    timer named twice is set to the last of its rows, as one ``schedule`` after another would leave it."""
     if not rows:
         return
-    stmt = insert(timers)
+    last = {(r["kind"], r["ref"]): r for r in rows}.values()
     await session.execute(
-        stmt.on_conflict_do_update(
-            constraint="uq_timers_kind_ref",
-            set_={
-                "due_at": stmt.excluded.due_at,
-                "payload": stmt.excluded.payload,
-                "fired_at": None,
-                "attempts": 0,
-                "last_error": None,
-            },
-        ),
-        rows,
+        _schedule_rows(timers.name),
+        {
+            "kinds": [r["kind"] for r in last],
+            "refs": [r["ref"] for r in last],
+            "dues": [r["due_at"] for r in last],
+            "payloads": [json.dumps(r.get("payload") or {}, ensure_ascii=False) for r in last],
+        },
     )
 
 

@@ -37,3 +37,13 @@ def test_the_quick_suite_runs_every_scenario(tmp_path: Path) -> None:
         assert result["raw"][name]["wall_s"] >= 0
     assert result["machine"]["cpus"] >= 1
     assert "python -m bench --quick" in proc.stdout
+
+
+def test_the_arming_benchmark_measures_both_ways() -> None:
+    """``python -m bench.timer_arming``: both ways of arming measured, in the same run."""
+    asyncio.run(check_stack())
+    proc = run_command([sys.executable, "-m", "bench.timer_arming", "--calls", "50"], cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["executemany", "schedule_many"]
+    assert all("calls/s" in line and "client CPU ms per call" in line for line in lines)

@@ -4,15 +4,16 @@ exists exactly when the transaction that made the change commits."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData, event, func, select, update
 
 from shared.contracts.followup import VisitOverdue
 from shared.db import create_engine, session_factory
 from shared.effects import Arm, Effect, Stop, apply, count
 from shared.outbox import OutboxWriter, messaging_tables
-from shared.timers import timers_table
+from shared.timers import schedule, schedule_many, timers_table
 from tests.harness import drop_database, fresh_database, run_db
 
 pytestmark = pytest.mark.integration
@@ -92,6 +93,63 @@ async def test_effects_land_with_a_commit_and_vanish_with_a_rollback() -> None:
         async with sessions() as session, session.begin():
             with pytest.raises(ValueError, match="needs a key"):
                 await apply(session, writer, Effect(at=AT, event=_overdue("v3")))
+    finally:
+        await engine.dispose()
+        await drop_database(name)
+
+
+async def test_many_timers_are_armed_in_one_statement_and_a_moved_one_is_armed_again() -> None:
+    """``timers.schedule_many``: every row in one statement (the rows as arrays); a timer named twice ends as its last
+    row says, as two ``schedule`` calls would leave it; one that had fired, moved, fires again; payloads keep their
+    Chinese text as it was."""
+    name = run_db("effects_many")
+    engine = create_engine(await fresh_database(name), pool_size=2)
+    sessions = session_factory(engine)
+    metadata = MetaData()
+    timers = timers_table(metadata)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with sessions() as session, session.begin():
+            await schedule(session, timers, kind="visit_due", ref="v1", due_at=AT, payload={"note": "旧"})
+            await session.execute(update(timers).where(timers.c.ref == "v1").values(fired_at=AT, attempts=2))
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        async with sessions() as session, session.begin():
+            await schedule_many(
+                session,
+                timers,
+                [
+                    {"kind": "visit_due", "ref": "v1", "due_at": AT + timedelta(hours=1), "payload": {"note": "新"}},
+                    {"kind": "visit_due", "ref": "v2", "due_at": AT + timedelta(hours=2), "payload": {}},
+                    {"kind": "visit_due", "ref": "v2", "due_at": AT + timedelta(hours=3), "payload": {"n": 3}},
+                    {"kind": "overdue", "ref": "v2", "due_at": AT + timedelta(hours=4), "payload": {}},
+                ],
+            )
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        assert len([s for s in statements if "INSERT INTO timers" in s]) == 1
+        async with sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        timers.c.kind,
+                        timers.c.ref,
+                        timers.c.due_at,
+                        timers.c.payload,
+                        timers.c.fired_at,
+                        timers.c.attempts,
+                    ).order_by(timers.c.due_at)
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("visit_due", "v1", AT + timedelta(hours=1), {"note": "新"}, None, 0),
+            ("visit_due", "v2", AT + timedelta(hours=3), {"n": 3}, None, 0),
+            ("overdue", "v2", AT + timedelta(hours=4), {}, None, 0),
+        ]
     finally:
         await engine.dispose()
         await drop_database(name)
