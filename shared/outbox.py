@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -24,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    TextClause,
     Uuid,
     event,
     func,
@@ -90,11 +92,29 @@ async def add_events(session: AsyncSession, outbox: Table, *, topic: str, keyed:
         return
     session.sync_session.info["outbox_dirty"] = True
     await session.execute(
-        outbox.insert(),
-        [
-            {"event_id": e.event_id, "event_type": e.event_type, "topic": topic, "key": key, "value": e.to_json()}
-            for key, e in keyed
-        ],
+        _stage_rows(outbox.name),
+        {
+            "ids": [e.event_id for _, e in keyed],
+            "types": [e.event_type for _, e in keyed],
+            "topic": topic,
+            "keys": [key for key, _ in keyed],
+            "values": [e.encode().decode() for _, e in keyed],
+        },
+    )
+
+
+@functools.cache
+def _stage_rows(table: str) -> TextClause:
+    """``add_events``' one statement: the events as arrays, one prepared statement whatever their number, inserted
+    (and so numbered, and so published) in the order given."""
+    return text(
+        f"""
+        INSERT INTO {table} (event_id, event_type, topic, key, value)
+        SELECT e.event_id, e.event_type, CAST(:topic AS varchar), e.key, e.value
+          FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS varchar[]), CAST(:keys AS varchar[]),
+                      CAST(:values AS jsonb[])) WITH ORDINALITY AS e(event_id, event_type, key, value, n)
+         ORDER BY e.n
+        """
     )
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import MetaData, event, func, select, update
 from shared.contracts.followup import VisitOverdue
 from shared.db import create_engine, session_factory
 from shared.effects import Arm, Effect, Stop, apply, count
-from shared.outbox import OutboxWriter, messaging_tables
+from shared.events import Envelope
+from shared.outbox import OutboxWriter, add_events, messaging_tables
 from shared.timers import schedule, schedule_many, timers_table
 from tests.harness import drop_database, fresh_database, run_db
 
@@ -150,6 +151,36 @@ async def test_many_timers_are_armed_in_one_statement_and_a_moved_one_is_armed_a
             ("visit_due", "v2", AT + timedelta(hours=3), {"n": 3}, None, 0),
             ("overdue", "v2", AT + timedelta(hours=4), {}, None, 0),
         ]
+    finally:
+        await engine.dispose()
+        await drop_database(name)
+
+
+async def test_events_staged_together_are_numbered_in_the_order_given() -> None:
+    """``outbox.add_events``: several events in one statement, each row numbered (and so published) in the order
+    the caller gave, its envelope stored whole."""
+    name = run_db("effects_outbox")
+    engine = create_engine(await fresh_database(name), pool_size=2)
+    sessions = session_factory(engine)
+    metadata = MetaData()
+    outbox, _ = messaging_tables(metadata)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        envelopes = [
+            Envelope.wrap(_overdue(f"v{n}"), correlation_id="case-1", producer="test", occurred_at=AT) for n in range(6)
+        ]
+        async with sessions() as session, session.begin():
+            await add_events(
+                session, outbox, topic="heating.test", keyed=[(f"k{n % 2}", e) for n, e in enumerate(envelopes)]
+            )
+        async with sessions() as session:
+            rows = (
+                await session.execute(select(outbox.c.event_id, outbox.c.key, outbox.c.value).order_by(outbox.c.id))
+            ).all()
+        assert [r.event_id for r in rows] == [e.event_id for e in envelopes]
+        assert [r.key for r in rows] == ["k0", "k1"] * 3
+        assert [Envelope.model_validate(r.value) for r in rows] == envelopes
     finally:
         await engine.dispose()
         await drop_database(name)
