@@ -33,10 +33,16 @@ def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> As
     ping, ROLLBACK). Without it a connection broken by a database restart fails once and the pool then discards
     every connection older than the failure.
 
+    ``pool_size``: connections kept open, twice the setting (``db_pool_size``), none beyond (no overflow). An overflow
+    connection is closed as it is returned, so a service busy past the kept ones opened a connection per
+    transaction: a new PostgreSQL backend, the driver's type setup and every statement prepared again (the loop
+    benchmark at 20 reports/s opened one to two a second per service). The ceiling is the one the overflow gave;
+    a transaction past it waits for a connection (``pool_timeout``, 30 s) as it did.
+
     ``hide_parameters``: a failed statement's error names the SQL but not its values, so a traceback in a log or a
     dead letter's ``dlq.error`` never carries a resident's name, phone number or free text."""
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, hide_parameters=True
+        url, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=pre_ping, hide_parameters=True
     )
 
 
