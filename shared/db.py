@@ -129,9 +129,11 @@ _MEMO = "transaction_memo"
 async def once_per_transaction(session: AsyncSession, key: object, load: Callable[[], Awaitable[T]]) -> T:
     """``load()``'s answer, read once per transaction: a consumer applying a batch of events in one transaction reads
     what every event needs alike (the rules in force, a district's weather, the calendar) once, not once per event.
-    A transaction sees a read as it was when the read ran anyway (READ COMMITTED), so the memo changes nothing a
-    reader can tell, except within a transaction that itself writes what was read: such a writer calls
-    ``forget``. Keep plain values here, never ORM objects (the consumer expires those between events)."""
+    What is read once holds for the whole transaction: a change another transaction commits meanwhile (an admin
+    activating rules, setting a cold snap) reaches the batch after, as if the batch had run a moment earlier; for
+    settings changed by hand that is the same. A transaction that itself writes what was read calls ``forget``; a
+    rollback, of a savepoint too, drops the whole memo. Keep plain values here, never ORM objects (the consumer
+    expires those between events)."""
     sync = session.sync_session
     tx = sync.get_transaction()
     held: tuple[SessionTransaction | None, dict[object, Any]] | None = sync.info.get(_MEMO)
@@ -162,3 +164,9 @@ def forget_all(session: AsyncSession) -> None:
 def _drop_memo(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_memo_after_rollback(session: Session, previous: SessionTransaction) -> None:
+    # A savepoint rolled back may have written (and forgotten, and read again) what the memo holds.
+    session.info.pop(_MEMO, None)

@@ -62,7 +62,8 @@ def in_force() -> Select[int]:
 
 async def activate(session: AsyncSession, *, version: int) -> RuleSet:
     """Put a stored version back in force (a rollback), at once on every replica: each reads the version in force per
-    use. Activating the version already in force changes nothing."""
+    transaction (a batch of events already under way finishes on the version it read). Activating the version
+    already in force changes nothing."""
     row = await session.get(RuleSet, version, with_for_update=True)
     if row is None:
         raise NotFound("rules", texts.RULES_VERSION_NOT_FOUND)

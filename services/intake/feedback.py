@@ -143,7 +143,8 @@ async def queue_callback(
 
 # ``note_assignment`` of a unit convened, for every report of the case: the unit added to ``agency`` (comma-separated,
 # at most 300 characters) unless already there, its type to ``handling``, and its resolve deadline to ``expected_at``
-# if later (``note_deadline``).
+# if later (``note_deadline``). The rows are locked in id order first, the order every other writer of a case's
+# reports takes them in (the ORM flushes by primary key), so two handlers of one case never deadlock.
 NOTE_UNIT = text(
     """
     UPDATE reports SET
@@ -155,7 +156,7 @@ NOTE_UNIT = text(
         expected_at = CASE WHEN CAST(:resolve_due AS timestamptz) IS NOT NULL
                             AND (expected_at IS NULL OR CAST(:resolve_due AS timestamptz) > expected_at)
                            THEN CAST(:resolve_due AS timestamptz) ELSE expected_at END
-     WHERE case_id = :case_id
+     WHERE id IN (SELECT id FROM reports WHERE case_id = :case_id ORDER BY id FOR UPDATE)
     """
 )
 
