@@ -80,6 +80,7 @@ async def retry_races(session: AsyncSession, work: Callable[[], Awaitable[T]], *
 # -- after commit ----------------------------------------------------------------------------------
 
 _PENDING = "after_commit"
+_MEMO = "transaction_memo"  # once_per_transaction
 _ROLLED_BACK = "after_commit_rolled_back"
 
 
@@ -114,6 +115,8 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_rollback(session: Session, previous: SessionTransaction) -> None:
+    # A savepoint rolled back may have written (and forgotten, and read again) what the memo holds.
+    session.info.pop(_MEMO, None)
     if _PENDING not in session.info:
         return
     if previous.parent is None:  # the whole transaction rolled back
@@ -123,50 +126,34 @@ def _drop_after_rollback(session: Session, previous: SessionTransaction) -> None
         session.info.setdefault(_ROLLED_BACK, []).append(previous)
 
 
-_MEMO = "transaction_memo"
-
-
 async def once_per_transaction(session: AsyncSession, key: object, load: Callable[[], Awaitable[T]]) -> T:
     """``load()``'s answer, read once per transaction: a consumer applying a batch of events in one transaction reads
     what every event needs alike (the rules in force, a district's weather, the calendar) once, not once per event.
     What is read once holds for the whole transaction: a change another transaction commits meanwhile (an admin
     activating rules, setting a cold snap) reaches the batch after, as if the batch had run a moment earlier; for
-    settings changed by hand that is the same. A transaction that itself writes what was read calls ``forget``; a
-    rollback, of a savepoint too, drops the whole memo. Keep plain values here, never ORM objects (the consumer
-    expires those between events)."""
-    sync = session.sync_session
-    tx = sync.get_transaction()
-    held: tuple[SessionTransaction | None, dict[object, Any]] | None = sync.info.get(_MEMO)
-    if held is None or held[0] is not tx:
-        held = (tx, {})
-        sync.info[_MEMO] = held
-    if key in held[1]:
-        value: T = held[1][key]
-        return value
-    value = await load()
-    held[1][key] = value
+    settings changed by hand that is the same. A transaction that itself writes what was read calls ``forget``; the
+    memo ends with the transaction and with any rollback, of a savepoint too. Keep plain values here, never ORM
+    objects (the consumer expires those between events)."""
+    memo: dict[object, Any] = session.sync_session.info.setdefault(_MEMO, {})
+    if key not in memo:
+        memo[key] = await load()
+    value: T = memo[key]
     return value
 
 
-def forget(session: AsyncSession, key: object) -> None:
-    """Drop ``key`` from the transaction's memo (``once_per_transaction``): the transaction has just written it."""
-    held = session.sync_session.info.get(_MEMO)
-    if held is not None:
-        held[1].pop(key, None)
-
-
-def forget_all(session: AsyncSession) -> None:
-    """Drop the transaction's whole memo: the transaction has rewritten much of what was read (a registry load)."""
-    session.sync_session.info.pop(_MEMO, None)
+def forget(session: AsyncSession, key: object | None = None) -> None:
+    """Drop ``key`` from the transaction's memo (``once_per_transaction``), or the whole memo without one: the
+    transaction has just written what was read (a registry load rewrites much of it)."""
+    memo = session.sync_session.info.get(_MEMO)
+    if memo is None:
+        return
+    if key is None:
+        memo.clear()
+    else:
+        memo.pop(key, None)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _drop_memo(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_MEMO, None)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_memo_after_rollback(session: Session, previous: SessionTransaction) -> None:
-    # A savepoint rolled back may have written (and forgotten, and read again) what the memo holds.
-    session.info.pop(_MEMO, None)

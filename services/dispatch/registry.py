@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch import texts
 from services.dispatch.models import Unit, UnitCoverage
 from shared.contracts.common import UnitType
-from shared.db import forget_all
+from shared.db import forget
 from shared.errors import Invalid
 
 
@@ -49,7 +49,7 @@ async def load_units(session: AsyncSession, *, units: list[dict[str, Any]]) -> i
     coverage = [{"unit_type": t, "scope_kind": k, "scope_id": s, "unit_id": u} for (t, k, s), u in covered.items()]
     for chunk in _chunks(coverage):
         await session.execute(insert(UnitCoverage).values(chunk))
-    forget_all(session)  # who covers what, as routing read it earlier in this transaction (``routing.find_assignee``)
+    forget(session)  # who covers what, as routing read it earlier in this transaction (``routing.find_assignee``)
     return len(units)
 
 

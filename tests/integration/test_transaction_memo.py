@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from shared.db import create_engine, forget, forget_all, once_per_transaction, session_factory
+from shared.db import create_engine, forget, once_per_transaction, session_factory
 from tests.harness import drop_database, fresh_database, run_db
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ async def test_a_read_is_made_once_per_transaction_until_something_may_have_chan
                 assert len(reads) == 2
                 await once_per_transaction(session, "k", now_ms)
                 assert len(reads) == 3
-                forget_all(session)
+                forget(session)
                 await once_per_transaction(session, "k", now_ms)
                 assert len(reads) == 4
             async with session.begin():  # the next transaction reads afresh
