@@ -5,51 +5,26 @@ and takes a withdrawn one out again; the public status view reads the same colum
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from services.intake import feedback
-from services.intake.config import IntakeSettings
-from services.intake.main import create_app
 from services.intake.models import Report
 from shared.contracts.common import UnitType
-from shared.photos import PhotoStoreSettings
-from tests.harness import (
-    KAFKA,
-    S3_ENDPOINT,
-    InProcess,
-    check_stack,
-    drop_database,
-    fresh_database,
-    new_prefix,
-    run_db,
-    run_in_process,
-)
+from tests.harness import InProcess
+from tests.integration.conftest import Loop
 
 pytestmark = pytest.mark.integration
 
 AT = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-async def intake() -> AsyncIterator[InProcess]:
-    await check_stack()
-    db = run_db("intake_note")
-    settings = IntakeSettings(
-        database_url=await fresh_database(db),
-        kafka_bootstrap=KAFKA,
-        kafka_topic_prefix=new_prefix("note"),
-        environment="test",
-        photos=PhotoStoreSettings(endpoint_url=S3_ENDPOINT),
-    )
-    try:
-        async with run_in_process(create_app(settings)) as app:
-            yield app
-    finally:
-        await drop_database(db)
+@pytest.fixture
+def intake(loop: Loop) -> InProcess:
+    """The tier's running intake: the reports here belong to cases no event names, so its consumers leave them be."""
+    return loop.intake
 
 
 def _report(case_id: str, **columns: object) -> Report:
