@@ -11,7 +11,7 @@ import contextlib
 import os
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ import pytest
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from deploy.chaos.stack import free_ports as free_ports  # one definition, shared with the chaos run
 from deploy.local.scratch_db import drop_database as drop_database
@@ -109,6 +111,38 @@ class InProcess:
     @property
     def runtime(self) -> Any:
         return self.app.state.context.runtime
+
+
+class Statements:
+    """The SQL one session sends while watched (whitespace collapsed), for tests that count round trips. Only the
+    watched session's connection is recorded: a service's own consumers and timers share the engine."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self._mine: Any = None
+
+    async def watch(self, session: AsyncSession) -> None:
+        """Record what ``session`` sends from now on (this takes its connection, beginning its transaction)."""
+        self._mine = (await session.connection()).sync_connection
+
+    def record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if self._mine is not None and conn is self._mine:
+            self.seen.append(" ".join(statement.split()))
+
+    def count(self, prefix: str, *, upto: int | None = None) -> int:
+        """How many statements began with ``prefix`` (of the first ``upto``, if given)."""
+        return sum(1 for s in self.seen[:upto] if s.startswith(prefix))
+
+
+@contextlib.contextmanager
+def statements_of(engine: AsyncEngine) -> Iterator[Statements]:
+    """``Statements`` of ``engine``, listened to for the block."""
+    statements = Statements()
+    event.listen(engine.sync_engine, "before_cursor_execute", statements.record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", statements.record)
 
 
 @contextlib.asynccontextmanager

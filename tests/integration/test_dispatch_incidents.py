@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from deploy.seed import registry
 from services.dispatch import opening, rules
@@ -35,6 +35,7 @@ from tests.harness import (
     new_prefix,
     run_db,
     run_in_process,
+    statements_of,
     wait_until,
 )
 
@@ -267,44 +268,33 @@ async def test_a_batch_of_openings_reads_the_rules_weather_and_calendar_once_and
     transaction is seen by the openings after it."""
     rt = desk.svc.runtime
     writer = rt.writer(desk.topics.cases)
-    seen: list[str] = []
-    mine: list[Any] = []  # the test's connection: the service's own consumers share the engine
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if mine and conn is mine[0]:
-            seen.append(" ".join(statement.split()))
-
     at = desk.clock.now()
     incidents = [Incident(Category.COLD_ROOM, Priority.NORMAL) for _ in range(4)]
-    event.listen(rt.engine.sync_engine, "before_cursor_execute", record)
     try:
-        async with rt.sessions() as session, session.begin():
-            mine.append((await session.connection()).sync_connection)
-            opened = [
-                await opening.open_case(session, writer, complaint=i.reported(f"H-{i.building}-1", at), at=at)
-                for i in incidents[:3]
-            ]
-            three = list(seen)
-            assert not await rules.cold_snap_active(session, "D-CG", at)
-            await rules.set_cold_snap(session, district_id="D-CG", active=True, until=None, by="test", at=at)
-            await session.flush()
-            assert await rules.cold_snap_active(session, "D-CG", at)
-            last = await opening.open_case(
-                session, writer, complaint=incidents[3].reported(f"H-{incidents[3].building}-1", at), at=at
-            )
+        with statements_of(rt.engine) as sent:
+            async with rt.sessions() as session, session.begin():
+                await sent.watch(session)
+                opened = [
+                    await opening.open_case(session, writer, complaint=i.reported(f"H-{i.building}-1", at), at=at)
+                    for i in incidents[:3]
+                ]
+                three = len(sent.seen)
+                assert not await rules.cold_snap_active(session, "D-CG", at)
+                await rules.set_cold_snap(session, district_id="D-CG", active=True, until=None, by="test", at=at)
+                await session.flush()
+                assert await rules.cold_snap_active(session, "D-CG", at)
+                last = await opening.open_case(
+                    session, writer, complaint=incidents[3].reported(f"H-{incidents[3].building}-1", at), at=at
+                )
     finally:
-        event.remove(rt.engine.sync_engine, "before_cursor_execute", record)
         async with rt.sessions() as session, session.begin():
             await rules.set_cold_snap(session, district_id="D-CG", active=False, until=None, by="test", at=at)
 
-    def count(prefix: str, statements: list[str] = seen) -> int:
-        return sum(1 for s in statements if s.startswith(prefix))
-
-    assert count("SELECT rule_sets.version") == 1
-    assert count("SELECT weather_flags.", three) == 1  # the three openings read it once; the flag set, again
-    assert count("SELECT calendar_years.") == 1
-    assert count("SELECT unit_coverage.") == 1  # one substation's heating company, for all four
-    assert count("INSERT INTO cases ") == 4 and count("UPDATE cases ") == 0
+    assert sent.count("SELECT rule_sets.version") == 1
+    assert sent.count("SELECT weather_flags.", upto=three) == 1  # the three openings read it once; the flag set, again
+    assert sent.count("SELECT calendar_years.") == 1
+    assert sent.count("SELECT unit_coverage.") == 1  # one substation's heating company, for all four
+    assert sent.count("INSERT INTO cases ") == 4 and sent.count("UPDATE cases ") == 0
     for case in [*opened, last]:
         stored = await desk.call("GET", f"/v1/cases/{case.id}", "TF-JYG")
         assert stored["status"] == "assigned"

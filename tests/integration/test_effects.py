@@ -4,10 +4,9 @@ exists exactly when the transaction that made the change commits."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, event, func, select, update
+from sqlalchemy import MetaData, func, select, update
 
 from shared.contracts.followup import VisitOverdue
 from shared.db import create_engine, session_factory
@@ -15,7 +14,7 @@ from shared.effects import Arm, Effect, Stop, apply, count
 from shared.events import Envelope
 from shared.outbox import OutboxWriter, add_events, messaging_tables
 from shared.timers import schedule, schedule_many, timers_table
-from tests.harness import drop_database, fresh_database, run_db
+from tests.harness import drop_database, fresh_database, run_db, statements_of
 
 pytestmark = pytest.mark.integration
 
@@ -108,31 +107,31 @@ async def test_many_timers_are_armed_in_one_statement_and_a_moved_one_is_armed_a
     sessions = session_factory(engine)
     metadata = MetaData()
     timers = timers_table(metadata)
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
     try:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
         async with sessions() as session, session.begin():
             await schedule(session, timers, kind="visit_due", ref="v1", due_at=AT, payload={"note": "旧"})
             await session.execute(update(timers).where(timers.c.ref == "v1").values(fired_at=AT, attempts=2))
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-        async with sessions() as session, session.begin():
-            await schedule_many(
-                session,
-                timers,
-                [
-                    {"kind": "visit_due", "ref": "v1", "due_at": AT + timedelta(hours=1), "payload": {"note": "新"}},
-                    {"kind": "visit_due", "ref": "v2", "due_at": AT + timedelta(hours=2), "payload": {}},
-                    {"kind": "visit_due", "ref": "v2", "due_at": AT + timedelta(hours=3), "payload": {"n": 3}},
-                    {"kind": "overdue", "ref": "v2", "due_at": AT + timedelta(hours=4), "payload": {}},
-                ],
-            )
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-        assert len([s for s in statements if "INSERT INTO timers" in s]) == 1
+        with statements_of(engine) as sent:
+            async with sessions() as session, session.begin():
+                await sent.watch(session)
+                await schedule_many(
+                    session,
+                    timers,
+                    [
+                        {
+                            "kind": "visit_due",
+                            "ref": "v1",
+                            "due_at": AT + timedelta(hours=1),
+                            "payload": {"note": "新"},
+                        },
+                        {"kind": "visit_due", "ref": "v2", "due_at": AT + timedelta(hours=2), "payload": {}},
+                        {"kind": "visit_due", "ref": "v2", "due_at": AT + timedelta(hours=3), "payload": {"n": 3}},
+                        {"kind": "overdue", "ref": "v2", "due_at": AT + timedelta(hours=4), "payload": {}},
+                    ],
+                )
+        assert sent.count("INSERT INTO timers") == 1
         async with sessions() as session:
             rows = (
                 await session.execute(

@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from services.dispatch.notify import queue, routing
 from services.dispatch.notify.models import Notification
 from shared.contracts.common import UnitType
 from shared.contracts.dispatch import CaseEscalated, EscalationLevel
-from tests.harness import wait_until
+from tests.harness import statements_of, wait_until
 from tests.integration.notify_desk import ADMIN, DING_SECRET, DUTY, Desk, assigned, desk, emergency
 
 pytestmark = pytest.mark.integration
@@ -174,19 +173,10 @@ async def test_a_batch_of_assignments_to_one_unit_reads_its_recipients_once(desk
     unit_id = f"U-BATCH-{uuid.uuid4().hex[:6]}"
     await desk.put_target("unit", unit_id, "wecom", desk.robot(unit_id))
     await desk.put_target("unit", unit_id, "sms", {"phones": [DUTY]})
-    engine = desk.svc.runtime.engine.sync_engine
-    seen: list[str] = []
-    mine: list[Any] = []  # the test's connection: the service's own consumers share the engine
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if mine and conn is mine[0]:
-            seen.append(" ".join(statement.split()))
-
     events = [assigned(f"C-{uuid.uuid4().hex[:10]}", unit_id) for _ in range(3)]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_of(desk.svc.runtime.engine) as sent:
         async with desk.svc.runtime.sessions() as session, session.begin():
-            mine.append((await session.connection()).sync_connection)
+            await sent.watch(session)
             made = [
                 await queue.enqueue(
                     session, await routing.assigned(session, e), event_id=str(uuid.uuid4()), event_at=now, now=now
@@ -194,7 +184,5 @@ async def test_a_batch_of_assignments_to_one_unit_reads_its_recipients_once(desk
                 for e in events
                 for now in [datetime.now(UTC)]
             ]
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert made == [2, 2, 2]
-    assert sum(1 for s in seen if s.startswith("SELECT notify_targets.")) == 1
+    assert sent.count("SELECT notify_targets.") == 1
