@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Set
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, texts
-from services.intake.models import HotlineCallback, Report, ReportEvent, ReportGroup, Sensor
+from services.intake.models import HotlineCallback, Report, ReportGroup, Sensor
 from services.intake.states import CallbackState, ReportStatus, Told
 from shared.contracts.common import UnitType
 
@@ -35,6 +35,60 @@ async def link_case(
     )
 
 
+# ``set_case_status`` in one statement, once the incidents (and on closure the sensors) are locked: the case's reports
+# but the withdrawn, locked in id order (the order every writer of a case's reports takes them in, the ORM's flush by
+# primary key too); each gets the timeline entry (at the time it joined, if it joined after the fact); those the fact
+# is not older than move to it (``moves``), and then so do the case's incidents; a closure stops the incidents
+# accepting and rearms the sensors whose alarms the reports were. What comes back: which reports are owed a 12345
+# callback. The incidents and sensors it writes are already locked by this transaction, so it takes no lock out of
+# order.
+TELL_CASE = text(
+    """
+    WITH told AS (
+        SELECT id, integration_id, order_no, case_id, reported_at,
+               (status_at IS NULL OR status_at <= CAST(:at AS timestamptz)) AS fresh
+          FROM reports
+         WHERE case_id = :case_id AND status <> :withdrawn
+         ORDER BY id
+           FOR UPDATE
+    ), moved AS (
+        UPDATE reports AS r
+           SET status = :status, status_at = CAST(:at AS timestamptz),
+               updated_at = GREATEST(r.updated_at, CAST(:at AS timestamptz))
+          FROM told
+         WHERE r.id = told.id AND told.fresh AND CAST(:moves AS boolean)
+        RETURNING r.id
+    ), entries AS (
+        INSERT INTO report_events (report_id, status, note, at)
+        SELECT id, :status, :note, GREATEST(CAST(:at AS timestamptz), reported_at) FROM told ORDER BY id
+    ), incidents AS (
+        UPDATE report_groups
+           SET status = :status, status_at = CAST(:at AS timestamptz),
+               accepting = accepting AND NOT CAST(:closing AS boolean),
+               closed_at = CASE WHEN CAST(:closing AS boolean) THEN CAST(:at AS timestamptz) ELSE closed_at END
+         WHERE case_id = :case_id AND EXISTS (SELECT 1 FROM moved)
+    ), rearmed AS (
+        UPDATE sensors SET alert_report_id = NULL, cold_since = NULL
+         WHERE CAST(:closing AS boolean) AND alert_report_id IN (SELECT id FROM told)
+    )
+    SELECT id, integration_id, order_no, case_id, fresh FROM told ORDER BY id
+    """
+)
+
+
+class Owed(Protocol):
+    """What a 12345 callback is numbered and addressed by: a report (the ORM's, or a row ``TELL_CASE`` returned)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def integration_id(self) -> str | None: ...
+    @property
+    def order_no(self) -> str | None: ...
+    @property
+    def case_id(self) -> str | None: ...
+
+
 async def set_case_status(
     session: AsyncSession,
     *,
@@ -48,12 +102,17 @@ async def set_case_status(
     incidents_locked: bool = False,
 ) -> int:
     """Tell every report of the case what happened (grouped reports all hear it), queue the 12345 callbacks of
-        those that came from an integration in ``calls_back`` (those with a callback URL: an integration without one is
-        owed nothing, so nothing waits for it), and close the incident on closure. ``moves=False``: a timeline entry
-        only (an escalation does not change where the case stands). ``status_text``: what 12345 reads, if not the
+    those that came from an integration in ``calls_back`` (those with a callback URL: an integration without one is
+    owed nothing, so nothing waits for it), and close the incident on closure. ``moves=False``: a timeline entry
+    only (an escalation does not change where the case stands). ``status_text``: what 12345 reads, if not the
     status's own text (an escalation's step: 已催办 / 已通报 / 已督办). A withdrawn report (撤单) hears nothing more.
-    ``incidents_locked``: the caller's transaction already holds the case's incidents (``link_case``)."""
-    if status == ReportStatus.CLOSED:
+    ``incidents_locked``: the caller's transaction already holds the case's incidents (``link_case``).
+
+    The cases and verdicts topics are consumed independently, so a fact can arrive after a later one (a resolution
+    after the closure it led to): it joins the timeline at its time but moves nothing, and 12345 never hears it.
+    Returns how many reports heard it."""
+    closing = status == ReportStatus.CLOSED
+    if closing:
         # Sensors before incidents, the order a sensor batch takes them in (it locks its sensors, then claims an
         # incident for an alarm): the other order deadlocks with a batch whose alarm joins this case.
         await session.execute(
@@ -68,43 +127,29 @@ async def set_case_status(
         await session.execute(
             select(ReportGroup.id).where(ReportGroup.case_id == case_id).order_by(ReportGroup.id).with_for_update()
         )
+    told = note or domain.STATUS_NOTES[status]
     reports = (
-        await session.scalars(
-            select(Report).where(Report.case_id == case_id, Report.status != ReportStatus.WITHDRAWN).order_by(Report.id)
+        await session.execute(
+            TELL_CASE,
+            {
+                "case_id": case_id,
+                "withdrawn": ReportStatus.WITHDRAWN.value,
+                "status": str(status),
+                "note": told,
+                "at": at,
+                "moves": moves,
+                "closing": closing,
+            },
         )
     ).all()
-    told = note or domain.STATUS_NOTES[status]
-    moved = False
     for report in reports:
-        # The cases and verdicts topics are consumed independently, so a fact can arrive after a later one
-        # (a resolution after the closure it led to): it joins the timeline at its time but moves nothing.
-        fresh = report.status_at is None or at >= report.status_at
-        if moves and fresh:
-            report.status = status
-            report.status_at = at
-            report.updated_at = max(at, report.updated_at)
-            moved = True
-        # A report that joined the incident after the fact hears of it when it joined, not before it existed.
-        session.add(ReportEvent(report_id=report.id, status=status, note=told, at=max(at, report.reported_at)))
-        if fresh and report.integration_id in calls_back:  # 12345 never hears a stale status last
+        if report.fresh and report.integration_id in calls_back:  # 12345 never hears a stale status last
             await queue_callback(session, report=report, status=status, note=told, at=at, status_text=status_text)
-    if moved:
-        values: dict[str, Any] = {"status": status, "status_at": at}
-        if status == ReportStatus.CLOSED:
-            values |= {"accepting": False, "closed_at": at}
-        await session.execute(update(ReportGroup).where(ReportGroup.case_id == case_id).values(**values))
-    if status == ReportStatus.CLOSED and reports:
-        # A sensor whose alarm this closure answers starts a fresh cold run: another report needs another 2 h.
-        await session.execute(
-            update(Sensor)
-            .where(Sensor.alert_report_id.in_([r.id for r in reports]))
-            .values(alert_report_id=None, cold_since=None)
-        )
     return len(reports)
 
 
 async def queue_callback(
-    session: AsyncSession, *, report: Report, status: Told, note: str, at: datetime, status_text: str | None = None
+    session: AsyncSession, *, report: Owed, status: Told, note: str, at: datetime, status_text: str | None = None
 ) -> None:
     """The next callback of the report's 12345 order (numbered after the order's last)."""
     assert report.integration_id is not None and report.order_no is not None
