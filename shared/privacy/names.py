@@ -18,6 +18,7 @@ _SURNAMES = (
 )
 _COMPOUND = "欧阳|司马|上官|诸葛|东方|皇甫|尉迟|公孙|慕容|令狐|夏侯|端木|长孙|宇文|司徒|独孤|南宫|西门|轩辕"
 _SURNAME = f"(?:{_COMPOUND}|[{_SURNAMES}])"
+_SURNAME_AT = re.compile(_SURNAME)
 _HONORIFICS = (
     "女士|先生|阿姨|大爷|大妈|大娘|奶奶|爷爷|大姐|大哥|大叔|大婶|叔叔|婶婶|伯伯"
     "|老先生|老太太|老太|老人家|小姐|同志|老师"
@@ -25,6 +26,7 @@ _HONORIFICS = (
 # 保安大叔, 门卫大爷, 环卫大姐: a word ending in a surname's character is not a surname.
 _HONORIFIC = re.compile(f"(?<![保公门环警海完])(?<!\\[){_SURNAME}(?:{_HONORIFICS})")
 _CJK = "\u4e00-\u9fff\u3400-\u4dbf"
+_ALL_CJK = re.compile(f"[{_CJK}]+")
 _INTRODUCER = re.compile(
     r"(?<!\[)(?:我是|我叫|本人|户主|居民|业主|住户|租户|联系人|来电人|报修人|反映人|投诉人|诉求人|申请人|签收人|老人|家属"
     r"|(?<![\u4e00-\u9fff])联系|联系了|联系上|电话联系|致电|回访|走访|通知|询问)"
@@ -128,16 +130,16 @@ def _name_at(norm: str, at: int, *, any_chars: bool, end_by: re.Pattern[str] = _
     if any_chars:
         for length in (4, 3, 2):
             cand = norm[at : at + length]
-            if len(cand) == length and re.fullmatch(f"[{_CJK}]+", cand) and _END.match(norm, at + length):
+            if len(cand) == length and _ALL_CJK.fullmatch(cand) and _END.match(norm, at + length):
                 if cand[-1] not in _SINGLE_END and not _FIELD_LABEL.match(cand) and not _common_word(cand):
                     return at + length
-    surname = re.compile(_SURNAME).match(norm, at)
+    surname = _SURNAME_AT.match(norm, at)
     if not surname:
         return 0
     for given in (2, 1):
         end = surname.end() + given
         cand = norm[at:end]
-        if len(norm) < end or not re.fullmatch(f"[{_CJK}]+", norm[surname.end() : end]):
+        if len(norm) < end or not _ALL_CJK.fullmatch(norm[surname.end() : end]):
             continue
         given_chars = norm[surname.end() : end]
         if _common_word(cand) or any(c in _NOT_GIVEN for c in given_chars):
@@ -159,7 +161,12 @@ def _names(norm: str, names: Iterable[str]) -> list[tuple[PiiKind, int, int, str
     for name in names:
         name = unicodedata.normalize("NFKC", name).strip() if name else ""
         if len(name) >= 2:
-            found += [(PiiKind.NAME, m.start(), m.end(), RESIDENT) for m in re.finditer(re.escape(name), norm)]
+            # found as written, left to right and not overlapping (a pattern per name would push the detector's own
+            # out of ``re``'s cache: see contacts._known_numbers)
+            at = norm.find(name)
+            while at >= 0:
+                found.append((PiiKind.NAME, at, at + len(name), RESIDENT))
+                at = norm.find(name, at + len(name))
     found += [(PiiKind.NAME, m.start(), m.end(), RESIDENT) for m in _HONORIFIC.finditer(norm)]
     for m in _LABEL.finditer(norm):
         if end := _name_at(norm, m.end(), any_chars=True):
@@ -175,7 +182,7 @@ def _names(norm: str, names: Iterable[str]) -> list[tuple[PiiKind, int, int, str
         for given in (2, 1):
             end = m.start() + 1 + given
             cand = norm[m.start() : end]
-            if not _HONORIFIC_WORD.match(norm, end) or re.fullmatch(_SURNAME, norm[end - 1]):
+            if not _HONORIFIC_WORD.match(norm, end) or _SURNAME_AT.fullmatch(norm[end - 1]):
                 continue
             if not _common_word(cand) and not any(c in _NOT_GIVEN for c in cand[1:]):
                 found.append((PiiKind.NAME, m.start(), end, NAME_MASK))

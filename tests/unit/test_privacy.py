@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from services.intake.open311 import to_xml
@@ -227,3 +229,48 @@ def test_a_photo_reference_is_a_link_or_an_id_and_holds_no_personal_data() -> No
             Photos(photo_refs=["photo://ok", bad])
         (error,) = caught.value.errors()
         assert error["loc"] == ("photo_refs", 1), (bad, error)
+
+
+# -- known numbers and names: found without a pattern made per caller ------------------------------------------------
+
+
+def _known_by_pattern(norm: str, number: str) -> list[tuple[int, int]]:
+    """What the detector did before: a pattern per number, its digits joined by up to three separators."""
+    from shared.privacy.numbers import _SEP
+
+    pattern = f"{_SEP}{{0,3}}".join(number)
+    return [(m.start(), m.end()) for m in re.finditer(f"(?<!\\d){pattern}(?!\\d)", norm)]
+
+
+@given(
+    pieces=st.lists(
+        st.one_of(
+            st.sampled_from(["13800138000", "138-0013-8000", "138 0013 8000", "1380013800", "0", "8000", "138"]),
+            st.text(alphabet="0123456789 -._/（）·电话家里暖气aX\u200b", max_size=8),
+        ),
+        max_size=8,
+    ),
+    number=st.sampled_from(["13800138000", "8000138000", "0013800", "1380013"]),
+)
+@settings(max_examples=400, deadline=None)
+def test_a_known_number_is_found_where_a_pattern_made_for_it_would_find_it(pieces: list[str], number: str) -> None:
+    from shared.privacy.contacts import _known_numbers
+
+    norm = "".join(pieces)
+    found = [(s, e) for _, s, e in _known_numbers(norm, [number])]
+    assert found == _known_by_pattern(norm, number), norm
+
+
+def test_a_city_of_callers_compiles_no_pattern_per_caller() -> None:
+    """Each report names its household's resident and phone: redacting the reports of thousands of households must
+    not compile a pattern for each, which would also push the detector's own patterns out of ``re``'s cache (512)
+    and compile them again for every report."""
+    redact("王女士说家里暖气不热，电话13800138000", names=["王建国"], numbers=["13800138000"])
+    re.purge()
+    for n in range(600):
+        text = f"刘{n}家里暖气不热，联系人李海燕，电话139-{n:04d}-{n * 7 % 10000:04d}"
+        redact(text, names=[f"李海{chr(0x4E00 + n)}"], numbers=[f"139{n:04d}{n * 7 % 10000:04d}"])
+    compiled = len(re._cache)  # type: ignore[attr-defined]
+    assert compiled < 20, f"{compiled} patterns compiled for 600 callers"
+    told = redact("电话139-0005-0035，找李海丅", names=["李海丅"], numbers=["13900050035"])
+    assert told == "电话[电话已隐去]，找居民"
