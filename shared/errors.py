@@ -240,9 +240,9 @@ def install(app: FastAPI) -> None:
         route = getattr(request.scope.get("route"), "path", "unmatched")
         if exc.connection_invalidated:
             # The database went away under this request (a restart, a failover): nothing was committed, the pool
-            # renews every connection as old as this one, and the same request sent again is served. A pool that
-            # pings nothing as it hands connections out (intake's: db_pool_pre_ping off) meets a restart this way,
-            # once: a 503 that the field app's queue and the 12345 platform resend, not a 500.
+            # renews every connection as old as this one, and the same request sent again is served. A connection
+            # used within the last second is handed out untested (shared.db.create_engine), so a restart meets a
+            # busy service this way, once: a 503 that the field app's queue and the 12345 platform resend, not a 500.
             log.warning("database connection lost", extra={"route": route})
             return JSONResponse(
                 {"detail": {"code": "database_unavailable", "message": DATABASE_AWAY, "field": None}},

@@ -33,7 +33,7 @@ class ServiceSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql+asyncpg://heat:heat@127.0.0.1:55432/postgres"
     db_pool_size: int = 10  # the pool keeps twice this open (shared.db.create_engine)
-    db_pool_pre_ping: bool = True  # see shared.db.create_engine
+    db_pool_pre_ping: bool = True  # test a connection idle in the pool over a second (shared.db.create_engine)
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_topic_prefix: str = ""
     # The topics a service creates when they are missing (shared.kafka.topics): 1 for the single broker of the local

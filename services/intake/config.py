@@ -48,10 +48,6 @@ class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     database_url: str = "postgresql+asyncpg://heat:heat@127.0.0.1:55432/intake"
     http_port: int = 8001
-    # Intake is the hot write path (every report, every sensor batch): no ping per checkout (three round trips with
-    # asyncpg). After a database restart one request fails and the pool renews every older connection.
-    db_pool_pre_ping: bool = False
-
     # 12345 -------------------------------------------------------------------------------------------
     hotline_integrations: dict[str, HotlineIntegration] | None = None
     hotline_max_skew_seconds: int = 300
