@@ -215,6 +215,7 @@ def rows(name: str, raw: dict[str, Any], *, quick: bool, loop_label: str = "") -
             Row(scenario, "firings/s", raw["firings_per_s"], "/s"),
         ]  # fmt: skip
     scenario = f"whole loop (report → closed), {loop_label}"
+    cpu = raw["cpu_s_per_1000"]
     lag, backlog = (raw["lag_start"], raw["lag_end"]), (raw["backlog_start"], raw["backlog_end"])
     return [
         Row(scenario, "consumer lag at end (vs start)", lag[1], "msgs", lag[0], "at start",
@@ -225,6 +226,10 @@ def rows(name: str, raw: dict[str, Any], *, quick: bool, loop_label: str = "") -
             note=f"{raw['sent_per_s']:.1f}/s sent"),
         Row(scenario, "report → closed p50", raw["loop_p50_s"], "s"),
         Row(scenario, "report → closed p99", raw["loop_p99_s"], "s"),
+        Row(scenario, "escalations per case opened", raw["escalations_per_case"], "",
+            note=f"{raw['signed_in_late_share']:.0%} of sign-ins past their clock (clocks ÷600)"),
+        Row(scenario, "machine CPU s per 1,000 reports (less the generator)", cpu["machine less the generator"], "s",
+            note=" / ".join(f"{n} {v:g}" for n, v in cpu.items() if n != "machine less the generator")),
     ]  # fmt: skip
 
 

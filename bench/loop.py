@@ -8,6 +8,13 @@ punctual units, which sign in within the first half of the clock, do so within s
 
 ``python -m bench.loop [--minutes 10] [--rate 20] [--replicas 1] [--quick]``. With replicas, the lag read from any
 one process is its consumer group's, and the backlog its database's: the same whichever the balancer picks.
+
+Beside lag and backlog it prints what the window cost (CPU seconds per 1,000 reports of each service, of this load
+generator, and of the whole machine less it) and how punctual the punctual units managed to be: escalations per
+case opened and the share of sign-ins past their clock. With clocks divided by 600 a cold room's sign-in clock is
+3 s, so a dispatch answering in seconds makes the units late; every escalation is more work for all three
+services (timeline entries, notifications, 12345 callbacks, follow-up's record), so a loop that falls behind
+escalates more and falls further behind. A loop that keeps up escalates next to nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import time
 from collections import Counter
@@ -24,7 +32,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.e2e import pct, reuse_or_start
+from bench.e2e import _cpu_seconds, _machine_cpu_seconds, pct, processes, reuse_or_start
 from deploy.local.services import ServiceSet
 from deploy.simulate import actors, district, plan
 from deploy.simulate.api import Api, Credentials, Refused
@@ -35,19 +43,34 @@ CATEGORIES = (Category.COLD_ROOM,) * 6 + (Category.LEAK, Category.AIR_LOCK, Cate
 TEXTS = {c: plan.TEXTS[c][0].format(t=15) for c in set(CATEGORIES)}
 
 
+# Dispatch's counters read at each sample: how punctual the units were and how often a clock was breached.
+PUNCTUALITY = {
+    "dispatch_cases_opened_total": "opened",
+    "dispatch_escalations_total": "escalations",
+    "dispatch_signed_in_total": "signed_in",
+}
+
+
 async def scrape(urls: dict[str, str]) -> dict[str, dict[str, float]]:
-    """Per service: total consumer lag (messages, every topic and partition) and outbox backlog (rows)."""
+    """Per service: total consumer lag (messages, every topic and partition), outbox backlog (rows), and dispatch's
+    cases opened, escalations and sign-ins (``signed_in_late``: those past their clock)."""
     out: dict[str, dict[str, float]] = {}
     async with httpx.AsyncClient(timeout=10) as http:
         for name, url in urls.items():
             text = (await http.get(url + "/metrics")).text
-            lag = backlog = 0.0
+            got = dict.fromkeys(("lag", "backlog", "opened", "escalations", "signed_in", "signed_in_late"), 0.0)
             for family in text_string_to_metric_families(text):
                 if family.name == "kafka_consumer_lag":
-                    lag += sum(s.value for s in family.samples)
+                    got["lag"] += sum(s.value for s in family.samples)
                 elif family.name == "outbox_backlog":
-                    backlog += sum(s.value for s in family.samples)
-            out[name] = {"lag": lag, "backlog": backlog}
+                    got["backlog"] += sum(s.value for s in family.samples)
+                elif (key := PUNCTUALITY.get(family.name + "_total")) is not None:
+                    for sample in family.samples:
+                        if sample.name.endswith("_total"):
+                            got[key] += sample.value
+                            if key == "signed_in" and sample.labels.get("on_time") == "false":
+                                got["signed_in_late"] += sample.value
+            out[name] = got
     return out
 
 
@@ -102,11 +125,22 @@ async def run(
                 refused[type(exc).__name__] += 1
 
         samples: list[dict[str, Any]] = []
+        pids = processes(ss, ("intake", "dispatch", "followup"))
+        cpu_at: dict[str, float] = {}
+
+        def cpu_now() -> dict[str, float]:
+            bench = _cpu_seconds(os.getpid())
+            return {n: sum(map(_cpu_seconds, g)) for n, g in pids.items()} | {
+                "load generator": bench,
+                "machine less the generator": _machine_cpu_seconds() - bench,
+            }
+
         started = time.monotonic()
         total = warmup + minutes * 60
         pending: set[asyncio.Task[None]] = set()
         next_sample = started + warmup
         n = 0
+        sent_at_first = 0
         try:
             while (now := time.monotonic()) < started + total:
                 while n < (now - started) * rate:
@@ -116,15 +150,19 @@ async def run(
                     n += 1
                 if now >= next_sample:
                     sample = await scrape(urls)
+                    if not samples:
+                        cpu_at, sent_at_first = cpu_now(), len(sent)
                     samples.append({"t": round(now - started, 1), "services": sample})
                     print(
                         f"  loop t={now - started:5.0f}s  sent {len(sent):6d}"
-                        f"  consumer lag {_total(sample, 'lag'):6.0f}  outbox backlog {_total(sample, 'backlog'):5.0f}",
+                        f"  consumer lag {_total(sample, 'lag'):6.0f}  outbox backlog {_total(sample, 'backlog'):5.0f}"
+                        f"  escalations {_total(sample, 'escalations'):5.0f}",
                         flush=True,
                     )
                     next_sample = now + (5 if quick else 30)
                 await asyncio.sleep(0.02)
             end_sample = await scrape(urls)
+            cpu_end, sent_in_window = cpu_now(), len(sent) - sent_at_first
             samples.append({"t": round(time.monotonic() - started, 1), "services": end_sample})
             await asyncio.gather(*pending)
             closed_at = await _closed(api, list(sent), drain)
@@ -151,6 +189,9 @@ async def run(
         "lag_end": _total(last, "lag"),
         "backlog_start": _total(first, "backlog"),
         "backlog_end": _total(last, "backlog"),
+        "escalations_per_case": _total(last, "escalations") / max(1.0, _total(last, "opened")),
+        "signed_in_late_share": _total(last, "signed_in_late") / max(1.0, _total(last, "signed_in")),
+        "cpu_s_per_1000": {n: round((cpu_end[n] - cpu_at[n]) / max(1, sent_in_window) * 1000, 1) for n in cpu_end},
         "samples": samples,
         "actors": dict(crew.counts),
         "errors": crew.errors[:20],
