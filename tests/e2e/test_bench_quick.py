@@ -47,3 +47,14 @@ def test_the_arming_benchmark_measures_both_ways() -> None:
     lines = proc.stdout.splitlines()
     assert [line.split()[0] for line in lines] == ["executemany", "schedule_many"]
     assert all("calls/s" in line and "client CPU ms per call" in line for line in lines)
+
+
+def test_the_redaction_benchmark_measures_few_and_many_households() -> None:
+    """``python -m bench.redaction``: the same texts from five households and from many, in the same run."""
+    proc = run_command(
+        [sys.executable, "-m", "bench.redaction", "--households", "600", "--reports", "600"], cwd=REPO, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    lines = proc.stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [["5", "households"], ["600", "households"]]
+    assert all("µs per redaction" in line for line in lines) and "ratio" in lines[1]
