@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -77,8 +77,9 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
             dialect.do_ping(dbapi_connection)
         except Exception as exc:
             if dialect.is_disconnect(exc, dbapi_connection, None):  # type: ignore[arg-type]
-                # the pool closes this connection and hands out another (connecting anew if need be)
-                raise DisconnectionError("the connection was lost while it lay in the pool") from exc
+                # The pool closes this connection and hands out another (connecting anew), and renews every
+                # connection as old as this one, as pool_pre_ping does: a restart broke them all.
+                raise InvalidatePoolError("the connection was lost while it lay in the pool") from exc
             raise
 
 
