@@ -37,9 +37,9 @@ async def link_case(
 
 # ``set_case_status`` in one statement, once the incidents (and on closure the sensors) are locked: the case's reports
 # but the withdrawn, locked in id order (the order every writer of a case's reports takes them in, the ORM's flush by
-# primary key too; NO KEY, the lock an UPDATE of non-key columns takes, so a row referencing a report, a timeline
-# entry, is not held up); each gets the timeline entry (at the time it joined, if it joined after the fact); those the fact
-# is not older than move to it (``moves``), and then so do the case's incidents; a closure stops the incidents
+# primary key too), FOR NO KEY UPDATE (the lock an UPDATE of non-key columns takes, so a timeline entry referencing a
+# report is not held up). Each gets the timeline entry (at the time it joined, if it joined after the fact); those the
+# fact is not older than move to it (``moves``), and then so do the case's incidents; a closure stops the incidents
 # accepting and rearms the sensors whose alarms the reports were. What comes back: which reports are owed a 12345
 # callback. The incidents and sensors it writes are already locked by this transaction, so it takes no lock out of
 # order.
