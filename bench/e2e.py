@@ -174,13 +174,13 @@ def processes(ss: ServiceSet, names: Sequence[str]) -> dict[str, list[int]]:
     return found
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (/proc/<pid>/stat, fields 14 and 15, in clock ticks)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _machine_cpu_seconds() -> float:
+def machine_cpu_seconds() -> float:
     """CPU time every core of the machine has spent busy so far (/proc/stat: all but idle and iowait)."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     ticks = [int(f) for f in fields]
@@ -242,9 +242,9 @@ async def system(
                 # warm-up: connections, prepared statements, consumer groups settled
                 await asyncio.gather(*(post(i) for i in range(warmup)))
                 await _until("warm-up", lambda: all(w.latency(report_of[i], 0) for i in report_of), 60)
-                cpu_before = {name: sum(map(_cpu_seconds, group)) for name, group in pids.items()}
+                cpu_before = {name: sum(map(cpu_seconds, group)) for name, group in pids.items()}
                 # The whole machine (PostgreSQL, Kafka, the services) less this process, the load generator.
-                machine_before = _machine_cpu_seconds() - _cpu_seconds(os.getpid())
+                machine_before = machine_cpu_seconds() - cpu_seconds(os.getpid())
                 # latency at steady rates, open loop, the lowest first
                 curve, nxt = [], warmup
                 for rate in rates:
@@ -290,13 +290,13 @@ async def system(
                 reports = n_curve + burst
                 cost = {
                     name: {
-                        "cpu_s_per_1000": (sum(map(_cpu_seconds, group)) - cpu_before[name]) / reports * 1000,
+                        "cpu_s_per_1000": (sum(map(cpu_seconds, group)) - cpu_before[name]) / reports * 1000,
                         "peak_rss_mb": max(map(_peak_rss_mb, group)),
                         "processes": len(group),
                     }
                     for name, group in pids.items()
                 }
-                machine = (_machine_cpu_seconds() - _cpu_seconds(os.getpid()) - machine_before) / reports * 1000
+                machine = (machine_cpu_seconds() - cpu_seconds(os.getpid()) - machine_before) / reports * 1000
             finally:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)

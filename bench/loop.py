@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.e2e import _cpu_seconds, _machine_cpu_seconds, pct, processes, reuse_or_start
+from bench.e2e import cpu_seconds, machine_cpu_seconds, pct, processes, reuse_or_start
 from deploy.local.services import ServiceSet
 from deploy.simulate import actors, district, plan
 from deploy.simulate.api import Api, Credentials, Refused
@@ -57,9 +57,12 @@ async def scrape(urls: dict[str, str], dispatch_processes: list[str]) -> dict[st
     over ``dispatch_processes`` (each replica's own URL: a counter is its process's, not its group's)."""
     out: dict[str, dict[str, float]] = {}
     async with httpx.AsyncClient(timeout=10) as http:
+        pages: dict[str, str] = {}  # URL → its /metrics, read once (one process: the service's URL is its own)
+        for url in {*urls.values(), *dispatch_processes}:
+            pages[url] = (await http.get(url + "/metrics")).text
         for name, url in urls.items():
             got = {"lag": 0.0, "backlog": 0.0}
-            for family in text_string_to_metric_families((await http.get(url + "/metrics")).text):
+            for family in text_string_to_metric_families(pages[url]):
                 if family.name == "kafka_consumer_lag":
                     got["lag"] += sum(s.value for s in family.samples)
                 elif family.name == "outbox_backlog":
@@ -67,7 +70,7 @@ async def scrape(urls: dict[str, str], dispatch_processes: list[str]) -> dict[st
             out[name] = got
         punctual = dict.fromkeys(("opened", "escalations", "signed_in", "signed_in_late"), 0.0)
         for url in dispatch_processes:
-            for family in text_string_to_metric_families((await http.get(url + "/metrics")).text):
+            for family in text_string_to_metric_families(pages[url]):
                 if (key := PUNCTUALITY.get(family.name + "_total")) is None:
                     continue
                 for sample in family.samples:
@@ -135,10 +138,10 @@ async def run(
         cpu_at: dict[str, float] = {}
 
         def cpu_now() -> dict[str, float]:
-            bench = _cpu_seconds(os.getpid())
-            return {n: sum(map(_cpu_seconds, g)) for n, g in pids.items()} | {
+            bench = cpu_seconds(os.getpid())
+            return {n: sum(map(cpu_seconds, g)) for n, g in pids.items()} | {
                 "load generator": bench,
-                "machine less the generator": _machine_cpu_seconds() - bench,
+                "machine less the generator": machine_cpu_seconds() - bench,
             }
 
         started = time.monotonic()

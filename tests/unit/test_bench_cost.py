@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.e2e import _cpu_seconds, _machine_cpu_seconds, processes
+from bench.e2e import cpu_seconds, machine_cpu_seconds, processes
 from deploy.local.services import BALANCER, ServiceSet
 
 
@@ -62,9 +62,9 @@ def test_a_replica_that_is_gone_is_left_out(tmp_path: Path, sleepers: list[subpr
 
 
 def test_cpu_seconds_of_this_process_grow_with_work() -> None:
-    before = _cpu_seconds(os.getpid())
+    before = cpu_seconds(os.getpid())
     sum(i * i for i in range(2_000_000))
-    assert _cpu_seconds(os.getpid()) > before
+    assert cpu_seconds(os.getpid()) > before
 
 
 def test_some_services_with_replicas_start_behind_the_balancer(tmp_path: Path) -> None:
@@ -77,11 +77,11 @@ def test_some_services_with_replicas_start_behind_the_balancer(tmp_path: Path) -
 
 
 def test_the_machine_is_busy_at_least_as_long_as_this_process_works() -> None:
-    machine, own = _machine_cpu_seconds(), _cpu_seconds(os.getpid())
+    machine, own = machine_cpu_seconds(), cpu_seconds(os.getpid())
     sum(i * i for i in range(3_000_000))
-    worked = _cpu_seconds(os.getpid()) - own
+    worked = cpu_seconds(os.getpid()) - own
     assert worked > 0
-    assert _machine_cpu_seconds() - machine >= worked - 0.05  # ticks are counted per core, a little apart
+    assert machine_cpu_seconds() - machine >= worked - 0.05  # ticks are counted per core, a little apart
 
 
 def test_stopping_some_services_keeps_the_balancer_while_others_run_behind_it(
