@@ -50,7 +50,15 @@ SCENARIOS = ("one_tap", "e2e", "sensors", "rate_limit", "photos", "timers", "loo
 
 
 def _fig(f: Figures, per: int = 1) -> dict[str, float]:
-    return {"rate": f.rate * per, "p50_ms": f.pct(0.50), "p99_ms": f.pct(0.99), "n": f.count, "seconds": f.seconds}
+    return {
+        "rate": f.rate * per,
+        "p50_ms": f.pct(0.50),
+        "p99_ms": f.pct(0.99),
+        "n": f.count,
+        "seconds": f.seconds,
+        "cpu_us_each": f.cpu_seconds / max(f.count * per, 1) * 1e6,
+        "machine_cpu_us_each": f.machine_cpu_seconds / max(f.count * per, 1) * 1e6,
+    }
 
 
 async def one_tap(quick: bool) -> dict[str, Any]:
@@ -178,6 +186,8 @@ def rows(name: str, raw: dict[str, Any], *, quick: bool, loop_label: str = "") -
                 met(s["rate"] >= 0.3 * b["rate"] and s["rate"] >= 60_000)),
             Row(f"sensor readings (batches of {raw['batch_size']})", "p99 latency per batch", s["p99_ms"], "ms",
                 b["p99_ms"], "COPY p99"),
+            Row(f"sensor readings (batches of {raw['batch_size']})", "machine CPU µs per reading",
+                s["machine_cpu_us_each"], "µs", b["machine_cpu_us_each"], "COPY, machine CPU"),
         ]  # fmt: skip
     if name == "rate_limit":
         base, label = raw["select_1"], "SELECT 1 round trip"

@@ -37,6 +37,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.cpu import cpu_seconds, machine_cpu_seconds
 from bench.intake_common import ADMIN, KAFKA, registry
 from bench.intake_reports import body
 from deploy.local.scratch_db import drop_database, recreate_database
@@ -172,19 +173,6 @@ def processes(ss: ServiceSet, names: Sequence[str]) -> dict[str, list[int]]:
     if ss.replicas > 1 and (pid := ss.pid(BALANCER)) is not None:
         found[BALANCER] = [pid]
     return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/<pid>/stat, fields 14 and 15, in clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu_seconds() -> float:
-    """CPU time every core of the machine has spent busy so far (/proc/stat: all but idle and iowait)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    ticks = [int(f) for f in fields]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # guest time is counted in user
 
 
 def _peak_rss_mb(pid: int) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from bench.cpu import machine_cpu_seconds
 from deploy.local.scratch_db import drop_database, recreate_database
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app
@@ -99,6 +100,10 @@ class Figures:
     count: int
     seconds: float
     latencies: list[float]
+    # CPU over the run: this process's (client and, in process, the server), and the whole machine's (the database
+    # too). Steadier than a rate on two shared cores, and they show where work went.
+    cpu_seconds: float = 0.0
+    machine_cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -112,7 +117,8 @@ class Figures:
         mean = statistics.fmean(self.latencies) * 1000 if self.latencies else 0.0
         return (
             f"{label:<44} {self.rate:>10,.0f} {unit}   p50 {self.pct(0.50):7.2f} ms   p99 {self.pct(0.99):7.2f} ms"
-            f"   mean {mean:6.2f} ms   (n={self.count})"
+            f"   mean {mean:6.2f} ms   CPU µs each: this process {self.cpu_seconds / self.count * 1e6:.1f},"
+            f" machine {self.machine_cpu_seconds / self.count * 1e6:.1f}   (n={self.count})"
         )
 
 
@@ -127,6 +133,8 @@ async def drive(total: int, concurrency: int, call: Callable[[int], Awaitable[No
             await call(i)
             latencies.append(time.perf_counter() - start)
 
-    start = time.perf_counter()
+    start, cpu, machine = time.perf_counter(), time.process_time(), machine_cpu_seconds()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Figures(total, time.perf_counter() - start, latencies)
+    return Figures(
+        total, time.perf_counter() - start, latencies, time.process_time() - cpu, machine_cpu_seconds() - machine
+    )

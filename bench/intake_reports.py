@@ -208,7 +208,13 @@ async def main(total: int, concurrency: int) -> None:
 
 
 def _merge(runs: list[Figures]) -> Figures:
-    return Figures(sum(r.count for r in runs), sum(r.seconds for r in runs), [x for r in runs for x in r.latencies])
+    return Figures(
+        sum(r.count for r in runs),
+        sum(r.seconds for r in runs),
+        [x for r in runs for x in r.latencies],
+        sum(r.cpu_seconds for r in runs),
+        sum(r.machine_cpu_seconds for r in runs),
+    )
 
 
 if __name__ == "__main__":

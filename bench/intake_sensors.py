@@ -4,11 +4,12 @@ same rows measured in the same run.
 ``python -m bench.intake_sensors [BATCHES] [CONCURRENCY] [BATCH_SIZE]`` (the local stack must be up).
 
 - intake: the intake app in this process (HTTP through httpx's ASGI transport, gateway key, validation of every
-  reading, sensor lookup with row locks, COPY into the narrow readings table, the cold-run rule per sensor, one
-  UPDATE of the sensors' runs, commit). Rooms are warm, so no report is raised: the steady state of a fleet.
+  reading, then one statement: the sensors locked, the readings stored, every sensor's cold run moved; commit). Rooms
+  are warm, so no report is raised: the steady state of a fleet.
 - baseline: ``copy_records_to_table`` of the same batches through an asyncpg pool, no HTTP, no rule.
 
-Prints readings/s (target ≥ 20,000/s for batches of 500) and the ratio. No assertion: figures, not a test.
+Prints readings/s (target ≥ 20,000/s for batches of 500) and the ratio, and the CPU each reading cost this process
+and the whole machine (PostgreSQL's share is the difference). No assertion: figures, not a test.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ async def main(batches: int, concurrency: int, size: int) -> None:
     ours, raw = await measure(batches, concurrency, size)
 
     def per_reading(f: Figures) -> Figures:
-        return Figures(f.count * size, f.seconds, f.latencies)
+        return Figures(f.count * size, f.seconds, f.latencies, f.cpu_seconds, f.machine_cpu_seconds)
 
     print(f"\nintake sensor readings · real PostgreSQL · {batches} batches of {size}, concurrency {concurrency}")
     print(per_reading(ours).line("intake POST /v1/sensor-readings", "readings/s") + "  (latency per batch)")

@@ -32,7 +32,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.e2e import cpu_seconds, machine_cpu_seconds, pct, processes, reuse_or_start
+from bench.cpu import cpu_seconds, machine_cpu_seconds
+from bench.e2e import pct, processes, reuse_or_start
 from deploy.local.services import ServiceSet
 from deploy.simulate import actors, district, plan
 from deploy.simulate.api import Api, Credentials, Refused

@@ -99,7 +99,13 @@ async def measure(checks: int, reports: int, concurrency: int, warmup: int = 100
 
 
 def _merge(runs: list[Figures]) -> Figures:
-    return Figures(sum(r.count for r in runs), sum(r.seconds for r in runs), [x for r in runs for x in r.latencies])
+    return Figures(
+        sum(r.count for r in runs),
+        sum(r.seconds for r in runs),
+        [x for r in runs for x in r.latencies],
+        sum(r.cpu_seconds for r in runs),
+        sum(r.machine_cpu_seconds for r in runs),
+    )
 
 
 async def main(checks: int, reports: int, concurrency: int) -> None:

@@ -3,12 +3,13 @@ readings while its case is open raise none, and after closure a new cold spell r
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from services.intake import feedback
+from services.intake import domain, feedback, sensors
 from services.intake.config import DEV_SENSOR_KEY
 from services.intake.models import Report, Sensor, sensor_readings
 from shared.settings import DEV_ADMIN_TOKEN
@@ -146,3 +147,115 @@ async def test_a_batch_resent_with_its_idempotency_key_is_stored_once(loop: Loop
             select(func.count()).select_from(sensor_readings).where(sensor_readings.c.sensor_num.in_(nums))
         )
     assert stored == 3 + 1
+
+
+async def test_the_batch_statement_moves_each_run_as_the_rule_says(loop: Loop) -> None:
+    """``sensors.store`` writes the cold-run rule over sets, in SQL; ``domain.advance`` is the rule in Python. Random
+    batches (shuffled, times repeated, older than the stored latest, temperatures at the threshold, stored runs from
+    the future) against stored runs: every sensor ends as ``advance`` says, and exactly the runs it says reached the
+    duration come back."""
+    n = 4
+    registry = {
+        "buildings": [{"id": "B-IT-RULE", "name": "测试规则楼", "compound_id": "CP-LK", "grid_id": "G-PHN-01"}],
+        "households": [
+            {"id": f"H-IT-RULE-{i}", "building_id": "B-IT-RULE", "unit_no": "1", "room": str(101 + i)} for i in range(n)
+        ],
+        "sensors": [{"id": f"S-IT-RULE-{i}", "household_id": f"H-IT-RULE-{i}"} for i in range(n)],
+    }
+    assert (await loop.intake.http.put("/admin/registry", json=registry, headers=ADMIN)).status_code == 200
+    ids = [f"S-IT-RULE-{i}" for i in range(n)]
+    rng = random.Random(20261205)
+    base, latest = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 1, 6, tzinfo=UTC)
+    threshold, duration = 16.0, timedelta(minutes=60)
+
+    def at(k: int) -> datetime:
+        return base + k * STEP
+
+    def stored_run() -> domain.ColdRun:
+        shape = rng.choice(["none", "warm", "cold", "future"])
+        if shape == "none":
+            return domain.ColdRun(None, None, None)
+        last = at(rng.randint(-2, 6)) if shape != "future" else latest + timedelta(hours=rng.randint(1, 3))
+        since = last - STEP * rng.randint(0, 5) if shape in ("cold", "future") and rng.random() < 0.7 else None
+        return domain.ColdRun(since, last, 15.0 if since else 19.0)
+
+    cases, reached_seen, moved_seen = 200, 0, 0
+    for _ in range(cases):
+        stored = {s: stored_run() for s in ids}
+        batch = [
+            (s, at(rng.randint(-2, 8)), rng.choice([14.0, 15.5, 16.0, 16.5, 20.0]))
+            for s in ids
+            for _ in range(rng.randint(0, 7))
+        ] or [(ids[0], at(0), 15.0)]
+        rng.shuffle(batch)
+        async with loop.intake.runtime.sessions() as s, s.begin():
+            for sensor_id, run in stored.items():
+                await s.execute(
+                    update(Sensor)
+                    .where(Sensor.id == sensor_id)
+                    .values(
+                        cold_since=run.cold_since,
+                        last_reading_at=run.last_at,
+                        last_temp_c=run.last_temp_c,
+                        alert_report_id=None,
+                    )
+                )
+            driver = await sensors._driver(s)
+            unknown, reached = await sensors.store(
+                driver,
+                [b[0] for b in batch],
+                [b[1] for b in batch],
+                [b[2] for b in batch],
+                latest=latest,
+                threshold_c=threshold,
+                duration=duration,
+            )
+            found = await s.execute(
+                select(Sensor.id, Sensor.cold_since, Sensor.last_reading_at, Sensor.last_temp_c).where(
+                    Sensor.id.in_(ids)
+                )
+            )
+            rows = {row[0]: tuple(row[1:]) for row in found}
+            await s.rollback()
+        assert unknown == []
+        expected_reached = set()
+        for sensor_id in ids:
+            points = sorted((t, temp) for sid, t, temp in batch if sid == sensor_id)
+            start = stored[sensor_id]
+            if start.last_at is not None and start.last_at > latest:
+                start = domain.ColdRun(None, None, None)
+            run, hit = domain.advance(start, points, threshold_c=threshold, duration=duration)
+            row = rows[sensor_id]
+            if run.last_at != start.last_at:
+                moved_seen += 1
+                assert row == (
+                    run.cold_since,
+                    run.last_at,
+                    run.last_temp_c,
+                ), (sensor_id, stored[sensor_id], batch)
+            if hit is not None:
+                expected_reached.add((sensor_id, f"H-IT-RULE-{sensor_id[-1]}", run.last_temp_c))
+        assert set(reached) == expected_reached, (stored, batch)
+        reached_seen += len(reached)
+    # the cases reach every branch often enough to mean something
+    assert reached_seen > 50 and moved_seen > 300
+
+
+async def test_a_batch_naming_an_unknown_sensor_is_refused_whole(loop: Loop) -> None:
+    registry = {
+        "buildings": [{"id": "B-IT-UNKNOWN", "name": "测试未知楼", "compound_id": "CP-LK", "grid_id": "G-PHN-01"}],
+        "households": [{"id": "H-IT-UNKNOWN-1", "building_id": "B-IT-UNKNOWN", "unit_no": "1", "room": "101"}],
+        "sensors": [{"id": "S-IT-KNOWN", "household_id": "H-IT-UNKNOWN-1"}],
+    }
+    assert (await loop.intake.http.put("/admin/registry", json=registry, headers=ADMIN)).status_code == 200
+    batch = series("S-IT-KNOWN", timedelta(0), [20.0, 20.5]) + series("S-IT-NOBODY", timedelta(0), [20.0])
+    r = await post(loop, batch)
+    assert r.status_code == 422 and r.json()["detail"]["code"] == "unknown_sensor", r.text
+    assert "S-IT-NOBODY" in r.json()["detail"]["message"] and "S-IT-KNOWN" not in r.json()["detail"]["message"]
+    async with loop.intake.runtime.sessions() as s:
+        sensor = await s.get(Sensor, "S-IT-KNOWN")
+        assert sensor is not None and sensor.last_reading_at is None
+        stored = await s.scalar(
+            select(func.count()).select_from(sensor_readings).where(sensor_readings.c.sensor_num == sensor.num)
+        )
+    assert stored == 0

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.e2e import cpu_seconds, machine_cpu_seconds, processes
+from bench.cpu import cpu_seconds, machine_cpu_seconds
+from bench.e2e import processes
 from deploy.local.services import BALANCER, ServiceSet
 
 
