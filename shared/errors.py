@@ -274,6 +274,8 @@ _ZH = {
     "bool_type": "应为 true 或 false",
     "json_invalid": "请求体不是合法的 JSON",
     "iso_format": "日期时间须为 ISO 8601 格式，如 2026-11-20T08:00:00+08:00",
+    "date_out_of_range": "日期须在 2000-01-01 至 2100-12-31 之间",
+    "timezone_aware": "日期时间须带时区，如 2026-11-20T08:00:00+08:00",
     "text_forbidden_char": "文字中含有不允许的控制字符（制表、换行、回车以外的控制字符，或 U+FFFE、U+FFFF、代理字符）",
 }
 
