@@ -240,7 +240,29 @@ def rows(name: str, raw: dict[str, Any], *, quick: bool, loop_label: str = "") -
             note=f"{raw['signed_in_late_share']:.0%} of sign-ins past their clock (clocks ÷600)"),
         Row(scenario, "machine CPU s per 1,000 reports (less the generator)", cpu["machine less the generator"], "s",
             note=" / ".join(f"{n} {v:g}" for n, v in cpu.items() if n != "machine less the generator")),
+        *_loop_requests(scenario, raw),
     ]  # fmt: skip
+
+
+# The requests whose punctuality the clocks judge, and the poll that finds the work.
+_LOOP_REQUESTS = {"sign-in": "POST /v1/assignments/{assignment_id}/sign-in", "assignments": "GET /v1/assignments"}
+
+
+def _loop_requests(scenario: str, raw: dict[str, Any]) -> list[Row]:
+    """Per request kind: the generator's p99 (sent → answered) beside the service's own (its histogram's bucket),
+    and the generator's wait for one of its connections, which a saturated machine makes the largest part."""
+    out: list[Row] = []
+    for label, route in _LOOP_REQUESTS.items():
+        client, server = raw.get("requests", {}).get(label), raw.get("routes", {}).get(f"dispatch {route}")
+        if client is None:
+            continue
+        out.append(
+            Row(scenario, f"{label}: p99 sent → answered", client["p99_ms"], "ms",
+                server["p99_le_ms"] if server else None, "dispatch's own p99 (≤ bucket)",
+                note=f"{client['n']:,} calls; waited for a connection p50 {client['wait_p50_ms']:.0f} ms, "
+                f"p99 {client['wait_p99_ms']:.0f} ms")
+        )  # fmt: skip
+    return out
 
 
 def no_growth(start: float, end: float) -> bool:

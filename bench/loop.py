@@ -36,7 +36,7 @@ from bench.cpu import cpu_seconds, machine_cpu_seconds
 from bench.e2e import pct, processes, reuse_or_start
 from deploy.local.services import ServiceSet
 from deploy.simulate import actors, district, plan
-from deploy.simulate.api import Api, Credentials, Refused
+from deploy.simulate.api import Api, Credentials, Refused, Tally
 from deploy.simulate.config import tight_rules
 from shared.contracts.common import Category
 
@@ -83,6 +83,59 @@ async def scrape(urls: dict[str, str], dispatch_processes: list[str]) -> dict[st
     return out
 
 
+async def route_buckets(process_urls: list[str]) -> dict[str, dict[float, float]]:
+    """``http_request_duration_seconds`` of every process: "METHOD route" → cumulative count per upper edge."""
+    out: dict[str, dict[float, float]] = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for url in process_urls:
+            for family in text_string_to_metric_families((await http.get(url + "/metrics")).text):
+                if family.name != "http_request_duration_seconds":
+                    continue
+                for sample in family.samples:
+                    if sample.name.endswith("_bucket"):
+                        key = f"{sample.labels['service']} {sample.labels['method']} {sample.labels['route']}"
+                        edges = out.setdefault(key, {})
+                        le = float(sample.labels["le"])
+                        edges[le] = edges.get(le, 0.0) + sample.value
+    return out
+
+
+def server_latency(
+    first: dict[str, dict[float, float]], last: dict[str, dict[float, float]], *, least: int = 20
+) -> dict[str, dict[str, float]]:
+    """Per route served at least ``least`` times in the window: the count and the upper edges of the buckets holding
+    p50 and p99 (the services' histogram: 5, 10, 25, 50, 100, 250, 500 ms, 1, 2.5, 5 s, +Inf)."""
+    out: dict[str, dict[str, float]] = {}
+    for route, edges in last.items():
+        before = first.get(route, {})
+        grew = {le: n - before.get(le, 0.0) for le, n in sorted(edges.items())}
+        count = grew.get(float("inf"), 0.0)
+        if count < least:
+            continue
+
+        def edge(q: float, grew: dict[float, float] = grew, count: float = count) -> float:
+            return next(le for le, n in grew.items() if n >= q * count)
+
+        out[route] = {"n": count, "p50_le_ms": edge(0.5) * 1000, "p99_le_ms": edge(0.99) * 1000}
+    return out
+
+
+def client_latency(tally: Tally, *, least: int = 20) -> dict[str, dict[str, float]]:
+    """Per label called at least ``least`` times: the wait for a connection of the generator's pool and the request
+    itself (sent → answered), p50 and p99 in ms."""
+    return {
+        label: {
+            "n": spread.n,
+            "wait_p50_ms": tally.waits[label].quantile(0.5) * 1000,
+            "wait_p99_ms": tally.waits[label].quantile(0.99) * 1000,
+            "p50_ms": spread.quantile(0.5) * 1000,
+            "p99_ms": spread.quantile(0.99) * 1000,
+        }
+        for label, spread in sorted(tally.latency.items())
+        if spread.n >= least
+    }
+
+
 def _total(sample: dict[str, dict[str, float]], what: str) -> float:
     return sum(v.get(what, 0.0) for v in sample.values())
 
@@ -96,6 +149,7 @@ async def run(
     async with reuse_or_start(given, "loop", ("intake", "dispatch", "followup"), replicas=replicas) as ss:
         urls = {n: ss.url(n) for n in ("intake", "dispatch", "followup")}
         processes_of_dispatch = [ss.url(i) for i in ss.instances("dispatch")]
+        every_process = [ss.url(i) for n in ("intake", "dispatch", "followup") for i in ss.instances(n)]
         creds = Credentials()
         api = Api(urls=urls, tokens=d.tokens(creds.auth_private_key), credentials=creds, concurrency=64)
         await api.request("intake", "PUT", "/admin/registry", label="registry", admin=True, body=d.intake_registry())
@@ -137,6 +191,7 @@ async def run(
         samples: list[dict[str, Any]] = []
         pids = processes(ss, ("intake", "dispatch", "followup"))
         cpu_at: dict[str, float] = {}
+        routes_at: dict[str, dict[float, float]] = {}
 
         def cpu_now() -> dict[str, float]:
             bench = cpu_seconds(os.getpid())
@@ -162,6 +217,8 @@ async def run(
                     sample = await scrape(urls, processes_of_dispatch)
                     if not samples:
                         cpu_at, sent_at_first = cpu_now(), len(sent)
+                        routes_at = await route_buckets(every_process)
+                        api.tally.waits, api.tally.latency = {}, {}  # the window's requests only
                     samples.append({"t": round(now - started, 1), "services": sample})
                     print(
                         f"  loop t={now - started:5.0f}s  sent {len(sent):6d}"
@@ -173,6 +230,8 @@ async def run(
                 await asyncio.sleep(0.02)
             end_sample = await scrape(urls, processes_of_dispatch)
             cpu_end, sent_in_window = cpu_now(), len(sent) - sent_at_first
+            routes = server_latency(routes_at, await route_buckets(every_process))
+            requests = client_latency(api.tally)
             samples.append({"t": round(time.monotonic() - started, 1), "services": end_sample})
             await asyncio.gather(*pending)
             closed_at = await _closed(api, list(sent), drain)
@@ -203,6 +262,9 @@ async def run(
         "escalations_per_case": _grew(first, last, "escalations") / max(1.0, _grew(first, last, "opened")),
         "signed_in_late_share": _grew(first, last, "signed_in_late") / max(1.0, _grew(first, last, "signed_in")),
         "cpu_s_per_1000": {n: round((cpu_end[n] - cpu_at[n]) / max(1, sent_in_window) * 1000, 1) for n in cpu_end},
+        # what the units and workers waited for, seen from the generator and from the services, over the window
+        "requests": requests,
+        "routes": routes,
         "samples": samples,
         "actors": dict(crew.counts),
         "errors": crew.errors[:20],

@@ -36,6 +36,10 @@ def test_the_quick_suite_runs_every_scenario(tmp_path: Path) -> None:
     for name in SCENARIOS:
         assert result["raw"][name]["wall_s"] >= 0
     assert result["machine"]["cpus"] >= 1
+    # the loop's requests timed from both ends: the units' poll, by the generator and by dispatch
+    poll = result["raw"]["loop"]["requests"]["assignments"]
+    assert poll["n"] >= 20 and 0 < poll["p50_ms"] <= poll["p99_ms"] and poll["wait_p50_ms"] >= 0
+    assert result["raw"]["loop"]["routes"]["dispatch GET /v1/assignments"]["n"] >= 20
     assert "python -m bench --quick" in proc.stdout
 
 
