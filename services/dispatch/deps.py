@@ -33,21 +33,31 @@ def dispatch_context(request: Request) -> DispatchContext:
     return cast(DispatchContext, context_of(request))
 
 
-def _settings(request: Request) -> DispatchSettings:
+# Dependencies are coroutines: FastAPI runs a plain function dependency on a worker thread, a hop per request for
+# reading an attribute (tests/unit/test_route_dependencies.py keeps every route free of them).
+async def _context(request: Request) -> DispatchContext:
+    return dispatch_context(request)
+
+
+async def _settings(request: Request) -> DispatchSettings:
     return dispatch_context(request).settings
 
 
-def _writer(request: Request) -> OutboxWriter:
+async def _writer(request: Request) -> OutboxWriter:
     return dispatch_context(request).writer
 
 
-def _clock(request: Request) -> TimeSource:
+async def _clock(request: Request) -> TimeSource:
     return dispatch_context(request).clock
 
 
-Context = Annotated[DispatchContext, Depends(dispatch_context)]
+async def _evidence(request: Request) -> Evidence:
+    return evidence_of(request)
+
+
+Context = Annotated[DispatchContext, Depends(_context)]
 Settings = Annotated[DispatchSettings, Depends(_settings)]
 Session = Transaction
 Writer = Annotated[OutboxWriter, Depends(_writer)]
 Now = Annotated[TimeSource, Depends(_clock)]
-Proof = Annotated[Evidence, Depends(evidence_of)]
+Proof = Annotated[Evidence, Depends(_evidence)]

@@ -36,7 +36,7 @@ async def bearer(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(bearer)]
 
 
-def admin(request: Request) -> None:
+async def admin(request: Request) -> None:
     """FastAPI dependency for admin endpoints: header ``X-Admin-Token`` must match the service's admin token."""
     given = request.headers.get("x-admin-token", "")
     expected = context_of(request).runtime.settings.admin_token.get_secret_value()
