@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import BindParameter, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import texts
@@ -21,29 +21,43 @@ from shared.states import values
 
 # -- who may act on what ----------------------------------------------------------------------------------
 
+# An assignee's own assignments, by role, as statements built once with the assignee bound at execution (``who``):
+# building a select with its joins and filters per request cost dispatch more CPU than some of them took to run.
+_WHO: BindParameter[str] = bindparam("who")
+_FILTERS: dict[Role, Any] = {
+    Role.UNIT: Assignment.unit_id == _WHO,
+    Role.GRID_WORKER: and_(Assignment.unit_type == UnitType.GRID.value, Assignment.unit_id == _WHO),
+    Role.TASK_FORCE: and_(Assignment.unit_type == UnitType.STREET_TASK_FORCE.value, Case.street_id == _WHO),
+}
+_MINE = {role: select(Assignment).join(Case, Case.id == Assignment.case_id).where(f) for role, f in _FILTERS.items()}
+_ONE_OF_MINE = {
+    role: q.where(Assignment.id == bindparam("assignment_id")).with_for_update(of=Assignment)
+    for role, q in _MINE.items()
+}
+_LISTS = {
+    (role, include_done): (
+        select(Assignment, Case)
+        .join(Case, Case.id == Assignment.case_id)
+        .where(f, *(() if include_done else (Assignment.status.in_(values(OPEN)),)))
+        .order_by(Assignment.sign_in_due)
+    )
+    for role, f in _FILTERS.items()
+    for include_done in (False, True)
+}
 
-def assignee_filter(principal: Principal) -> Any:
-    if principal.role is Role.UNIT:
-        return Assignment.unit_id == principal.sub
-    if principal.role is Role.GRID_WORKER:
-        return and_(Assignment.unit_type == UnitType.GRID.value, Assignment.unit_id == principal.scope)
-    if principal.role is Role.TASK_FORCE:
-        return and_(Assignment.unit_type == UnitType.STREET_TASK_FORCE.value, Case.street_id == principal.scope)
-    return None
 
-
-def assignments_of(principal: Principal) -> Select[Assignment]:
-    where = assignee_filter(principal)
-    if where is None:
+def assignee_params(principal: Principal) -> dict[str, str]:
+    """The value ``who`` of the statements above: a unit's id, a grid's, a task force's street. Forbidden for a
+    caller who is no assignee."""
+    if principal.role not in _FILTERS:
         raise Forbidden("forbidden", texts.NOT_AN_ASSIGNEE, "Authorization")
-    return select(Assignment).join(Case, Case.id == Assignment.case_id).where(where)
+    return {"who": principal.sub if principal.role is Role.UNIT else principal.scope}
 
 
 async def get_for_actor(session: AsyncSession, *, assignment_id: str, principal: Principal) -> Assignment:
     """An assignment the caller may act on. Anyone else's is reported as missing, not as forbidden."""
-    a = await session.scalar(
-        assignments_of(principal).where(Assignment.id == assignment_id).with_for_update(of=Assignment)
-    )
+    params = assignee_params(principal) | {"assignment_id": assignment_id}
+    a = await session.scalar(_ONE_OF_MINE[principal.role], params)
     if a is None:
         raise NotFound("assignment", texts.ASSIGNMENT_NOT_FOUND)
     return a
@@ -52,13 +66,8 @@ async def get_for_actor(session: AsyncSession, *, assignment_id: str, principal:
 async def list_for_actor(
     session: AsyncSession, *, principal: Principal, include_done: bool = False
 ) -> list[tuple[Assignment, Case]]:
-    where = assignee_filter(principal)
-    if where is None:
-        raise Forbidden("forbidden", texts.NOT_AN_ASSIGNEE, "Authorization")
-    q = select(Assignment, Case).join(Case, Case.id == Assignment.case_id).where(where)
-    if not include_done:
-        q = q.where(Assignment.status.in_(values(OPEN)))
-    rows = (await session.execute(q.order_by(Assignment.sign_in_due))).all()
+    params = assignee_params(principal)
+    rows = (await session.execute(_LISTS[principal.role, include_done], params)).all()
     return [(a, c) for a, c in rows]
 
 
@@ -69,8 +78,7 @@ def actor_name(principal: Principal) -> str:
 def may_see_case(principal: Principal, case: Case, assignments: list[Assignment]) -> bool:
     if oversees(principal, district_id=case.district_id, street_id=case.street_id):
         return True
-    where = assignee_filter(principal)
-    if where is None:
+    if principal.role not in _FILTERS:
         return False
     return any(
         (principal.role is Role.UNIT and a.unit_id == principal.sub)

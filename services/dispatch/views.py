@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.domain import Clock
@@ -35,6 +35,12 @@ def assignment_out(a: Assignment, clock: TimeSource, case: Case) -> AssignmentOu
 
 
 _CALLER_NOTES = (Happened.SUPPLEMENTED, Happened.HURRIED)
+# Built once (it runs with every list an assignee reads): the notes of the cases bound as ``case_ids``.
+_NOTES_OF = (
+    select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.detail, CaseEvent.at)
+    .where(CaseEvent.case_id.in_(bindparam("case_ids", expanding=True)), CaseEvent.kind.in_(_CALLER_NOTES))
+    .order_by(CaseEvent.at, CaseEvent.id)
+)
 
 
 async def with_caller_notes(session: AsyncSession, outs: Sequence[AssignmentOut]) -> None:
@@ -42,13 +48,7 @@ async def with_caller_notes(session: AsyncSession, outs: Sequence[AssignmentOut]
     unit holding the case hears of them, on the phone too (the field app keeps its list offline)."""
     if not outs:
         return
-    rows = (
-        await session.execute(
-            select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.detail, CaseEvent.at)
-            .where(CaseEvent.case_id.in_({o.case_id for o in outs}), CaseEvent.kind.in_(_CALLER_NOTES))
-            .order_by(CaseEvent.at, CaseEvent.id)
-        )
-    ).all()
+    rows = (await session.execute(_NOTES_OF, {"case_ids": sorted({o.case_id for o in outs})})).all()
     for out in outs:
         out.caller_notes = [
             CallerNoteOut(kind=kind, text=detail.get("content"), at=at)
