@@ -3,6 +3,7 @@ readings while its case is open raise none, and after closure a new cold spell r
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -259,3 +260,52 @@ async def test_a_batch_naming_an_unknown_sensor_is_refused_whole(loop: Loop) -> 
             select(func.count()).select_from(sensor_readings).where(sensor_readings.c.sensor_num == sensor.num)
         )
     assert stored == 0
+
+
+async def test_two_batches_of_the_same_sensors_at_once_apply_one_after_the_other(loop: Loop) -> None:
+    """Two gateways post batches of the same sensors at the same moment: both are stored whole, and every sensor
+    ends as if one batch had been applied after the other (the statement locks the sensors in id order)."""
+    ids = [f"S-IT-RACE-{i}" for i in range(40)]
+    registry = {
+        "buildings": [{"id": "B-IT-RACE", "name": "测试并发楼", "compound_id": "CP-LK", "grid_id": "G-PHN-01"}],
+        "households": [
+            {"id": f"H-IT-RACE-{i}", "building_id": "B-IT-RACE", "unit_no": "1", "room": str(101 + i)}
+            for i in range(len(ids))
+        ],
+        "sensors": [{"id": s, "household_id": f"H-IT-RACE-{i}"} for i, s in enumerate(ids)],
+    }
+    assert (await loop.intake.http.put("/admin/registry", json=registry, headers=ADMIN)).status_code == 200
+
+    # Interleaved in time, each sensor's latest reading in one batch for half the sensors and in the other for the
+    # rest: a batch applied over a state it did not lock (its own readings alone) ends some run unlike either order.
+    def readings(s: str, late: bool) -> list[dict[str, Any]]:
+        if late:
+            return series(s, timedelta(minutes=10), [15.0, 17.0, 15.0])  # at 10, 25, 40 min
+        return series(s, timedelta(0), [15.0, 15.0, 15.0])  # at 0, 15, 30 min
+
+    first = [r for i, s in enumerate(reversed(ids)) for r in readings(s, late=i % 2 == 0)]
+    second = [r for i, s in enumerate(reversed(ids)) for r in readings(s, late=i % 2 == 1)][::-1]
+    a, b = await asyncio.gather(post(loop, first), post(loop, second))
+    assert a.status_code == b.status_code == 200, (a.text, b.text)
+
+    def after(*batches: list[dict[str, Any]]) -> dict[str, tuple[datetime | None, datetime | None, float | None]]:
+        runs = {s: domain.ColdRun(None, None, None) for s in ids}
+        for batch in batches:
+            for s in ids:
+                points = sorted(
+                    (datetime.fromisoformat(r["measured_at"]), r["temp_c"]) for r in batch if r["sensor_id"] == s
+                )
+                runs[s], _ = domain.advance(runs[s], points, threshold_c=16.0, duration=timedelta(hours=2))
+        return {s: (run.cold_since, run.last_at, run.last_temp_c) for s, run in runs.items()}
+
+    async with loop.intake.runtime.sessions() as s:
+        found = await s.execute(
+            select(Sensor.id, Sensor.cold_since, Sensor.last_reading_at, Sensor.last_temp_c).where(Sensor.id.in_(ids))
+        )
+        ended = {row[0]: tuple(row[1:]) for row in found}
+        nums = select(Sensor.num).where(Sensor.id.in_(ids))
+        stored = await s.scalar(
+            select(func.count()).select_from(sensor_readings).where(sensor_readings.c.sensor_num.in_(nums))
+        )
+    assert stored == len(first) + len(second)
+    assert ended in (after(first, second), after(second, first))
