@@ -10,7 +10,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +104,17 @@ class Figures:
     # too). Steadier than a rate on two shared cores, and they show where work went.
     cpu_seconds: float = 0.0
     machine_cpu_seconds: float = 0.0
+
+    @classmethod
+    def merged(cls, runs: Sequence[Figures]) -> Figures:
+        """Rounds of the same measurement as one: counts, seconds and CPU added, latencies pooled."""
+        return cls(
+            sum(r.count for r in runs),
+            sum(r.seconds for r in runs),
+            [x for r in runs for x in r.latencies],
+            sum(r.cpu_seconds for r in runs),
+            sum(r.machine_cpu_seconds for r in runs),
+        )
 
     @property
     def rate(self) -> float:

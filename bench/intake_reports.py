@@ -190,7 +190,7 @@ async def measure(total: int, concurrency: int, warmup: int = 200) -> Measured:
                 base_runs.append(await drive(half, concurrency, baseline))
                 floor_runs.append(await drive(half, concurrency, floor_call))
         raw = await raw_loop(db, total, concurrency)
-    return Measured(_merge(ours), _merge(base_runs), _merge(floor_runs), raw)
+    return Measured(Figures.merged(ours), Figures.merged(base_runs), Figures.merged(floor_runs), raw)
 
 
 async def main(total: int, concurrency: int) -> None:
@@ -205,16 +205,6 @@ async def main(total: int, concurrency: int) -> None:
     print(f"ratio plumbing floor / baseline: {floor_fig.rate / base_fig.rate:.2f}   (the shared stack alone)")
     print(f"ratio intake / plumbing floor: {intake_fig.rate / floor_fig.rate:.2f}   (intake's own work)")
     print(f"ratio intake / raw asyncpg: {intake_fig.rate / raw.rate:.2f}")
-
-
-def _merge(runs: list[Figures]) -> Figures:
-    return Figures(
-        sum(r.count for r in runs),
-        sum(r.seconds for r in runs),
-        [x for r in runs for x in r.latencies],
-        sum(r.cpu_seconds for r in runs),
-        sum(r.machine_cpu_seconds for r in runs),
-    )
 
 
 if __name__ == "__main__":

@@ -89,22 +89,12 @@ async def measure(checks: int, reports: int, concurrency: int, warmup: int = 100
                 taps[name].append(await drive(reports // 2, concurrency, report))
         ctx.rate_limits = shared
     return Measured(
-        select_1=_merge(runs["select_1"]),
-        shared_spread=_merge(runs["spread"]),
-        shared_hot=_merge(runs["hot"]),
-        memory=_merge(runs["memory"]),
-        reports_shared=_merge(taps["shared"]),
-        reports_memory=_merge(taps["memory"]),
-    )
-
-
-def _merge(runs: list[Figures]) -> Figures:
-    return Figures(
-        sum(r.count for r in runs),
-        sum(r.seconds for r in runs),
-        [x for r in runs for x in r.latencies],
-        sum(r.cpu_seconds for r in runs),
-        sum(r.machine_cpu_seconds for r in runs),
+        select_1=Figures.merged(runs["select_1"]),
+        shared_spread=Figures.merged(runs["spread"]),
+        shared_hot=Figures.merged(runs["hot"]),
+        memory=Figures.merged(runs["memory"]),
+        reports_shared=Figures.merged(taps["shared"]),
+        reports_memory=Figures.merged(taps["memory"]),
     )
 
 
