@@ -26,6 +26,7 @@ import os
 import random
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -52,51 +53,53 @@ PUNCTUALITY = {
 }
 
 
-async def scrape(urls: dict[str, str], dispatch_processes: list[str]) -> dict[str, dict[str, float]]:
+async def read_metrics(urls: Iterable[str]) -> dict[str, str]:
+    """URL → its ``/metrics`` page, each URL read once (with one process a service's URL is its process's own)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        return {url: (await http.get(url + "/metrics")).text for url in set(urls)}
+
+
+def scrape(pages: dict[str, str], urls: dict[str, str], dispatch_processes: list[str]) -> dict[str, dict[str, float]]:
     """Per service: total consumer lag (messages, every topic and partition) and outbox backlog (rows); for
     dispatch also its cases opened, escalations and sign-ins (``signed_in_late``: past their clock) so far, summed
     over ``dispatch_processes`` (each replica's own URL: a counter is its process's, not its group's)."""
     out: dict[str, dict[str, float]] = {}
-    async with httpx.AsyncClient(timeout=10) as http:
-        pages: dict[str, str] = {}  # URL → its /metrics, read once (one process: the service's URL is its own)
-        for url in {*urls.values(), *dispatch_processes}:
-            pages[url] = (await http.get(url + "/metrics")).text
-        for name, url in urls.items():
-            got = {"lag": 0.0, "backlog": 0.0}
-            for family in text_string_to_metric_families(pages[url]):
-                if family.name == "kafka_consumer_lag":
-                    got["lag"] += sum(s.value for s in family.samples)
-                elif family.name == "outbox_backlog":
-                    got["backlog"] += sum(s.value for s in family.samples)
-            out[name] = got
-        punctual = dict.fromkeys(("opened", "escalations", "signed_in", "signed_in_late"), 0.0)
-        for url in dispatch_processes:
-            for family in text_string_to_metric_families(pages[url]):
-                if (key := PUNCTUALITY.get(family.name + "_total")) is None:
-                    continue
-                for sample in family.samples:
-                    if sample.name.endswith("_total"):
-                        punctual[key] += sample.value
-                        if key == "signed_in" and sample.labels.get("on_time") == "false":
-                            punctual["signed_in_late"] += sample.value
-        out["dispatch"] = out.get("dispatch", {}) | punctual
+    for name, url in urls.items():
+        got = {"lag": 0.0, "backlog": 0.0}
+        for family in text_string_to_metric_families(pages[url]):
+            if family.name == "kafka_consumer_lag":
+                got["lag"] += sum(s.value for s in family.samples)
+            elif family.name == "outbox_backlog":
+                got["backlog"] += sum(s.value for s in family.samples)
+        out[name] = got
+    punctual = dict.fromkeys(("opened", "escalations", "signed_in", "signed_in_late"), 0.0)
+    for url in dispatch_processes:
+        for family in text_string_to_metric_families(pages[url]):
+            if (key := PUNCTUALITY.get(family.name + "_total")) is None:
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    punctual[key] += sample.value
+                    if key == "signed_in" and sample.labels.get("on_time") == "false":
+                        punctual["signed_in_late"] += sample.value
+    out["dispatch"] = out.get("dispatch", {}) | punctual
     return out
 
 
-async def route_buckets(process_urls: list[str]) -> dict[str, dict[float, float]]:
-    """``http_request_duration_seconds`` of every process: "METHOD route" → cumulative count per upper edge."""
+def route_buckets(pages: dict[str, str], process_urls: list[str]) -> dict[str, dict[float, float]]:
+    """``http_request_duration_seconds`` of every process: "service METHOD route" → cumulative count per upper
+    edge."""
     out: dict[str, dict[float, float]] = {}
-    async with httpx.AsyncClient(timeout=10) as http:
-        for url in process_urls:
-            for family in text_string_to_metric_families((await http.get(url + "/metrics")).text):
-                if family.name != "http_request_duration_seconds":
-                    continue
-                for sample in family.samples:
-                    if sample.name.endswith("_bucket"):
-                        key = f"{sample.labels['service']} {sample.labels['method']} {sample.labels['route']}"
-                        edges = out.setdefault(key, {})
-                        le = float(sample.labels["le"])
-                        edges[le] = edges.get(le, 0.0) + sample.value
+    for url in process_urls:
+        for family in text_string_to_metric_families(pages[url]):
+            if family.name != "http_request_duration_seconds":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    key = f"{sample.labels['service']} {sample.labels['method']} {sample.labels['route']}"
+                    edges = out.setdefault(key, {})
+                    le = float(sample.labels["le"])
+                    edges[le] = edges.get(le, 0.0) + sample.value
     return out
 
 
@@ -214,11 +217,12 @@ async def run(
                     t.add_done_callback(pending.discard)
                     n += 1
                 if now >= next_sample:
-                    sample = await scrape(urls, processes_of_dispatch)
+                    pages = await read_metrics([*urls.values(), *every_process])
+                    sample = scrape(pages, urls, processes_of_dispatch)
                     if not samples:
                         cpu_at, sent_at_first = cpu_now(), len(sent)
-                        routes_at = await route_buckets(every_process)
-                        api.tally.waits, api.tally.latency = {}, {}  # the window's requests only
+                        routes_at = route_buckets(pages, every_process)
+                        api.tally.restart_timing()  # the window's requests only
                     samples.append({"t": round(now - started, 1), "services": sample})
                     print(
                         f"  loop t={now - started:5.0f}s  sent {len(sent):6d}"
@@ -228,9 +232,10 @@ async def run(
                     )
                     next_sample = now + (5 if quick else 30)
                 await asyncio.sleep(0.02)
-            end_sample = await scrape(urls, processes_of_dispatch)
+            pages = await read_metrics([*urls.values(), *every_process])
+            end_sample = scrape(pages, urls, processes_of_dispatch)
             cpu_end, sent_in_window = cpu_now(), len(sent) - sent_at_first
-            routes = server_latency(routes_at, await route_buckets(every_process))
+            routes = server_latency(routes_at, route_buckets(pages, every_process))
             requests = client_latency(api.tally)
             samples.append({"t": round(time.monotonic() - started, 1), "services": end_sample})
             await asyncio.gather(*pending)

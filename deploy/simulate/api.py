@@ -120,6 +120,10 @@ class Tally:
     def count(self, label: str, *, lo: int, hi: int) -> int:
         return sum(n for (lab, status), n in self.answers.items() if lab == label and lo <= status < hi)
 
+    def restart_timing(self) -> None:
+        """Forget the latencies so far: what follows is timed alone (a benchmark's window)."""
+        self.waits, self.latency = {}, {}
+
     def timed(self, label: str, waited: float, answered: float) -> None:
         self.waits.setdefault(label, Spread()).add(waited)
         self.latency.setdefault(label, Spread()).add(answered)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import random
 
-from bench.loop import client_latency, server_latency
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from bench.loop import client_latency, route_buckets, server_latency
 from deploy.simulate.api import Spread, Tally
 
 
@@ -44,3 +46,18 @@ def test_server_latency_counts_only_the_window() -> None:
     got = server_latency(first, last)
     assert got[route] == {"n": 100.0, "p50_le_ms": 25.0, "p99_le_ms": 100.0}
     assert server_latency(last, last) == {}  # nothing served in the window
+
+
+def test_route_buckets_add_up_the_processes_of_a_service_from_their_pages() -> None:
+    pages = {}
+    for url, seconds in (("http://a", [0.003, 0.02]), ("http://b", [0.2])):
+        registry = CollectorRegistry()
+        latency = Histogram(
+            "http_request_duration_seconds", "", ["service", "method", "route"], registry=registry,
+            buckets=(0.005, 0.025, 0.25),
+        )  # fmt: skip
+        for s in seconds:
+            latency.labels("dispatch", "GET", "/v1/assignments").observe(s)
+        pages[url] = generate_latest(registry).decode()
+    got = route_buckets(pages, ["http://a", "http://b"])
+    assert got == {"dispatch GET /v1/assignments": {0.005: 1.0, 0.025: 2.0, 0.25: 3.0, float("inf"): 3.0}}
