@@ -100,6 +100,7 @@ _SET_ALERTS = """
 
 
 async def _driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's transaction (which this begins through SQLAlchemy if need be)."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     return raw.driver_connection
@@ -157,8 +158,7 @@ async def ingest(
             texts.IN_FUTURE.format(seconds=settings.max_clock_skew_seconds),
             f"readings.{first}.measured_at",
         )
-    # Opened through SQLAlchemy (the request's transaction), then the driver's connection: no per-row wrapping.
-    await session.connection()
+    # The request's transaction's own asyncpg connection: no per-row wrapping.
     driver = await _driver(session)
     unknown, reached = await store(
         driver,

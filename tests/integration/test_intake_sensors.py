@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, feedback, sensors
 from services.intake.config import DEV_SENSOR_KEY
@@ -32,6 +33,33 @@ def series(sensor: str, start: timedelta, temps: list[float]) -> list[dict[str, 
 
 async def post(loop: Loop, readings: list[dict[str, Any]], headers: dict[str, str] = GATEWAY) -> Any:
     return await loop.intake.http.post("/v1/sensor-readings", json={"readings": readings}, headers=headers)
+
+
+Run = tuple[datetime | None, datetime | None, float | None]  # a sensor row's cold_since, last reading, last temp
+
+
+async def runs_of(session: AsyncSession, ids: list[str]) -> dict[str, Run]:
+    found = await session.execute(
+        select(Sensor.id, Sensor.cold_since, Sensor.last_reading_at, Sensor.last_temp_c).where(Sensor.id.in_(ids))
+    )
+    return {row[0]: (row[1], row[2], row[3]) for row in found}
+
+
+async def readings_stored(session: AsyncSession, ids: list[str]) -> int:
+    nums = select(Sensor.num).where(Sensor.id.in_(ids))
+    count = await session.scalar(
+        select(func.count()).select_from(sensor_readings).where(sensor_readings.c.sensor_num.in_(nums))
+    )
+    return int(count or 0)
+
+
+def advanced(
+    run: domain.ColdRun, batch: list[tuple[str, datetime, float]], sensor_id: str, *, threshold_c: float,
+    duration: timedelta,
+) -> tuple[domain.ColdRun, datetime | None]:  # fmt: skip
+    """The rule's specification applied to one sensor's readings of a batch (in time order, as it takes them)."""
+    points = sorted((t, temp) for sid, t, temp in batch if sid == sensor_id)
+    return domain.advance(run, points, threshold_c=threshold_c, duration=duration)
 
 
 async def test_two_cold_hours_raise_one_report_per_open_case(loop: Loop) -> None:
@@ -143,10 +171,7 @@ async def test_a_batch_resent_with_its_idempotency_key_is_stored_once(loop: Loop
     unkeyed = await post(loop, series("S-IT-IDEM", timedelta(hours=2), [19.0]))
     assert unkeyed.status_code == 200
     async with loop.intake.runtime.sessions() as s:
-        nums = select(Sensor.num).where(Sensor.id == "S-IT-IDEM")
-        stored = await s.scalar(
-            select(func.count()).select_from(sensor_readings).where(sensor_readings.c.sensor_num.in_(nums))
-        )
+        stored = await readings_stored(s, ["S-IT-IDEM"])
     assert stored == 3 + 1
 
 
@@ -211,21 +236,15 @@ async def test_the_batch_statement_moves_each_run_as_the_rule_says(loop: Loop) -
                 threshold_c=threshold,
                 duration=duration,
             )
-            found = await s.execute(
-                select(Sensor.id, Sensor.cold_since, Sensor.last_reading_at, Sensor.last_temp_c).where(
-                    Sensor.id.in_(ids)
-                )
-            )
-            rows = {row[0]: tuple(row[1:]) for row in found}
+            rows = await runs_of(s, ids)
             await s.rollback()
         assert unknown == []
         expected_reached = set()
         for sensor_id in ids:
-            points = sorted((t, temp) for sid, t, temp in batch if sid == sensor_id)
             start = stored[sensor_id]
             if start.last_at is not None and start.last_at > latest:
                 start = domain.ColdRun(None, None, None)
-            run, hit = domain.advance(start, points, threshold_c=threshold, duration=duration)
+            run, hit = advanced(start, batch, sensor_id, threshold_c=threshold, duration=duration)
             row = rows[sensor_id]
             if run.last_at != start.last_at:
                 moved_seen += 1
@@ -256,9 +275,7 @@ async def test_a_batch_naming_an_unknown_sensor_is_refused_whole(loop: Loop) -> 
     async with loop.intake.runtime.sessions() as s:
         sensor = await s.get(Sensor, "S-IT-KNOWN")
         assert sensor is not None and sensor.last_reading_at is None
-        stored = await s.scalar(
-            select(func.count()).select_from(sensor_readings).where(sensor_readings.c.sensor_num == sensor.num)
-        )
+        stored = await readings_stored(s, ["S-IT-KNOWN"])
     assert stored == 0
 
 
@@ -288,24 +305,16 @@ async def test_two_batches_of_the_same_sensors_at_once_apply_one_after_the_other
     a, b = await asyncio.gather(post(loop, first), post(loop, second))
     assert a.status_code == b.status_code == 200, (a.text, b.text)
 
-    def after(*batches: list[dict[str, Any]]) -> dict[str, tuple[datetime | None, datetime | None, float | None]]:
+    def after(*batches: list[dict[str, Any]]) -> dict[str, Run]:
         runs = {s: domain.ColdRun(None, None, None) for s in ids}
         for batch in batches:
+            rows = [(r["sensor_id"], datetime.fromisoformat(r["measured_at"]), r["temp_c"]) for r in batch]
             for s in ids:
-                points = sorted(
-                    (datetime.fromisoformat(r["measured_at"]), r["temp_c"]) for r in batch if r["sensor_id"] == s
-                )
-                runs[s], _ = domain.advance(runs[s], points, threshold_c=16.0, duration=timedelta(hours=2))
+                runs[s], _ = advanced(runs[s], rows, s, threshold_c=16.0, duration=timedelta(hours=2))
         return {s: (run.cold_since, run.last_at, run.last_temp_c) for s, run in runs.items()}
 
     async with loop.intake.runtime.sessions() as s:
-        found = await s.execute(
-            select(Sensor.id, Sensor.cold_since, Sensor.last_reading_at, Sensor.last_temp_c).where(Sensor.id.in_(ids))
-        )
-        ended = {row[0]: tuple(row[1:]) for row in found}
-        nums = select(Sensor.num).where(Sensor.id.in_(ids))
-        stored = await s.scalar(
-            select(func.count()).select_from(sensor_readings).where(sensor_readings.c.sensor_num.in_(nums))
-        )
+        ended = await runs_of(s, ids)
+        stored = await readings_stored(s, ids)
     assert stored == len(first) + len(second)
     assert ended in (after(first, second), after(second, first))
