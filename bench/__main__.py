@@ -56,8 +56,8 @@ def _fig(f: Figures, per: int = 1) -> dict[str, float]:
         "p99_ms": f.pct(0.99),
         "n": f.count,
         "seconds": f.seconds,
-        "cpu_us_each": f.cpu_seconds / max(f.count * per, 1) * 1e6,
-        "machine_cpu_us_each": f.machine_cpu_seconds / max(f.count * per, 1) * 1e6,
+        "cpu_us_each": f.cpu_us_each[0] / per,
+        "machine_cpu_us_each": f.cpu_us_each[1] / per,
     }
 
 

@@ -117,6 +117,12 @@ class Figures:
         )
 
     @property
+    def cpu_us_each(self) -> tuple[float, float]:
+        """CPU µs per call: this process's, the machine's."""
+        calls = max(self.count, 1)
+        return self.cpu_seconds / calls * 1e6, self.machine_cpu_seconds / calls * 1e6
+
+    @property
     def rate(self) -> float:
         return self.count / self.seconds
 
@@ -128,8 +134,8 @@ class Figures:
         mean = statistics.fmean(self.latencies) * 1000 if self.latencies else 0.0
         return (
             f"{label:<44} {self.rate:>10,.0f} {unit}   p50 {self.pct(0.50):7.2f} ms   p99 {self.pct(0.99):7.2f} ms"
-            f"   mean {mean:6.2f} ms   CPU µs each: this process {self.cpu_seconds / self.count * 1e6:.1f},"
-            f" machine {self.machine_cpu_seconds / self.count * 1e6:.1f}   (n={self.count})"
+            f"   mean {mean:6.2f} ms   CPU µs each: this process {self.cpu_us_each[0]:.1f},"
+            f" machine {self.cpu_us_each[1]:.1f}   (n={self.count})"
         )
 
 
