@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BindParameter, and_, bindparam, select
+from sqlalchemy import BindParameter, and_, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import texts
 from services.dispatch.models import (
     Assignment,
     Case,
+    CaseEvent,
 )
 from services.dispatch.states import OPEN
 from shared.auth import Principal, Role
@@ -44,6 +46,40 @@ _LISTS = {
     for role, f in _FILTERS.items()
     for include_done in (False, True)
 }
+
+
+def _digest_of_open(mine_filter: Any) -> Any:
+    """One row of what an assignee's list shows, digested in the database: how many open assignments, an md5 over
+    each one's id, status, resolve clock, escalation level and its case's tier and priority, and the newest timeline
+    entry of their cases. The console's stream asks it of every open console once a second: no rows are sent, no
+    objects built."""
+    mine = (
+        select(
+            Assignment.id,
+            Assignment.case_id,
+            Assignment.status,
+            Assignment.resolve_due,
+            Assignment.escalation_level,
+            Case.tier,
+            Case.priority,
+        )
+        .join(Case, Case.id == Assignment.case_id)
+        .where(mine_filter, Assignment.status.in_(values(OPEN)))
+        .cte("mine")
+    )
+    c = mine.c
+    line = func.concat_ws("|", c.id, c.status, c.resolve_due, c.escalation_level, c.tier, c.priority)
+    newest = select(func.max(CaseEvent.id)).where(CaseEvent.case_id.in_(select(c.case_id))).scalar_subquery()
+    return select(func.count(), func.md5(func.string_agg(line, aggregate_order_by(literal(";"), c.id))), newest)
+
+
+OPEN_DIGESTS = {role: _digest_of_open(f) for role, f in _FILTERS.items()}
+
+
+async def open_digest(session: AsyncSession, principal: Principal) -> tuple[int, str | None, int | None]:
+    """(open assignments, their digest, the newest timeline entry of their cases) for an assignee."""
+    count, digest, newest = (await session.execute(OPEN_DIGESTS[principal.role], assignee_params(principal))).one()
+    return count, digest, newest
 
 
 def assignee_params(principal: Principal) -> dict[str, str]:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.sse import KEEPALIVE_COMMENT, EventSourceResponse, format_sse_event
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access
@@ -125,26 +125,18 @@ async def console_config(settings: Settings) -> JSONResponse:
 # -- live updates -------------------------------------------------------------------------------------------
 
 
-# The newest timeline entry of the caller's open cases (those just listed): built once, run every second per console.
-_NEWEST_EVENT = select(func.max(CaseEvent.id)).where(CaseEvent.case_id.in_(bindparam("case_ids", expanding=True)))
-
-
 async def version(session: AsyncSession, principal: Principal) -> tuple[str, int]:
     """A digest of what the caller's console shows, and how many open assignments the caller has.
 
     Computed only from what the caller may read through the API: its own open assignments and the newest
-    timeline entry of their cases (an assignee); the newest timeline entry of its street or district
-    (a task force or district).
+    timeline entry of their cases (an assignee, digested by the database: ``access.open_digest``); the newest
+    timeline entry of its street or district (a task force or district).
     """
     parts: list[Any] = []
     mine = 0
     if principal.role in ASSIGNEES:
-        rows = await access.list_for_actor(session, principal=principal)
-        mine = len(rows)
-        parts.append(
-            [(a.id, a.status, a.resolve_due.isoformat(), a.escalation_level, c.tier, c.priority) for a, c in rows]
-        )
-        parts.append(await session.scalar(_NEWEST_EVENT, {"case_ids": sorted({a.case_id for a, _ in rows})}))
+        mine, digest, newest = await access.open_digest(session, principal)
+        parts += [digest, newest]
     if principal.role in AREA_WATCHERS:
         area = area_filter(principal, district=Case.district_id, street=Case.street_id)
         parts.append(

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from deploy.seed import registry
-from services.dispatch import rules
+from services.dispatch import console, rules
 from services.dispatch.config import DispatchSettings
 from services.dispatch.main import create_app, timer_engine
 from services.dispatch.models import Case
@@ -475,3 +475,45 @@ async def test_an_assignment_has_one_shape_in_every_answer(desk: Desk) -> None:
     assert listed["affected_households"] == 1
     signed = await desk.call("POST", f"/v1/assignments/{listed['id']}/sign-in", "U-HEAT-1")
     assert signed.keys() == listed.keys() and signed["category"] == "burst_pipe" and signed["location"]
+
+
+async def test_a_unit_s_console_version_moves_with_what_its_list_shows_and_only_with_that(desk: Desk) -> None:
+    """The live stream's version, digested by the database: it moves for a new assignment, every step and timeline
+    entry of the unit's open cases, an escalation and a resolve; not for another unit's case."""
+    heat = Principal(role=Role.UNIT, sub="U-HEAT-1", scope="D-CG")
+
+    async def now() -> tuple[str, int]:
+        async with desk.svc.runtime.sessions() as s:
+            return await console.version(s, heat)
+
+    async def moved(before: tuple[str, int]) -> tuple[str, int]:
+        after = await now()
+        assert after[0] != before[0], "the version stayed as it was"
+        assert after[1] == len(await desk.call("GET", "/v1/assignments", "U-HEAT-1"))
+        return after
+
+    seen = await now()
+    assert seen == await now(), "a version read twice with nothing between is the same"
+    case_id = await desk.complain(Category.COLD_ROOM)
+    seen = await moved(seen)
+    a = (await desk.assignments("U-HEAT-1", case_id))[0]
+
+    others = await desk.complain(Category.LEAK)  # the property manager's alone
+    assert not await desk.assignments("U-HEAT-1", others)
+    assert await now() == seen, "another unit's case moved this unit's version"
+
+    await desk.call("POST", f"/v1/assignments/{a['id']}/sign-in", "U-HEAT-1")
+    seen = await moved(seen)
+    await desk.call("POST", f"/v1/assignments/{a['id']}/progress", "U-HEAT-1", {"note": "已联系住户，明早入户"})
+    seen = await moved(seen)  # a timeline entry only: the list's fields are as they were
+
+    desk.clock.set(datetime.fromisoformat(a["on_site_due"]) + timedelta(seconds=1))
+    await desk.fire_due()
+    assert (await desk.call("GET", f"/v1/assignments/{a['id']}", "U-HEAT-1"))["escalation_level"] == "reminder"
+    seen = await moved(seen)
+    await desk.call("POST", f"/v1/assignments/{a['id']}/arrive", "U-HEAT-1")
+    seen = await moved(seen)
+    await desk.call("POST", f"/v1/assignments/{a['id']}/resolve", "U-HEAT-1", {"action_taken": "调整平衡阀"})
+    before_open = seen[1]
+    seen = await moved(seen)
+    assert seen[1] == before_open - 1
