@@ -58,7 +58,7 @@ HTTP_REQUESTS = Counter(
 )
 HTTP_LATENCY = Histogram(
     "http_request_duration_seconds",
-    "HTTP request latency by route template",
+    "HTTP request latency by route template (an event stream: until it opens)",
     ["service", "method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )

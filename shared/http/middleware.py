@@ -48,9 +48,16 @@ async def bind_path_ids(request: Request) -> None:
     json_logging.bind(**{k: v for k, v in request.path_params.items() if k in LOGGED_PATH_IDS})
 
 
+EVENT_STREAM = b"text/event-stream"
+
+
 class HttpMetrics:
     """Requests and latency by route template. A plain ASGI middleware: the decorator form
-    (BaseHTTPMiddleware) costs a task and a queue per request."""
+    (BaseHTTPMiddleware) costs a task and a queue per request.
+
+    The latency of an answer is until it is complete; of an event stream (a console's live updates, open for a
+    while by design), until it opens: a stream's life in the histogram would fill its top bucket and every latency
+    quantile operators read from it."""
 
     def __init__(self, app: Any, service: str) -> None:
         self.app = app
@@ -62,11 +69,14 @@ class HttpMetrics:
             return
         start = time.perf_counter()
         status = 500
+        opened: float | None = None  # when an event stream's answer started: its latency, not its whole life
 
         async def remember_status(message: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, opened
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if any(k.lower() == b"content-type" and v.startswith(EVENT_STREAM) for k, v in message["headers"]):
+                    opened = time.perf_counter()
             await send(message)
 
         try:
@@ -75,4 +85,5 @@ class HttpMetrics:
             template = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
             metrics.HTTP_REQUESTS.labels(self.service, method, template, f"{status // 100}xx").inc()
-            metrics.HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - start)
+            ended = opened if opened is not None else time.perf_counter()
+            metrics.HTTP_LATENCY.labels(self.service, method, template).observe(ended - start)
