@@ -1,4 +1,4 @@
-"""The people of the season, each an asyncio task polling its own view of the APIs: units and the street task
+"""The people of the season, each an asyncio task reading its own view of the APIs: units and the street task
 force work their assignments (签收, 到场, 进展, 办结; one bounces orders, one asks for extensions), the task force
 decides extensions, grid workers settle minor cases and make the return visits (回访).
 
@@ -9,9 +9,10 @@ against the clock the service set: punctual units sign in within the first half 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -93,21 +94,38 @@ def _seconds(later: str, earlier: str) -> float:
 _AGAIN: Any = object()  # what a handler returns to have its item handled again at a later poll
 
 
+async def every_poll(crew: Crew, who: str) -> AsyncGenerator[None, None]:
+    """Read the list now and then again every ``poll_s`` (give or take a fifth), for as long as asked."""
+    rng = random.Random(who)
+    while True:
+        yield
+        await asyncio.sleep(crew.poll_s * rng.uniform(0.8, 1.2))
+
+
+async def on_every_change(crew: Crew, who: str) -> AsyncGenerator[None, None]:
+    """Read the list when the console's live stream says it changed (and on every reconnection), as the console
+    page does: an assignee's list is read when there is something new on it, not twice a second."""
+    async with contextlib.aclosing(crew.api.versions("dispatch", who)) as versions:
+        async for _ in versions:
+            yield
+
+
 async def poll(
     crew: Crew,
     who: str,
     fetch: Callable[[], Awaitable[list[dict[str, Any]]]],
     handle: Callable[[dict[str, Any]], Awaitable[Any]],
+    reads: AsyncGenerator[None, None] | None = None,
 ) -> None:
-    """Poll a list forever; each new item gets its own task. An item is handled once unless ``handle`` lets go of
-    it with ``_AGAIN`` (a return visit that found nobody home is tried again)."""
+    """Read a list at each of ``reads`` (by default ``every_poll``), forever; each new item gets its own task. An
+    item is handled once unless ``handle`` lets go of it with ``_AGAIN`` (a return visit that found nobody home is
+    tried again at a later read)."""
     busy: dict[str, asyncio.Task[Any]] = {}
-    rng = random.Random(who)
 
     async def safely(item: dict[str, Any]) -> Any:
         try:
             return await handle(item)
-        except httpx.TransportError as exc:  # the service went away mid-way: take the item up again at a later poll
+        except httpx.TransportError as exc:  # the service went away mid-way: take the item up again at a later read
             crew.conflicts[f"{who} {type(exc).__name__}"] += 1
             return _AGAIN
         except Exception as exc:
@@ -115,21 +133,21 @@ async def poll(
             return None
 
     try:
-        while True:
-            try:
-                items = await fetch()
-            except Refused as exc:
-                crew.errors.append(f"{who} poll: {exc}")
-                items = []
-            except Exception as exc:  # a transport hiccup: poll again
-                crew.conflicts[f"{who} poll {type(exc).__name__}"] += 1
-                items = []
-            for item in items:
-                if item["id"] not in busy:
-                    busy[item["id"]] = asyncio.create_task(safely(item))
-            for k in [k for k, t in busy.items() if t.done() and t.result() is _AGAIN]:
-                del busy[k]
-            await asyncio.sleep(crew.poll_s * rng.uniform(0.8, 1.2))
+        async with contextlib.aclosing(reads if reads is not None else every_poll(crew, who)) as each_read:
+            async for _ in each_read:
+                try:
+                    items = await fetch()
+                except Refused as exc:
+                    crew.errors.append(f"{who} poll: {exc}")
+                    items = []
+                except Exception as exc:  # a transport hiccup: read again next time
+                    crew.conflicts[f"{who} poll {type(exc).__name__}"] += 1
+                    items = []
+                for item in items:
+                    if item["id"] not in busy:
+                        busy[item["id"]] = asyncio.create_task(safely(item))
+                for k in [k for k, t in busy.items() if t.done() and t.result() is _AGAIN]:
+                    del busy[k]
     finally:  # stopped: so is the work in hand
         for t in busy.values():
             t.cancel()
@@ -146,7 +164,7 @@ async def assignee(crew: Crew, who: str, profile: UnitProfile) -> None:
     async def handle(a: dict[str, Any]) -> None:
         await work(crew, who, profile, a)
 
-    await poll(crew, who, fetch, handle)
+    await poll(crew, who, fetch, handle, on_every_change(crew, who))
 
 
 async def work(crew: Crew, who: str, profile: UnitProfile, a: dict[str, Any]) -> None:

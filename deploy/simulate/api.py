@@ -15,6 +15,7 @@ import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -156,9 +157,39 @@ class Api:
             transport=transport,
         )
         self._gate = asyncio.Semaphore(concurrency)
+        # The consoles' live streams: each holds its own connection for as long as the service keeps it open, as a
+        # browser's EventSource does, outside the pool the requests share.
+        self._streams = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), transport=transport)
 
     async def close(self) -> None:
         await self._http.aclose()
+        await self._streams.aclose()
+
+    async def versions(self, service: str, who: str, *, label: str = "console_events") -> AsyncGenerator[str, None]:
+        """What a console page does (``live.js``): follow the service's ``/console/events`` and yield each
+        ``version`` it sends (one on every connection, then one per change). A stream that ends or breaks is opened
+        again after the ``retry`` it named, as EventSource does; a refusal (4xx) is raised."""
+        retry_s = 1.0
+        while True:
+            try:
+                async with self._streams.stream(
+                    "GET", self.urls[service] + "/console/events", params={"token": self.tokens[who]}
+                ) as r:
+                    self.tally.answers[(label, r.status_code)] += 1
+                    if 400 <= r.status_code < 500:
+                        await r.aread()
+                        raise Refused(label, r)
+                    event = ""
+                    async for line in r.aiter_lines():
+                        if line.startswith("retry:"):
+                            retry_s = int(line[6:]) / 1000
+                        elif line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:") and event == "version":
+                            yield json.loads(line[5:])["version"]
+            except httpx.TransportError:
+                self.tally.transport_errors[label] += 1
+            await asyncio.sleep(retry_s)
 
     async def request(
         self,

@@ -105,3 +105,41 @@ async def test_patience_runs_out() -> None:
         await client.grid_report("gw", {"idempotency_key": "k"})
     await client.close()
     assert 1.0 <= time.monotonic() - started < 5
+
+
+async def test_a_console_s_stream_is_followed_across_reconnections_until_it_is_refused(no_backoff: None) -> None:
+    """The simulated console follows ``/console/events`` as EventSource does: every ``version`` of a stream, a new
+    connection when one ends or breaks, and a refusal raised rather than retried for ever."""
+    answers = [
+        'retry: 50\n\nevent: version\ndata: {"version": "a", "open": 0}\n\n: ping\n\n'
+        'event: version\ndata: {"version": "b", "open": 1}\n\n',
+        "connect",
+        'event: expired\ndata: {}\n\nevent: version\ndata: {"version": "c", "open": 1}\n\n',
+        "401",
+    ]
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = answers[len(seen) - 1]
+        if answer == "connect":
+            raise httpx.ConnectError("connection refused", request=request)
+        if answer == "401":
+            return httpx.Response(401, json={"detail": {"code": "unauthenticated"}})
+        return httpx.Response(200, text=answer, headers={"content-type": "text/event-stream"})
+
+    api = Api(
+        urls={"dispatch": "http://dispatch"},
+        tokens={"U-1": "tok"},
+        credentials=Credentials(),
+        transport=httpx.MockTransport(handle),
+    )
+    versions: list[str] = []
+    with pytest.raises(api_module.Refused) as refused:
+        async for version in api.versions("dispatch", "U-1"):
+            versions.append(version)
+    await api.close()
+    assert versions == ["a", "b", "c"]
+    assert refused.value.status == 401
+    assert [(r.url.path, r.url.params["token"]) for r in seen] == [("/console/events", "tok")] * 4
+    assert api.tally.transport_errors["console_events"] == 1
