@@ -38,7 +38,14 @@ def main(
     registry: Annotated[
         str, typer.Option(help="'generated' (from the seed and --scale) or 'seed' (deploy/seed/registry.yaml).")
     ] = "generated",
-    poll: Annotated[float, typer.Option(min=0.05, help="Seconds between an actor's polls of its list.")] = 0.5,
+    poll: Annotated[
+        float,
+        typer.Option(
+            min=0.05,
+            help="Seconds between reads of the return-visit and extension lists (units and task forces read"
+            " theirs when the console's live stream says it changed).",
+        ),
+    ] = 0.5,
     intake_url: Annotated[str, typer.Option(envvar="INTAKE_URL")] = "http://127.0.0.1:8001",
     dispatch_url: Annotated[str, typer.Option(envvar="DISPATCH_URL")] = "http://127.0.0.1:8002",
     followup_url: Annotated[str, typer.Option(envvar="FOLLOWUP_URL")] = "http://127.0.0.1:8003",
