@@ -12,7 +12,8 @@
   gap is the common stack rather than intake's own work.
 - raw asyncpg: the same insert + commit with no HTTP at all, for scale.
 
-Prints the figures and the ratio intake / baseline (target ≥ 0.5). No assertion: figures, not a test.
+Prints the figures and the ratio intake / baseline (target ``TARGET``, the suite's too). No assertion: figures, not
+a test.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from services.intake.schemas import GridReportIn
 from shared.auth import Principal, Role, issue, require
 from shared.http.security import CurrentPrincipal
 from shared.settings import DEV_AUTH_PRIVATE_KEY
+
+TARGET = 0.35  # one-tap reports per second as a share of the baseline's, here and in the suite's table
 
 CATEGORIES = ("cold_room", "leak", "clogged_filter", "air_lock")
 DESCRIPTIONS = ("居民反映暖气不热，室温15度", "暖气片接口滴水", "入户滤网堵塞", "暖气片需要排气")
@@ -201,7 +204,7 @@ async def main(total: int, concurrency: int) -> None:
     print(base_fig.line("baseline: HTTP + asyncpg 1-row INSERT+COMMIT"))
     print(floor_fig.line("plumbing floor: intake app, 1-row INSERT+COMMIT"))
     print(raw.line("raw asyncpg 1-row INSERT+COMMIT (no HTTP)"))
-    print(f"ratio intake / baseline: {intake_fig.rate / base_fig.rate:.2f}   (target >= 0.5)")
+    print(f"ratio intake / baseline: {intake_fig.rate / base_fig.rate:.2f}   (target >= {TARGET})")
     print(f"ratio plumbing floor / baseline: {floor_fig.rate / base_fig.rate:.2f}   (the shared stack alone)")
     print(f"ratio intake / plumbing floor: {intake_fig.rate / floor_fig.rate:.2f}   (intake's own work)")
     print(f"ratio intake / raw asyncpg: {intake_fig.rate / raw.rate:.2f}")
