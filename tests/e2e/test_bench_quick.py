@@ -53,6 +53,18 @@ def test_the_arming_benchmark_measures_both_ways() -> None:
     assert all("calls/s" in line and "client CPU ms per call" in line for line in lines)
 
 
+def test_the_console_version_benchmark_measures_the_statement_beside_the_list_read() -> None:
+    """``python -m bench.console_version``: the version read and the list read it replaced, in the same run."""
+    asyncio.run(check_stack())
+    proc = run_command(
+        [sys.executable, "-m", "bench.console_version", "--open", "5", "--reads", "50"], cwd=REPO, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    lines = proc.stdout.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["the list, hashed", "console.version"]
+    assert all("reads/s" in line and "client CPU µs per read" in line and "(5 open" in line for line in lines)
+
+
 def test_the_redaction_benchmark_measures_few_and_many_households() -> None:
     """``python -m bench.redaction``: the same texts from five households and from many, in the same run."""
     proc = run_command(
