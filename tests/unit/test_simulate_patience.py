@@ -143,3 +143,30 @@ async def test_a_console_s_stream_is_followed_across_reconnections_until_it_is_r
     assert refused.value.status == 401
     assert [(r.url.path, r.url.params["token"]) for r in seen] == [("/console/events", "tok")] * 4
     assert api.tally.transport_errors["console_events"] == 1
+
+
+async def test_each_service_and_the_photo_store_have_a_pool_of_their_own() -> None:
+    """One pool for all let a busy service's connections push out another's, and httpcore walks all of a pool's
+    connections at each request: the load generator spent most of its CPU there."""
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        if request.url.path == "/v1/photos/uploads":
+            return httpx.Response(201, json={"key": "k", "url": "http://s3/bucket", "fields": {}})
+        return httpx.Response(200, json={})
+
+    api = Api(
+        urls={"intake": "http://intake", "dispatch": "http://dispatch"},
+        tokens={"GW-1": "tok"},
+        credentials=Credentials(),
+        transport=httpx.MockTransport(handle),
+    )
+    await api.request("intake", "GET", "/v1/visits", label="visits", who="GW-1")
+    await api.request("dispatch", "GET", "/v1/assignments", label="assignments", who="GW-1")
+    await api.photo("dispatch", "GW-1", label="photo")
+    pools = dict(api._pools)
+    await api.close()
+    assert seen == ["intake", "dispatch", "dispatch", "s3"]
+    assert set(pools) == {"intake", "dispatch", "photo store"}
+    assert len({id(p) for p in pools.values()}) == 3 and all(p.is_closed for p in pools.values())
