@@ -3,11 +3,12 @@ services' histogram differenced over the window."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from bench.loop import client_latency, route_buckets, server_latency
+from bench.loop import client_latency, offered, route_buckets, server_latency
 from deploy.simulate.api import Spread, Tally
 
 
@@ -61,3 +62,13 @@ def test_route_buckets_add_up_the_processes_of_a_service_from_their_pages() -> N
         pages[url] = generate_latest(registry).decode()
     got = route_buckets(pages, ["http://a", "http://b"])
     assert got == {"dispatch GET /v1/assignments": {0.005: 1.0, 0.025: 2.0, 0.25: 3.0, float("inf"): 3.0}}
+
+
+def test_the_loop_s_rate_rises_over_the_warm_up_then_holds() -> None:
+    assert offered(0, 20, 30) == 0
+    assert offered(15, 20, 30) == 20 * 15 / 4  # half-way up the ramp: a quarter of the ramp's reports
+    assert offered(30, 20, 30) == 300  # the ramp sends half of what the full rate would
+    assert offered(90, 20, 30) - offered(30, 20, 30) == 20 * 60  # then the rate itself
+    times = [t / 10 for t in range(0, 1200)]
+    sent = [offered(t, 20, 30) for t in times]
+    assert all(b >= a for a, b in itertools.pairwise(sent))
