@@ -104,9 +104,16 @@ async def every_poll(crew: Crew, who: str) -> AsyncGenerator[None, None]:
 
 async def on_every_change(crew: Crew, who: str) -> AsyncGenerator[None, None]:
     """Read the list when the console's live stream says it changed (and on every reconnection), as the console
-    page does: an assignee's list is read when there is something new on it, not twice a second."""
-    async with contextlib.aclosing(crew.api.versions("dispatch", who)) as versions:
-        async for _ in versions:
+    page does: an assignee's list is read when there is something new on it, not twice a second. A stream refused
+    is an error of the run, and the list is polled from then on."""
+    try:
+        async with contextlib.aclosing(crew.api.versions("dispatch", who)) as versions:
+            async for _ in versions:
+                yield
+    except Refused as exc:
+        crew.errors.append(f"{who} stream: {exc}")
+    async with contextlib.aclosing(every_poll(crew, who)) as polls:
+        async for _ in polls:
             yield
 
 

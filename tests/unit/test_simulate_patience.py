@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from deploy.platform12345 import sign
+from deploy.simulate import actors, plan
 from deploy.simulate import api as api_module
 from deploy.simulate.api import Api, Credentials
 
@@ -170,3 +171,28 @@ async def test_each_service_and_the_photo_store_have_a_pool_of_their_own() -> No
     assert seen == ["intake", "dispatch", "dispatch", "s3"]
     assert set(pools) == {"intake", "dispatch", "photo store"}
     assert len({id(p) for p in pools.values()}) == 3 and all(p.is_closed for p in pools.values())
+
+
+async def test_an_assignee_whose_stream_is_refused_says_so_and_polls_its_list() -> None:
+    reads: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/console/events":
+            return httpx.Response(401, json={"detail": {"code": "unauthenticated"}})
+        reads.append(request.url.path)
+        return httpx.Response(200, json=[])
+
+    api = Api(
+        urls={"dispatch": "http://dispatch"},
+        tokens={"U-1": "tok"},
+        credentials=Credentials(),
+        transport=httpx.MockTransport(handle),
+    )
+    crew = actors.Crew(api, plan.Fates(1), minute_s=0.001, log=lambda _: None, poll_s=0.01)
+    worker = asyncio.create_task(actors.assignee(crew, "U-1", plan.UnitProfile()))
+    await asyncio.sleep(0.3)
+    worker.cancel()
+    await asyncio.gather(worker, return_exceptions=True)
+    await api.close()
+    assert len(crew.errors) == 1 and crew.errors[0].startswith("U-1 stream: console_events → 401")
+    assert len(reads) >= 5 and set(reads) == {"/v1/assignments"}
