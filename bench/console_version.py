@@ -22,14 +22,11 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.intake_common import PG_PORT
-from deploy.local.scratch_db import drop_database, recreate_database
+from bench.intake_common import scratch_sessions
 from services.dispatch import access, console
 from services.dispatch.main import MIGRATIONS
 from services.dispatch.models import Assignment, Case, CaseEvent
 from shared.auth import Principal, Role
-from shared.db import create_engine, session_factory
-from shared.migrate import upgrade
 
 UNIT = Principal(role=Role.UNIT, sub="U-BENCH", scope="D-BENCH")
 _NEWEST = select(func.max(CaseEvent.id)).where(CaseEvent.case_id.in_(bindparam("case_ids", expanding=True)))
@@ -73,13 +70,6 @@ def _world(open_assignments: int) -> tuple[list[Any], list[Any]]:
 
 
 async def run(open_assignments: int, reads: int) -> dict[str, dict[str, float]]:
-    name = f"bench_console_{uuid.uuid4().hex[:6]}"
-    await recreate_database(name)
-    url = f"postgresql+asyncpg://heat:heat@127.0.0.1:{PG_PORT}/{name}"
-    await asyncio.to_thread(upgrade, MIGRATIONS, url)
-    engine = create_engine(url, pool_size=1, pre_ping=False)
-    sessions = session_factory(engine)
-
     async def measure(read: Read) -> dict[str, float]:
         async with sessions() as session:
             for _ in range(50):  # warm: the statements prepared
@@ -91,7 +81,7 @@ async def run(open_assignments: int, reads: int) -> dict[str, dict[str, float]]:
         assert mine == open_assignments
         return {"reads_per_s": round(reads / wall), "client_cpu_us_per_read": round(1e6 * cpu / reads)}
 
-    try:
+    async with scratch_sessions("console", migrations=MIGRATIONS) as sessions:
         cases, rows = _world(open_assignments)
         async with sessions() as session, session.begin():
             session.add_all(cases)
@@ -101,9 +91,6 @@ async def run(open_assignments: int, reads: int) -> dict[str, dict[str, float]]:
         for label, read in (("the list, hashed", listed), ("console.version", console.version)) * 2:
             results[label] = await measure(read)  # the second round is kept
         return results
-    finally:
-        await engine.dispose()
-        await drop_database(name)
 
 
 def main() -> None:

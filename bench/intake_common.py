@@ -12,15 +12,19 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.cpu import machine_cpu_seconds
 from deploy.local.scratch_db import drop_database, recreate_database
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app
+from shared.db import create_engine, session_factory
+from shared.migrate import upgrade
 from shared.photos import PhotoStoreSettings
 from shared.settings import DEV_ADMIN_TOKEN
 
@@ -39,6 +43,25 @@ UNLIMITED: dict[str, Any] = {"rate_limit_grid_worker_per_second": 1e6, "rate_lim
 
 def dsn(db: str) -> str:
     return f"postgresql://heat:heat@127.0.0.1:{PG_PORT}/{db}"
+
+
+@contextlib.asynccontextmanager
+async def scratch_sessions(
+    name: str, *, migrations: Path | None = None
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a fresh database of one connection (no ping), for a benchmark of statements: migrated to head
+    from ``migrations`` if given; the engine disposed and the database dropped afterwards."""
+    db = f"bench_{name}_{uuid.uuid4().hex[:6]}"
+    await recreate_database(db)
+    url = f"postgresql+asyncpg://heat:heat@127.0.0.1:{PG_PORT}/{db}"
+    engine = create_engine(url, pool_size=1, pre_ping=False)
+    try:
+        if migrations is not None:
+            await asyncio.to_thread(upgrade, migrations, url)
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+        await drop_database(db)
 
 
 @contextlib.asynccontextmanager

@@ -19,9 +19,7 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.intake_common import PG_PORT
-from deploy.local.scratch_db import drop_database, recreate_database
-from shared.db import create_engine, session_factory
+from bench.intake_common import scratch_sessions
 from shared.timers import schedule_many, timers_table
 
 Arming = Callable[[AsyncSession, Table, list[dict[str, Any]]], Awaitable[None]]
@@ -41,10 +39,6 @@ async def executemany(session: AsyncSession, timers: Table, rows: list[dict[str,
 
 
 async def run(calls: int) -> dict[str, dict[str, float]]:
-    name = f"bench_arming_{uuid.uuid4().hex[:6]}"
-    await recreate_database(name)
-    engine = create_engine(f"postgresql+asyncpg://heat:heat@127.0.0.1:{PG_PORT}/{name}", pool_size=1, pre_ping=False)
-    sessions = session_factory(engine)
     metadata = MetaData()
     timers = timers_table(metadata)
     at = datetime.now(UTC)
@@ -73,16 +67,13 @@ async def run(calls: int) -> dict[str, dict[str, float]]:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         return {"calls_per_s": round(calls / wall), "client_cpu_ms_per_call": round(1e3 * cpu / calls, 3)}
 
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+    async with scratch_sessions("arming") as sessions:
+        async with sessions() as session, session.begin():
+            await session.run_sync(lambda s: metadata.create_all(s.connection()))
         results: dict[str, dict[str, float]] = {}
         for label, arm in (("executemany", executemany), ("schedule_many", schedule_many)) * 2:
             results[label] = await measure(arm)  # the second round, warm, is kept
         return results
-    finally:
-        await engine.dispose()
-        await drop_database(name)
 
 
 def main() -> None:
